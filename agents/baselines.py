@@ -1,0 +1,132 @@
+"""Baselines: random, popularity, and the two oracles (upper bounds that read hidden state).
+
+* ``random`` -- uniformly random distinct items from the request's pool.
+* ``popularity`` -- the items clicked most over the last ``window_days`` (its own logs),
+  excluding the user's recently clicked items; ties broken at random.
+* ``oracle`` -- ranks by the true value of consumption to the user now, quality times match
+  minus the clickbait letdown (what raises satisfaction), skipping items the user consumed
+  recently. An upper bound for long-term outcomes, not for clicks.
+* ``myopic-oracle`` -- ranks by the true click utility (match, appeal, fatigue, repeats):
+  the best possible short-term click maximiser, blind to what follows.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+from simrec.agent import Agent
+from simrec.engine import row_membership
+from simrec.types import Cost, Feedback, RequestBatch
+from simrec_agents.base import item_pool, sample_distinct, scores_top_k
+
+__all__ = ["MyopicOracleAgent", "OracleAgent", "PopularityAgent", "RandomAgent"]
+
+
+class RandomAgent(Agent):
+    """Uniformly random distinct items from the request's pool."""
+
+    name = "random"
+
+    def recommend(self, batch: RequestBatch) -> np.ndarray:
+        """Random slates."""
+        return sample_distinct(self.rng, item_pool(batch), batch.slate_size)
+
+
+class PopularityAgent(Agent):
+    """Most-clicked items over a recent window, from the agent's own logs.
+
+    Args:
+        window_days: Days of clicks counted (a sliding window of whole days).
+        exclude_recent: Clicked items per user to exclude from that user's slates.
+    """
+
+    name = "popularity"
+
+    def __init__(self, window_days: int = 7, exclude_recent: int = 20) -> None:
+        """Validate and store the parameters."""
+        if not isinstance(window_days, int) or window_days < 1:
+            raise ValueError(f"window_days: expected an integer >= 1, got {window_days!r}")
+        if not isinstance(exclude_recent, int) or exclude_recent < 0:
+            raise ValueError(f"exclude_recent: expected an integer >= 0, got {exclude_recent!r}")
+        self.window_days = window_days
+        self.exclude_recent = exclude_recent
+
+    def setup(self, context) -> None:  # noqa: ANN001 - see Agent.setup
+        """Allocate click counters."""
+        super().setup(context)
+        M, N = context.world.n_items, context.world.n_users
+        self.days: deque[tuple[int, np.ndarray]] = deque()
+        self.counts = np.zeros(M)
+        self.recent = np.full((N, max(self.exclude_recent, 1)), -1, dtype=np.int64)
+        self.recent_next = np.zeros(N, dtype=np.int64)
+
+    def _roll(self, day: int) -> None:
+        while self.days and self.days[0][0] <= day - self.window_days:
+            _, old = self.days.popleft()
+            self.counts -= old
+        if not self.days or self.days[-1][0] != day:
+            self.days.append((day, np.zeros_like(self.counts)))
+
+    def observe(self, feedback: Feedback) -> None:
+        """Count clicks and remember each user's recent clicks."""
+        self._roll(int(np.floor(feedback.time)))
+        rows, cols = np.nonzero(feedback.clicked)
+        items = feedback.slates[rows, cols]
+        np.add.at(self.days[-1][1], items, 1.0)
+        np.add.at(self.counts, items, 1.0)
+        if self.exclude_recent:
+            users = feedback.users[rows]
+            self.recent[users, self.recent_next[users] % self.recent.shape[1]] = items
+            self.recent_next[users] += 1
+
+    def recommend(self, batch: RequestBatch) -> np.ndarray:
+        """Top items by windowed clicks with random tie-breaks."""
+        self._roll(batch.day)
+        pool = item_pool(batch)
+        scores = self.counts[pool] + self.rng.random(pool.shape)
+        if self.exclude_recent:
+            seen = row_membership(pool, self.recent[batch.users], len(self.counts))
+            scores[seen] = -np.inf
+        return scores_top_k(pool, scores, batch.slate_size)
+
+    def cost(self) -> Cost:
+        """One counter per item."""
+        return Cost(params=len(self.counts))
+
+
+class OracleAgent(Agent):
+    """Ranks by the true value of consumption (quality x match - letdown), hidden state."""
+
+    name = "oracle"
+    reads_hidden_state = True
+
+    def setup(self, context) -> None:  # noqa: ANN001 - see Agent.setup
+        """Take the ground-truth accessor."""
+        super().setup(context)
+        self.truth = context.ground_truth()
+
+    def recommend(self, batch: RequestBatch) -> np.ndarray:
+        """Best items by true experienced value, skipping recently consumed ones."""
+        pool = item_pool(batch)
+        scores = self.truth.value(batch.users, pool).astype(np.float64)
+        scores[row_membership(pool, self.truth.recent(batch.users), len(self.truth.engine.quality))] = -np.inf
+        return scores_top_k(pool, scores, batch.slate_size)
+
+
+class MyopicOracleAgent(Agent):
+    """Ranks by the true click utility now (appeal included), hidden state."""
+
+    name = "myopic-oracle"
+    reads_hidden_state = True
+
+    def setup(self, context) -> None:  # noqa: ANN001 - see Agent.setup
+        """Take the ground-truth accessor."""
+        super().setup(context)
+        self.truth = context.ground_truth()
+
+    def recommend(self, batch: RequestBatch) -> np.ndarray:
+        """Highest click utility first."""
+        pool = item_pool(batch)
+        return scores_top_k(pool, self.truth.utility(batch.users, pool), batch.slate_size)

@@ -1,0 +1,210 @@
+"""The agent protocol and the agent registry.
+
+Every recommender implements :class:`Agent`:
+
+* ``setup(context)`` -- once, with the observable world and the agent's random stream;
+* ``recommend(batch) -> (B, K) item ids`` -- one call per tick for every open request;
+* ``observe(feedback)`` -- the logged impressions of that batch;
+* ``retrain(now)`` -- called by the calendar on the scenario's schedule;
+* ``on_items_released(items, now)`` -- new items entered the catalog;
+* ``cost()`` -- parameter counts and agent-specific cost entries (the simulation measures
+  wall time of ``recommend`` and ``retrain`` itself).
+
+Agents see only observable data and their own logs. Only agents registered under a name
+containing ``oracle`` may set ``reads_hidden_state = True``; they reach the hidden state
+through the one accessor :meth:`AgentContext.ground_truth`.
+
+Agents are found by name: a built-in table (``module:Class`` strings, imported lazily so
+``simrec`` never imports ``simrec_agents`` at module level) and the entry-point group
+``simrec.agents`` for third-party packages.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any, ClassVar
+
+import numpy as np
+
+from simrec.errors import ConfigError, DependencyNotInstalled, SimrecError, UnknownNameError
+from simrec.errors import suggest
+from simrec.types import Cost, Feedback, RequestBatch
+from simrec.worlds.base import ObservableWorld
+
+__all__ = [
+    "AGENTS",
+    "ENTRY_POINT_GROUP",
+    "Agent",
+    "AgentContext",
+    "AgentInfo",
+    "available_agents",
+    "make_agent",
+]
+
+ENTRY_POINT_GROUP = "simrec.agents"
+
+
+@dataclass(frozen=True)
+class AgentContext:
+    """What an agent is given at setup.
+
+    Attributes:
+        world: Observable tables of items and users.
+        rng: The agent's own random stream.
+        slate_size: K.
+        n_candidates: C per request (0: the whole available catalog).
+        retrain_every_days: The calendar's retraining period (0: never).
+    """
+
+    world: ObservableWorld
+    rng: np.random.Generator
+    slate_size: int
+    n_candidates: int
+    retrain_every_days: float
+    _ground_truth: Callable[[], Any] | None = None
+
+    def ground_truth(self) -> Any:
+        """The hidden-state accessor; only for agents with ``reads_hidden_state = True``.
+
+        Raises:
+            SimrecError: The agent did not declare that it reads hidden state.
+        """
+        if self._ground_truth is None:
+            raise SimrecError(
+                "ground_truth(): hidden state is only given to oracle agents "
+                "(class attribute reads_hidden_state = True, registered name with 'oracle')"
+            )
+        return self._ground_truth()
+
+
+class Agent(ABC):
+    """Base class of every recommender (see the module docstring for the protocol)."""
+
+    #: Registered name, set by subclasses.
+    name: ClassVar[str] = ""
+    #: True only for oracle baselines.
+    reads_hidden_state: ClassVar[bool] = False
+
+    def setup(self, context: AgentContext) -> None:
+        """Receive the observable world and the agent's random stream."""
+        self.context = context
+        self.rng = context.rng
+
+    @abstractmethod
+    def recommend(self, batch: RequestBatch) -> np.ndarray:
+        """Return item ids ``(len(batch), batch.slate_size)``, distinct per row."""
+
+    def observe(self, feedback: Feedback) -> None:  # noqa: B027 - optional hook
+        """Receive the logged impressions of the last batch (default: ignore)."""
+
+    def retrain(self, now: float) -> None:  # noqa: B027 - optional hook
+        """Refit on the data seen so far; called on the calendar's schedule (default: no-op)."""
+
+    def on_items_released(self, items: np.ndarray, now: float) -> None:  # noqa: B027
+        """Items ``items`` entered the catalog at ``now`` (default: ignore)."""
+
+    def cost(self) -> Cost:
+        """Parameter counts and agent-specific cost entries (timings are measured outside)."""
+        return Cost()
+
+
+@dataclass(frozen=True)
+class AgentInfo:
+    """A registry entry.
+
+    Attributes:
+        name: Registered name.
+        target: ``"module:Class"``.
+        extras: pip extras the agent needs (``pip install 'simrec[extra]'``).
+        summary: One line.
+    """
+
+    name: str
+    target: str
+    extras: tuple[str, ...] = ()
+    summary: str = ""
+
+
+#: Built-in agents (imported lazily from ``simrec_agents``).
+AGENTS: dict[str, AgentInfo] = {
+    info.name: info
+    for info in (
+        AgentInfo("random", "simrec_agents.baselines:RandomAgent", (),
+                  "uniformly random distinct items"),
+        AgentInfo("popularity", "simrec_agents.baselines:PopularityAgent", (),
+                  "most clicked items over a recent window, excluding the user's recent clicks"),
+        AgentInfo("oracle", "simrec_agents.baselines:OracleAgent", (),
+                  "upper bound: ranks by the true value of consumption (match x quality)"),
+        AgentInfo("myopic-oracle", "simrec_agents.baselines:MyopicOracleAgent", (),
+                  "upper bound on clicks: ranks by the true click utility, appeal included"),
+    )
+}
+
+
+def available_agents() -> dict[str, AgentInfo]:
+    """Built-in agents plus those registered under the ``simrec.agents`` entry-point group."""
+    found = dict(AGENTS)
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        found.setdefault(ep.name, AgentInfo(ep.name, ep.value, (), "third-party agent"))
+    return found
+
+
+def _load(info: AgentInfo) -> type[Agent]:
+    module, _, attr = info.target.partition(":")
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as err:
+        if err.name and (err.name == module or module.startswith(err.name + ".")):
+            raise
+        extra = info.extras[0] if info.extras else "all"
+        raise DependencyNotInstalled(
+            f"agent {info.name!r} needs the package {err.name!r}; install it with "
+            f"pip install 'simrec[{extra}]'"
+        ) from err
+    cls = getattr(mod, attr)
+    if cls.reads_hidden_state and "oracle" not in info.name:
+        raise SimrecError(
+            f"agent {info.name!r} reads hidden state but is not registered as an oracle"
+        )
+    return cls
+
+
+def make_agent(name: str, **params: Any) -> Agent:
+    """Instantiate a registered agent.
+
+    Args:
+        name: Registered agent name (see :func:`available_agents`).
+        **params: Constructor keyword arguments.
+
+    Raises:
+        UnknownNameError: No agent has this name (the message suggests the closest).
+        ConfigError: A parameter is unknown or invalid for this agent.
+        DependencyNotInstalled: The agent's optional dependencies are missing.
+    """
+    agents = available_agents()
+    if name not in agents:
+        raise UnknownNameError(
+            f"agent {name!r} is not registered{suggest(name, agents)}; "
+            f"known agents: {', '.join(sorted(agents))}"
+        )
+    cls = _load(agents[name])
+    sig = inspect.signature(cls)
+    accepts_any = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
+    unknown = [k for k in params if k not in sig.parameters and not accepts_any]
+    if unknown:
+        valid = [k for k in sig.parameters if k != "self"]
+        raise ConfigError(
+            f"agents.{name}.params.{unknown[0]}: unknown parameter"
+            f"{suggest(unknown[0], valid)}; valid parameters: {', '.join(valid) or '(none)'}"
+        )
+    try:
+        return cls(**params)
+    except (TypeError, ValueError) as err:
+        if isinstance(err, ConfigError):
+            raise
+        raise ConfigError(f"agents.{name}.params: {err}") from err

@@ -1,0 +1,703 @@
+"""Typed, validated configuration.
+
+Every parameter of the world, the dynamics and the run lives in a frozen dataclass below,
+with its default, its unit and its meaning in the field metadata (``docs/model.md`` is
+generated from it: ``python -m simrec.config``). YAML is only the surface: :func:`from_dict`
+rejects unknown keys (suggesting the closest valid one), mistyped values and out-of-range
+values with an error naming the dotted field path, the value and the expectation; a resolved
+config round-trips exactly through :func:`to_dict` / :func:`to_yaml` / :func:`load_yaml`.
+
+>>> cfg = from_dict(Config, {"simulation": {"days": 10}})
+>>> cfg.simulation.days
+10
+>>> from_dict(Config, to_dict(cfg)) == cfg
+True
+>>> from_dict(Config, {"simulation": {"dayz": 10}})  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+simrec.errors.ConfigError: simulation.dayz: unknown key (did you mean 'days'?); valid keys: ...
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+
+from simrec.errors import ConfigError, suggest
+
+__all__ = [
+    "AgentSpec",
+    "Config",
+    "DynamicsConfig",
+    "EconomyConfig",
+    "Intervention",
+    "ItemsConfig",
+    "RetentionConfig",
+    "ScenarioConfig",
+    "SimulationConfig",
+    "UsersConfig",
+    "WorldConfig",
+    "from_dict",
+    "load_yaml",
+    "replace_path",
+    "to_dict",
+    "to_yaml",
+]
+
+T = TypeVar("T")
+INF = math.inf
+
+
+def param(
+    default: Any,
+    doc: str,
+    unit: str = "",
+    *,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+) -> Any:
+    """Declare a config field with its documentation, unit and bounds.
+
+    Args:
+        default: Default value (immutable).
+        doc: One-line meaning of the parameter.
+        unit: Unit of the value (``"days"``, ``"currency"``, ``"utility"``, ...).
+        ge: Inclusive lower bound.
+        gt: Exclusive lower bound.
+        le: Inclusive upper bound.
+        lt: Exclusive upper bound.
+
+    Returns:
+        A :func:`dataclasses.field` carrying the metadata.
+    """
+    meta = {"doc": doc, "unit": unit, "ge": ge, "gt": gt, "le": le, "lt": lt}
+    if isinstance(default, type):
+        return field(default_factory=default, metadata=meta)
+    if isinstance(default, dict):
+        return field(default_factory=lambda: dict(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def _bounds_text(meta: Mapping[str, Any]) -> str:
+    parts = []
+    for key, sym in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+        if meta.get(key) is not None:
+            parts.append(f"{sym} {meta[key]}")
+    return " and ".join(parts)
+
+
+class _FieldError(ConfigError):
+    """A ConfigError that knows which (relative) field path it is about."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+        self.message = message
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+@dataclass(frozen=True)
+class _Base:
+    """Shared validation: types and bounds of every field, checked on construction."""
+
+    def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            _check_type(f.name, value, hints[f.name])
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                _check_bounds(f.name, value, f.metadata)
+
+
+def _check_bounds(name: str, value: float, meta: Mapping[str, Any]) -> None:
+    bad = (
+        (meta.get("ge") is not None and not value >= meta["ge"])
+        or (meta.get("gt") is not None and not value > meta["gt"])
+        or (meta.get("le") is not None and not value <= meta["le"])
+        or (meta.get("lt") is not None and not value < meta["lt"])
+        or (isinstance(value, float) and math.isnan(value))
+    )
+    if bad:
+        unit = f" {meta['unit']}" if meta.get("unit") else ""
+        raise _FieldError(name, f"expected a value {_bounds_text(meta)}{unit}, got {value!r}")
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp))
+    if origin is tuple:
+        return f"a list of {_type_name(typing.get_args(tp)[0])}"
+    if origin is dict:
+        return "a mapping"
+    if tp is type(None):
+        return "null"
+    if dataclasses.is_dataclass(tp):
+        return f"a mapping ({tp.__name__})"
+    return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(
+        tp, getattr(tp, "__name__", str(tp))
+    )
+
+
+def _check_type(name: str, value: Any, tp: Any) -> None:
+    if not _matches(value, tp):
+        raise _FieldError(name, f"expected {_type_name(tp)}, got {value!r}")
+
+
+def _matches(value: Any, tp: Any) -> bool:
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return True
+    if origin is Literal:
+        return value in typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, a) for a in typing.get_args(tp))
+    if origin is tuple:
+        (item_tp, *_rest) = typing.get_args(tp)
+        return isinstance(value, tuple) and all(_matches(v, item_tp) for v in value)
+    if origin is dict:
+        return isinstance(value, Mapping)
+    if tp is type(None):
+        return value is None
+    if tp is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, tp)
+
+
+# ----------------------------------------------------------------------------- world
+
+
+@dataclass(frozen=True)
+class ItemsConfig(_Base):
+    """The item catalog of a synthetic world."""
+
+    n_items: int = param(2000, "number of items in the catalog (all releases)", "items", gt=0)
+    initial_fraction: float = param(
+        1.0, "share of the catalog available on day 0; the rest is released later", "share",
+        ge=0.0, le=1.0,
+    )
+    release_over_days: float = param(
+        30.0, "later items are released uniformly over days 1..this", "days", gt=0.0
+    )
+    shelf_life_days: float = param(
+        INF, "days an item stays in the catalog after release (inf: forever)", "days", gt=0.0
+    )
+    topic_spread: float = param(
+        0.8, "std of an item topic around its genre centroid, per sqrt(d)", "unit length", ge=0.0
+    )
+    genre_mixture: float = param(
+        0.35, "max weight of a random secondary genre in an item topic", "weight", ge=0.0, le=1.0
+    )
+    clickbait_fraction: float = param(
+        0.2, "share of clickbait items (high appeal, low quality)", "share", ge=0.0, le=1.0
+    )
+    quality_a: float = param(5.0, "Beta shape a of quality of regular items", "", gt=0.0)
+    quality_b: float = param(2.0, "Beta shape b of quality of regular items", "", gt=0.0)
+    appeal_a: float = param(2.0, "Beta shape a of appeal of regular items", "", gt=0.0)
+    appeal_b: float = param(5.0, "Beta shape b of appeal of regular items", "", gt=0.0)
+    clickbait_quality_a: float = param(2.0, "Beta shape a of quality of clickbait", "", gt=0.0)
+    clickbait_quality_b: float = param(8.0, "Beta shape b of quality of clickbait", "", gt=0.0)
+    clickbait_appeal_a: float = param(8.0, "Beta shape a of appeal of clickbait", "", gt=0.0)
+    clickbait_appeal_b: float = param(2.0, "Beta shape b of appeal of clickbait", "", gt=0.0)
+    price_median: float = param(10.0, "median item price (log-normal)", "currency", gt=0.0)
+    price_sigma: float = param(0.8, "log-normal sigma of item prices", "log currency", ge=0.0)
+
+
+@dataclass(frozen=True)
+class UsersConfig(_Base):
+    """The user population of a synthetic world."""
+
+    n_users: int = param(2000, "users present on day 0", "users", gt=0)
+    arrivals_per_day: float = param(
+        0.0, "mean new users arriving per day (Poisson)", "users/day", ge=0.0
+    )
+    interest_concentration: float = param(
+        0.3, "Dirichlet concentration of a user's genre mix (small: focused)", "", gt=0.0
+    )
+    interest_spread: float = param(
+        0.6, "std of a user's interest around the genre mix, per sqrt(d)", "unit length",
+        ge=0.0,
+    )
+    satisfaction_mean: float = param(
+        0.7, "mean initial satisfaction (Beta)", "[0,1]", gt=0.0, lt=1.0
+    )
+    satisfaction_concentration: float = param(
+        20.0, "concentration of the initial satisfaction Beta", "", gt=0.0
+    )
+    price_sensitivity_median: float = param(
+        1.0, "median price sensitivity (log-normal)", "1/price_scale", gt=0.0
+    )
+    price_sensitivity_sigma: float = param(
+        0.5, "log-normal sigma of price sensitivity", "", ge=0.0
+    )
+    stated_genre_accuracy: float = param(
+        0.7, "probability that the observable stated favourite genre is the true top genre",
+        "probability", ge=0.0, le=1.0,
+    )
+
+
+@dataclass(frozen=True)
+class WorldConfig(_Base):
+    """Which world to build and its size."""
+
+    kind: str = param("synthetic", "world name (see `simrec list`)")
+    dim: int = param(32, "latent dimension d of topics and interests", "dims", gt=0)
+    n_genres: int = param(8, "number of genres G", "genres", gt=0)
+    items: ItemsConfig = param(ItemsConfig, "item catalog")
+    users: UsersConfig = param(UsersConfig, "user population")
+
+
+# ----------------------------------------------------------------------------- dynamics
+
+
+@dataclass(frozen=True)
+class DynamicsConfig(_Base):
+    """Choice, engagement, interest drift, satisfaction, fatigue and session rules."""
+
+    interest_weight: float = param(5.0, "b_int: utility per unit of <u, z>", "utility", ge=0.0)
+    appeal_weight: float = param(3.0, "b_app: utility per unit of appeal", "utility", ge=0.0)
+    fatigue_weight: float = param(
+        1.0, "b_fat: utility lost per unit of genre fatigue", "utility", ge=0.0
+    )
+    position_weight: float = param(
+        0.5, "utility lost per log2(1 + position) down the slate", "utility", ge=0.0
+    )
+    repeat_penalty: float = param(
+        3.0, "utility lost for an item among the user's recently consumed", "utility", ge=0.0
+    )
+    no_click_utility: float = param(
+        5.5, "v_0: utility of not clicking anything in the slate", "utility"
+    )
+    recent_items: int = param(
+        20, "length of the per-user buffer of recently consumed items", "items", gt=0
+    )
+    drift_rate: float = param(
+        0.05, "eta: pull of interest toward a consumed item's topic", "per click", ge=0.0, le=1.0
+    )
+    random_walk_sd: float = param(
+        0.01, "std of the exogenous interest random walk", "per sqrt(day) per dim", ge=0.0
+    )
+    engagement_minutes: float = param(
+        10.0, "mean engagement of a perfect-match, quality-1 item", "minutes", ge=0.0
+    )
+    engagement_noise: float = param(0.5, "log-normal sigma of engagement", "", ge=0.0)
+    clickbait_penalty: float = param(
+        1.0, "w_cb: value lost per unit of appeal in excess of quality", "value", ge=0.0
+    )
+    satisfaction_rate: float = param(
+        0.15, "alpha: step of satisfaction toward the experienced value", "per click",
+        ge=0.0, le=1.0,
+    )
+    no_click_penalty: float = param(
+        0.005, "satisfaction lost on a request with no click", "satisfaction", ge=0.0, le=1.0
+    )
+    satisfaction_baseline: float = param(
+        0.5, "s_base: level satisfaction decays to between visits", "[0,1]", ge=0.0, le=1.0
+    )
+    satisfaction_tau_days: float = param(
+        14.0, "tau_s: time constant of satisfaction decay", "days", gt=0.0
+    )
+    fatigue_exposure: float = param(
+        0.01, "genre fatigue added per impression of the genre", "fatigue", ge=0.0
+    )
+    fatigue_click: float = param(
+        0.15, "genre fatigue added per click on the genre", "fatigue", ge=0.0
+    )
+    fatigue_tau_days: float = param(0.5, "tau_f: time constant of fatigue decay", "days", gt=0.0)
+    exit_base: float = param(-1.6, "logit of session exit at satisfaction 0.5", "logit")
+    exit_satisfaction: float = param(
+        3.0, "exit logit lost per unit of satisfaction above 0.5", "logit", ge=0.0
+    )
+    exit_fatigue: float = param(
+        1.0, "exit logit gained per unit of mean genre fatigue", "logit", ge=0.0
+    )
+    exit_no_click: float = param(
+        0.5, "exit logit gained after a request with no click", "logit", ge=0.0
+    )
+    max_session_requests: int = param(
+        50, "a session ends after this many requests", "requests", gt=0
+    )
+
+
+@dataclass(frozen=True)
+class RetentionConfig(_Base):
+    """Return gaps between sessions and churn at session end."""
+
+    gap_min_days: float = param(0.3, "mean return gap of a fully satisfied user", "days", gt=0.0)
+    gap_max_days: float = param(
+        6.0, "mean return gap of a fully dissatisfied user", "days", gt=0.0
+    )
+    gap_shape: float = param(
+        1.5, "exponent gamma of (1 - s) in the mean gap", "", gt=0.0
+    )
+    churn_min: float = param(
+        0.002, "churn hazard per session end at full satisfaction", "per session",
+        ge=0.0, le=1.0,
+    )
+    churn_max: float = param(
+        0.25, "churn hazard per session end at zero satisfaction", "per session",
+        ge=0.0, le=1.0,
+    )
+    churn_midpoint: float = param(
+        0.3, "satisfaction at which the hazard is halfway", "[0,1]", ge=0.0, le=1.0
+    )
+    churn_width: float = param(
+        0.05, "width of the logistic hazard curve", "satisfaction", gt=0.0
+    )
+
+
+@dataclass(frozen=True)
+class EconomyConfig(_Base):
+    """Purchases and revenue."""
+
+    purchase_max: float = param(
+        0.3, "purchase probability of a free, perfectly matched clicked item", "probability",
+        ge=0.0, le=1.0,
+    )
+    price_scale: float = param(
+        10.0, "price unit of the purchase curve exp(-sensitivity * price / scale)", "currency",
+        gt=0.0,
+    )
+    margin: float = param(0.3, "platform revenue per unit of price sold", "share", ge=0.0)
+
+
+# ----------------------------------------------------------------------------- run
+
+
+@dataclass(frozen=True)
+class Intervention(_Base):
+    """A change to dynamics, retention or economy parameters from a given day on."""
+
+    day: int = param(0, "day at whose start the change applies", "day", ge=0)
+    set: dict[str, Any] = param(
+        {}, "dotted parameter -> value, e.g. {'dynamics.appeal_weight': 0.0}"
+    )
+
+
+@dataclass(frozen=True)
+class SimulationConfig(_Base):
+    """Horizon, time step, slate and agent schedule of a run."""
+
+    days: int = param(30, "simulated horizon", "days", gt=0)
+    tick_minutes: float = param(
+        15.0, "time between two requests of a session (one engine tick)", "minutes",
+        gt=0.0, le=1440.0,
+    )
+    slate_size: int = param(5, "K: items per recommendation", "items", gt=0)
+    candidates: int = param(
+        0, "C: random candidates retrieved per request (0: the whole available catalog)",
+        "items", ge=0,
+    )
+    retrain_every_days: float = param(
+        1.0, "agent retraining period (0: never)", "days", ge=0.0
+    )
+    interventions: tuple[Intervention, ...] = param((), "parameter changes at given days")
+
+
+@dataclass(frozen=True)
+class Config(_Base):
+    """Everything one simulation run needs besides the agent and the seed."""
+
+    world: WorldConfig = param(WorldConfig, "world to build")
+    dynamics: DynamicsConfig = param(DynamicsConfig, "user behaviour rules")
+    retention: RetentionConfig = param(RetentionConfig, "return and churn rules")
+    economy: EconomyConfig = param(EconomyConfig, "purchase and revenue rules")
+    simulation: SimulationConfig = param(SimulationConfig, "horizon, ticks, slates")
+
+    def __post_init__(self) -> None:
+        """Validate fields, then check interventions and cross-field consistency."""
+        super().__post_init__()
+        for i, iv in enumerate(self.simulation.interventions):
+            for key, value in iv.set.items():
+                try:
+                    _section_with(self, key, value, ("dynamics", "retention", "economy"))
+                except ConfigError as err:
+                    raise _FieldError(f"simulation.interventions[{i}].set", str(err)) from None
+        if self.retention.gap_max_days < self.retention.gap_min_days:
+            raise _FieldError(
+                "retention.gap_max_days",
+                f"expected >= gap_min_days ({self.retention.gap_min_days}), "
+                f"got {self.retention.gap_max_days!r}",
+            )
+
+
+@dataclass(frozen=True)
+class AgentSpec(_Base):
+    """One agent of a scenario: a registered name and its constructor parameters."""
+
+    name: str = param("random", "registered agent name (see `simrec list`)")
+    label: str = param("", "name in results (default: the agent name)")
+    params: dict[str, Any] = param({}, "keyword arguments of the agent")
+
+    @property
+    def key(self) -> str:
+        """Label used in results: ``label`` if given, else ``name``."""
+        return self.label or self.name
+
+
+@dataclass(frozen=True)
+class ScenarioConfig(_Base):
+    """A scenario: one question, a world, agents, seeds.
+
+    ``smoke`` holds overrides (same structure as the scenario) for a tiny variant.
+    """
+
+    name: str = param("scenario", "scenario name, used in results")
+    question: str = param("", "the question the scenario answers")
+    seeds: tuple[int, ...] = param((0,), "run seeds; every agent runs on every seed")
+    baseline: str = param("", "agent label paired differences are taken against")
+    agents: tuple[AgentSpec, ...] = param((AgentSpec(),), "the agents compared")
+    world: WorldConfig = param(WorldConfig, "world to build")
+    dynamics: DynamicsConfig = param(DynamicsConfig, "user behaviour rules")
+    retention: RetentionConfig = param(RetentionConfig, "return and churn rules")
+    economy: EconomyConfig = param(EconomyConfig, "purchase and revenue rules")
+    simulation: SimulationConfig = param(SimulationConfig, "horizon, ticks, slates")
+    smoke: dict[str, Any] = param({}, "overrides giving the scenario's tiny variant")
+
+    def __post_init__(self) -> None:
+        """Validate fields and that seeds, labels and the baseline are consistent."""
+        super().__post_init__()
+        if not self.seeds:
+            raise _FieldError("seeds", "expected at least one seed, got []")
+        if any(s < 0 for s in self.seeds) or len(set(self.seeds)) != len(self.seeds):
+            raise _FieldError("seeds", f"expected distinct non-negative integers, got "
+                              f"{list(self.seeds)!r}")
+        labels = [a.key for a in self.agents]
+        if not labels:
+            raise _FieldError("agents", "expected at least one agent, got []")
+        dup = sorted({x for x in labels if labels.count(x) > 1})
+        if dup:
+            raise _FieldError("agents", f"labels must be unique; repeated: {dup} (set `label`)")
+        if self.baseline and self.baseline not in labels:
+            raise _FieldError(
+                "baseline", f"expected one of the agent labels {labels}, got "
+                f"{self.baseline!r}{suggest(self.baseline, labels)}"
+            )
+        self.config  # noqa: B018 - validates the cross-field rules of Config
+
+    @property
+    def config(self) -> Config:
+        """The :class:`Config` of one run of this scenario."""
+        return Config(
+            world=self.world,
+            dynamics=self.dynamics,
+            retention=self.retention,
+            economy=self.economy,
+            simulation=self.simulation,
+        )
+
+    def smoke_variant(self) -> ScenarioConfig:
+        """The scenario with its ``smoke`` overrides applied (and no further smoke)."""
+        data = to_dict(self)
+        data["smoke"] = {}
+        return from_dict(ScenarioConfig, _merge(data, dict(self.smoke)), path="smoke")
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def from_dict(cls: type[T], data: Any, path: str = "") -> T:
+    """Build config dataclass ``cls`` from plain data, strictly.
+
+    Args:
+        cls: A config dataclass (e.g. :class:`Config`, :class:`ScenarioConfig`).
+        data: A mapping (parsed YAML/JSON); ``None`` means all defaults.
+        path: Dotted prefix used in error messages.
+
+    Returns:
+        The validated, frozen config.
+
+    Raises:
+        ConfigError: On an unknown key (with the closest valid key), a wrong type or an
+            out-of-range value; the message names the full dotted path and the value.
+    """
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{path or cls.__name__}: expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        where = _join(path, str(key))
+        if key not in names:
+            raise ConfigError(
+                f"{where}: unknown key{suggest(str(key), names)}; valid keys: {', '.join(names)}"
+            )
+        kwargs[key] = _convert(value, hints[key], where)
+    try:
+        return cls(**kwargs)
+    except _FieldError as err:
+        raise ConfigError(f"{_join(path, err.path)}: {err.message}") from None
+
+
+def _convert(value: Any, tp: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value, where)  # type: ignore[arg-type]
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in typing.get_args(tp):
+            return None
+        for arg in typing.get_args(tp):
+            if arg is not type(None) and _matches(value, arg):
+                return _convert(value, arg, where)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
+        item_tp = typing.get_args(tp)[0]
+        return tuple(_convert(v, item_tp, f"{where}[{i}]") for i, v in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return dict(value)
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not _matches(value, tp):
+        raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
+    return value
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """Plain-data view of a config (tuples become lists), the inverse of :func:`from_dict`."""
+
+    def plain(v: Any) -> Any:
+        if dataclasses.is_dataclass(v) and not isinstance(v, type):
+            return {f.name: plain(getattr(v, f.name)) for f in dataclasses.fields(v)}
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        if isinstance(v, Mapping):
+            return {str(k): plain(x) for k, x in v.items()}
+        return v
+
+    return plain(cfg)
+
+
+def to_yaml(cfg: Any) -> str:
+    """Serialise a config to YAML text that :func:`load_yaml` reads back to an equal config."""
+    return yaml.safe_dump(to_dict(cfg), sort_keys=False, default_flow_style=False)
+
+
+def load_yaml(source: str | Path, cls: type[T] = ScenarioConfig) -> T:  # type: ignore[assignment]
+    """Read a YAML file (or YAML text) into config class ``cls``.
+
+    Args:
+        source: A path to a ``.yaml`` file, or YAML text.
+        cls: The config dataclass to build (default :class:`ScenarioConfig`).
+
+    Raises:
+        ConfigError: The file is missing or malformed, or a key/value is invalid.
+    """
+    text: str
+    where = "<text>"
+    if isinstance(source, Path) or (
+        isinstance(source, str) and "\n" not in source and source.endswith((".yaml", ".yml"))
+    ):
+        where = str(source)
+        try:
+            text = Path(source).read_text(encoding="utf-8")
+        except OSError as err:
+            raise ConfigError(f"{where}: cannot read the file ({err.strerror})") from None
+    else:
+        text = str(source)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err)
+        raise ConfigError(f"{where}: malformed YAML{at}: {problem}") from None
+    return from_dict(cls, data)
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(dict(out[key]), value)
+        else:
+            out[key] = value
+    return out
+
+
+def _section_with(cfg: Any, dotted: str, value: Any, allowed: tuple[str, ...] | None) -> Any:
+    """The top-level section of ``cfg`` named by ``dotted`` with one field replaced."""
+    head, *rest = dotted.split(".")
+    names = [f.name for f in dataclasses.fields(cfg)]
+    if allowed is not None and head not in allowed:
+        raise ConfigError(
+            f"{dotted}: only {', '.join(allowed)} parameters can change during a run"
+            f"{suggest(head, allowed)}"
+        )
+    if head not in names:
+        raise ConfigError(f"{dotted}: unknown section{suggest(head, names)}")
+    section = getattr(cfg, head)
+    if not rest:
+        return _convert(value, typing.get_type_hints(type(cfg))[head], head)
+    nested: Any = value
+    for part in reversed(rest):
+        nested = {part: nested}
+    return from_dict(type(section), _merge(to_dict(section), nested), path=head)
+
+
+def replace_path(
+    cfg: T, dotted: str, value: Any, allowed: tuple[str, ...] | None = None
+) -> T:
+    """Return a copy of ``cfg`` with the field at a dotted path replaced, validated.
+
+    Args:
+        cfg: A config dataclass instance.
+        dotted: Path such as ``"dynamics.appeal_weight"``.
+        value: New value (checked like a YAML value).
+        allowed: If given, the top-level sections that may be changed.
+
+    Raises:
+        ConfigError: Unknown path (with suggestion), wrong type or out-of-range value.
+
+    >>> replace_path(Config(), "dynamics.appeal_weight", 0).dynamics.appeal_weight
+    0.0
+    """
+    head = dotted.split(".")[0]
+    return dataclasses.replace(cfg, **{head: _section_with(cfg, dotted, value, allowed)})
+
+
+def markdown_tables() -> str:
+    """Markdown parameter tables (name, default, unit, meaning) of every config section."""
+    sections = [
+        ("world", WorldConfig), ("world.items", ItemsConfig), ("world.users", UsersConfig),
+        ("dynamics", DynamicsConfig), ("retention", RetentionConfig),
+        ("economy", EconomyConfig), ("simulation", SimulationConfig),
+    ]
+    out = []
+    for title, cls in sections:
+        out.append(f"### `{title}`\n\n| parameter | default | unit | meaning |\n|---|---|---|---|")
+        for f in dataclasses.fields(cls):
+            if dataclasses.is_dataclass(f.default_factory if f.default_factory is not
+                                        dataclasses.MISSING else None):
+                continue
+            default = f.default if f.default is not dataclasses.MISSING else "—"
+            bounds = _bounds_text(f.metadata)
+            doc = f.metadata.get("doc", "") + (f" ({bounds})" if bounds else "")
+            out.append(f"| `{f.name}` | {default} | {f.metadata.get('unit', '')} | {doc} |")
+        out.append("")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":  # pragma: no cover - documentation generator
+    print(markdown_tables())

@@ -1,0 +1,97 @@
+r"""Choice: multinomial logit over the slate plus a no-click option.
+
+User *j* shown slate :math:`S = (i_0, \dots, i_{K-1})` has utility for the item at position
+*k*
+
+.. math::
+    v_{jk} = b_{int} \langle u_j, z_{i_k} \rangle + b_{app} a_{i_k}
+             - b_{fat} F_{j, g(i_k)} - b_{rep} \mathbb{1}[i_k \in R_j] - b_{pos} \log_2(1 + k)
+
+(:math:`R_j`: the user's recently consumed items), and picks *k* with probability
+:math:`e^{v_{jk}} / (e^{v_0} + \sum_{k'} e^{v_{jk'}})`, or nothing with the remaining
+probability. The draw inverts the cumulative probabilities with one uniform per request.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["choice_probabilities", "choose", "position_bias", "utility"]
+
+
+def position_bias(k: int, weight: float) -> np.ndarray:
+    """Utility offset of positions ``0..k-1``: ``-weight * log2(1 + position)``.
+
+    >>> [round(float(x), 3) for x in position_bias(3, 1.0)]
+    [-0.0, -1.0, -1.585]
+    """
+    return (-weight * np.log2(1.0 + np.arange(k))).astype(np.float32)
+
+
+def utility(
+    match: np.ndarray,
+    appeal: np.ndarray,
+    fatigue: np.ndarray,
+    repeat: np.ndarray,
+    *,
+    interest_weight: float,
+    appeal_weight: float,
+    fatigue_weight: float,
+    repeat_penalty: float,
+    position: np.ndarray | None = None,
+) -> np.ndarray:
+    """Utility of each shown item, shape ``(B, K)``.
+
+    Args:
+        match: :math:`\\langle u_j, z_i \\rangle`, ``(B, K)``.
+        appeal: Item appeal :math:`a_i`, ``(B, K)``.
+        fatigue: User fatigue of the item's genre, ``(B, K)``.
+        repeat: Whether the item is among the user's recently consumed, ``(B, K)`` bool.
+        interest_weight: :math:`b_{int}`.
+        appeal_weight: :math:`b_{app}`.
+        fatigue_weight: :math:`b_{fat}`.
+        repeat_penalty: :math:`b_{rep}`.
+        position: Position offsets ``(K,)`` from :func:`position_bias`, or ``None``.
+    """
+    v = interest_weight * match + appeal_weight * appeal - fatigue_weight * fatigue
+    v = v - repeat_penalty * repeat
+    if position is not None:
+        v = v + position[None, :]
+    return v.astype(np.float32, copy=False)
+
+
+def choice_probabilities(v: np.ndarray, no_click_utility: float) -> np.ndarray:
+    """MNL probabilities ``(B, K + 1)``; the last column is the no-click option.
+
+    >>> p = choice_probabilities(np.zeros((1, 2)), 0.0)
+    >>> p.round(3).tolist()
+    [[0.333, 0.333, 0.333]]
+    """
+    logits = np.concatenate(
+        [v, np.full((v.shape[0], 1), no_click_utility, dtype=v.dtype)], axis=1
+    ).astype(np.float64)
+    logits -= logits.max(axis=1, keepdims=True)
+    e = np.exp(logits)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def choose(v: np.ndarray, no_click_utility: float, u: np.ndarray) -> np.ndarray:
+    """Draw the chosen position per request; ``K`` means no click.
+
+    Args:
+        v: Utilities ``(B, K)``.
+        no_click_utility: :math:`v_0`.
+        u: One uniform in [0, 1) per request, ``(B,)``.
+
+    Returns:
+        Chosen positions ``(B,)`` in ``0..K`` (``K`` = no click).
+
+    >>> choose(np.array([[50.0, 0.0]]), 0.0, np.array([0.5])).tolist()
+    [0]
+    >>> choose(np.array([[-50.0, -50.0]]), 0.0, np.array([0.5])).tolist()
+    [2]
+    """
+    p = choice_probabilities(v, no_click_utility)
+    cum = np.cumsum(p, axis=1)
+    k = (u[:, None] >= cum).sum(axis=1)
+    return np.minimum(k, v.shape[1])

@@ -1,0 +1,458 @@
+r"""The vectorised population engine.
+
+The population is a struct of arrays (no per-user Python objects). One tick of the calendar
+is two calls:
+
+1. :meth:`Engine.open_requests` starts the sessions that are due (applying the interest
+   random walk since the last visit) and returns one :class:`~simrec.types.RequestBatch`
+   holding every user with an open session;
+2. :meth:`Engine.serve` validates the agent's slates and applies, vectorised over the batch
+   and in this order: satisfaction and fatigue decay since the user's last request ->
+   choice (MNL with no-click) -> engagement -> purchase and revenue -> interest drift toward
+   the consumed item -> satisfaction update -> fatigue build-up -> session exit -> at session
+   end, return gap and churn. It appends one row per impression to the event log.
+
+Every behavioural draw comes from the run's counter-based stream keyed by the user and the
+user's own request (or visit) number, so two agents meet the same luck for the same user
+(common random numbers). See ``docs/model.md`` for the rules and their parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from simrec.config import Config
+from simrec.dynamics import choice, drift, economy, engagement, fatigue, retention, satisfaction
+from simrec.dynamics import session
+from simrec.errors import InvalidActionError
+from simrec.log import EventLog
+from simrec.rng import CounterStream, Purpose, distinct_integers
+from simrec.types import Feedback, RequestBatch
+from simrec.worlds.base import World
+
+__all__ = ["Engine", "GroundTruth", "row_membership", "row_scores", "validate_slates"]
+
+
+def row_membership(items: np.ndarray, sets: np.ndarray, n_items: int) -> np.ndarray:
+    """Whether ``items[b, x]`` is in row ``b`` of ``sets``.
+
+    Args:
+        items: Item ids ``(B, X)``.
+        sets: Item ids ``(B, L)``; negative entries are ignored (empty slots).
+        n_items: Upper bound of the ids.
+
+    Returns:
+        ``(B, X)`` bool.
+
+    >>> row_membership(np.array([[1, 2], [1, 2]]), np.array([[2, -1], [-1, -1]]), 3).tolist()
+    [[False, True], [False, False]]
+    """
+    B, X = items.shape
+    if X * sets.shape[1] <= 4 * n_items:
+        return ((items[:, :, None] == sets[:, None, :]) & (sets[:, None, :] >= 0)).any(axis=2)
+    mark = np.zeros((B, n_items + 1), dtype=bool)
+    rows = np.repeat(np.arange(B), sets.shape[1])
+    mark[rows, np.where(sets >= 0, sets, n_items).ravel()] = True
+    return np.take_along_axis(mark, items, axis=1)
+
+
+def row_scores(vectors: np.ndarray, item_vectors: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """Dot products of row vectors ``(B, d)`` with the vectors of ``items (B, X)``.
+
+    A pool that is the same for every row (a broadcast view, as for the whole catalog) is
+    scored with one matrix product instead of a ``(B, X, d)`` gather.
+    """
+    if items.ndim == 2 and items.strides[0] == 0:
+        return vectors @ item_vectors[items[0]].T
+    return np.einsum("bd,bxd->bx", vectors, item_vectors[items])
+
+
+def validate_slates(
+    slates: object,
+    users: np.ndarray,
+    slate_size: int,
+    n_items: int,
+    available_mask: np.ndarray,
+    candidates: np.ndarray | None,
+) -> np.ndarray:
+    """Check an agent's slates and return them as ``(B, K)`` int64.
+
+    Args:
+        slates: The agent's output.
+        users: Requesting users ``(B,)`` (named in errors).
+        slate_size: K.
+        n_items: M; ids must lie in ``[0, M)``.
+        available_mask: ``(M,)`` bool, items in the catalog now.
+        candidates: ``(B, C)`` candidate ids, or ``None``.
+
+    Raises:
+        InvalidActionError: Wrong type or shape, an id out of range, not available, not
+            among the request's candidates, or repeated within a slate.
+    """
+    a = np.asarray(slates)
+    B = len(users)
+    if a.dtype.kind not in "iu":
+        raise InvalidActionError(
+            f"slates: expected integer item ids, got dtype {a.dtype} (shape {a.shape})"
+        )
+    if a.shape != (B, slate_size):
+        raise InvalidActionError(
+            f"slates: expected shape (B, K) = ({B}, {slate_size}), got {a.shape}"
+        )
+    a = a.astype(np.int64, copy=False)
+
+    def fail(mask: np.ndarray, what: str) -> None:
+        r, c = (int(x[0]) for x in np.nonzero(mask))
+        raise InvalidActionError(
+            f"slates[{r}, {c}] (user {int(users[r])}): item {int(a[r, c])} {what}"
+            f" ({int(mask.sum())} bad entries in total)"
+        )
+
+    bad = (a < 0) | (a >= n_items)
+    if bad.any():
+        fail(bad, f"is out of range [0, {n_items})")
+    bad = ~available_mask[a]
+    if bad.any():
+        fail(bad, "is not in the catalog now (not yet released or expired)")
+    if candidates is not None:
+        bad = ~(a[:, :, None] == candidates[:, None, :]).any(axis=2)
+        if bad.any():
+            fail(bad, "is not among the request's candidates")
+    srt = np.sort(a, axis=1)
+    dup = np.zeros_like(a, dtype=bool)
+    dup[:, 1:] = srt[:, 1:] == srt[:, :-1]
+    if dup.any():
+        r = int(np.nonzero(dup.any(axis=1))[0][0])
+        raise InvalidActionError(
+            f"slates[{r}] (user {int(users[r])}): duplicate items in {a[r].tolist()}"
+        )
+    return a
+
+
+@dataclass(frozen=True)
+class GroundTruth:
+    """Live read access to hidden state, handed only to ``oracle*`` agents.
+
+    Attributes:
+        engine: The engine whose state is exposed.
+    """
+
+    engine: Engine
+
+    def match(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """True match :math:`\\langle u_j, z_i\\rangle` for ``users (B,)`` x ``items (B, X)``."""
+        return row_scores(self.engine.interest[users], self.engine.topic, items)
+
+    def value(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Experienced value of consuming each item now (what raises satisfaction)."""
+        e = self.engine
+        return satisfaction.experienced_value(
+            e.quality[items], self.match(users, items), e.appeal[items],
+            clickbait_penalty=e.config.dynamics.clickbait_penalty,
+        )
+
+    def utility(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Choice utility of each item now, without position bias (what drives clicks)."""
+        e = self.engine
+        return e.item_utility(users, items, self.match(users, items))
+
+    def recent(self, users: np.ndarray) -> np.ndarray:
+        """Recently consumed items ``(B, L)`` (-1 = empty)."""
+        return self.engine.recent[users]
+
+
+class Engine:
+    """Population state and the per-tick step.
+
+    Args:
+        world: The built world.
+        config: The run configuration.
+        behaviour: The run's counter-based behaviour stream.
+        log: Event log to append to.
+    """
+
+    def __init__(
+        self, world: World, config: Config, behaviour: CounterStream, log: EventLog
+    ) -> None:
+        self.world = world
+        self.behaviour = behaviour
+        self.log = log
+        N, G = world.n_users, len(world.genre_names)
+        self.n_users, self.n_items = N, world.n_items
+        # Item columns used on the hot path.
+        self.topic = world.item_truth.topic
+        self.quality = world.item_truth.quality
+        self.appeal = world.item_truth.appeal
+        self.genre = world.items.genre.astype(np.int64)
+        self.price = world.items.price
+        # Hidden dynamic user state.
+        self.interest = world.user_truth.interest.copy()
+        self.satisfaction = world.user_truth.satisfaction.copy()
+        self.sensitivity = world.user_truth.price_sensitivity
+        self.fatigue = np.zeros((N, G), dtype=np.float32)
+        # Scheduling state.
+        users = np.arange(N)
+        first = behaviour.uniform(Purpose.FIRST_VISIT, users, np.zeros(N, dtype=np.int64))
+        arrival = world.users.arrival_day
+        self.next_visit = np.where(arrival == 0.0, first, arrival).astype(np.float64)
+        self.last_seen = arrival.astype(np.float64).copy()
+        self.churned = np.zeros(N, dtype=bool)
+        self.churn_time = np.full(N, np.inf)
+        self.in_session = np.zeros(N, dtype=bool)
+        self.session_start = np.zeros(N)
+        self.session_requests = np.zeros(N, dtype=np.int32)
+        self.session_clicks = np.zeros(N, dtype=np.int32)
+        self.visits = np.zeros(N, dtype=np.int64)
+        self.requests = np.zeros(N, dtype=np.int64)
+        self.available_mask = np.zeros(self.n_items, dtype=bool)
+        self.available = np.zeros(0, dtype=np.int64)
+        self.set_config(config)
+
+    # ------------------------------------------------------------------ configuration
+
+    def set_config(self, config: Config) -> None:
+        """Apply (new) parameters, e.g. after an intervention; resizes the recent buffer."""
+        self.config = config
+        K = config.simulation.slate_size
+        self.position = choice.position_bias(K, config.dynamics.position_weight)
+        L = config.dynamics.recent_items
+        if not hasattr(self, "recent") or self.recent.shape[1] != L:
+            self.recent = np.full((self.n_users, L), -1, dtype=np.int32)
+            self.recent_next = np.zeros(self.n_users, dtype=np.int64)
+
+    def set_day(self, day: int) -> np.ndarray:
+        """Refresh the catalog for ``day``; return the ids released on that day."""
+        self.available_mask = self.world.items.available(float(day))
+        self.available = np.flatnonzero(self.available_mask).astype(np.int64)
+        return np.flatnonzero(self.world.items.release_day == day).astype(np.int64)
+
+    def ground_truth(self) -> GroundTruth:
+        """The hidden-state accessor (for ``oracle*`` agents only)."""
+        return GroundTruth(self)
+
+    # ------------------------------------------------------------------ the step
+
+    def next_due(self) -> float:
+        """Earliest pending visit time of an idle, non-churned user (inf if none)."""
+        idle = ~self.in_session & ~self.churned
+        return float(self.next_visit[idle].min()) if idle.any() else float("inf")
+
+    def open_requests(self, now: float) -> RequestBatch | None:
+        """Start due sessions and return the batch of all open requests (``None`` if none)."""
+        due = np.flatnonzero(~self.in_session & ~self.churned & (self.next_visit <= now))
+        if due.size:
+            self._start_sessions(due, now)
+        users = np.flatnonzero(self.in_session)
+        if users.size == 0:
+            return None
+        C = self.config.simulation.candidates
+        cands = self._retrieve(users) if 0 < C else None
+        return RequestBatch(
+            users=users,
+            time=now,
+            step=self.session_requests[users].copy(),
+            available=self.available,
+            candidates=cands,
+            slate_size=self.config.simulation.slate_size,
+        )
+
+    def _start_sessions(self, users: np.ndarray, now: float) -> None:
+        dyn = self.config.dynamics
+        if dyn.random_walk_sd > 0.0:
+            xi = self.behaviour.normal(
+                Purpose.RANDOM_WALK, users, self.visits[users], self.interest.shape[1]
+            )
+            dt = now - self.last_seen[users]
+            self.interest[users] = drift.random_walk(
+                self.interest[users], dt, xi, dyn.random_walk_sd
+            )
+        self.in_session[users] = True
+        self.session_start[users] = now
+        self.session_requests[users] = 0
+        self.session_clicks[users] = 0
+        self.visits[users] += 1
+
+    def _retrieve(self, users: np.ndarray) -> np.ndarray:
+        A = len(self.available)
+        C = min(self.config.simulation.candidates, A)
+        counters = self.requests[users]
+
+        def draw(r: int, width: int) -> np.ndarray:
+            return self.behaviour.uniform(Purpose.CANDIDATES + 16 * r, users, counters, width)
+
+        return self.available[distinct_integers(draw, A, C)]
+
+    def item_utility(self, users: np.ndarray, items: np.ndarray, match: np.ndarray) -> np.ndarray:
+        """Choice utility (no position bias) of ``items (B, X)`` for ``users (B,)``."""
+        dyn = self.config.dynamics
+        fat = np.take_along_axis(self.fatigue[users], self.genre[items], axis=1)
+        if items.strides[0] == 0:  # take_along_axis needs real rows
+            fat = self.fatigue[users][:, self.genre[items[0]]]
+        rep = row_membership(items, self.recent[users], self.n_items)
+        return choice.utility(
+            match, self.appeal[items], fat, rep,
+            interest_weight=dyn.interest_weight, appeal_weight=dyn.appeal_weight,
+            fatigue_weight=dyn.fatigue_weight, repeat_penalty=dyn.repeat_penalty,
+        )
+
+    def serve(self, batch: RequestBatch, slates: object) -> Feedback:
+        """Serve the agent's slates to the batch and apply every state update.
+
+        Args:
+            batch: The batch returned by :meth:`open_requests`.
+            slates: Item ids ``(B, K)`` from the agent.
+
+        Returns:
+            The observable :class:`~simrec.types.Feedback`.
+
+        Raises:
+            InvalidActionError: The slates are malformed (see :func:`validate_slates`).
+        """
+        cfg, dyn = self.config, self.config.dynamics
+        u = batch.users
+        S = validate_slates(
+            slates, u, batch.slate_size, self.n_items, self.available_mask, batch.candidates
+        )
+        B, K = S.shape
+        now = batch.time
+        req = self.requests[u]
+
+        # Decay since the user's last request (between visits this is satisfaction decay).
+        dt = now - self.last_seen[u]
+        s = satisfaction.decay(
+            self.satisfaction[u], dt, dyn.satisfaction_baseline, dyn.satisfaction_tau_days
+        )
+        self.fatigue[u] = fatigue.decay(self.fatigue[u], dt, dyn.fatigue_tau_days)
+
+        # Choice.
+        match = np.einsum("bd,bkd->bk", self.interest[u], self.topic[S])
+        v = self.item_utility(u, S, match) + self.position[None, :]
+        k = choice.choose(v, dyn.no_click_utility, self.behaviour.uniform(Purpose.CHOICE, u, req))
+        cr = np.flatnonzero(k < K)
+        ck = k[cr]
+        ci = S[cr, ck]
+        cm = match[cr, ck]
+        clicked = np.zeros((B, K), dtype=bool)
+        clicked[cr, ck] = True
+
+        # Engagement, purchase and revenue of the clicked items.
+        xi = self.behaviour.normal(Purpose.ENGAGEMENT, u[cr], req[cr], 1)[:, 0]
+        eng = engagement.engagement(
+            self.quality[ci], cm, xi, minutes=dyn.engagement_minutes, noise=dyn.engagement_noise
+        )
+        eco = cfg.economy
+        p_buy = economy.purchase_probability(
+            self.price[ci], self.sensitivity[u[cr]], cm,
+            purchase_max=eco.purchase_max, price_scale=eco.price_scale,
+        )
+        bought = self.behaviour.uniform(Purpose.PURCHASE, u[cr], req[cr]) < p_buy
+        rev = economy.revenue(self.price[ci], bought, margin=eco.margin)
+
+        # Interest drift, satisfaction, recent items, fatigue.
+        cu = u[cr]
+        self.interest[cu] = drift.consume(self.interest[cu], self.topic[ci], dyn.drift_rate)
+        s_before = s
+        s_new = satisfaction.on_no_click(s, dyn.no_click_penalty)
+        value = satisfaction.experienced_value(
+            self.quality[ci], cm, self.appeal[ci], clickbait_penalty=dyn.clickbait_penalty
+        )
+        s_new[cr] = satisfaction.on_click(s[cr], value, dyn.satisfaction_rate)
+        self.satisfaction[u] = s_new
+        L = self.recent.shape[1]
+        self.recent[cu, self.recent_next[cu] % L] = ci
+        self.recent_next[cu] += 1
+        self.fatigue[u] = fatigue.accumulate(
+            self.fatigue[u], self.genre[S], clicked,
+            per_exposure=dyn.fatigue_exposure, per_click=dyn.fatigue_click,
+        )
+
+        # Session exit.
+        any_click = k < K
+        p_exit = session.exit_probability(
+            s_new, self.fatigue[u].mean(axis=1), any_click,
+            base=dyn.exit_base, satisfaction_weight=dyn.exit_satisfaction,
+            fatigue_weight=dyn.exit_fatigue, no_click_weight=dyn.exit_no_click,
+        )
+        self.session_requests[u] += 1
+        self.session_clicks[u] += any_click
+        ended = (self.behaviour.uniform(Purpose.SESSION_EXIT, u, req) < p_exit) | (
+            self.session_requests[u] >= dyn.max_session_requests
+        )
+        self.requests[u] += 1
+        self.last_seen[u] = now
+
+        purchased = np.zeros((B, K), dtype=bool)
+        purchased[cr, ck] = bought
+        engaged = np.zeros((B, K), dtype=np.float32)
+        engaged[cr, ck] = eng
+        revenue = np.zeros((B, K), dtype=np.float32)
+        revenue[cr, ck] = rev
+        self.log.impressions.append(
+            day=int(np.floor(now)), time=now, user=np.repeat(u, K), item=S.ravel(),
+            position=np.tile(np.arange(K), B), click=clicked.ravel(),
+            purchase=purchased.ravel(), revenue=revenue.ravel(),
+            engagement=engaged.ravel(), satisfaction=np.repeat(s_before, K),
+            match=match.ravel(),
+        )
+        if ended.any():
+            self._end_sessions(u[ended], now)
+        return Feedback(
+            users=u, time=now, slates=S, clicked=clicked, purchased=purchased,
+            engagement=engaged, revenue=revenue, session_ended=ended,
+        )
+
+    def _end_sessions(self, users: np.ndarray, now: float) -> None:
+        ret = self.config.retention
+        s = self.satisfaction[users]
+        visit = self.visits[users]
+        h = retention.churn_hazard(
+            s, h_min=ret.churn_min, h_max=ret.churn_max, midpoint=ret.churn_midpoint,
+            width=ret.churn_width,
+        )
+        churn = self.behaviour.uniform(Purpose.CHURN, users, visit) < h
+        gap = retention.return_gap(
+            s, self.behaviour.uniform(Purpose.RETURN_GAP, users, visit),
+            gap_min=ret.gap_min_days, gap_max=ret.gap_max_days, shape=ret.gap_shape,
+        )
+        gap = np.where(churn, np.inf, gap)
+        self.next_visit[users] = now + gap
+        self.in_session[users] = False
+        self.churned[users[churn]] = True
+        self.churn_time[users[churn]] = now
+        self.log.sessions.append(
+            user=users, visit=visit, start=self.session_start[users], end=now,
+            requests=self.session_requests[users], clicks=self.session_clicks[users],
+            gap=gap, churned=churn,
+        )
+
+    def close_open_sessions(self, now: float) -> None:
+        """Log the sessions still open at the horizon (gap NaN: censored, no churn draw)."""
+        users = np.flatnonzero(self.in_session)
+        self.in_session[users] = False
+        self.log.sessions.append(
+            user=users, visit=self.visits[users], start=self.session_start[users], end=now,
+            requests=self.session_requests[users], clicks=self.session_clicks[users],
+            gap=np.nan, churned=False,
+        )
+
+    # ------------------------------------------------------------------ collection
+
+    def snapshot(self, day: int) -> dict[str, float]:
+        """Population aggregates at the end of ``day`` (for the ``days`` table)."""
+        t = float(day + 1)
+        dyn = self.config.dynamics
+        arrived = self.world.users.arrival_day < t
+        alive = arrived & ~(self.churn_time < t)
+        s = satisfaction.decay(
+            self.satisfaction[alive], t - self.last_seen[alive],
+            dyn.satisfaction_baseline, dyn.satisfaction_tau_days,
+        )
+        return {
+            "day": day,
+            "arrived": int(arrived.sum()),
+            "alive": int(alive.sum()),
+            "satisfaction": float(s.mean()) if s.size else float("nan"),
+            "available_items": int(self.available_mask.sum()),
+        }

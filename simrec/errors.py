@@ -1,0 +1,61 @@
+"""Exceptions raised by simrec.
+
+Every error names the offending field or argument, the value received and what was
+expected, so that a researcher can fix a scenario or an agent without reading the source.
+All exceptions derive from :class:`SimrecError`; the ones that signal bad input also derive
+from :class:`ValueError` so that generic handlers keep working.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class SimrecError(Exception):
+    """Base class of every simrec exception."""
+
+
+class ConfigError(SimrecError, ValueError):
+    """A configuration value or key is invalid (unknown key, wrong type, out of range)."""
+
+
+class InvalidActionError(SimrecError, ValueError):
+    """An agent returned a slate that the engine cannot serve (shape, range, duplicates)."""
+
+
+class UnknownNameError(SimrecError, KeyError):
+    """A world, agent or other registered name is not known.
+
+    ``KeyError`` quotes its message; ``__str__`` is overridden so the message reads plainly.
+    """
+
+    def __str__(self) -> str:  # noqa: D105 - plain message instead of KeyError's repr
+        return str(self.args[0]) if self.args else ""
+
+
+class DependencyNotInstalled(SimrecError, ImportError):
+    """An optional dependency is missing; the message names the extra to install."""
+
+
+class ResultsError(SimrecError, OSError):
+    """A results folder cannot be read or written."""
+
+
+def suggest(name: str, options: Iterable[str]) -> str:
+    """Return a " (did you mean 'x'?)" hint for a mistyped name, or an empty string.
+
+    Args:
+        name: The name that was given.
+        options: The valid names.
+
+    Returns:
+        A hint naming the closest valid option, or ``""`` when nothing is close.
+
+    >>> suggest("dayz", ["days", "seeds"])
+    " (did you mean 'days'?)"
+    >>> suggest("zzz", ["days"])
+    ''
+    """
+    close = difflib.get_close_matches(name, list(options), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""

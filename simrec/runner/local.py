@@ -1,0 +1,219 @@
+"""Run a scenario: agents x seeds, each run written to the results folder as it finishes.
+
+Runs execute in a local process pool (``workers > 1``) or in this process. Each run is
+independent and fully determined by (scenario config, agent spec, seed), so the order and
+the process a run lands in do not change its result. Finished runs are skipped when the
+scenario is run again into the same folder, so an interrupted sweep picks up where it
+stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from simrec.config import AgentSpec, ScenarioConfig, from_dict, replace_path, to_yaml
+from simrec.errors import ConfigError, ResultsError, suggest
+from simrec.runner.results import (
+    atomic_write_bytes,
+    atomic_write_text,
+    check_writable,
+    finished_runs,
+    long_metrics,
+    read_run,
+    summarize,
+    write_run,
+)
+from simrec.simulation import Simulation
+
+__all__ = ["RunSpec", "ScenarioResult", "execute", "plan", "resolve", "run_scenario"]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of a sweep: what to simulate and where to write it."""
+
+    scenario: ScenarioConfig
+    agent: AgentSpec
+    seed: int
+    out: str
+
+
+@dataclass(frozen=True)
+class ScenarioResult:
+    """What :func:`run_scenario` returns.
+
+    Attributes:
+        out: The results folder.
+        totals: One row per run (agent, seed, whole-run metrics).
+        summary: Agent x metric means, 95% CIs and paired differences.
+        metrics: Long-format daily metrics.
+        ran: Runs executed now (the others were already in the folder).
+    """
+
+    out: Path
+    totals: pd.DataFrame
+    summary: pd.DataFrame
+    metrics: pd.DataFrame
+    ran: int
+
+
+def resolve(
+    scenario: ScenarioConfig,
+    *,
+    seeds: Sequence[int] | None = None,
+    agents: Sequence[str] | None = None,
+    days: int | None = None,
+    smoke: bool = False,
+) -> ScenarioConfig:
+    """Apply command-line overrides to a scenario (validated like the YAML).
+
+    Raises:
+        ConfigError: An unknown agent label (with suggestion) or an invalid override.
+    """
+    if smoke:
+        scenario = scenario.smoke_variant()
+    if days is not None:
+        scenario = replace_path(scenario, "simulation.days", days)
+    if seeds is not None:
+        scenario = replace_path(scenario, "seeds", list(seeds))
+    if agents is not None:
+        labels = [a.key for a in scenario.agents]
+        chosen = []
+        for name in agents:
+            if name not in labels:
+                raise ConfigError(
+                    f"--agents: {name!r} is not an agent of scenario {scenario.name!r}"
+                    f"{suggest(name, labels)}; its agents: {', '.join(labels)}"
+                )
+            chosen.append(scenario.agents[labels.index(name)])
+        baseline = scenario.baseline if scenario.baseline in agents else ""
+        scenario = dataclasses.replace(scenario, agents=tuple(chosen), baseline=baseline)
+    return scenario
+
+
+def plan(scenario: ScenarioConfig, out: Path) -> list[RunSpec]:
+    """All (agent, seed) runs of the scenario, agent-major."""
+    return [
+        RunSpec(scenario, agent, seed, str(out))
+        for agent in scenario.agents
+        for seed in scenario.seeds
+    ]
+
+
+def _worker_init() -> None:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def execute(spec: RunSpec) -> tuple[str, int, dict[str, float]]:
+    """Simulate one run and write it to the results folder (atomically)."""
+    result = Simulation(spec.scenario.config).run(
+        spec.agent.name, seed=spec.seed, agent_params=dict(spec.agent.params),
+        label=spec.agent.key,
+    )
+    cost = dataclasses.asdict(result.cost) | {"wall_seconds": result.wall_seconds}
+    write_run(Path(spec.out), spec.agent.key, spec.seed, result.daily, result.totals, cost)
+    return spec.agent.key, spec.seed, result.totals
+
+
+def _check_folder(scenario: ScenarioConfig, out: Path) -> None:
+    cfg_path = out / "config.yaml"
+    if cfg_path.exists():
+        try:
+            existing = from_dict(ScenarioConfig, yaml.safe_load(cfg_path.read_text()))
+        except (OSError, yaml.YAMLError, ConfigError) as err:
+            raise ResultsError(f"{cfg_path}: unreadable results folder ({err})") from None
+        if existing.config != scenario.config or existing.name != scenario.name:
+            raise ResultsError(
+                f"--out {out}: holds results of a different scenario or configuration "
+                f"({existing.name!r}); choose another folder"
+            )
+    elif finished_runs(out):
+        raise ResultsError(f"--out {out}: holds runs but no config.yaml; choose another folder")
+
+
+def run_scenario(
+    scenario: ScenarioConfig,
+    out: Path | str,
+    *,
+    workers: int = 1,
+    progress: bool = True,
+    on_run: Callable[[str, int, dict[str, float]], Any] | None = None,
+) -> ScenarioResult:
+    """Run every agent x seed of a scenario into ``out``.
+
+    Args:
+        scenario: The (resolved) scenario.
+        out: Results folder; created if missing. Runs already finished there are kept.
+        workers: Processes to run in parallel (1: in this process).
+        progress: Show a progress bar over runs.
+        on_run: Called with (agent, seed, totals) as each run finishes.
+
+    Raises:
+        ResultsError: ``out`` is not writable or holds another scenario's results.
+    """
+    out = Path(out)
+    check_writable(out)
+    _check_folder(scenario, out)
+    atomic_write_text(out / "config.yaml", to_yaml(scenario))
+    done = set(finished_runs(out))
+    todo = [s for s in plan(scenario, out) if (s.agent.key, s.seed) not in done]
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(todo), desc=scenario.name, unit="run")
+
+    def finished(agent: str, seed: int, totals: dict[str, float]) -> None:
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix_str(f"{agent} seed {seed}")
+        if on_run is not None:
+            on_run(agent, seed, totals)
+
+    try:
+        if workers > 1 and len(todo) > 1:
+            with ProcessPoolExecutor(
+                max_workers=min(workers, len(todo)), initializer=_worker_init
+            ) as pool:
+                futures = [pool.submit(execute, s) for s in todo]
+                for fut in as_completed(futures):
+                    finished(*fut.result())
+        else:
+            for spec in todo:
+                finished(*execute(spec))
+    finally:
+        if bar is not None:
+            bar.close()
+    return collect(scenario, out, ran=len(todo))
+
+
+def collect(scenario: ScenarioConfig, out: Path, ran: int = 0) -> ScenarioResult:
+    """Read the scenario's finished runs and write ``metrics.parquet`` and ``summary.csv``."""
+    runs, rows = [], []
+    for spec in plan(scenario, out):
+        key = spec.agent.key
+        try:
+            daily, totals, _cost = read_run(out, key, spec.seed)
+        except ResultsError:
+            continue
+        runs.append((key, spec.seed, daily))
+        rows.append({"agent": key, "seed": spec.seed, **totals})
+    metrics = long_metrics(scenario.name, runs)
+    import io
+
+    buf = io.BytesIO()
+    metrics.to_parquet(buf, index=False)
+    atomic_write_bytes(out / "metrics.parquet", buf.getvalue())
+    totals = pd.DataFrame(rows)
+    summary = summarize(totals, scenario.baseline or None) if rows else pd.DataFrame()
+    atomic_write_text(out / "summary.csv", summary.to_csv(index=False))
+    return ScenarioResult(out=out, totals=totals, summary=summary, metrics=metrics, ran=ran)

@@ -1,0 +1,97 @@
+"""Records exchanged between the engine, the agents and the results.
+
+All records are frozen dataclasses of numpy arrays, one row per request (batch dimension B)
+and one column per slate position (K).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Cost", "Feedback", "RequestBatch"]
+
+
+@dataclass(frozen=True)
+class RequestBatch:
+    """The recommendation requests open at one tick.
+
+    Attributes:
+        users: Requesting user ids, ``(B,)`` int64.
+        time: Simulated time of the tick, days since the start.
+        step: Index of the request within its session (0 = first), ``(B,)`` int32.
+        available: Sorted ids of the items in the catalog at ``time``, ``(A,)`` int64.
+        candidates: Candidate ids per request ``(B, C)``, or ``None`` when the agent may
+            recommend any available item.
+        slate_size: K, the number of items each slate must hold.
+    """
+
+    users: np.ndarray
+    time: float
+    step: np.ndarray
+    available: np.ndarray
+    candidates: np.ndarray | None
+    slate_size: int
+
+    @property
+    def day(self) -> int:
+        """The day of the tick (``floor(time)``)."""
+        return int(np.floor(self.time))
+
+    def __len__(self) -> int:
+        """Number of requests B."""
+        return len(self.users)
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """What the platform observes after serving a batch: the logged impressions.
+
+    Attributes:
+        users: User ids ``(B,)``.
+        time: Simulated time, days.
+        slates: Served item ids ``(B, K)``.
+        clicked: Click per impression ``(B, K)`` bool (at most one per row).
+        purchased: Purchase per impression ``(B, K)`` bool.
+        engagement: Minutes spent per impression ``(B, K)`` float32 (0 unless clicked).
+        revenue: Revenue per impression ``(B, K)`` float32, currency.
+        session_ended: Whether the user left after this request ``(B,)`` bool.
+    """
+
+    users: np.ndarray
+    time: float
+    slates: np.ndarray
+    clicked: np.ndarray
+    purchased: np.ndarray
+    engagement: np.ndarray
+    revenue: np.ndarray
+    session_ended: np.ndarray
+
+    def __len__(self) -> int:
+        """Number of requests B."""
+        return len(self.users)
+
+
+@dataclass(frozen=True)
+class Cost:
+    """An agent's compute cost.
+
+    Attributes:
+        params: Parameters of the model (trainable and frozen).
+        trainable_params: Parameters updated by training.
+        fit_seconds: Total wall seconds spent in ``retrain`` over the run.
+        fits: Number of ``retrain`` calls.
+        ms_per_request: Mean wall milliseconds of ``recommend`` per request.
+        requests: Requests served.
+        extra: Agent-specific entries (e.g. encoder seconds, FLOPs per request).
+    """
+
+    params: int = 0
+    trainable_params: int = 0
+    fit_seconds: float = 0.0
+    fits: int = 0
+    ms_per_request: float = 0.0
+    requests: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)

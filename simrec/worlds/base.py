@@ -1,0 +1,166 @@
+"""The world's tables: observable features and hidden ground truth, kept apart.
+
+A :class:`World` holds two items tables and two users tables. The ``observable`` ones are what
+a platform (and so an agent) can see: genre, price, text, release day, demographics. The
+``hidden`` ones are the ground truth only the simulator knows: topic, quality, appeal,
+interest, initial satisfaction, price sensitivity. Agents receive :class:`ObservableWorld`,
+which holds no reference to hidden arrays; only ``oracle*`` agents get the hidden state,
+through :meth:`simrec.engine.Engine.ground_truth`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["ItemFeatures", "ItemTruth", "ObservableWorld", "UserFeatures", "UserTruth", "World"]
+
+
+@dataclass(frozen=True)
+class ItemFeatures:
+    """Observable item table (length M).
+
+    Attributes:
+        genre: Primary genre id, int16.
+        creator: Creator/brand id (an observable attribute for graph-based agents), int32.
+        price: Price, float32, currency.
+        release_day: Day the item enters the catalog, float32, days.
+        expire_day: Day the item leaves the catalog (inf: never), float32, days.
+        title: Title text, one string per item.
+        description: One-line description, one string per item.
+    """
+
+    genre: np.ndarray
+    creator: np.ndarray
+    price: np.ndarray
+    release_day: np.ndarray
+    expire_day: np.ndarray
+    title: tuple[str, ...]
+    description: tuple[str, ...]
+
+    def text(self, i: int) -> str:
+        """Title and description of item ``i`` as one string (what a text encoder sees)."""
+        return f"{self.title[i]}. {self.description[i]}"
+
+    def available(self, day: float) -> np.ndarray:
+        """Boolean mask of items in the catalog on ``day``."""
+        return (self.release_day <= day) & (day < self.expire_day)
+
+
+@dataclass(frozen=True)
+class ItemTruth:
+    """Hidden item table (length M).
+
+    Attributes:
+        topic: Unit topic vectors z_i, ``(M, d)`` float32.
+        quality: Quality q_i in [0, 1], float32.
+        appeal: Short-term attractiveness a_i in [0, 1], float32.
+        clickbait: Whether the item was drawn as clickbait, bool.
+    """
+
+    topic: np.ndarray
+    quality: np.ndarray
+    appeal: np.ndarray
+    clickbait: np.ndarray
+
+
+@dataclass(frozen=True)
+class UserFeatures:
+    """Observable user table (length N, including users who arrive later).
+
+    Attributes:
+        age: Age in years, int16.
+        stated_genre: Favourite genre the user stated at sign-up (noisy), int16.
+        arrival_day: Day the user joins, float64, days (0 for the initial cohort).
+        profile: Numeric profile features ``(N, 1 + G)`` float32: scaled age and a one-hot
+            of the stated genre.
+    """
+
+    age: np.ndarray
+    stated_genre: np.ndarray
+    arrival_day: np.ndarray
+    profile: np.ndarray
+
+
+@dataclass(frozen=True)
+class UserTruth:
+    """Hidden user table (length N): initial values of the dynamic hidden state.
+
+    Attributes:
+        interest: Unit interest vectors u_j, ``(N, d)`` float32.
+        satisfaction: Initial satisfaction s_j in [0, 1], float32.
+        price_sensitivity: Price sensitivity (> 0), float32.
+        genre_mix: The genre mixture the interest was drawn around, ``(N, G)`` float32.
+    """
+
+    interest: np.ndarray
+    satisfaction: np.ndarray
+    price_sensitivity: np.ndarray
+    genre_mix: np.ndarray
+
+
+@dataclass(frozen=True)
+class ObservableWorld:
+    """What an agent may see of the world: observable tables and sizes, no hidden state."""
+
+    name: str
+    genre_names: tuple[str, ...]
+    items: ItemFeatures
+    users: UserFeatures
+
+    @property
+    def n_items(self) -> int:
+        """Number of items M (all releases)."""
+        return len(self.items.genre)
+
+    @property
+    def n_users(self) -> int:
+        """Number of users N (all arrivals)."""
+        return len(self.users.age)
+
+    @property
+    def n_genres(self) -> int:
+        """Number of genres G."""
+        return len(self.genre_names)
+
+
+@dataclass(frozen=True)
+class World:
+    """A built world: observable and hidden tables of items and users.
+
+    Attributes:
+        name: World name (e.g. ``"synthetic"``).
+        genre_names: Genre names, index = genre id.
+        items: Observable items.
+        item_truth: Hidden items.
+        users: Observable users.
+        user_truth: Hidden users.
+    """
+
+    name: str
+    genre_names: tuple[str, ...]
+    items: ItemFeatures
+    item_truth: ItemTruth
+    users: UserFeatures
+    user_truth: UserTruth
+
+    @property
+    def observable(self) -> ObservableWorld:
+        """The agent-facing view."""
+        return ObservableWorld(self.name, self.genre_names, self.items, self.users)
+
+    @property
+    def n_items(self) -> int:
+        """Number of items M."""
+        return len(self.items.genre)
+
+    @property
+    def n_users(self) -> int:
+        """Number of users N (all arrivals)."""
+        return len(self.users.age)
+
+    @property
+    def dim(self) -> int:
+        """Latent dimension d."""
+        return int(self.item_truth.topic.shape[1])

@@ -1,0 +1,147 @@
+r"""The synthetic world: a genre mixture in R^d.
+
+Genre centroids :math:`c_g` are random unit vectors. Each genre has creators with their own
+offsets. Item *i* of genre *g*, creator *k* and secondary genre *g'*:
+
+.. math::
+    z_i = \operatorname{normalize}(c_g + \mu_i c_{g'} + o_k + \sigma_z \epsilon_i/\sqrt{d}),
+    \quad \mu_i \sim U(0, m),\ \epsilon_i \sim N(0, I_d)
+
+Quality and appeal are Beta draws, with a clickbait share drawn from a high-appeal,
+low-quality Beta pair. Prices are log-normal. User *j* has a Dirichlet genre mixture
+:math:`\pi_j` and interest :math:`u_j = \operatorname{normalize}(\sum_g \pi_{jg} c_g +
+\sigma_u \epsilon_j/\sqrt{d})`; initial satisfaction is Beta with the configured mean; price
+sensitivity is log-normal. Users of the initial cohort arrive on day 0, later users as a
+Poisson process over the horizon. The observable stated genre equals the user's top genre with
+the configured accuracy, else a random genre.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simrec.config import WorldConfig
+from simrec.errors import ConfigError
+from simrec.worlds.base import ItemFeatures, ItemTruth, UserFeatures, UserTruth, World
+from simrec.worlds.text import GENRES, item_texts, word_directions
+
+__all__ = ["build_synthetic"]
+
+CREATORS_PER_GENRE = 12
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+
+def build_synthetic(
+    config: WorldConfig, rng: np.random.Generator, horizon_days: float, arrivals_rng:
+    np.random.Generator,
+) -> World:
+    """Build a synthetic world.
+
+    Args:
+        config: World configuration.
+        rng: The run's ``world`` stream.
+        horizon_days: Days simulated (later users arrive within it).
+        arrivals_rng: The run's ``arrivals`` stream.
+
+    Returns:
+        The :class:`World`.
+
+    Raises:
+        ConfigError: More genres requested than the text vocabularies provide.
+    """
+    G, d = config.n_genres, config.dim
+    if G > len(GENRES):
+        raise ConfigError(
+            f"world.n_genres: expected at most {len(GENRES)} (genre vocabularies), got {G}"
+        )
+    ic, uc = config.items, config.users
+    centroids = _unit(rng.standard_normal((G, d)))
+    creator_offset = 0.4 * _unit(rng.standard_normal((G, CREATORS_PER_GENRE, d)))
+
+    # Items.
+    M = ic.n_items
+    genre = rng.integers(G, size=M)
+    creator_local = rng.integers(CREATORS_PER_GENRE, size=M)
+    secondary = (genre + rng.integers(1, G, size=M)) % G if G > 1 else genre.copy()
+    mix = rng.uniform(0.0, ic.genre_mixture, size=M)
+    topic = _unit(
+        centroids[genre]
+        + mix[:, None] * centroids[secondary]
+        + creator_offset[genre, creator_local]
+        + ic.topic_spread * rng.standard_normal((M, d)) / np.sqrt(d)
+    )
+    clickbait = rng.random(M) < ic.clickbait_fraction
+    quality = np.where(
+        clickbait,
+        rng.beta(ic.clickbait_quality_a, ic.clickbait_quality_b, M),
+        rng.beta(ic.quality_a, ic.quality_b, M),
+    )
+    appeal = np.where(
+        clickbait,
+        rng.beta(ic.clickbait_appeal_a, ic.clickbait_appeal_b, M),
+        rng.beta(ic.appeal_a, ic.appeal_b, M),
+    )
+    price = ic.price_median * np.exp(ic.price_sigma * rng.standard_normal(M))
+    later = rng.random(M) >= ic.initial_fraction
+    release = np.where(later, np.ceil(rng.uniform(0.0, ic.release_over_days, M)), 0.0)
+    release = np.where(later, np.maximum(release, 1.0), 0.0)
+    expire = release + ic.shelf_life_days
+    words = word_directions(centroids, rng, spread=1.0)
+    titles, descriptions = item_texts(topic, genre, secondary, quality, clickbait, words, rng)
+
+    # Users: the initial cohort, then Poisson arrivals over the horizon.
+    n_later = int(arrivals_rng.poisson(uc.arrivals_per_day * horizon_days))
+    arrival = np.concatenate(
+        [np.zeros(uc.n_users), np.sort(arrivals_rng.uniform(0.0, horizon_days, n_later))]
+    )
+    N = len(arrival)
+    genre_mix = rng.dirichlet(np.full(G, uc.interest_concentration), size=N)
+    interest = _unit(
+        genre_mix @ centroids + uc.interest_spread * rng.standard_normal((N, d)) / np.sqrt(d)
+    )
+    k = uc.satisfaction_concentration
+    satisfaction = rng.beta(uc.satisfaction_mean * k, (1.0 - uc.satisfaction_mean) * k, N)
+    sensitivity = uc.price_sensitivity_median * np.exp(
+        uc.price_sensitivity_sigma * rng.standard_normal(N)
+    )
+    top = genre_mix.argmax(axis=1)
+    stated = np.where(rng.random(N) < uc.stated_genre_accuracy, top, rng.integers(G, size=N))
+    age = np.clip(np.round(rng.normal(34.0, 12.0, N)), 16, 90)
+    profile = np.concatenate(
+        [((age - 34.0) / 12.0)[:, None], np.eye(G)[stated]], axis=1
+    ).astype(np.float32)
+
+    return World(
+        name="synthetic",
+        genre_names=tuple(list(GENRES)[:G]),
+        items=ItemFeatures(
+            genre=genre.astype(np.int16),
+            creator=(genre * CREATORS_PER_GENRE + creator_local).astype(np.int32),
+            price=price.astype(np.float32),
+            release_day=release.astype(np.float32),
+            expire_day=expire.astype(np.float32),
+            title=tuple(titles),
+            description=tuple(descriptions),
+        ),
+        item_truth=ItemTruth(
+            topic=topic.astype(np.float32),
+            quality=quality.astype(np.float32),
+            appeal=appeal.astype(np.float32),
+            clickbait=clickbait,
+        ),
+        users=UserFeatures(
+            age=age.astype(np.int16),
+            stated_genre=stated.astype(np.int16),
+            arrival_day=arrival,
+            profile=profile,
+        ),
+        user_truth=UserTruth(
+            interest=interest.astype(np.float32),
+            satisfaction=satisfaction.astype(np.float32),
+            price_sensitivity=sensitivity.astype(np.float32),
+            genre_mix=genre_mix.astype(np.float32),
+        ),
+    )
