@@ -5,6 +5,6 @@ taken on PyPI). Agents are looked up by name through :func:`simrec.make_agent`; 
 holds one family.
 """
 
-from simrec_agents.base import scores_top_k, sample_distinct
+from simrec_agents.base import sample_distinct, scores_top_k
 
 __all__ = ["sample_distinct", "scores_top_k"]

@@ -2,7 +2,8 @@
 
 * ``random`` -- uniformly random distinct items from the request's pool.
 * ``popularity`` -- the items clicked most over the last ``window_days`` (its own logs),
-  excluding the user's recently clicked items; ties broken at random.
+  excluding the items recently shown to the user (so a session does not repeat the same
+  slate); ties broken at random.
 * ``oracle`` -- ranks by the true value of consumption to the user now, quality times match
   minus the clickbait letdown (what raises satisfaction), skipping items the user consumed
   recently. An upper bound for long-term outcomes, not for clicks.
@@ -15,11 +16,11 @@ from __future__ import annotations
 from collections import deque
 
 import numpy as np
+from simrec_agents.base import item_pool, sample_distinct, scores_top_k
 
 from simrec.agent import Agent
 from simrec.engine import row_membership
 from simrec.types import Cost, Feedback, RequestBatch
-from simrec_agents.base import item_pool, sample_distinct, scores_top_k
 
 __all__ = ["MyopicOracleAgent", "OracleAgent", "PopularityAgent", "RandomAgent"]
 
@@ -39,12 +40,13 @@ class PopularityAgent(Agent):
 
     Args:
         window_days: Days of clicks counted (a sliding window of whole days).
-        exclude_recent: Clicked items per user to exclude from that user's slates.
+        exclude_recent: How many of the items last shown to a user are excluded from that
+            user's slates (0: none).
     """
 
     name = "popularity"
 
-    def __init__(self, window_days: int = 7, exclude_recent: int = 20) -> None:
+    def __init__(self, window_days: int = 7, exclude_recent: int = 50) -> None:
         """Validate and store the parameters."""
         if not isinstance(window_days, int) or window_days < 1:
             raise ValueError(f"window_days: expected an integer >= 1, got {window_days!r}")
@@ -53,7 +55,7 @@ class PopularityAgent(Agent):
         self.window_days = window_days
         self.exclude_recent = exclude_recent
 
-    def setup(self, context) -> None:  # noqa: ANN001 - see Agent.setup
+    def setup(self, context) -> None:
         """Allocate click counters."""
         super().setup(context)
         M, N = context.world.n_items, context.world.n_users
@@ -70,16 +72,17 @@ class PopularityAgent(Agent):
             self.days.append((day, np.zeros_like(self.counts)))
 
     def observe(self, feedback: Feedback) -> None:
-        """Count clicks and remember each user's recent clicks."""
+        """Count clicks and remember the items shown to each user."""
         self._roll(int(np.floor(feedback.time)))
-        rows, cols = np.nonzero(feedback.clicked)
-        items = feedback.slates[rows, cols]
+        items = feedback.slates[feedback.clicked]
         np.add.at(self.days[-1][1], items, 1.0)
         np.add.at(self.counts, items, 1.0)
         if self.exclude_recent:
-            users = feedback.users[rows]
-            self.recent[users, self.recent_next[users] % self.recent.shape[1]] = items
-            self.recent_next[users] += 1
+            users, K = feedback.users, feedback.slates.shape[1]
+            L = self.recent.shape[1]
+            slots = (self.recent_next[users][:, None] + np.arange(K)[None, :]) % L
+            self.recent[users[:, None], slots] = feedback.slates
+            self.recent_next[users] += K
 
     def recommend(self, batch: RequestBatch) -> np.ndarray:
         """Top items by windowed clicks with random tie-breaks."""
@@ -102,7 +105,7 @@ class OracleAgent(Agent):
     name = "oracle"
     reads_hidden_state = True
 
-    def setup(self, context) -> None:  # noqa: ANN001 - see Agent.setup
+    def setup(self, context) -> None:
         """Take the ground-truth accessor."""
         super().setup(context)
         self.truth = context.ground_truth()
@@ -111,7 +114,8 @@ class OracleAgent(Agent):
         """Best items by true experienced value, skipping recently consumed ones."""
         pool = item_pool(batch)
         scores = self.truth.value(batch.users, pool).astype(np.float64)
-        scores[row_membership(pool, self.truth.recent(batch.users), len(self.truth.engine.quality))] = -np.inf
+        recent = self.truth.recent(batch.users)
+        scores[row_membership(pool, recent, self.context.world.n_items)] = -np.inf
         return scores_top_k(pool, scores, batch.slate_size)
 
 
@@ -121,7 +125,7 @@ class MyopicOracleAgent(Agent):
     name = "myopic-oracle"
     reads_hidden_state = True
 
-    def setup(self, context) -> None:  # noqa: ANN001 - see Agent.setup
+    def setup(self, context) -> None:
         """Take the ground-truth accessor."""
         super().setup(context)
         self.truth = context.ground_truth()

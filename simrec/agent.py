@@ -31,8 +31,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from simrec.errors import ConfigError, DependencyNotInstalled, SimrecError, UnknownNameError
-from simrec.errors import suggest
+from simrec.errors import (
+    ConfigError,
+    DependencyNotInstalled,
+    SimrecError,
+    UnknownNameError,
+    suggest,
+)
 from simrec.types import Cost, Feedback, RequestBatch
 from simrec.worlds.base import ObservableWorld
 
@@ -134,14 +139,27 @@ class AgentInfo:
 AGENTS: dict[str, AgentInfo] = {
     info.name: info
     for info in (
-        AgentInfo("random", "simrec_agents.baselines:RandomAgent", (),
-                  "uniformly random distinct items"),
-        AgentInfo("popularity", "simrec_agents.baselines:PopularityAgent", (),
-                  "most clicked items over a recent window, excluding the user's recent clicks"),
-        AgentInfo("oracle", "simrec_agents.baselines:OracleAgent", (),
-                  "upper bound: ranks by the true value of consumption (match x quality)"),
-        AgentInfo("myopic-oracle", "simrec_agents.baselines:MyopicOracleAgent", (),
-                  "upper bound on clicks: ranks by the true click utility, appeal included"),
+        AgentInfo(
+            "random", "simrec_agents.baselines:RandomAgent", (), "uniformly random distinct items"
+        ),
+        AgentInfo(
+            "popularity",
+            "simrec_agents.baselines:PopularityAgent",
+            (),
+            "most clicked items over a recent window, excluding the user's recent clicks",
+        ),
+        AgentInfo(
+            "oracle",
+            "simrec_agents.baselines:OracleAgent",
+            (),
+            "upper bound: ranks by the true value of consumption (match x quality)",
+        ),
+        AgentInfo(
+            "myopic-oracle",
+            "simrec_agents.baselines:MyopicOracleAgent",
+            (),
+            "upper bound on clicks: ranks by the true click utility, appeal included",
+        ),
     )
 }
 

@@ -47,8 +47,12 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--seeds", type=_int_list, help="override seeds, e.g. 0,1,2")
     r.add_argument("--agents", help="run only these agent labels, comma-separated")
     r.add_argument("--days", type=int, help="override the horizon (days)")
-    r.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                   help="parallel processes (default: CPU count)")
+    r.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="parallel processes (default: CPU count)",
+    )
     r.add_argument("--smoke", action="store_true", help="run the scenario's tiny variant")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     sub.add_parser("list", help="list worlds, agents and scenarios")
@@ -75,8 +79,12 @@ def _format_table(result, order: Sequence[str]) -> str:  # noqa: ANN001 - Scenar
             cells.append(cell)
         rows.append(cells)
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in
-                       enumerate(zip(r, widths, strict=True))) for r in [header, *rows]]
+    lines = [
+        "  ".join(
+            c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in [header, *rows]
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
@@ -95,14 +103,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise SimrecError(f"--workers: expected a positive integer, got {args.workers}")
     n = len(scenario.agents) * len(scenario.seeds)
-    print(f"scenario {scenario.name!r}: {len(scenario.agents)} agents x "
-          f"{len(scenario.seeds)} seeds = {n} runs, {scenario.simulation.days} days "
-          f"-> {args.out}", file=sys.stderr)
-    result = run_scenario(scenario, args.out, workers=args.workers,
-                          progress=not args.no_progress)
+    print(
+        f"scenario {scenario.name!r}: {len(scenario.agents)} agents x "
+        f"{len(scenario.seeds)} seeds = {n} runs, {scenario.simulation.days} days "
+        f"-> {args.out}",
+        file=sys.stderr,
+    )
+    result = run_scenario(scenario, args.out, workers=args.workers, progress=not args.no_progress)
     days = scenario.simulation.days
-    print(f"\n{scenario.name}: means ± 95% CI over seeds {list(scenario.seeds)}; "
-          f"retention and satisfaction at day {days - 1}, totals over {days} days")
+    print(
+        f"\n{scenario.name}: means ± 95% CI over seeds {list(scenario.seeds)}; "
+        f"retention and satisfaction at day {days - 1}, totals over {days} days"
+    )
     print(_format_table(result, [a.key for a in scenario.agents]))
     print(f"\nresults: {result.out}/ (metrics.parquet, summary.csv, runs/)")
     return 0

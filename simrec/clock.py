@@ -75,7 +75,7 @@ class Calendar:
                 f"got {config.tick_minutes!r}"
             )
         self.config = config
-        self.ticks_per_day = int(round(per_day))
+        self.ticks_per_day = round(per_day)
         self.days = config.days
         every = config.retrain_every_days
         self.retrain_ticks = max(1, round(every * self.ticks_per_day)) if every > 0 else 0

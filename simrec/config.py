@@ -190,8 +190,11 @@ class ItemsConfig(_Base):
 
     n_items: int = param(2000, "number of items in the catalog (all releases)", "items", gt=0)
     initial_fraction: float = param(
-        1.0, "share of the catalog available on day 0; the rest is released later", "share",
-        ge=0.0, le=1.0,
+        1.0,
+        "share of the catalog available on day 0; the rest is released later",
+        "share",
+        ge=0.0,
+        le=1.0,
     )
     release_over_days: float = param(
         30.0, "later items are released uniformly over days 1..this", "days", gt=0.0
@@ -232,7 +235,9 @@ class UsersConfig(_Base):
         0.3, "Dirichlet concentration of a user's genre mix (small: focused)", "", gt=0.0
     )
     interest_spread: float = param(
-        0.6, "std of a user's interest around the genre mix, per sqrt(d)", "unit length",
+        0.6,
+        "std of a user's interest around the genre mix, per sqrt(d)",
+        "unit length",
         ge=0.0,
     )
     satisfaction_mean: float = param(
@@ -244,12 +249,13 @@ class UsersConfig(_Base):
     price_sensitivity_median: float = param(
         1.0, "median price sensitivity (log-normal)", "1/price_scale", gt=0.0
     )
-    price_sensitivity_sigma: float = param(
-        0.5, "log-normal sigma of price sensitivity", "", ge=0.0
-    )
+    price_sensitivity_sigma: float = param(0.5, "log-normal sigma of price sensitivity", "", ge=0.0)
     stated_genre_accuracy: float = param(
-        0.7, "probability that the observable stated favourite genre is the true top genre",
-        "probability", ge=0.0, le=1.0,
+        0.7,
+        "probability that the observable stated favourite genre is the true top genre",
+        "probability",
+        ge=0.0,
+        le=1.0,
     )
 
 
@@ -302,8 +308,11 @@ class DynamicsConfig(_Base):
         1.0, "w_cb: value lost per unit of appeal in excess of quality", "value", ge=0.0
     )
     satisfaction_rate: float = param(
-        0.15, "alpha: step of satisfaction toward the experienced value", "per click",
-        ge=0.0, le=1.0,
+        0.15,
+        "alpha: step of satisfaction toward the experienced value",
+        "per click",
+        ge=0.0,
+        le=1.0,
     )
     no_click_penalty: float = param(
         0.005, "satisfaction lost on a request with no click", "satisfaction", ge=0.0, le=1.0
@@ -341,26 +350,26 @@ class RetentionConfig(_Base):
     """Return gaps between sessions and churn at session end."""
 
     gap_min_days: float = param(0.3, "mean return gap of a fully satisfied user", "days", gt=0.0)
-    gap_max_days: float = param(
-        6.0, "mean return gap of a fully dissatisfied user", "days", gt=0.0
-    )
-    gap_shape: float = param(
-        1.5, "exponent gamma of (1 - s) in the mean gap", "", gt=0.0
-    )
+    gap_max_days: float = param(6.0, "mean return gap of a fully dissatisfied user", "days", gt=0.0)
+    gap_shape: float = param(1.5, "exponent gamma of (1 - s) in the mean gap", "", gt=0.0)
     churn_min: float = param(
-        0.002, "churn hazard per session end at full satisfaction", "per session",
-        ge=0.0, le=1.0,
+        0.002,
+        "churn hazard per session end at full satisfaction",
+        "per session",
+        ge=0.0,
+        le=1.0,
     )
     churn_max: float = param(
-        0.25, "churn hazard per session end at zero satisfaction", "per session",
-        ge=0.0, le=1.0,
+        0.25,
+        "churn hazard per session end at zero satisfaction",
+        "per session",
+        ge=0.0,
+        le=1.0,
     )
     churn_midpoint: float = param(
         0.3, "satisfaction at which the hazard is halfway", "[0,1]", ge=0.0, le=1.0
     )
-    churn_width: float = param(
-        0.05, "width of the logistic hazard curve", "satisfaction", gt=0.0
-    )
+    churn_width: float = param(0.05, "width of the logistic hazard curve", "satisfaction", gt=0.0)
 
 
 @dataclass(frozen=True)
@@ -368,11 +377,16 @@ class EconomyConfig(_Base):
     """Purchases and revenue."""
 
     purchase_max: float = param(
-        0.3, "purchase probability of a free, perfectly matched clicked item", "probability",
-        ge=0.0, le=1.0,
+        0.3,
+        "purchase probability of a free, perfectly matched clicked item",
+        "probability",
+        ge=0.0,
+        le=1.0,
     )
     price_scale: float = param(
-        10.0, "price unit of the purchase curve exp(-sensitivity * price / scale)", "currency",
+        10.0,
+        "price unit of the purchase curve exp(-sensitivity * price / scale)",
+        "currency",
         gt=0.0,
     )
     margin: float = param(0.3, "platform revenue per unit of price sold", "share", ge=0.0)
@@ -397,17 +411,20 @@ class SimulationConfig(_Base):
 
     days: int = param(30, "simulated horizon", "days", gt=0)
     tick_minutes: float = param(
-        15.0, "time between two requests of a session (one engine tick)", "minutes",
-        gt=0.0, le=1440.0,
+        15.0,
+        "time between two requests of a session (one engine tick)",
+        "minutes",
+        gt=0.0,
+        le=1440.0,
     )
     slate_size: int = param(5, "K: items per recommendation", "items", gt=0)
     candidates: int = param(
-        0, "C: random candidates retrieved per request (0: the whole available catalog)",
-        "items", ge=0,
+        0,
+        "C: random candidates retrieved per request (0: the whole available catalog)",
+        "items",
+        ge=0,
     )
-    retrain_every_days: float = param(
-        1.0, "agent retraining period (0: never)", "days", ge=0.0
-    )
+    retrain_every_days: float = param(1.0, "agent retraining period (0: never)", "days", ge=0.0)
     interventions: tuple[Intervention, ...] = param((), "parameter changes at given days")
 
 
@@ -477,8 +494,9 @@ class ScenarioConfig(_Base):
         if not self.seeds:
             raise _FieldError("seeds", "expected at least one seed, got []")
         if any(s < 0 for s in self.seeds) or len(set(self.seeds)) != len(self.seeds):
-            raise _FieldError("seeds", f"expected distinct non-negative integers, got "
-                              f"{list(self.seeds)!r}")
+            raise _FieldError(
+                "seeds", f"expected distinct non-negative integers, got {list(self.seeds)!r}"
+            )
         labels = [a.key for a in self.agents]
         if not labels:
             raise _FieldError("agents", "expected at least one agent, got []")
@@ -487,8 +505,9 @@ class ScenarioConfig(_Base):
             raise _FieldError("agents", f"labels must be unique; repeated: {dup} (set `label`)")
         if self.baseline and self.baseline not in labels:
             raise _FieldError(
-                "baseline", f"expected one of the agent labels {labels}, got "
-                f"{self.baseline!r}{suggest(self.baseline, labels)}"
+                "baseline",
+                f"expected one of the agent labels {labels}, got "
+                f"{self.baseline!r}{suggest(self.baseline, labels)}",
             )
         self.config  # noqa: B018 - validates the cross-field rules of Config
 
@@ -656,9 +675,7 @@ def _section_with(cfg: Any, dotted: str, value: Any, allowed: tuple[str, ...] | 
     return from_dict(type(section), _merge(to_dict(section), nested), path=head)
 
 
-def replace_path(
-    cfg: T, dotted: str, value: Any, allowed: tuple[str, ...] | None = None
-) -> T:
+def replace_path(cfg: T, dotted: str, value: Any, allowed: tuple[str, ...] | None = None) -> T:
     """Return a copy of ``cfg`` with the field at a dotted path replaced, validated.
 
     Args:
@@ -680,16 +697,21 @@ def replace_path(
 def markdown_tables() -> str:
     """Markdown parameter tables (name, default, unit, meaning) of every config section."""
     sections = [
-        ("world", WorldConfig), ("world.items", ItemsConfig), ("world.users", UsersConfig),
-        ("dynamics", DynamicsConfig), ("retention", RetentionConfig),
-        ("economy", EconomyConfig), ("simulation", SimulationConfig),
+        ("world", WorldConfig),
+        ("world.items", ItemsConfig),
+        ("world.users", UsersConfig),
+        ("dynamics", DynamicsConfig),
+        ("retention", RetentionConfig),
+        ("economy", EconomyConfig),
+        ("simulation", SimulationConfig),
     ]
     out = []
     for title, cls in sections:
         out.append(f"### `{title}`\n\n| parameter | default | unit | meaning |\n|---|---|---|---|")
         for f in dataclasses.fields(cls):
-            if dataclasses.is_dataclass(f.default_factory if f.default_factory is not
-                                        dataclasses.MISSING else None):
+            if dataclasses.is_dataclass(
+                f.default_factory if f.default_factory is not dataclasses.MISSING else None
+            ):
                 continue
             default = f.default if f.default is not dataclasses.MISSING else "—"
             bounds = _bounds_text(f.metadata)

@@ -24,8 +24,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from simrec.config import Config
-from simrec.dynamics import choice, drift, economy, engagement, fatigue, retention, satisfaction
-from simrec.dynamics import session
+from simrec.dynamics import (
+    choice,
+    drift,
+    economy,
+    engagement,
+    fatigue,
+    retention,
+    satisfaction,
+    session,
+)
 from simrec.errors import InvalidActionError
 from simrec.log import EventLog
 from simrec.rng import CounterStream, Purpose, distinct_integers
@@ -142,14 +150,16 @@ class GroundTruth:
     engine: Engine
 
     def match(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        """True match :math:`\\langle u_j, z_i\\rangle` for ``users (B,)`` x ``items (B, X)``."""
+        r"""True match :math:`\langle u_j, z_i\rangle` for ``users (B,)`` x ``items (B, X)``."""
         return row_scores(self.engine.interest[users], self.engine.topic, items)
 
     def value(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """Experienced value of consuming each item now (what raises satisfaction)."""
         e = self.engine
         return satisfaction.experienced_value(
-            e.quality[items], self.match(users, items), e.appeal[items],
+            e.quality[items],
+            self.match(users, items),
+            e.appeal[items],
             clickbait_penalty=e.config.dynamics.clickbait_penalty,
         )
 
@@ -292,9 +302,14 @@ class Engine:
             fat = self.fatigue[users][:, self.genre[items[0]]]
         rep = row_membership(items, self.recent[users], self.n_items)
         return choice.utility(
-            match, self.appeal[items], fat, rep,
-            interest_weight=dyn.interest_weight, appeal_weight=dyn.appeal_weight,
-            fatigue_weight=dyn.fatigue_weight, repeat_penalty=dyn.repeat_penalty,
+            match,
+            self.appeal[items],
+            fat,
+            rep,
+            interest_weight=dyn.interest_weight,
+            appeal_weight=dyn.appeal_weight,
+            fatigue_weight=dyn.fatigue_weight,
+            repeat_penalty=dyn.repeat_penalty,
         )
 
     def serve(self, batch: RequestBatch, slates: object) -> Feedback:
@@ -344,8 +359,11 @@ class Engine:
         )
         eco = cfg.economy
         p_buy = economy.purchase_probability(
-            self.price[ci], self.sensitivity[u[cr]], cm,
-            purchase_max=eco.purchase_max, price_scale=eco.price_scale,
+            self.price[ci],
+            self.sensitivity[u[cr]],
+            cm,
+            purchase_max=eco.purchase_max,
+            price_scale=eco.price_scale,
         )
         bought = self.behaviour.uniform(Purpose.PURCHASE, u[cr], req[cr]) < p_buy
         rev = economy.revenue(self.price[ci], bought, margin=eco.margin)
@@ -364,16 +382,23 @@ class Engine:
         self.recent[cu, self.recent_next[cu] % L] = ci
         self.recent_next[cu] += 1
         self.fatigue[u] = fatigue.accumulate(
-            self.fatigue[u], self.genre[S], clicked,
-            per_exposure=dyn.fatigue_exposure, per_click=dyn.fatigue_click,
+            self.fatigue[u],
+            self.genre[S],
+            clicked,
+            per_exposure=dyn.fatigue_exposure,
+            per_click=dyn.fatigue_click,
         )
 
         # Session exit.
         any_click = k < K
         p_exit = session.exit_probability(
-            s_new, self.fatigue[u].mean(axis=1), any_click,
-            base=dyn.exit_base, satisfaction_weight=dyn.exit_satisfaction,
-            fatigue_weight=dyn.exit_fatigue, no_click_weight=dyn.exit_no_click,
+            s_new,
+            self.fatigue[u].mean(axis=1),
+            any_click,
+            base=dyn.exit_base,
+            satisfaction_weight=dyn.exit_satisfaction,
+            fatigue_weight=dyn.exit_fatigue,
+            no_click_weight=dyn.exit_no_click,
         )
         self.session_requests[u] += 1
         self.session_clicks[u] += any_click
@@ -390,17 +415,29 @@ class Engine:
         revenue = np.zeros((B, K), dtype=np.float32)
         revenue[cr, ck] = rev
         self.log.impressions.append(
-            day=int(np.floor(now)), time=now, user=np.repeat(u, K), item=S.ravel(),
-            position=np.tile(np.arange(K), B), click=clicked.ravel(),
-            purchase=purchased.ravel(), revenue=revenue.ravel(),
-            engagement=engaged.ravel(), satisfaction=np.repeat(s_before, K),
+            day=int(np.floor(now)),
+            time=now,
+            user=np.repeat(u, K),
+            item=S.ravel(),
+            position=np.tile(np.arange(K), B),
+            click=clicked.ravel(),
+            purchase=purchased.ravel(),
+            revenue=revenue.ravel(),
+            engagement=engaged.ravel(),
+            satisfaction=np.repeat(s_before, K),
             match=match.ravel(),
         )
         if ended.any():
             self._end_sessions(u[ended], now)
         return Feedback(
-            users=u, time=now, slates=S, clicked=clicked, purchased=purchased,
-            engagement=engaged, revenue=revenue, session_ended=ended,
+            users=u,
+            time=now,
+            slates=S,
+            clicked=clicked,
+            purchased=purchased,
+            engagement=engaged,
+            revenue=revenue,
+            session_ended=ended,
         )
 
     def _end_sessions(self, users: np.ndarray, now: float) -> None:
@@ -408,13 +445,19 @@ class Engine:
         s = self.satisfaction[users]
         visit = self.visits[users]
         h = retention.churn_hazard(
-            s, h_min=ret.churn_min, h_max=ret.churn_max, midpoint=ret.churn_midpoint,
+            s,
+            h_min=ret.churn_min,
+            h_max=ret.churn_max,
+            midpoint=ret.churn_midpoint,
             width=ret.churn_width,
         )
         churn = self.behaviour.uniform(Purpose.CHURN, users, visit) < h
         gap = retention.return_gap(
-            s, self.behaviour.uniform(Purpose.RETURN_GAP, users, visit),
-            gap_min=ret.gap_min_days, gap_max=ret.gap_max_days, shape=ret.gap_shape,
+            s,
+            self.behaviour.uniform(Purpose.RETURN_GAP, users, visit),
+            gap_min=ret.gap_min_days,
+            gap_max=ret.gap_max_days,
+            shape=ret.gap_shape,
         )
         gap = np.where(churn, np.inf, gap)
         self.next_visit[users] = now + gap
@@ -422,9 +465,14 @@ class Engine:
         self.churned[users[churn]] = True
         self.churn_time[users[churn]] = now
         self.log.sessions.append(
-            user=users, visit=visit, start=self.session_start[users], end=now,
-            requests=self.session_requests[users], clicks=self.session_clicks[users],
-            gap=gap, churned=churn,
+            user=users,
+            visit=visit,
+            start=self.session_start[users],
+            end=now,
+            requests=self.session_requests[users],
+            clicks=self.session_clicks[users],
+            gap=gap,
+            churned=churn,
         )
 
     def close_open_sessions(self, now: float) -> None:
@@ -432,9 +480,14 @@ class Engine:
         users = np.flatnonzero(self.in_session)
         self.in_session[users] = False
         self.log.sessions.append(
-            user=users, visit=self.visits[users], start=self.session_start[users], end=now,
-            requests=self.session_requests[users], clicks=self.session_clicks[users],
-            gap=np.nan, churned=False,
+            user=users,
+            visit=self.visits[users],
+            start=self.session_start[users],
+            end=now,
+            requests=self.session_requests[users],
+            clicks=self.session_clicks[users],
+            gap=np.nan,
+            churned=False,
         )
 
     # ------------------------------------------------------------------ collection
@@ -446,8 +499,10 @@ class Engine:
         arrived = self.world.users.arrival_day < t
         alive = arrived & ~(self.churn_time < t)
         s = satisfaction.decay(
-            self.satisfaction[alive], t - self.last_seen[alive],
-            dyn.satisfaction_baseline, dyn.satisfaction_tau_days,
+            self.satisfaction[alive],
+            t - self.last_seen[alive],
+            dyn.satisfaction_baseline,
+            dyn.satisfaction_tau_days,
         )
         return {
             "day": day,

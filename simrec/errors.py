@@ -30,7 +30,7 @@ class UnknownNameError(SimrecError, KeyError):
     ``KeyError`` quotes its message; ``__str__`` is overridden so the message reads plainly.
     """
 
-    def __str__(self) -> str:  # noqa: D105 - plain message instead of KeyError's repr
+    def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
 
 

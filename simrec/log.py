@@ -1,4 +1,4 @@
-"""The event log: columnar, chunked, the single source of metrics.
+r"""The event log: columnar, chunked, the single source of metrics.
 
 :class:`Table` appends whole batches of columns into preallocated chunks (no per-row Python
 objects, no lists of dicts) and hands back concatenated numpy columns or a pandas frame.
@@ -6,7 +6,7 @@ objects, no lists of dicts) and hands back concatenated numpy columns or a panda
 
 * ``impressions`` -- one row per shown item: day, time, user, item, position, click,
   purchase, revenue, engagement, and the hidden-state snapshot metrics need (the user's
-  satisfaction before the request and the true match :math:`\\langle u, z\\rangle`);
+  satisfaction before the request and the true match :math:`\langle u, z\rangle`);
 * ``sessions`` -- one row per finished session: user, visit number, start, end, requests,
   clicks, the gap to the next visit (days; inf after churn) and whether the user churned;
 * ``days`` -- one row per simulated day, written at the day's end by the collector: users

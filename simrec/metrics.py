@@ -15,7 +15,8 @@ one value per simulated day. Definitions (day *d* is the interval ``[d, d + 1)``
 ``sessions_per_user`` sessions started on day d / users alive at the end of day d
 ``return_gap_days``  mean days between a session's start and the end of the user's previous
                      session, over sessions starting on day d
-``churn_rate``       users churning on day d / users at risk (arrived by its end, alive at its start)
+``churn_rate``       users churning on day d / users at risk (arrived by its end, alive
+                     at its start)
 ``coverage``         distinct items shown on day d / items in the catalog on day d
 ``gini_exposure``    Gini coefficient of impressions over the items in the catalog on day d
 ==================== ==========================================================================
@@ -149,8 +150,7 @@ def return_gap_days(t: Tables, days: int) -> np.ndarray:
 
 
 def churn_rate(t: Tables, days: int) -> np.ndarray:
-    """Users churning on day d over users at risk on day d (arrived by its end, not churned
-    before it)."""
+    """Users churning on day d over users at risk (arrived by its end, not churned before)."""
     _, day = _churn_day(t)
     churned = _per_day(day, days)
     arrived = np.searchsorted(np.sort(t["users"]["arrival_day"]), np.arange(1, days + 1))

@@ -162,8 +162,12 @@ class Simulation:
         if progress:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=cfg.simulation.days, desc=f"{label or agent.name} seed {seed}",
-                       unit="day", leave=False)
+            bar = tqdm(
+                total=cfg.simulation.days,
+                desc=f"{label or agent.name} seed {seed}",
+                unit="day",
+                leave=False,
+            )
         run = _Run(engine, agent, bar)
         try:
             self.calendar.run(run)
@@ -194,4 +198,3 @@ class Simulation:
             wall_seconds=time.perf_counter() - t_start,
             hidden_state_read=agent.reads_hidden_state,
         )
-

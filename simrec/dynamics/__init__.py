@@ -7,8 +7,16 @@ session exit -> (at session end) return gap and churn. The equations are in each
 docstring and in ``docs/model.md``.
 """
 
-from simrec.dynamics import choice, drift, economy, engagement, fatigue, retention, satisfaction
-from simrec.dynamics import session
+from simrec.dynamics import (
+    choice,
+    drift,
+    economy,
+    engagement,
+    fatigue,
+    retention,
+    satisfaction,
+    session,
+)
 
 __all__ = [
     "choice",

@@ -40,10 +40,10 @@ def utility(
     repeat_penalty: float,
     position: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Utility of each shown item, shape ``(B, K)``.
+    r"""Utility of each shown item, shape ``(B, K)``.
 
     Args:
-        match: :math:`\\langle u_j, z_i \\rangle`, ``(B, K)``.
+        match: :math:`\langle u_j, z_i \rangle`, ``(B, K)``.
         appeal: Item appeal :math:`a_i`, ``(B, K)``.
         fatigue: User fatigue of the item's genre, ``(B, K)``.
         repeat: Whether the item is among the user's recently consumed, ``(B, K)`` bool.

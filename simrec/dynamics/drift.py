@@ -34,9 +34,7 @@ def consume(interest: np.ndarray, topic: np.ndarray, rate: float) -> np.ndarray:
     return _normalize(interest + rate * (topic - interest))
 
 
-def random_walk(
-    interest: np.ndarray, dt_days: np.ndarray, xi: np.ndarray, sd: float
-) -> np.ndarray:
+def random_walk(interest: np.ndarray, dt_days: np.ndarray, xi: np.ndarray, sd: float) -> np.ndarray:
     """Exogenous drift over ``dt_days`` ``(B,)`` with standard normals ``xi`` ``(B, d)``."""
     step = sd * np.sqrt(np.maximum(dt_days, 0.0))[:, None] * xi
     return _normalize(interest + step)

@@ -17,14 +17,14 @@ __all__ = ["engagement"]
 def engagement(
     quality: np.ndarray, match: np.ndarray, xi: np.ndarray, *, minutes: float, noise: float
 ) -> np.ndarray:
-    """Engagement minutes of clicked items.
+    r"""Engagement minutes of clicked items.
 
     Args:
         quality: :math:`q_i`, any shape.
-        match: :math:`\\langle u_j, z_i \\rangle`, same shape.
+        match: :math:`\langle u_j, z_i \rangle`, same shape.
         xi: Standard normal noise, same shape.
         minutes: :math:`T`, mean minutes at quality 1 and perfect match.
-        noise: :math:`\\sigma_e`.
+        noise: :math:`\sigma_e`.
 
     >>> float(engagement(np.array(1.0), np.array(1.0), np.array(0.0), minutes=10, noise=0))
     10.0

@@ -14,9 +14,7 @@ __all__ = ["accumulate", "decay"]
 
 def decay(fatigue: np.ndarray, dt_days: np.ndarray, tau_days: float) -> np.ndarray:
     """Decay fatigue rows ``(B, G)`` over ``dt_days`` ``(B,)``."""
-    return (fatigue * np.exp(-np.maximum(dt_days, 0.0) / tau_days)[:, None]).astype(
-        np.float32
-    )
+    return (fatigue * np.exp(-np.maximum(dt_days, 0.0) / tau_days)[:, None]).astype(np.float32)
 
 
 def accumulate(
@@ -27,14 +25,14 @@ def accumulate(
     per_exposure: float,
     per_click: float,
 ) -> np.ndarray:
-    """Add exposure and click fatigue.
+    r"""Add exposure and click fatigue.
 
     Args:
         fatigue: Current fatigue ``(B, G)``.
         genres: Genres of the shown items ``(B, K)``.
         clicked: Clicked mask ``(B, K)``.
-        per_exposure: :math:`\\phi_e`.
-        per_click: :math:`\\phi_c`.
+        per_exposure: :math:`\phi_e`.
+        per_click: :math:`\phi_c`.
 
     Returns:
         New fatigue ``(B, G)``.

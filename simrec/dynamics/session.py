@@ -1,4 +1,6 @@
-r"""Session exit: after each request the user leaves with probability
+r"""Session exit, drawn after each request.
+
+The user leaves with probability
 
 .. math:: P(\text{exit}) = \sigma\big(\beta_0 - \beta_s (s_j - 0.5) + \beta_f \bar F_j
           + \beta_{nc} \mathbb{1}[\text{no click}]\big)

@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from simrec.agent import make_agent
 from simrec.config import AgentSpec, ScenarioConfig, from_dict, replace_path, to_yaml
 from simrec.errors import ConfigError, ResultsError, suggest
 from simrec.runner.results import (
@@ -116,7 +117,9 @@ def _worker_init() -> None:
 def execute(spec: RunSpec) -> tuple[str, int, dict[str, float]]:
     """Simulate one run and write it to the results folder (atomically)."""
     result = Simulation(spec.scenario.config).run(
-        spec.agent.name, seed=spec.seed, agent_params=dict(spec.agent.params),
+        spec.agent.name,
+        seed=spec.seed,
+        agent_params=dict(spec.agent.params),
         label=spec.agent.key,
     )
     cost = dataclasses.asdict(result.cost) | {"wall_seconds": result.wall_seconds}
@@ -161,6 +164,8 @@ def run_scenario(
         ResultsError: ``out`` is not writable or holds another scenario's results.
     """
     out = Path(out)
+    for spec in scenario.agents:  # fail on a bad name or parameter before any run starts
+        make_agent(spec.name, **dict(spec.params))
     check_writable(out)
     _check_folder(scenario, out)
     atomic_write_text(out / "config.yaml", to_yaml(scenario))

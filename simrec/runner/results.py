@@ -45,9 +45,38 @@ __all__ = [
 ]
 
 # Two-sided 95% Student t quantiles t_{0.975, df} for df = 1..30 (standard table values).
-_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
-         2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
-         2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+_T975 = (
+    12.706,
+    4.303,
+    3.182,
+    2.776,
+    2.571,
+    2.447,
+    2.365,
+    2.306,
+    2.262,
+    2.228,
+    2.201,
+    2.179,
+    2.160,
+    2.145,
+    2.131,
+    2.120,
+    2.110,
+    2.101,
+    2.093,
+    2.086,
+    2.080,
+    2.074,
+    2.069,
+    2.064,
+    2.060,
+    2.056,
+    2.052,
+    2.048,
+    2.045,
+    2.042,
+)
 
 
 def t_quantile_975(df: int) -> float:
@@ -95,7 +124,11 @@ def run_dir(out: Path, agent: str, seed: int) -> Path:
 
 
 def write_run(
-    out: Path, agent: str, seed: int, daily: pd.DataFrame, totals: dict[str, float],
+    out: Path,
+    agent: str,
+    seed: int,
+    daily: pd.DataFrame,
+    totals: dict[str, float],
     cost: dict[str, Any],
 ) -> Path:
     """Write one finished run as a folder that appears atomically.
@@ -149,8 +182,11 @@ def read_run(out: Path, agent: str, seed: int) -> tuple[pd.DataFrame, dict, dict
 
 
 def long_metrics(scenario: str, runs: Iterable[tuple[str, int, pd.DataFrame]]) -> pd.DataFrame:
-    """Stack per-run daily frames into the long format (scenario, agent, seed, day, metric,
-    value), sorted so that the same runs always give identical bytes."""
+    """Stack per-run daily frames into the long format.
+
+    Columns: scenario, agent, seed, day, metric, value; rows sorted so that the same runs
+    always give identical bytes.
+    """
     parts = []
     for agent, seed, daily in runs:
         frame = daily.reset_index().melt(id_vars="day", var_name="metric", value_name="value")
@@ -201,8 +237,8 @@ def _mean_ci(x: np.ndarray) -> dict[str, float]:
     x = x[np.isfinite(x)]
     if len(x) == 0:
         return {"mean": math.nan, "ci95": math.nan}
-    half = t_quantile_975(len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)) if len(x) > 1 else (
-        math.nan
+    half = (
+        t_quantile_975(len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)) if len(x) > 1 else (math.nan)
     )
     return {"mean": float(x.mean()), "ci95": float(half)}
 

@@ -1,10 +1,13 @@
 r"""The synthetic world: a genre mixture in R^d.
 
 Genre centroids :math:`c_g` are random unit vectors. Each genre has creators with their own
-offsets. Item *i* of genre *g*, creator *k* and secondary genre *g'*:
+offsets :math:`o_k` and topic words with their own offsets :math:`o_w` (see
+:mod:`simrec.worlds.text`). Item *i* of genre *g*, creator *k*, secondary genre *g'* and
+words :math:`W_i` (three of its genre's words, which also make up its text):
 
 .. math::
-    z_i = \operatorname{normalize}(c_g + \mu_i c_{g'} + o_k + \sigma_z \epsilon_i/\sqrt{d}),
+    z_i = \operatorname{normalize}\Big(c_g + \mu_i c_{g'} + \lambda \frac{1}{3}\sum_{w \in W_i} o_w
+          + o_k + \sigma_z \epsilon_i/\sqrt{d}\Big),
     \quad \mu_i \sim U(0, m),\ \epsilon_i \sim N(0, I_d)
 
 Quality and appeal are Beta draws, with a clickbait share drawn from a high-appeal,
@@ -23,11 +26,13 @@ import numpy as np
 from simrec.config import WorldConfig
 from simrec.errors import ConfigError
 from simrec.worlds.base import ItemFeatures, ItemTruth, UserFeatures, UserTruth, World
-from simrec.worlds.text import GENRES, item_texts, word_directions
+from simrec.worlds.text import GENRES, draw_words, item_texts, word_offsets
 
 __all__ = ["build_synthetic"]
 
 CREATORS_PER_GENRE = 12
+#: lambda, weight of the words' offsets in an item topic.
+WORD_WEIGHT = 0.8
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -35,8 +40,10 @@ def _unit(x: np.ndarray) -> np.ndarray:
 
 
 def build_synthetic(
-    config: WorldConfig, rng: np.random.Generator, horizon_days: float, arrivals_rng:
-    np.random.Generator,
+    config: WorldConfig,
+    rng: np.random.Generator,
+    horizon_days: float,
+    arrivals_rng: np.random.Generator,
 ) -> World:
     """Build a synthetic world.
 
@@ -67,9 +74,13 @@ def build_synthetic(
     creator_local = rng.integers(CREATORS_PER_GENRE, size=M)
     secondary = (genre + rng.integers(1, G, size=M)) % G if G > 1 else genre.copy()
     mix = rng.uniform(0.0, ic.genre_mixture, size=M)
+    offsets = word_offsets(G, d, rng)
+    words = draw_words(genre, rng)
+    word_part = np.stack([offsets[g][w].mean(axis=0) for g, w in zip(genre, words, strict=True)])
     topic = _unit(
         centroids[genre]
         + mix[:, None] * centroids[secondary]
+        + WORD_WEIGHT * word_part
         + creator_offset[genre, creator_local]
         + ic.topic_spread * rng.standard_normal((M, d)) / np.sqrt(d)
     )
@@ -89,8 +100,7 @@ def build_synthetic(
     release = np.where(later, np.ceil(rng.uniform(0.0, ic.release_over_days, M)), 0.0)
     release = np.where(later, np.maximum(release, 1.0), 0.0)
     expire = release + ic.shelf_life_days
-    words = word_directions(centroids, rng, spread=1.0)
-    titles, descriptions = item_texts(topic, genre, secondary, quality, clickbait, words, rng)
+    titles, descriptions = item_texts(genre, words, secondary, quality, clickbait, rng)
 
     # Users: the initial cohort, then Poisson arrivals over the horizon.
     n_later = int(arrivals_rng.poisson(uc.arrivals_per_day * horizon_days))
@@ -110,9 +120,9 @@ def build_synthetic(
     top = genre_mix.argmax(axis=1)
     stated = np.where(rng.random(N) < uc.stated_genre_accuracy, top, rng.integers(G, size=N))
     age = np.clip(np.round(rng.normal(34.0, 12.0, N)), 16, 90)
-    profile = np.concatenate(
-        [((age - 34.0) / 12.0)[:, None], np.eye(G)[stated]], axis=1
-    ).astype(np.float32)
+    profile = np.concatenate([((age - 34.0) / 12.0)[:, None], np.eye(G)[stated]], axis=1).astype(
+        np.float32
+    )
 
     return World(
         name="synthetic",

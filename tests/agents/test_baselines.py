@@ -1,0 +1,129 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import simrec_agents
+from simrec_agents.baselines import PopularityAgent, RandomAgent
+
+from simrec import Simulation, make_agent
+from simrec.agent import AGENTS, AgentContext, AgentInfo, _load
+from simrec.config import Config, from_dict
+from simrec.errors import ConfigError, SimrecError, UnknownNameError
+from simrec.types import Feedback, RequestBatch
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_simrec_agents_is_the_repo_folder():
+    assert Path(simrec_agents.__file__).resolve().parent == REPO / "agents"
+
+
+def test_unknown_agent_suggests():
+    with pytest.raises(
+        UnknownNameError,
+        match=r"agent 'popularty' is not registered \(did you "
+        r"mean 'popularity'\?\)",
+    ):
+        make_agent("popularty")
+
+
+def test_bad_agent_params():
+    with pytest.raises(
+        ConfigError,
+        match=r"agents\.popularity\.params\.windw_days: unknown "
+        r"parameter \(did you mean 'window_days'\?\)",
+    ):
+        make_agent("popularity", windw_days=3)
+    with pytest.raises(ConfigError, match="window_days: expected an integer >= 1, got 0"):
+        make_agent("popularity", window_days=0)
+
+
+def test_only_oracle_names_may_read_hidden_state():
+    assert {n for n, i in AGENTS.items() if _load(i).reads_hidden_state} == {
+        "oracle",
+        "myopic-oracle",
+    }
+    with pytest.raises(SimrecError, match="reads hidden state but is not registered as an oracle"):
+        _load(AgentInfo("sneaky", "simrec_agents.baselines:OracleAgent"))
+
+
+def context(n_items=20, n_users=4, seed=0):
+    cfg = from_dict(
+        Config, {"world": {"items": {"n_items": n_items}, "users": {"n_users": n_users}}}
+    )
+    world = Simulation(cfg).build_world(seed)
+    return AgentContext(world.observable, np.random.default_rng(seed), 3, 0, 1.0)
+
+
+def batch(users, n_items=20, k=3, cands=None):
+    return RequestBatch(
+        np.asarray(users), 0.5, np.zeros(len(users), np.int32), np.arange(n_items), cands, k
+    )
+
+
+def test_random_is_distinct_and_uniform():
+    agent = RandomAgent()
+    agent.setup(context())
+    out = agent.recommend(batch(np.zeros(20_000, dtype=np.int64)))
+    assert out.shape == (20_000, 3)
+    assert (np.sort(out, 1)[:, 1:] != np.sort(out, 1)[:, :-1]).all()
+    counts = np.bincount(out.ravel(), minlength=20)
+    assert np.all(np.abs(counts - 3000) < 6 * np.sqrt(3000))
+    cands = np.tile(np.array([[2, 5, 7, 9]]), (100, 1))
+    out = agent.recommend(batch(np.zeros(100, dtype=np.int64), cands=cands))
+    assert set(out.ravel()) <= {2, 5, 7, 9}
+
+
+def test_popularity_ranks_recent_clicks_and_excludes_items_shown_to_the_user():
+    agent = PopularityAgent(window_days=2, exclude_recent=5)
+    agent.setup(context())
+    K = 3
+    slates = np.array([[4, 5, 6], [4, 5, 6], [7, 8, 9]])
+    clicked = np.array([[True, False, False], [False, True, False], [True, False, False]])
+    z = np.zeros_like(slates, dtype=np.float32)
+    agent.observe(
+        Feedback(
+            np.array([0, 1, 2]), 0.2, slates, clicked, clicked & False, z, z, np.zeros(3, bool)
+        )
+    )
+    agent.observe(
+        Feedback(
+            np.array([1]),
+            0.3,
+            np.array([[4, 1, 2]]),
+            np.array([[True, False, False]]),
+            np.zeros((1, 3), bool),
+            z[:1],
+            z[:1],
+            np.zeros(1, bool),
+        )
+    )
+    out = agent.recommend(batch(np.array([3, 0]), k=K))
+    assert out[0, 0] == 4 and set(out[0, 1:]) == {5, 7}  # 4 clicked twice, 5 and 7 once
+    assert out[1, 0] == 7 and not {4, 5, 6} & set(out[1])  # user 0 was shown 4, 5, 6
+    # Clicks older than the window are forgotten.
+    agent._roll(5)
+    assert agent.counts.sum() == 0
+
+
+def test_quickstart_ordering_over_seeds():
+    """Both oracles beat popularity, which beats random, on clicks; the myopic oracle has the
+    higher early CTR but the lower retention and satisfaction at the end (clickbait world)."""
+    cfg = from_dict(
+        Config,
+        {
+            "world": {"items": {"n_items": 1000}, "users": {"n_users": 1000}},
+            "simulation": {"days": 30, "tick_minutes": 30.0},
+        },
+    )
+    sim = Simulation(cfg)
+    for seed in (0, 1):
+        t = {
+            a: sim.run(a, seed=seed).totals
+            for a in ("random", "popularity", "oracle", "myopic-oracle")
+        }
+        assert t["oracle"]["clicks"] > t["popularity"]["clicks"] > t["random"]["clicks"]
+        assert t["myopic-oracle"]["clicks"] > t["popularity"]["clicks"]
+        assert t["myopic-oracle"]["ctr_early"] > 1.5 * t["oracle"]["ctr_early"]
+        assert t["myopic-oracle"]["retention"] < t["oracle"]["retention"] - 0.2
+        assert t["myopic-oracle"]["satisfaction"] < t["oracle"]["satisfaction"] - 0.1

@@ -1,0 +1,29 @@
+"""Shared fixtures. Threads are pinned to one per process (2-core machine, xdist workers)."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import pytest
+
+from simrec.config import Config, from_dict
+
+
+def small_config(days: int = 5, n_users: int = 150, n_items: int = 200, **sim) -> Config:
+    """A small world that runs in well under a second."""
+    return from_dict(
+        Config,
+        {
+            "world": {"items": {"n_items": n_items}, "users": {"n_users": n_users}},
+            "simulation": {"days": days, "tick_minutes": 30.0, **sim},
+        },
+    )
+
+
+@pytest.fixture
+def small() -> Config:
+    return small_config()

@@ -1,0 +1,154 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from simrec.cli import main
+from simrec.config import ScenarioConfig, from_dict, load_yaml
+from simrec.runner import resolve, run_scenario
+from simrec.runner.results import finished_runs, summarize, t_quantile_975
+
+REPO = Path(__file__).resolve().parents[1]
+QUICKSTART = REPO / "scenarios" / "quickstart.yaml"
+
+
+def tiny(tmp_path, **over):
+    data = {
+        "name": "tiny",
+        "seeds": [0, 1],
+        "baseline": "random",
+        "agents": [{"name": "random"}, {"name": "popularity"}],
+        "world": {"items": {"n_items": 100}, "users": {"n_users": 60}},
+        "simulation": {"days": 3, "tick_minutes": 60.0},
+    } | over
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_every_scenario_loads_and_has_a_smoke_variant():
+    for path in sorted((REPO / "scenarios").glob("*.yaml")):
+        sc = load_yaml(path)
+        assert sc.question, path
+        assert sc.smoke, f"{path.name} has no smoke variant"
+        assert sc.smoke_variant().simulation.days <= sc.simulation.days
+
+
+def test_quickstart_smoke_cli_writes_results(tmp_path, capsys):
+    out = tmp_path / "qs"
+    assert (
+        main(
+            [
+                "run",
+                str(QUICKSTART),
+                "--out",
+                str(out),
+                "--smoke",
+                "--workers",
+                "2",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert "myopic-oracle" in printed and "retention" in printed
+    sc = load_yaml(out / "config.yaml")
+    assert sc == load_yaml(QUICKSTART).smoke_variant()
+    assert len(finished_runs(out)) == 8
+    m = pd.read_parquet(out / "metrics.parquet")
+    assert list(m.columns) == ["scenario", "agent", "seed", "day", "metric", "value"]
+    assert set(m["agent"]) == {"random", "popularity", "oracle", "myopic-oracle"}
+    assert not m.duplicated(["agent", "seed", "day", "metric"]).any()
+    s = pd.read_csv(out / "summary.csv")
+    assert {"agent", "metric", "mean", "ci95", "diff_mean", "diff_ci95"} <= set(s.columns)
+    base = s[(s.agent == "random") & (s.metric == "clicks")]
+    assert float(base["diff_mean"].iloc[0]) == 0.0
+
+
+def test_rerun_skips_finished_runs_and_parallel_equals_serial(tmp_path):
+    sc = load_yaml(tiny(tmp_path))
+    a = run_scenario(sc, tmp_path / "a", workers=1, progress=False)
+    assert a.ran == 4
+    again = run_scenario(sc, tmp_path / "a", workers=1, progress=False)
+    assert again.ran == 0
+    b = run_scenario(sc, tmp_path / "b", workers=2, progress=False)
+    pd.testing.assert_frame_equal(a.metrics, b.metrics)
+    assert (tmp_path / "a" / "metrics.parquet").read_bytes() == (
+        tmp_path / "b" / "metrics.parquet"
+    ).read_bytes()
+
+
+def test_overrides_and_bad_input(tmp_path, capsys):
+    path = tiny(tmp_path)
+    sc = resolve(load_yaml(path), seeds=[5], agents=["popularity"], days=2)
+    assert sc.seeds == (5,) and [a.key for a in sc.agents] == ["popularity"]
+    assert sc.simulation.days == 2 and sc.baseline == ""
+    assert main(["run", str(path), "--out", str(tmp_path / "o"), "--agents", "popularty"]) == 2
+    assert "did you mean 'popularity'" in capsys.readouterr().err
+    assert main(["run", str(path), "--out", str(tmp_path / "o"), "--days", "-1"]) == 2
+    assert "simulation.days: expected a value > 0" in capsys.readouterr().err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nagents: [{name: random}\n")
+    assert main(["run", str(bad), "--out", str(tmp_path / "o2")]) == 2
+    assert "malformed YAML at line" in capsys.readouterr().err
+    typo = tiny(tmp_path, simulaton={"days": 3})
+    assert main(["run", str(typo), "--out", str(tmp_path / "o3")]) == 2
+    assert "simulaton: unknown key (did you mean 'simulation'?)" in capsys.readouterr().err
+    unknown = tiny(tmp_path, agents=[{"name": "random"}, {"name": "rando"}])
+    assert main(["run", str(unknown), "--out", str(tmp_path / "o4"), "--no-progress"]) == 2
+    assert "agent 'rando' is not registered (did you mean 'random'?)" in capsys.readouterr().err
+    assert not list((tmp_path / "o4").glob("runs/*/*"))
+
+
+def test_folder_of_another_scenario_is_refused(tmp_path, capsys):
+    out = tmp_path / "res"
+    run_scenario(load_yaml(tiny(tmp_path)), out, progress=False)
+    other = tiny(tmp_path, name="other")
+    assert main(["run", str(other), "--out", str(out)]) == 2
+    assert "holds results of a different scenario" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_unwritable_folder(tmp_path, capsys):  # pragma: no cover - CI runs as root
+    ro = tmp_path / "ro"
+    ro.mkdir(mode=0o500)
+    assert main(["run", str(tiny(tmp_path)), "--out", str(ro / "x")]) == 2
+    assert "cannot write there" in capsys.readouterr().err
+
+
+def test_out_path_that_is_a_file_is_refused(tmp_path, capsys):
+    f = tmp_path / "file"
+    f.write_text("")
+    assert main(["run", str(tiny(tmp_path)), "--out", str(f / "sub")]) == 2
+    assert "cannot write there" in capsys.readouterr().err
+
+
+def test_summary_ci_and_paired_difference():
+    totals = pd.DataFrame(
+        {
+            "agent": ["a", "a", "a", "b", "b", "b"],
+            "seed": [0, 1, 2] * 2,
+            "x": [1.0, 2.0, 3.0, 2.0, 4.0, 3.0],
+        }
+    )
+    s = summarize(totals, "a").set_index("agent")
+    assert s.loc["a", "mean"] == 2.0
+    assert s.loc["a", "ci95"] == pytest.approx(t_quantile_975(2) * 1.0 / 3**0.5)
+    assert s.loc["b", "diff_mean"] == pytest.approx(1.0)  # per-seed diffs 1, 2, 0
+    assert s.loc["b", "diff_ci95"] == pytest.approx(t_quantile_975(2) * 1.0 / 3**0.5)
+
+
+def test_console_script_list():
+    exe = Path(sys.executable).parent / "simrec"
+    out = subprocess.run([str(exe), "list"], capture_output=True, text=True, check=True)
+    assert "myopic-oracle" in out.stdout and "quickstart" in out.stdout
+
+
+def test_scenario_config_from_dict_rejects_unknown_agent_field():
+    with pytest.raises(Exception, match=r"agents\[0\]\.parms: unknown key"):
+        from_dict(ScenarioConfig, {"agents": [{"name": "random", "parms": {}}]})

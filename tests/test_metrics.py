@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+
+from simrec import metrics
+
+
+def tables():
+    # Two days, three users; user 2 arrives on day 1.
+    imp = {
+        "day": np.array([0, 0, 0, 0, 1, 1, 1, 1]),
+        "user": np.array([0, 0, 1, 1, 0, 0, 2, 2]),
+        "item": np.array([0, 1, 0, 2, 0, 1, 3, 0]),
+        "click": np.array([1, 0, 0, 0, 1, 0, 1, 0], bool),
+        "purchase": np.array([1, 0, 0, 0, 0, 0, 0, 0], bool),
+        "revenue": np.array([3.0, 0, 0, 0, 0, 0, 0, 0]),
+        "engagement": np.array([5.0, 0, 0, 0, 2.0, 0, 1.0, 0]),
+    }
+    sessions = {
+        "user": np.array([0, 1, 0, 2]),
+        "visit": np.array([1, 1, 2, 1]),
+        "start": np.array([0.1, 0.2, 1.1, 1.5]),
+        "end": np.array([0.3, 0.4, 1.2, 1.6]),
+        "churned": np.array([False, True, False, False]),
+    }
+    days = {
+        "day": np.array([0, 1]),
+        "alive": np.array([1, 2]),
+        "arrived": np.array([2, 3]),
+        "satisfaction": np.array([0.6, 0.5]),
+        "available_items": np.array([4, 4]),
+    }
+    users = {"user": np.arange(3), "arrival_day": np.array([0.0, 0.0, 1.2])}
+    return {"impressions": imp, "sessions": sessions, "days": days, "users": users}
+
+
+def test_daily_metrics_by_hand():
+    t = tables()
+    assert metrics.clicks(t, 2).tolist() == [1, 2]
+    assert metrics.ctr(t, 2).tolist() == [0.25, 0.5]
+    assert metrics.conversion_rate(t, 2).tolist() == [1.0, 0.0]
+    assert metrics.revenue(t, 2).tolist() == [3.0, 0.0]
+    assert metrics.engagement(t, 2).tolist() == [5.0, 3.0]
+    assert metrics.dau(t, 2).tolist() == [2, 2]
+    assert metrics.retention(t, 2).tolist() == [0.5, 0.5]  # user 1 churned on day 0
+    assert metrics.churn_rate(t, 2).tolist() == [0.5, 0.0]  # at risk: 2, then 3 - 1
+    assert metrics.return_gap_days(t, 2)[1] == pytest.approx(0.8)  # 1.1 - 0.3
+    assert np.isnan(metrics.return_gap_days(t, 2)[0])
+    assert metrics.sessions_per_user(t, 2).tolist() == [2.0, 1.0]
+    assert metrics.coverage(t, 2).tolist() == [0.75, 0.75]
+    assert metrics.satisfaction(t, 2).tolist() == [0.6, 0.5]
+    # Day 1 exposure over 4 items: counts {0: 2, 1: 1, 3: 1, 2: 0}.
+    assert metrics.gini_exposure(t, 2)[1] == pytest.approx(metrics.gini(np.array([0, 1, 1, 2])))
+    frame = metrics.daily_metrics(t, 2)
+    assert list(frame.index) == [0, 1]
+    assert set(metrics.DAILY_METRICS) <= set(frame.columns)
+
+
+def test_gini_limits():
+    assert metrics.gini(np.ones(10)) == 0.0
+    assert metrics.gini(np.r_[np.zeros(99), 1.0]) == pytest.approx(0.99)
+    assert metrics.gini(np.zeros(5)) == 0.0
+
+
+def test_run_totals():
+    tot = metrics.run_totals(tables(), 2, early_days=1)
+    assert tot["clicks"] == 3 and tot["impressions"] == 8
+    assert tot["ctr_early"] == 0.25 and tot["retention"] == 0.5
+    assert tot["items_shown"] == 4
