@@ -1,4 +1,4 @@
-"""The ``simrec`` command line: ``simrec run`` and ``simrec list``.
+"""The ``simrec`` command line: ``simrec run``, ``simrec report`` and ``simrec list``.
 
 Errors in the user's input (a scenario key, an agent name, a results folder) are printed as
 one line naming what was wrong and exit with status 2; nothing half-written is left behind.
@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from simrec.errors import SimrecError
+from simrec.errors import DependencyNotInstalled, SimrecError
 
 __all__ = ["main"]
 
@@ -54,8 +54,16 @@ def _parser() -> argparse.ArgumentParser:
         help="parallel processes (default: CPU count)",
     )
     r.add_argument("--smoke", action="store_true", help="run the scenario's tiny variant")
+    r.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep finished runs in --out and run only the missing ones",
+    )
+    r.add_argument("--force", action="store_true", help="replace previous results in --out")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     sub.add_parser("list", help="list worlds, agents and scenarios")
+    rep = sub.add_parser("report", help="(re)write figures and report.md of a results folder")
+    rep.add_argument("out", type=Path, help="results folder written by `simrec run`")
     return p
 
 
@@ -109,14 +117,35 @@ def _cmd_run(args: argparse.Namespace) -> int:
         f"-> {args.out}",
         file=sys.stderr,
     )
-    result = run_scenario(scenario, args.out, workers=args.workers, progress=not args.no_progress)
+    result = run_scenario(
+        scenario,
+        args.out,
+        workers=args.workers,
+        resume=args.resume,
+        force=args.force,
+        progress=not args.no_progress,
+    )
     days = scenario.simulation.days
     print(
         f"\n{scenario.name}: means ± 95% CI over seeds {list(scenario.seeds)}; "
         f"retention and satisfaction at day {days - 1}, totals over {days} days"
     )
     print(_format_table(result, [a.key for a in scenario.agents]))
-    print(f"\nresults: {result.out}/ (metrics.parquet, summary.csv, runs/)")
+    try:
+        from simrec.report import write_report
+
+        report = write_report(args.out)
+        print(f"\nreport: {report} (figures in {args.out / 'figures'})")
+    except DependencyNotInstalled as err:
+        print(f"\nno figures: {err}", file=sys.stderr)
+    print(f"results: {result.out}/ (metrics.parquet, summary.csv, runs/)")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from simrec.report import write_report
+
+    print(write_report(args.out))
     return 0
 
 
@@ -151,6 +180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _cmd_run(args)
+        if args.command == "report":
+            return _cmd_report(args)
         return _cmd_list()
     except SimrecError as err:
         print(f"simrec: error: {err}", file=sys.stderr)

@@ -203,8 +203,19 @@ class Engine:
         self.sensitivity = world.user_truth.price_sensitivity
         self.fatigue = np.zeros((N, G), dtype=np.float32)
         # Scheduling state.
+        # The day-0 cohort is already a returning population: its first visits follow the
+        # stationary renewal of the return-gap process (an exponential with the mean gap at
+        # the initial satisfaction), so day 0 is not a burst of every user at once. Later
+        # users make their first visit on arrival.
         users = np.arange(N)
-        first = behaviour.uniform(Purpose.FIRST_VISIT, users, np.zeros(N, dtype=np.int64))
+        ret = config.retention
+        first = retention.return_gap(
+            world.user_truth.satisfaction,
+            behaviour.uniform(Purpose.FIRST_VISIT, users, np.zeros(N, dtype=np.int64)),
+            gap_min=ret.gap_min_days,
+            gap_max=ret.gap_max_days,
+            shape=ret.gap_shape,
+        )
         arrival = world.users.arrival_day
         self.next_visit = np.where(arrival == 0.0, first, arrival).astype(np.float64)
         self.last_seen = arrival.astype(np.float64).copy()

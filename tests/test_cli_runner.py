@@ -9,6 +9,7 @@ import yaml
 
 from simrec.cli import main
 from simrec.config import ScenarioConfig, from_dict, load_yaml
+from simrec.errors import ResultsError
 from simrec.runner import resolve, run_scenario
 from simrec.runner.results import finished_runs, summarize, t_quantile_975
 
@@ -59,7 +60,21 @@ def test_quickstart_smoke_cli_writes_results(tmp_path, capsys):
     assert "myopic-oracle" in printed and "retention" in printed
     sc = load_yaml(out / "config.yaml")
     assert sc == load_yaml(QUICKSTART).smoke_variant()
-    assert len(finished_runs(out)) == 8
+    assert len(finished_runs(out)) == len(sc.agents) * len(sc.seeds)
+    report = (out / "report.md").read_text()
+    assert "## Summary" in report and sc.question in report
+    for name in (
+        "retention",
+        "satisfaction",
+        "ctr",
+        "dau",
+        "revenue",
+        "coverage",
+        "ctr_vs_retention",
+    ):
+        png = out / "figures" / f"{name}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+        assert f"figures/{name}.png" in report
     m = pd.read_parquet(out / "metrics.parquet")
     assert list(m.columns) == ["scenario", "agent", "seed", "day", "metric", "value"]
     assert set(m["agent"]) == {"random", "popularity", "oracle", "myopic-oracle"}
@@ -74,8 +89,11 @@ def test_rerun_skips_finished_runs_and_parallel_equals_serial(tmp_path):
     sc = load_yaml(tiny(tmp_path))
     a = run_scenario(sc, tmp_path / "a", workers=1, progress=False)
     assert a.ran == 4
-    again = run_scenario(sc, tmp_path / "a", workers=1, progress=False)
+    with pytest.raises(ResultsError, match=r"already holds 4 finished runs.*--resume"):
+        run_scenario(sc, tmp_path / "a", workers=1, progress=False)
+    again = run_scenario(sc, tmp_path / "a", workers=1, resume=True, progress=False)
     assert again.ran == 0
+    pd.testing.assert_frame_equal(a.metrics, again.metrics)
     b = run_scenario(sc, tmp_path / "b", workers=2, progress=False)
     pd.testing.assert_frame_equal(a.metrics, b.metrics)
     assert (tmp_path / "a" / "metrics.parquet").read_bytes() == (
@@ -111,6 +129,8 @@ def test_folder_of_another_scenario_is_refused(tmp_path, capsys):
     other = tiny(tmp_path, name="other")
     assert main(["run", str(other), "--out", str(out)]) == 2
     assert "holds results of a different scenario" in capsys.readouterr().err
+    assert main(["run", str(other), "--out", str(out), "--force", "--no-progress"]) == 0
+    assert load_yaml(out / "config.yaml").name == "other"
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
@@ -126,6 +146,15 @@ def test_out_path_that_is_a_file_is_refused(tmp_path, capsys):
     f.write_text("")
     assert main(["run", str(tiny(tmp_path)), "--out", str(f / "sub")]) == 2
     assert "cannot write there" in capsys.readouterr().err
+
+
+def test_report_command_regenerates_and_rejects_non_results(tmp_path, capsys):
+    out = tmp_path / "r"
+    run_scenario(load_yaml(tiny(tmp_path)), out, progress=False)
+    assert main(["report", str(out)]) == 0
+    assert (out / "report.md").exists() and (out / "figures" / "retention.png").exists()
+    assert main(["report", str(tmp_path / "nothing")]) == 2
+    assert "not a readable results folder" in capsys.readouterr().err
 
 
 def test_summary_ci_and_paired_difference():

@@ -2,16 +2,19 @@
 
 Runs execute in a local process pool (``workers > 1``) or in this process. Each run is
 independent and fully determined by (scenario config, agent spec, seed), so the order and
-the process a run lands in do not change its result. Finished runs are skipped when the
-scenario is run again into the same folder, so an interrupted sweep picks up where it
+the process a run lands in do not change its result. With ``resume`` the finished runs in
+the folder are kept and only the others run, so an interrupted sweep picks up where it
 stopped.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import multiprocessing as mp
 import os
-from collections.abc import Callable, Sequence
+import shutil
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,6 +104,25 @@ def resolve(
     return scenario
 
 
+@contextlib.contextmanager
+def _one_thread_env() -> Iterator[None]:
+    """Set the thread variables to 1 while worker processes start, then restore them.
+
+    Spawned workers read them before importing numpy, so parallel runs do not oversubscribe
+    the cores with BLAS threads.
+    """
+    saved = {k: os.environ.get(k) for k in _THREAD_VARS}
+    os.environ.update(dict.fromkeys(_THREAD_VARS, "1"))
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def plan(scenario: ScenarioConfig, out: Path) -> list[RunSpec]:
     """All (agent, seed) runs of the scenario, agent-major."""
     return [
@@ -110,8 +132,8 @@ def plan(scenario: ScenarioConfig, out: Path) -> list[RunSpec]:
     ]
 
 
-def _worker_init() -> None:
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+#: Thread pools each worker process is limited to one thread of (set before numpy loads).
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def execute(spec: RunSpec) -> tuple[str, int, dict[str, float]]:
@@ -127,8 +149,14 @@ def execute(spec: RunSpec) -> tuple[str, int, dict[str, float]]:
     return spec.agent.key, spec.seed, result.totals
 
 
-def _check_folder(scenario: ScenarioConfig, out: Path) -> None:
+def _check_folder(scenario: ScenarioConfig, out: Path, resume: bool, force: bool) -> None:
     cfg_path = out / "config.yaml"
+    if force:
+        for name in ("runs",):
+            shutil.rmtree(out / name, ignore_errors=True)
+        for name in ("config.yaml", "metrics.parquet", "summary.csv"):
+            (out / name).unlink(missing_ok=True)
+        return
     if cfg_path.exists():
         try:
             existing = from_dict(ScenarioConfig, yaml.safe_load(cfg_path.read_text()))
@@ -137,10 +165,17 @@ def _check_folder(scenario: ScenarioConfig, out: Path) -> None:
         if existing.config != scenario.config or existing.name != scenario.name:
             raise ResultsError(
                 f"--out {out}: holds results of a different scenario or configuration "
-                f"({existing.name!r}); choose another folder"
+                f"({existing.name!r}); choose another folder or pass --force to replace them"
+            )
+        if finished_runs(out) and not resume:
+            raise ResultsError(
+                f"--out {out}: already holds {len(finished_runs(out))} finished runs of this "
+                f"scenario; pass --resume to keep them and run the rest, or --force to replace"
             )
     elif finished_runs(out):
-        raise ResultsError(f"--out {out}: holds runs but no config.yaml; choose another folder")
+        raise ResultsError(
+            f"--out {out}: holds runs but no config.yaml; choose another folder or --force"
+        )
 
 
 def run_scenario(
@@ -148,6 +183,8 @@ def run_scenario(
     out: Path | str,
     *,
     workers: int = 1,
+    resume: bool = False,
+    force: bool = False,
     progress: bool = True,
     on_run: Callable[[str, int, dict[str, float]], Any] | None = None,
 ) -> ScenarioResult:
@@ -155,19 +192,22 @@ def run_scenario(
 
     Args:
         scenario: The (resolved) scenario.
-        out: Results folder; created if missing. Runs already finished there are kept.
+        out: Results folder; created if missing.
         workers: Processes to run in parallel (1: in this process).
+        resume: Keep the runs already finished in ``out`` and run only the others.
+        force: Delete previous results in ``out`` first.
         progress: Show a progress bar over runs.
         on_run: Called with (agent, seed, totals) as each run finishes.
 
     Raises:
-        ResultsError: ``out`` is not writable or holds another scenario's results.
+        ResultsError: ``out`` is not writable, holds another scenario's results (without
+            ``force``) or finished runs of this one (without ``resume`` or ``force``).
     """
     out = Path(out)
     for spec in scenario.agents:  # fail on a bad name or parameter before any run starts
         make_agent(spec.name, **dict(spec.params))
     check_writable(out)
-    _check_folder(scenario, out)
+    _check_folder(scenario, out, resume, force)
     atomic_write_text(out / "config.yaml", to_yaml(scenario))
     done = set(finished_runs(out))
     todo = [s for s in plan(scenario, out) if (s.agent.key, s.seed) not in done]
@@ -186,9 +226,14 @@ def run_scenario(
 
     try:
         if workers > 1 and len(todo) > 1:
-            with ProcessPoolExecutor(
-                max_workers=min(workers, len(todo)), initializer=_worker_init
-            ) as pool:
+            # Fresh ("spawn") workers read the one-thread settings before importing numpy, so
+            # parallel runs do not oversubscribe the cores with BLAS threads.
+            with (
+                _one_thread_env(),
+                ProcessPoolExecutor(
+                    max_workers=min(workers, len(todo)), mp_context=mp.get_context("spawn")
+                ) as pool,
+            ):
                 futures = [pool.submit(execute, s) for s in todo]
                 for fut in as_completed(futures):
                     finished(*fut.result())

@@ -1,0 +1,35 @@
+# simrec: `make demo` sets everything up and runs the quickstart; `make test` runs the tests.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+EXTRAS ?= dev,plots
+# Reinstall when the project metadata, the pins or the extras change.
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements/constraints.txt | sha1sum | cut -c1-12)-$(subst $(comma),_,$(EXTRAS))
+comma  := ,
+
+.PHONY: setup demo test lint clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements/constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	# torch, when an extra needs it, must be the CPU build 2.13.0 and come first (RECIPES.md).
+	case ",$(EXTRAS)," in *,torch,*|*,lm,*|*,rl,*|*,all,*) \
+	  $(PY) -m pip install --quiet --disable-pip-version-check torch==2.13.0 ;; esac
+	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements/constraints.txt -e '.[$(EXTRAS)]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+demo: setup
+	$(VENV)/bin/simrec run scenarios/quickstart.yaml --out results/quickstart --resume
+
+test: setup
+	OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 -q
+
+lint: setup
+	$(VENV)/bin/ruff check simrec agents tests
+	$(VENV)/bin/lint-imports
+
+clean:
+	rm -rf $(VENV) results .pytest_cache

@@ -1,0 +1,232 @@
+"""Figures and ``report.md`` from a results folder.
+
+:func:`write_report` reads ``config.yaml``, ``metrics.parquet`` and ``summary.csv`` (all
+written by the runner) and writes ``figures/*.png`` and ``report.md``, each atomically.
+Curves are the mean over seeds with a 95% confidence band (Student t over seeds). matplotlib
+is imported lazily (the ``plots`` extra): it is the named exception to simrec's no-heavy-
+imports rule.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from simrec.config import ScenarioConfig, load_yaml
+from simrec.errors import DependencyNotInstalled, ResultsError
+from simrec.runner.results import atomic_write_bytes, atomic_write_text, t_quantile_975
+
+__all__ = ["FIGURES", "daily_bands", "write_report"]
+
+#: Metrics that are shares in [0, 1]; their CI bands are clipped to that range.
+BOUNDED = frozenset({"retention", "satisfaction", "ctr", "coverage"})
+
+#: Metrics that are shares in [0, 1]; their CI bands are clipped to that range.
+BOUNDED = frozenset({"retention", "satisfaction", "ctr", "coverage"})
+
+#: Figure name -> (metric, y label, title, cumulative).
+FIGURES: dict[str, tuple[str, str, str, bool]] = {
+    "retention": ("retention", "share of day-0 cohort not churned", "Retention", False),
+    "satisfaction": ("satisfaction", "mean hidden satisfaction [0, 1]", "Satisfaction", False),
+    "ctr": ("ctr", "clicks per impression", "Click-through rate (short term)", False),
+    "dau": ("dau", "daily active users", "Daily active users", False),
+    "revenue": ("revenue", "cumulative revenue (currency)", "Cumulative revenue", True),
+    "coverage": ("coverage", "share of catalog shown that day", "Catalog coverage", False),
+}
+
+#: Rows of the summary table in the report: (metric, header, format).
+REPORT_TABLE = (
+    ("clicks", "clicks", "{:,.0f}"),
+    ("ctr_early", "CTR d0-2", "{:.4f}"),
+    ("ctr", "CTR", "{:.4f}"),
+    ("retention", "retention (end)", "{:.3f}"),
+    ("satisfaction", "satisfaction (end)", "{:.3f}"),
+    ("revenue", "revenue", "{:,.0f}"),
+    ("dau", "mean DAU", "{:,.0f}"),
+)
+
+
+def _pyplot():  # noqa: ANN202 - matplotlib is optional
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as err:
+        raise DependencyNotInstalled(
+            "figures need matplotlib; install it with pip install 'simrec[plots]'"
+        ) from err
+    return plt
+
+
+def daily_bands(metrics: pd.DataFrame, metric: str, cumulative: bool = False) -> pd.DataFrame:
+    """Per agent and day: mean over seeds and the 95% CI half-width of ``metric``.
+
+    Args:
+        metrics: Long-format metrics (scenario, agent, seed, day, metric, value).
+        metric: Metric name.
+        cumulative: Accumulate over days within each run before averaging.
+
+    Returns:
+        Columns ``agent``, ``day``, ``mean``, ``ci95``, ``n``.
+    """
+    m = metrics[metrics["metric"] == metric].sort_values(["agent", "seed", "day"])
+    if cumulative:
+        m = m.assign(value=m.groupby(["agent", "seed"])["value"].cumsum())
+    g = m.groupby(["agent", "day"])["value"]
+    out = g.agg(mean="mean", sd="std", n="count").reset_index()
+    t = out["n"].map(lambda n: t_quantile_975(int(n) - 1) if n > 1 else math.nan)
+    out["ci95"] = t * out["sd"] / np.sqrt(out["n"])
+    return out.drop(columns="sd")
+
+
+def _png(fig) -> bytes:  # noqa: ANN001 - matplotlib figure
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def _line_figure(plt, metrics, order, metric, ylabel, title, cumulative) -> bytes:  # noqa: ANN001
+    bands = daily_bands(metrics, metric, cumulative)
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for agent in order:
+        b = bands[bands["agent"] == agent]
+        if b.empty:
+            continue
+        (line,) = ax.plot(b["day"], b["mean"], label=agent, lw=1.8)
+        if b["ci95"].notna().any():
+            lo, hi = b["mean"] - b["ci95"], b["mean"] + b["ci95"]
+            if metric in BOUNDED:
+                lo, hi = lo.clip(0.0, 1.0), hi.clip(0.0, 1.0)
+            ax.fill_between(b["day"], lo, hi, color=line.get_color(), alpha=0.18, lw=0)
+    ax.set_xlabel("simulated day")
+    ax.set_ylabel(ylabel)
+    ax.set_title(f"{title} (mean over seeds, 95% CI band)")
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False)
+    data = _png(fig)
+    plt.close(fig)
+    return data
+
+
+def _tradeoff_figure(plt, summary, order, days) -> bytes:  # noqa: ANN001
+    fig, ax = plt.subplots(figsize=(6.0, 4.4))
+    for agent in order:
+        row = summary[summary["agent"] == agent].set_index("metric")
+        if not {"ctr_early", "retention"} <= set(row.index):
+            continue
+        x, y = row.loc["ctr_early"], row.loc["retention"]
+        ax.errorbar(
+            x["mean"], y["mean"], xerr=x["ci95"], yerr=y["ci95"], fmt="o", capsize=3, label=agent
+        )
+        ax.annotate(agent, (x["mean"], y["mean"]), textcoords="offset points", xytext=(6, 4))
+    ax.set_xlabel("CTR in days 0-2 (short term, clicks per impression)")
+    ax.set_ylabel(f"retention at day {days - 1} (long term, share)")
+    ax.set_title("Short-term CTR vs long-term retention (95% CI)")
+    ax.grid(alpha=0.3)
+    data = _png(fig)
+    plt.close(fig)
+    return data
+
+
+def _summary_markdown(summary: pd.DataFrame, order: list[str], baseline: str) -> str:
+    header = ["agent", *(h for _, h, _ in REPORT_TABLE)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for agent in order:
+        cells = [f"`{agent}`"]
+        for metric, _, fmt in REPORT_TABLE:
+            hit = summary[(summary["agent"] == agent) & (summary["metric"] == metric)]
+            if hit.empty:
+                cells.append("–")
+                continue
+            r = hit.iloc[0]
+            cell = fmt.format(r["mean"])
+            if r["ci95"] == r["ci95"]:
+                cell += " ± " + fmt.format(r["ci95"])
+            if (
+                baseline
+                and agent != baseline
+                and "diff_mean" in r
+                and r["diff_mean"] == r["diff_mean"]
+            ):
+                sign = "+" if r["diff_mean"] >= 0 else "−"
+                cell += f" ({sign}{fmt.format(abs(r['diff_mean']))})"
+            cells.append(cell)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_report(out: Path | str) -> Path:
+    """Write ``figures/*.png`` and ``report.md`` for the results folder ``out``.
+
+    Returns:
+        The path of ``report.md``.
+
+    Raises:
+        ResultsError: The folder lacks ``config.yaml``, ``metrics.parquet`` or ``summary.csv``.
+        DependencyNotInstalled: matplotlib is missing.
+    """
+    out = Path(out)
+    try:
+        scenario: ScenarioConfig = load_yaml(out / "config.yaml")
+        metrics = pd.read_parquet(out / "metrics.parquet")
+        summary = pd.read_csv(out / "summary.csv")
+    except (OSError, ValueError) as err:
+        raise ResultsError(f"{out}: not a readable results folder ({err})") from None
+    plt = _pyplot()
+    order = [a.key for a in scenario.agents if a.key in set(metrics["agent"])]
+    days = scenario.simulation.days
+    figs = out / "figures"
+    names = []
+    for name, (metric, ylabel, title, cumulative) in FIGURES.items():
+        data = _line_figure(plt, metrics, order, metric, ylabel, title, cumulative)
+        atomic_write_bytes(figs / f"{name}.png", data)
+        names.append((name, title))
+    atomic_write_bytes(figs / "ctr_vs_retention.png", _tradeoff_figure(plt, summary, order, days))
+    names.append(("ctr_vs_retention", "Short-term CTR vs long-term retention"))
+    seeds = sorted(set(metrics["seed"]))
+    text = [
+        f"# {scenario.name}",
+        "",
+        f"**Question.** {scenario.question or '(none stated)'}",
+        "",
+        f"{len(order)} agents × {len(seeds)} seeds {seeds}, {days} simulated days, world "
+        f"`{scenario.world.kind}` ({scenario.world.users.n_users:,} users at day 0, "
+        f"{scenario.world.items.n_items:,} items), slate of {scenario.simulation.slate_size}.",
+        "Every agent meets the same users and the same behavioural draws for a given seed "
+        "(common random numbers).",
+        "",
+        "## Summary",
+        "",
+        "Mean ± 95% CI over seeds"
+        + (
+            f"; in brackets the mean paired difference against `{scenario.baseline}`."
+            if scenario.baseline
+            else "."
+        )
+        + " Retention and satisfaction are at the last day; clicks and revenue are totals.",
+        "",
+        _summary_markdown(summary, order, scenario.baseline),
+        "",
+        "## Figures",
+        "",
+    ]
+    for name, title in names:
+        text += [f"### {title}", "", f"![{title}](figures/{name}.png)", ""]
+    text += [
+        "## Files",
+        "",
+        "- `config.yaml` — the resolved scenario (load with `simrec.load_yaml`).",
+        "- `metrics.parquet` — daily metrics, long format: scenario, agent, seed, day, "
+        "metric, value.",
+        "- `summary.csv` — agent × metric: mean, 95% CI, paired difference to the baseline.",
+        "- `runs/<agent>/<seed>/` — per-run daily metrics, totals and cost report.",
+        "",
+    ]
+    path = out / "report.md"
+    atomic_write_text(path, "\n".join(text))
+    return path
