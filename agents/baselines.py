@@ -99,38 +99,44 @@ class PopularityAgent(Agent):
         return Cost(params=len(self.counts))
 
 
-class OracleAgent(Agent):
+class _Oracle(Agent):
+    """Shared part of the oracles: take the ground truth, rank the pool by a true score."""
+
+    reads_hidden_state = True
+
+    def setup(self, context) -> None:
+        """Take the ground-truth accessor."""
+        super().setup(context)
+        self.truth = context.ground_truth()
+
+    def scores(self, batch: RequestBatch, pool: np.ndarray) -> np.ndarray:
+        """True scores of the pool ``(B, P)``; higher is better."""
+        raise NotImplementedError
+
+    def recommend(self, batch: RequestBatch) -> np.ndarray:
+        """The best items of the pool by the oracle's score."""
+        pool = item_pool(batch)
+        return scores_top_k(pool, self.scores(batch, pool), batch.slate_size)
+
+
+class OracleAgent(_Oracle):
     """Ranks by the true value of consumption (quality x match - letdown), hidden state."""
 
     name = "oracle"
-    reads_hidden_state = True
 
-    def setup(self, context) -> None:
-        """Take the ground-truth accessor."""
-        super().setup(context)
-        self.truth = context.ground_truth()
-
-    def recommend(self, batch: RequestBatch) -> np.ndarray:
-        """Best items by true experienced value, skipping recently consumed ones."""
-        pool = item_pool(batch)
+    def scores(self, batch: RequestBatch, pool: np.ndarray) -> np.ndarray:
+        """True experienced value; recently consumed items are excluded."""
         scores = self.truth.value(batch.users, pool).astype(np.float64)
         recent = self.truth.recent(batch.users)
         scores[row_membership(pool, recent, self.context.world.n_items)] = -np.inf
-        return scores_top_k(pool, scores, batch.slate_size)
+        return scores
 
 
-class MyopicOracleAgent(Agent):
+class MyopicOracleAgent(_Oracle):
     """Ranks by the true click utility now (appeal included), hidden state."""
 
     name = "myopic-oracle"
-    reads_hidden_state = True
 
-    def setup(self, context) -> None:
-        """Take the ground-truth accessor."""
-        super().setup(context)
-        self.truth = context.ground_truth()
-
-    def recommend(self, batch: RequestBatch) -> np.ndarray:
-        """Highest click utility first."""
-        pool = item_pool(batch)
-        return scores_top_k(pool, self.truth.utility(batch.users, pool), batch.slate_size)
+    def scores(self, batch: RequestBatch, pool: np.ndarray) -> np.ndarray:
+        """True click utility (match, appeal, fatigue, repeats)."""
+        return self.truth.utility(batch.users, pool)

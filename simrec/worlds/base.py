@@ -153,12 +153,12 @@ class World:
     @property
     def n_items(self) -> int:
         """Number of items M."""
-        return len(self.items.genre)
+        return self.observable.n_items
 
     @property
     def n_users(self) -> int:
         """Number of users N (all arrivals)."""
-        return len(self.users.age)
+        return self.observable.n_users
 
     @property
     def dim(self) -> int:
