@@ -127,3 +127,28 @@ def test_quickstart_ordering_over_seeds():
         assert t["myopic-oracle"]["ctr_early"] > 1.5 * t["oracle"]["ctr_early"]
         assert t["myopic-oracle"]["retention"] < t["oracle"]["retention"] - 0.2
         assert t["myopic-oracle"]["satisfaction"] < t["oracle"]["satisfaction"] - 0.1
+
+
+def test_entry_point_agents_are_found(monkeypatch):
+    from importlib.metadata import EntryPoint
+
+    import simrec.agent as registry
+
+    ep = EntryPoint("third-party-random", "simrec_agents.baselines:RandomAgent", "simrec.agents")
+    monkeypatch.setattr(
+        registry, "entry_points", lambda group: [ep] if group == "simrec.agents" else []
+    )
+    assert "third-party-random" in registry.available_agents()
+    assert isinstance(make_agent("third-party-random"), RandomAgent)
+
+
+def test_missing_optional_dependency_names_the_extra(tmp_path, monkeypatch):
+    (tmp_path / "needs_missing.py").write_text(
+        "import simrec_missing_dependency_xyz\n\nclass A:\n    reads_hidden_state = False\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from simrec.errors import DependencyNotInstalled
+
+    info = AgentInfo("needy", "needs_missing:A", ("lm",))
+    with pytest.raises(DependencyNotInstalled, match=r"pip install 'simrec\[lm\]'"):
+        _load(info)
