@@ -343,6 +343,13 @@ class DynamicsConfig(_Base):
     max_session_requests: int = param(
         50, "a session ends after this many requests", "requests", gt=0
     )
+    session_budget_minutes: float = param(
+        INF,
+        "a session ends once its engagement reaches this budget (RecSim's watch-time "
+        "budget; inf: none)",
+        "minutes",
+        gt=0.0,
+    )
 
 
 @dataclass(frozen=True)

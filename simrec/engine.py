@@ -19,6 +19,7 @@ user's own request (or visit) number, so two agents meet the same luck for the s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,7 +37,7 @@ from simrec.dynamics import (
 )
 from simrec.errors import InvalidActionError
 from simrec.log import EventLog
-from simrec.rng import CounterStream, Purpose, distinct_integers
+from simrec.rng import CounterStream, Purpose, distinct_integers, keyed_normal, keyed_uniform
 from simrec.types import Feedback, RequestBatch
 from simrec.worlds.base import World
 
@@ -82,7 +83,7 @@ def validate_slates(
     users: np.ndarray,
     slate_size: int,
     n_items: int,
-    available_mask: np.ndarray,
+    available: np.ndarray | Callable[[np.ndarray], np.ndarray],
     candidates: np.ndarray | None,
 ) -> np.ndarray:
     """Check an agent's slates and return them as ``(B, K)`` int64.
@@ -92,7 +93,8 @@ def validate_slates(
         users: Requesting users ``(B,)`` (named in errors).
         slate_size: K.
         n_items: M; ids must lie in ``[0, M)``.
-        available_mask: ``(M,)`` bool, items in the catalog now.
+        available: ``(M,)`` bool, items in the catalog now; or a function mapping the
+            ``(B, K)`` ids to a ``(B, K)`` availability mask (per-row times).
         candidates: ``(B, C)`` candidate ids, or ``None``.
 
     Raises:
@@ -121,7 +123,7 @@ def validate_slates(
     bad = (a < 0) | (a >= n_items)
     if bad.any():
         fail(bad, f"is out of range [0, {n_items})")
-    bad = ~available_mask[a]
+    bad = ~(available(a) if callable(available) else available[a])
     if bad.any():
         fail(bad, "is not in the catalog now (not yet released or expired)")
     if candidates is not None:
@@ -179,15 +181,14 @@ class Engine:
     Args:
         world: The built world.
         config: The run configuration.
-        behaviour: The run's counter-based behaviour stream.
-        log: Event log to append to.
+        behaviour: The run's counter-based behaviour stream (each user gets its key).
+        log: Event log to append to, or ``None`` to keep no log (the gymnasium envs).
     """
 
     def __init__(
-        self, world: World, config: Config, behaviour: CounterStream, log: EventLog
+        self, world: World, config: Config, behaviour: CounterStream, log: EventLog | None
     ) -> None:
         self.world = world
-        self.behaviour = behaviour
         self.log = log
         N, G = world.n_users, len(world.genre_names)
         self.n_users, self.n_items = N, world.n_items
@@ -197,39 +198,37 @@ class Engine:
         self.appeal = world.item_truth.appeal
         self.genre = world.items.genre.astype(np.int64)
         self.price = world.items.price
+        self.release_day = world.items.release_day
+        self.expire_day = world.items.expire_day
         # Hidden dynamic user state.
+        self.keys = behaviour.user_keys(np.arange(N))
         self.interest = world.user_truth.interest.copy()
         self.satisfaction = world.user_truth.satisfaction.copy()
-        self.sensitivity = world.user_truth.price_sensitivity
+        self.sensitivity = world.user_truth.price_sensitivity.copy()
         self.fatigue = np.zeros((N, G), dtype=np.float32)
         # Scheduling state.
-        # The day-0 cohort is already a returning population: its first visits follow the
-        # stationary renewal of the return-gap process (an exponential with the mean gap at
-        # the initial satisfaction), so day 0 is not a burst of every user at once. Later
-        # users make their first visit on arrival.
-        users = np.arange(N)
-        ret = config.retention
-        first = retention.return_gap(
-            world.user_truth.satisfaction,
-            behaviour.uniform(Purpose.FIRST_VISIT, users, np.zeros(N, dtype=np.int64)),
-            gap_min=ret.gap_min_days,
-            gap_max=ret.gap_max_days,
-            shape=ret.gap_shape,
-        )
-        arrival = world.users.arrival_day
-        self.next_visit = np.where(arrival == 0.0, first, arrival).astype(np.float64)
-        self.last_seen = arrival.astype(np.float64).copy()
         self.churned = np.zeros(N, dtype=bool)
         self.churn_time = np.full(N, np.inf)
         self.in_session = np.zeros(N, dtype=bool)
         self.session_start = np.zeros(N)
         self.session_requests = np.zeros(N, dtype=np.int32)
         self.session_clicks = np.zeros(N, dtype=np.int32)
+        self.session_minutes = np.zeros(N, dtype=np.float32)
         self.visits = np.zeros(N, dtype=np.int64)
         self.requests = np.zeros(N, dtype=np.int64)
         self.available_mask = np.zeros(self.n_items, dtype=bool)
         self.available = np.zeros(0, dtype=np.int64)
+        self.recent = np.full((N, config.dynamics.recent_items), -1, dtype=np.int32)
+        self.recent_next = np.zeros(N, dtype=np.int64)
         self.set_config(config)
+        # The day-0 cohort is already a returning population: its first visits follow the
+        # stationary renewal of the return-gap process (an exponential with the mean gap at
+        # the initial satisfaction), so day 0 is not a burst of every user at once. Later
+        # users make their first visit on arrival.
+        arrival = world.users.arrival_day.astype(np.float64)
+        first = self.return_gaps(np.arange(N), np.zeros(N, dtype=np.int64), Purpose.FIRST_VISIT)
+        self.next_visit = np.where(arrival == 0.0, first, arrival)
+        self.last_seen = arrival.copy()
 
     # ------------------------------------------------------------------ configuration
 
@@ -239,7 +238,7 @@ class Engine:
         K = config.simulation.slate_size
         self.position = choice.position_bias(K, config.dynamics.position_weight)
         L = config.dynamics.recent_items
-        if not hasattr(self, "recent") or self.recent.shape[1] != L:
+        if self.recent.shape[1] != L:
             self.recent = np.full((self.n_users, L), -1, dtype=np.int32)
             self.recent_next = np.zeros(self.n_users, dtype=np.int64)
 
@@ -247,7 +246,32 @@ class Engine:
         """Refresh the catalog for ``day``; return the ids released on that day."""
         self.available_mask = self.world.items.available(float(day))
         self.available = np.flatnonzero(self.available_mask).astype(np.int64)
-        return np.flatnonzero(self.world.items.release_day == day).astype(np.int64)
+        return np.flatnonzero(self.release_day == day).astype(np.int64)
+
+    def reset_users(
+        self,
+        slots: np.ndarray,
+        interest: np.ndarray,
+        satisfaction: np.ndarray,
+        sensitivity: np.ndarray,
+        keys: np.ndarray,
+        now: np.ndarray,
+    ) -> None:
+        """Put new users into ``slots`` (the gymnasium envs): fresh state, visit due ``now``."""
+        self.keys[slots] = keys
+        self.interest[slots] = interest
+        self.satisfaction[slots] = satisfaction
+        self.sensitivity[slots] = sensitivity
+        self.fatigue[slots] = 0.0
+        self.recent[slots] = -1
+        self.recent_next[slots] = 0
+        self.churned[slots] = False
+        self.churn_time[slots] = np.inf
+        self.in_session[slots] = False
+        self.visits[slots] = 0
+        self.requests[slots] = 0
+        self.next_visit[slots] = now
+        self.last_seen[slots] = now
 
     def ground_truth(self) -> GroundTruth:
         """The hidden-state accessor (for ``oracle*`` agents only)."""
@@ -264,12 +288,15 @@ class Engine:
         """Start due sessions and return the batch of all open requests (``None`` if none)."""
         due = np.flatnonzero(~self.in_session & ~self.churned & (self.next_visit <= now))
         if due.size:
-            self._start_sessions(due, now)
+            self.start_sessions(due, np.full(due.size, now))
         users = np.flatnonzero(self.in_session)
         if users.size == 0:
             return None
         C = self.config.simulation.candidates
-        cands = self._retrieve(users) if 0 < C else None
+        cands = None
+        if C > 0:
+            pos = self.sample_indices(users, len(self.available), C)
+            cands = self.available[pos]
         return RequestBatch(
             users=users,
             time=now,
@@ -279,11 +306,12 @@ class Engine:
             slate_size=self.config.simulation.slate_size,
         )
 
-    def _start_sessions(self, users: np.ndarray, now: float) -> None:
+    def start_sessions(self, users: np.ndarray, now: np.ndarray) -> None:
+        """Open a session for each user at its time ``now`` (interest random walk first)."""
         dyn = self.config.dynamics
         if dyn.random_walk_sd > 0.0:
-            xi = self.behaviour.normal(
-                Purpose.RANDOM_WALK, users, self.visits[users], self.interest.shape[1]
+            xi = keyed_normal(
+                self.keys[users], Purpose.RANDOM_WALK, self.visits[users], self.interest.shape[1]
             )
             dt = now - self.last_seen[users]
             self.interest[users] = drift.random_walk(
@@ -293,24 +321,39 @@ class Engine:
         self.session_start[users] = now
         self.session_requests[users] = 0
         self.session_clicks[users] = 0
+        self.session_minutes[users] = 0.0
         self.visits[users] += 1
 
-    def _retrieve(self, users: np.ndarray) -> np.ndarray:
-        A = len(self.available)
-        C = min(self.config.simulation.candidates, A)
-        counters = self.requests[users]
+    def sample_indices(self, users: np.ndarray, n: int | np.ndarray, k: int) -> np.ndarray:
+        """``k`` distinct indices in ``[0, n)`` per user, keyed by the user's request number.
+
+        ``n`` is one range for all or one per user; ``k`` is capped at ``min(n)``.
+        """
+        keys, counters = self.keys[users], self.requests[users]
 
         def draw(r: int, width: int) -> np.ndarray:
-            return self.behaviour.uniform(Purpose.CANDIDATES + 16 * r, users, counters, width)
+            return keyed_uniform(keys, Purpose.CANDIDATES + 16 * r, counters, width)
 
-        return self.available[distinct_integers(draw, A, C)]
+        return distinct_integers(draw, n, min(k, int(np.min(n))))
+
+    def return_gaps(self, users: np.ndarray, counters: np.ndarray, purpose: int) -> np.ndarray:
+        """Return gaps (days) drawn at the users' current satisfaction."""
+        ret = self.config.retention
+        return retention.return_gap(
+            self.satisfaction[users],
+            keyed_uniform(self.keys[users], purpose, counters),
+            gap_min=ret.gap_min_days,
+            gap_max=ret.gap_max_days,
+            shape=ret.gap_shape,
+        )
 
     def item_utility(self, users: np.ndarray, items: np.ndarray, match: np.ndarray) -> np.ndarray:
         """Choice utility (no position bias) of ``items (B, X)`` for ``users (B,)``."""
         dyn = self.config.dynamics
-        fat = np.take_along_axis(self.fatigue[users], self.genre[items], axis=1)
-        if items.strides[0] == 0:  # take_along_axis needs real rows
+        if items.strides[0] == 0:  # one pool for all rows (a broadcast view)
             fat = self.fatigue[users][:, self.genre[items[0]]]
+        else:
+            fat = np.take_along_axis(self.fatigue[users], self.genre[items], axis=1)
         rep = row_membership(items, self.recent[users], self.n_items)
         return choice.utility(
             match,
@@ -336,14 +379,25 @@ class Engine:
         Raises:
             InvalidActionError: The slates are malformed (see :func:`validate_slates`).
         """
-        cfg, dyn = self.config, self.config.dynamics
-        u = batch.users
         S = validate_slates(
-            slates, u, batch.slate_size, self.n_items, self.available_mask, batch.candidates
+            slates,
+            batch.users,
+            batch.slate_size,
+            self.n_items,
+            self.available_mask,
+            batch.candidates,
         )
+        return self.serve_rows(batch.users, S, np.full(len(batch), batch.time))
+
+    def serve_rows(self, u: np.ndarray, S: np.ndarray, now: np.ndarray) -> Feedback:
+        """Apply one request per row, each at its own time.
+
+        Users ``u (B,)`` are shown validated slates ``S (B, K)`` at times ``now (B,)`` (days).
+        Sessions that end get their churn draw and next visit.
+        """
+        cfg, dyn = self.config, self.config.dynamics
         B, K = S.shape
-        now = batch.time
-        req = self.requests[u]
+        keys, req = self.keys[u], self.requests[u]
 
         # Decay since the user's last request (between visits this is satisfaction decay).
         dt = now - self.last_seen[u]
@@ -352,10 +406,11 @@ class Engine:
         )
         self.fatigue[u] = fatigue.decay(self.fatigue[u], dt, dyn.fatigue_tau_days)
 
-        # Choice.
-        match = np.einsum("bd,bkd->bk", self.interest[u], self.topic[S])
+        # Choice. The match is an elementwise product summed per row, so that a row's result
+        # does not depend on the batch it is computed in (the vector env equals sync envs).
+        match = (self.interest[u][:, None, :] * self.topic[S]).sum(axis=2)
         v = self.item_utility(u, S, match) + self.position[None, :]
-        k = choice.choose(v, dyn.no_click_utility, self.behaviour.uniform(Purpose.CHOICE, u, req))
+        k = choice.choose(v, dyn.no_click_utility, keyed_uniform(keys, Purpose.CHOICE, req))
         cr = np.flatnonzero(k < K)
         ck = k[cr]
         ci = S[cr, ck]
@@ -364,7 +419,7 @@ class Engine:
         clicked[cr, ck] = True
 
         # Engagement, purchase and revenue of the clicked items.
-        xi = self.behaviour.normal(Purpose.ENGAGEMENT, u[cr], req[cr], 1)[:, 0]
+        xi = keyed_normal(keys[cr], Purpose.ENGAGEMENT, req[cr], 1)[:, 0]
         eng = engagement.engagement(
             self.quality[ci], cm, xi, minutes=dyn.engagement_minutes, noise=dyn.engagement_noise
         )
@@ -376,13 +431,12 @@ class Engine:
             purchase_max=eco.purchase_max,
             price_scale=eco.price_scale,
         )
-        bought = self.behaviour.uniform(Purpose.PURCHASE, u[cr], req[cr]) < p_buy
+        bought = keyed_uniform(keys[cr], Purpose.PURCHASE, req[cr]) < p_buy
         rev = economy.revenue(self.price[ci], bought, margin=eco.margin)
 
         # Interest drift, satisfaction, recent items, fatigue.
         cu = u[cr]
         self.interest[cu] = drift.consume(self.interest[cu], self.topic[ci], dyn.drift_rate)
-        s_before = s
         s_new = satisfaction.on_no_click(s, dyn.no_click_penalty)
         value = satisfaction.experienced_value(
             self.quality[ci], cm, self.appeal[ci], clickbait_penalty=dyn.clickbait_penalty
@@ -413,8 +467,12 @@ class Engine:
         )
         self.session_requests[u] += 1
         self.session_clicks[u] += any_click
-        ended = (self.behaviour.uniform(Purpose.SESSION_EXIT, u, req) < p_exit) | (
-            self.session_requests[u] >= dyn.max_session_requests
+        self.session_minutes[cu] += eng
+        ended = (keyed_uniform(keys, Purpose.SESSION_EXIT, req) < p_exit) | session.forced_exit(
+            self.session_requests[u],
+            self.session_minutes[u],
+            max_requests=dyn.max_session_requests,
+            budget_minutes=dyn.session_budget_minutes,
         )
         self.requests[u] += 1
         self.last_seen[u] = now
@@ -425,24 +483,25 @@ class Engine:
         engaged[cr, ck] = eng
         revenue = np.zeros((B, K), dtype=np.float32)
         revenue[cr, ck] = rev
-        self.log.impressions.append(
-            day=int(np.floor(now)),
-            time=now,
-            user=np.repeat(u, K),
-            item=S.ravel(),
-            position=np.tile(np.arange(K), B),
-            click=clicked.ravel(),
-            purchase=purchased.ravel(),
-            revenue=revenue.ravel(),
-            engagement=engaged.ravel(),
-            satisfaction=np.repeat(s_before, K),
-            match=match.ravel(),
-        )
+        if self.log is not None:
+            self.log.impressions.append(
+                day=np.repeat(np.floor(now), K),
+                time=np.repeat(now, K),
+                user=np.repeat(u, K),
+                item=S.ravel(),
+                position=np.tile(np.arange(K), B),
+                click=clicked.ravel(),
+                purchase=purchased.ravel(),
+                revenue=revenue.ravel(),
+                engagement=engaged.ravel(),
+                satisfaction=np.repeat(s, K),
+                match=match.ravel(),
+            )
         if ended.any():
-            self._end_sessions(u[ended], now)
+            self.end_sessions(u[ended], now[ended])
         return Feedback(
             users=u,
-            time=now,
+            time=float(now[0]) if B else 0.0,
             slates=S,
             clicked=clicked,
             purchased=purchased,
@@ -451,55 +510,50 @@ class Engine:
             session_ended=ended,
         )
 
-    def _end_sessions(self, users: np.ndarray, now: float) -> None:
+    def end_sessions(self, users: np.ndarray, now: np.ndarray) -> None:
+        """Close the users' sessions at ``now``: churn draw, then the next visit time."""
         ret = self.config.retention
-        s = self.satisfaction[users]
         visit = self.visits[users]
         h = retention.churn_hazard(
-            s,
+            self.satisfaction[users],
             h_min=ret.churn_min,
             h_max=ret.churn_max,
             midpoint=ret.churn_midpoint,
             width=ret.churn_width,
         )
-        churn = self.behaviour.uniform(Purpose.CHURN, users, visit) < h
-        gap = retention.return_gap(
-            s,
-            self.behaviour.uniform(Purpose.RETURN_GAP, users, visit),
-            gap_min=ret.gap_min_days,
-            gap_max=ret.gap_max_days,
-            shape=ret.gap_shape,
-        )
-        gap = np.where(churn, np.inf, gap)
+        churn = keyed_uniform(self.keys[users], Purpose.CHURN, visit) < h
+        gap = np.where(churn, np.inf, self.return_gaps(users, visit, Purpose.RETURN_GAP))
         self.next_visit[users] = now + gap
         self.in_session[users] = False
         self.churned[users[churn]] = True
-        self.churn_time[users[churn]] = now
-        self.log.sessions.append(
-            user=users,
-            visit=visit,
-            start=self.session_start[users],
-            end=now,
-            requests=self.session_requests[users],
-            clicks=self.session_clicks[users],
-            gap=gap,
-            churned=churn,
-        )
+        self.churn_time[users[churn]] = now[churn]
+        if self.log is not None:
+            self.log.sessions.append(
+                user=users,
+                visit=visit,
+                start=self.session_start[users],
+                end=now,
+                requests=self.session_requests[users],
+                clicks=self.session_clicks[users],
+                gap=gap,
+                churned=churn,
+            )
 
     def close_open_sessions(self, now: float) -> None:
         """Log the sessions still open at the horizon (gap NaN: censored, no churn draw)."""
         users = np.flatnonzero(self.in_session)
         self.in_session[users] = False
-        self.log.sessions.append(
-            user=users,
-            visit=self.visits[users],
-            start=self.session_start[users],
-            end=now,
-            requests=self.session_requests[users],
-            clicks=self.session_clicks[users],
-            gap=np.nan,
-            churned=False,
-        )
+        if self.log is not None:
+            self.log.sessions.append(
+                user=users,
+                visit=self.visits[users],
+                start=self.session_start[users],
+                end=now,
+                requests=self.session_requests[users],
+                clicks=self.session_clicks[users],
+                gap=np.nan,
+                churned=False,
+            )
 
     # ------------------------------------------------------------------ collection
 

@@ -34,7 +34,16 @@ import numpy as np
 
 from simrec.errors import ConfigError
 
-__all__ = ["CounterStream", "Purpose", "Streams", "distinct_integers", "make_streams"]
+__all__ = [
+    "CounterStream",
+    "Purpose",
+    "Streams",
+    "distinct_integers",
+    "keyed_bits",
+    "keyed_normal",
+    "keyed_uniform",
+    "make_streams",
+]
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -64,12 +73,50 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> _S31)
 
 
+def keyed_bits(
+    keys: np.ndarray, purpose: int, counters: np.ndarray, lanes: int | None = None
+) -> np.ndarray:
+    """Raw uint64 hashes of (per-row key, purpose, counter[, lane]), ``(B,)`` or ``(B, lanes)``.
+
+    Args:
+        keys: One 64-bit stream key per row (a user's key), ``(B,)`` uint64.
+        purpose: A :class:`Purpose` (or any small int) selecting the sub-stream.
+        counters: Per-row counters (request or visit numbers), ``(B,)``.
+        lanes: Number of independent draws per row; ``None`` for one.
+    """
+    with np.errstate(over="ignore"):
+        x = _mix(np.asarray(keys, dtype=np.uint64) ^ (np.uint64(purpose) * _GOLDEN))
+        x = _mix(x ^ np.asarray(counters, dtype=np.uint64))
+        if lanes is not None:
+            lane = np.arange(1, lanes + 1, dtype=np.uint64) * _GOLDEN
+            x = _mix(x[:, None] + lane[None, :])
+    return x
+
+
+def keyed_uniform(
+    keys: np.ndarray, purpose: int, counters: np.ndarray, lanes: int | None = None
+) -> np.ndarray:
+    """Uniforms in [0, 1) with 53-bit resolution (see :func:`keyed_bits`)."""
+    return (keyed_bits(keys, purpose, counters, lanes) >> _S11).astype(np.float64) * _TO_UNIT
+
+
+def keyed_normal(keys: np.ndarray, purpose: int, counters: np.ndarray, lanes: int) -> np.ndarray:
+    """Standard normals by Box-Muller, ``(B, lanes)`` (see :func:`keyed_bits`)."""
+    u = keyed_uniform(keys, purpose, counters, 2 * lanes)
+    u1, u2 = u[:, :lanes], u[:, lanes:]
+    return np.sqrt(-2.0 * np.log1p(-u1)) * np.cos(2.0 * np.pi * u2)
+
+
 @dataclass(frozen=True)
 class CounterStream:
-    """Counter-based uniforms keyed by (purpose, user, counter, lane).
+    """Counter-based uniforms keyed by (user, purpose, counter, lane).
+
+    Each user gets a 64-bit key derived from the run key (:meth:`user_keys`); the engine stores
+    the keys and draws with :func:`keyed_uniform`. A gymnasium env gives each episode's user a
+    key of its own drawn from the env's ``np_random``.
 
     Attributes:
-        key: 64-bit key drawn from the run's seed sequence.
+        key: 64-bit run key drawn from the run's seed sequence.
 
     >>> s = CounterStream(key=12345)
     >>> a = s.uniform(Purpose.CHOICE, np.array([0, 1, 2]), np.array([5, 5, 5]))
@@ -80,39 +127,23 @@ class CounterStream:
 
     key: int
 
-    def bits(
-        self, purpose: int, users: np.ndarray, counters: np.ndarray, lanes: int | None = None
-    ) -> np.ndarray:
-        """Return raw uint64 hashes, shape ``(B,)`` or ``(B, lanes)``.
-
-        Args:
-            purpose: A :class:`Purpose` (or any small int) selecting the sub-stream.
-            users: User ids, shape ``(B,)``.
-            counters: Per-user counters (request or visit numbers), shape ``(B,)``.
-            lanes: Number of independent draws per (user, counter); ``None`` for one.
-        """
+    def user_keys(self, users: np.ndarray) -> np.ndarray:
+        """The stream key of each user id, ``(B,)`` uint64."""
         with np.errstate(over="ignore"):
-            x = _mix(np.uint64(self.key) ^ (np.uint64(purpose) * _GOLDEN))
-            x = _mix(x + np.asarray(users, dtype=np.uint64) * _GOLDEN)
-            x = _mix(x ^ np.asarray(counters, dtype=np.uint64))
-            if lanes is not None:
-                lane = np.arange(1, lanes + 1, dtype=np.uint64) * _GOLDEN
-                x = _mix(x[:, None] + lane[None, :])
-        return x
+            base = _mix(np.full(1, self.key, dtype=np.uint64))
+            return _mix(base + np.asarray(users, dtype=np.uint64) * _GOLDEN)
 
     def uniform(
         self, purpose: int, users: np.ndarray, counters: np.ndarray, lanes: int | None = None
     ) -> np.ndarray:
-        """Uniforms in [0, 1) with 53-bit resolution, shape ``(B,)`` or ``(B, lanes)``."""
-        return (self.bits(purpose, users, counters, lanes) >> _S11).astype(np.float64) * _TO_UNIT
+        """Uniforms in [0, 1) for user ids ``users``, ``(B,)`` or ``(B, lanes)``."""
+        return keyed_uniform(self.user_keys(users), purpose, counters, lanes)
 
     def normal(
         self, purpose: int, users: np.ndarray, counters: np.ndarray, lanes: int
     ) -> np.ndarray:
-        """Standard normals by Box-Muller, shape ``(B, lanes)``."""
-        u = self.uniform(purpose, users, counters, 2 * lanes)
-        u1, u2 = u[:, :lanes], u[:, lanes:]
-        return np.sqrt(-2.0 * np.log1p(-u1)) * np.cos(2.0 * np.pi * u2)
+        """Standard normals for user ids ``users``, ``(B, lanes)``."""
+        return keyed_normal(self.user_keys(users), purpose, counters, lanes)
 
 
 @dataclass(frozen=True)
@@ -161,30 +192,42 @@ def make_streams(seed: int) -> Streams:
     )
 
 
-def distinct_integers(draw: Callable[[int, int], np.ndarray], n: int, k: int) -> np.ndarray:
+def distinct_integers(
+    draw: Callable[[int, int], np.ndarray], n: int | np.ndarray, k: int
+) -> np.ndarray:
     """Draw ``k`` distinct integers in ``[0, n)`` per row.
 
     Args:
         draw: ``draw(round, width)`` returns uniforms of shape ``(B, width)``; each round
             must give fresh draws (same arguments, same draws: the result is deterministic).
-        n: Size of the range.
-        k: Draws per row, ``k <= n``.
+        n: Size of the range, one for all rows or one per row ``(B,)``.
+        k: Draws per row, ``k <= min(n)``.
 
     Returns:
         ``(B, k)`` int64, distinct within each row, in random order.
 
-    Sparse draws (``4k <= n``) redraw only the duplicates; dense ones rank ``n`` random keys.
+    Sparse draws (``4k <= min(n)``) redraw only the duplicates; dense ones rank ``max(n)``
+    random keys (keys past a row's ``n`` never win).
 
     >>> g = np.random.default_rng(0)
     >>> x = distinct_integers(lambda r, w: g.random((1000, w)), 10, 8)
     >>> bool(all(len(set(row)) == 8 for row in x.tolist()))
     True
     """
-    if not 0 <= k <= n:
-        raise ValueError(f"distinct_integers: expected 0 <= k <= n, got k={k}, n={n}")
-    if 4 * k > n:
-        return np.argsort(draw(0, n), axis=1, kind="stable")[:, :k].astype(np.int64)
-    idx = np.floor(draw(0, k) * n).astype(np.int64)
+    n_min, n_max = int(np.min(n)), int(np.max(n))
+    if not 0 <= k <= n_min:
+        raise ValueError(f"distinct_integers: expected 0 <= k <= n, got k={k}, n={n_min}")
+    n_col = np.asarray(n)[:, None] if np.ndim(n) else n
+
+    def dense(r: int) -> np.ndarray:
+        keys = draw(r, n_max)
+        if np.ndim(n):
+            keys = np.where(np.arange(n_max)[None, :] < n_col, keys, np.inf)
+        return np.argsort(keys, axis=1, kind="stable")[:, :k].astype(np.int64)
+
+    if 4 * k > n_min:
+        return dense(0)
+    idx = np.floor(draw(0, k) * n_col).astype(np.int64)
     for r in range(1, 64):
         order = np.argsort(idx, axis=1, kind="stable")
         srt = np.take_along_axis(idx, order, axis=1)
@@ -194,6 +237,6 @@ def distinct_integers(draw: Callable[[int, int], np.ndarray], n: int, k: int) ->
             return idx
         dup = np.zeros_like(dup_sorted)
         np.put_along_axis(dup, order, dup_sorted, axis=1)
-        fresh = np.floor(draw(r, k) * n).astype(np.int64)
+        fresh = np.floor(draw(r, k) * n_col).astype(np.int64)
         idx = np.where(dup, fresh, idx)
-    return np.argsort(draw(64, n), axis=1, kind="stable")[:, :k].astype(np.int64)
+    return dense(64)

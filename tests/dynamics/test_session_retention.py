@@ -51,3 +51,12 @@ def test_churn_hazard_rises_as_satisfaction_falls():
     assert (u < retention.churn_hazard(np.full_like(u, 0.3), **HAZ)).mean() == pytest.approx(
         0.126, abs=0.005
     )
+
+
+def test_forced_exit_by_request_cap_or_time_budget():
+    req = np.array([1, 49, 50, 1])
+    minutes = np.array([0.0, 10.0, 0.0, 45.0])
+    out = session.forced_exit(req, minutes, max_requests=50, budget_minutes=45.0)
+    assert out.tolist() == [False, False, True, True]
+    never = session.forced_exit(req, minutes, max_requests=10**9, budget_minutes=np.inf)
+    assert not never.any()
