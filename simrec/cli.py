@@ -154,7 +154,7 @@ def _cmd_list() -> int:
     from simrec.worlds import WORLDS
 
     print("worlds:")
-    for name, (_, summary) in sorted(WORLDS.items()):
+    for name, (_, _, summary) in sorted(WORLDS.items()):
         print(f"  {name:16s} {summary}")
     print("agents:")
     for name, info in sorted(available_agents().items()):

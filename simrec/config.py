@@ -208,6 +208,12 @@ class ItemsConfig(_Base):
     genre_mixture: float = param(
         0.35, "max weight of a random secondary genre in an item topic", "weight", ge=0.0, le=1.0
     )
+    genre_quality_sd: float = param(
+        0.0,
+        "std of a per-genre shift of the quality logit (high- and low-quality clusters)",
+        "logit",
+        ge=0.0,
+    )
     clickbait_fraction: float = param(
         0.2, "share of clickbait items (high appeal, low quality)", "share", ge=0.0, le=1.0
     )

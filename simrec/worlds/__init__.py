@@ -25,7 +25,7 @@ from simrec.worlds.base import (
     UserTruth,
     World,
 )
-from simrec.worlds.synthetic import build_synthetic
+from simrec.worlds.synthetic import build_synthetic, sample_users
 
 __all__ = [
     "WORLDS",
@@ -36,13 +36,17 @@ __all__ = [
     "UserTruth",
     "World",
     "make_world",
+    "new_users",
 ]
 
 Builder = Callable[[WorldConfig, np.random.Generator, float, np.random.Generator], World]
+UserSampler = Callable[
+    [WorldConfig, World, np.random.Generator, int], tuple[UserFeatures, UserTruth]
+]
 
-#: World name -> (builder, one-line description).
-WORLDS: dict[str, tuple[Builder, str]] = {
-    "synthetic": (build_synthetic, "genre mixture in R^d with generated item text"),
+#: World name -> (builder, sampler of fresh users, one-line description).
+WORLDS: dict[str, tuple[Builder, UserSampler, str]] = {
+    "synthetic": (build_synthetic, sample_users, "genre mixture in R^d with generated item text"),
 }
 
 
@@ -63,9 +67,24 @@ def make_world(
     Raises:
         UnknownNameError: ``config.kind`` is not a known world.
     """
+    return _entry(config)[0](config, rng, horizon_days, arrivals_rng)
+
+
+def new_users(
+    config: WorldConfig, world: World, rng: np.random.Generator, n: int
+) -> tuple[UserFeatures, UserTruth]:
+    """Draw ``n`` fresh users of a built world's population (the gymnasium envs' episodes).
+
+    Raises:
+        UnknownNameError: ``config.kind`` is not a known world.
+    """
+    return _entry(config)[1](config, world, rng, n)
+
+
+def _entry(config: WorldConfig) -> tuple[Builder, UserSampler, str]:
     if config.kind not in WORLDS:
         raise UnknownNameError(
             f"world.kind: unknown world {config.kind!r}{suggest(config.kind, WORLDS)}; "
             f"known worlds: {', '.join(sorted(WORLDS))}"
         )
-    return WORLDS[config.kind][0](config, rng, horizon_days, arrivals_rng)
+    return WORLDS[config.kind]

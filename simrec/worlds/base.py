@@ -57,12 +57,14 @@ class ItemTruth:
         quality: Quality q_i in [0, 1], float32.
         appeal: Short-term attractiveness a_i in [0, 1], float32.
         clickbait: Whether the item was drawn as clickbait, bool.
+        genre_centroid: Genre centroids :math:`c_g`, ``(G, d)`` float32.
     """
 
     topic: np.ndarray
     quality: np.ndarray
     appeal: np.ndarray
     clickbait: np.ndarray
+    genre_centroid: np.ndarray
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from simrec.errors import ConfigError
 from simrec.worlds.base import ItemFeatures, ItemTruth, UserFeatures, UserTruth, World
 from simrec.worlds.text import GENRES, draw_words, item_texts, word_offsets
 
-__all__ = ["build_synthetic"]
+__all__ = ["build_catalog", "build_synthetic", "draw_users", "sample_users"]
 
 CREATORS_PER_GENRE = 12
 #: lambda, weight of the words' offsets in an item topic.
@@ -39,22 +39,12 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.linalg.norm(x, axis=-1, keepdims=True)
 
 
-def build_synthetic(
-    config: WorldConfig,
-    rng: np.random.Generator,
-    horizon_days: float,
-    arrivals_rng: np.random.Generator,
-) -> World:
-    """Build a synthetic world.
+def build_catalog(config: WorldConfig, rng: np.random.Generator) -> tuple[ItemFeatures, ItemTruth]:
+    """Draw the item catalog (observable and hidden tables).
 
     Args:
         config: World configuration.
         rng: The run's ``world`` stream.
-        horizon_days: Days simulated (later users arrive within it).
-        arrivals_rng: The run's ``arrivals`` stream.
-
-    Returns:
-        The :class:`World`.
 
     Raises:
         ConfigError: More genres requested than the text vocabularies provide.
@@ -64,11 +54,9 @@ def build_synthetic(
         raise ConfigError(
             f"world.n_genres: expected at most {len(GENRES)} (genre vocabularies), got {G}"
         )
-    ic, uc = config.items, config.users
+    ic = config.items
     centroids = _unit(rng.standard_normal((G, d)))
     creator_offset = 0.4 * _unit(rng.standard_normal((G, CREATORS_PER_GENRE, d)))
-
-    # Items.
     M = ic.n_items
     genre = rng.integers(G, size=M)
     creator_local = rng.integers(CREATORS_PER_GENRE, size=M)
@@ -90,6 +78,12 @@ def build_synthetic(
         rng.beta(ic.clickbait_quality_a, ic.clickbait_quality_b, M),
         rng.beta(ic.quality_a, ic.quality_b, M),
     )
+    if ic.genre_quality_sd > 0.0:
+        # Whole genres (topic clusters) of higher or lower quality, as in RecSim's
+        # interest-evolution environment: a per-genre shift of the quality logit.
+        shift = rng.normal(0.0, ic.genre_quality_sd, G)
+        logit = np.log(quality) - np.log1p(-quality)
+        quality = 1.0 / (1.0 + np.exp(-(logit + shift[genre])))
     appeal = np.where(
         clickbait,
         rng.beta(ic.clickbait_appeal_a, ic.clickbait_appeal_b, M),
@@ -101,13 +95,42 @@ def build_synthetic(
     release = np.where(later, np.maximum(release, 1.0), 0.0)
     expire = release + ic.shelf_life_days
     titles, descriptions = item_texts(genre, words, secondary, quality, clickbait, rng)
-
-    # Users: the initial cohort, then Poisson arrivals over the horizon.
-    n_later = int(arrivals_rng.poisson(uc.arrivals_per_day * horizon_days))
-    arrival = np.concatenate(
-        [np.zeros(uc.n_users), np.sort(arrivals_rng.uniform(0.0, horizon_days, n_later))]
+    items = ItemFeatures(
+        genre=genre.astype(np.int16),
+        creator=(genre * CREATORS_PER_GENRE + creator_local).astype(np.int32),
+        price=price.astype(np.float32),
+        release_day=release.astype(np.float32),
+        expire_day=expire.astype(np.float32),
+        title=tuple(titles),
+        description=tuple(descriptions),
     )
-    N = len(arrival)
+    truth = ItemTruth(
+        topic=topic.astype(np.float32),
+        quality=quality.astype(np.float32),
+        appeal=appeal.astype(np.float32),
+        clickbait=clickbait,
+        genre_centroid=centroids.astype(np.float32),
+    )
+    return items, truth
+
+
+def draw_users(
+    config: WorldConfig,
+    centroids: np.ndarray,
+    rng: np.random.Generator,
+    arrival_day: np.ndarray,
+) -> tuple[UserFeatures, UserTruth]:
+    """Draw users (observable and hidden tables), one per entry of ``arrival_day``.
+
+    Args:
+        config: World configuration.
+        centroids: Genre centroids ``(G, d)`` of the catalog.
+        rng: A generator (the run's ``world`` stream, or an env's ``np_random``).
+        arrival_day: Arrival day of each user to draw.
+    """
+    uc = config.users
+    G, d = centroids.shape
+    N = len(arrival_day)
     genre_mix = rng.dirichlet(np.full(G, uc.interest_concentration), size=N)
     interest = _unit(
         genre_mix @ centroids + uc.interest_spread * rng.standard_normal((N, d)) / np.sqrt(d)
@@ -120,38 +143,58 @@ def build_synthetic(
     top = genre_mix.argmax(axis=1)
     stated = np.where(rng.random(N) < uc.stated_genre_accuracy, top, rng.integers(G, size=N))
     age = np.clip(np.round(rng.normal(34.0, 12.0, N)), 16, 90)
-    profile = np.concatenate([((age - 34.0) / 12.0)[:, None], np.eye(G)[stated]], axis=1).astype(
-        np.float32
+    profile = np.concatenate([((age - 34.0) / 12.0)[:, None], np.eye(G)[stated]], axis=1)
+    users = UserFeatures(
+        age=age.astype(np.int16),
+        stated_genre=stated.astype(np.int16),
+        arrival_day=np.asarray(arrival_day, dtype=np.float64),
+        profile=profile.astype(np.float32),
     )
+    truth = UserTruth(
+        interest=interest.astype(np.float32),
+        satisfaction=satisfaction.astype(np.float32),
+        price_sensitivity=sensitivity.astype(np.float32),
+        genre_mix=genre_mix.astype(np.float32),
+    )
+    return users, truth
 
+
+def sample_users(
+    config: WorldConfig, world: World, rng: np.random.Generator, n: int
+) -> tuple[UserFeatures, UserTruth]:
+    """Draw ``n`` fresh users of the world's population (arriving at time 0)."""
+    return draw_users(config, world.item_truth.genre_centroid, rng, np.zeros(n))
+
+
+def build_synthetic(
+    config: WorldConfig,
+    rng: np.random.Generator,
+    horizon_days: float,
+    arrivals_rng: np.random.Generator,
+) -> World:
+    """Build a synthetic world: the catalog, then the day-0 cohort and later arrivals.
+
+    Args:
+        config: World configuration.
+        rng: The run's ``world`` stream.
+        horizon_days: Days simulated (later users arrive within it).
+        arrivals_rng: The run's ``arrivals`` stream.
+
+    Raises:
+        ConfigError: More genres requested than the text vocabularies provide.
+    """
+    items, item_truth = build_catalog(config, rng)
+    uc = config.users
+    n_later = int(arrivals_rng.poisson(uc.arrivals_per_day * horizon_days))
+    arrival = np.concatenate(
+        [np.zeros(uc.n_users), np.sort(arrivals_rng.uniform(0.0, horizon_days, n_later))]
+    )
+    users, user_truth = draw_users(config, item_truth.genre_centroid, rng, arrival)
     return World(
         name="synthetic",
-        genre_names=tuple(list(GENRES)[:G]),
-        items=ItemFeatures(
-            genre=genre.astype(np.int16),
-            creator=(genre * CREATORS_PER_GENRE + creator_local).astype(np.int32),
-            price=price.astype(np.float32),
-            release_day=release.astype(np.float32),
-            expire_day=expire.astype(np.float32),
-            title=tuple(titles),
-            description=tuple(descriptions),
-        ),
-        item_truth=ItemTruth(
-            topic=topic.astype(np.float32),
-            quality=quality.astype(np.float32),
-            appeal=appeal.astype(np.float32),
-            clickbait=clickbait,
-        ),
-        users=UserFeatures(
-            age=age.astype(np.int16),
-            stated_genre=stated.astype(np.int16),
-            arrival_day=arrival,
-            profile=profile,
-        ),
-        user_truth=UserTruth(
-            interest=interest.astype(np.float32),
-            satisfaction=satisfaction.astype(np.float32),
-            price_sensitivity=sensitivity.astype(np.float32),
-            genre_mix=genre_mix.astype(np.float32),
-        ),
+        genre_names=tuple(list(GENRES)[: config.n_genres]),
+        items=items,
+        item_truth=item_truth,
+        users=users,
+        user_truth=user_truth,
     )

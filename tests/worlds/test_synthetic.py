@@ -110,3 +110,19 @@ def test_errors():
         r"'synthetic'\?\)",
     ):
         build(kind="synthetc")
+
+
+def test_genre_quality_clusters_and_fresh_users():
+    from simrec.worlds import new_users
+
+    flat = build(items=ItemsConfig(n_items=4000, clickbait_fraction=0.0))
+    clustered = build(items=ItemsConfig(n_items=4000, clickbait_fraction=0.0, genre_quality_sd=1.5))
+
+    def spread(w):
+        return np.std([w.item_truth.quality[w.items.genre == g].mean() for g in range(8)])
+
+    assert spread(clustered) > 3 * spread(flat)
+    users, truth = new_users(WorldConfig(), flat, np.random.default_rng(0), 5)
+    _, truth2 = new_users(WorldConfig(), flat, np.random.default_rng(0), 5)
+    assert np.array_equal(truth.interest, truth2.interest)
+    assert users.profile.shape == (5, 9) and (users.arrival_day == 0).all()
