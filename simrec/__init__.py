@@ -5,6 +5,7 @@ population :class:`Simulation`, the agent protocol (:class:`Agent`, :func:`make_
 the metrics (:mod:`simrec.metrics`). See ``docs/model.md`` for the model.
 """
 
+from simrec import envs  # registers the gymnasium ids
 from simrec.agent import Agent, AgentContext, available_agents, make_agent
 from simrec.config import Config, ScenarioConfig, from_dict, load_yaml, to_yaml
 from simrec.errors import (
@@ -38,6 +39,7 @@ __all__ = [
     "UnknownNameError",
     "World",
     "available_agents",
+    "envs",
     "from_dict",
     "load_yaml",
     "make_agent",

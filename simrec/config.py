@@ -34,13 +34,16 @@ import yaml
 from simrec.errors import ConfigError, suggest
 
 __all__ = [
+    "REWARDS",
     "AgentSpec",
     "Config",
     "DynamicsConfig",
     "EconomyConfig",
+    "EnvConfig",
     "Intervention",
     "ItemsConfig",
     "RetentionConfig",
+    "RewardConfig",
     "ScenarioConfig",
     "SimulationConfig",
     "UsersConfig",
@@ -439,6 +442,62 @@ class SimulationConfig(_Base):
     )
     retrain_every_days: float = param(1.0, "agent retraining period (0: never)", "days", ge=0.0)
     interventions: tuple[Intervention, ...] = param((), "parameter changes at given days")
+
+
+@dataclass(frozen=True)
+class RewardConfig(_Base):
+    """Reward of the gymnasium envs: a weighted sum, computed per step.
+
+    ``r = click * clicks + engagement * minutes + revenue * currency
+    + return_bonus * exp(-gap / return_scale_days) [at a session end, if the user returns]
+    - churn_penalty [at churn]``.
+    """
+
+    click: float = param(1.0, "reward per click", "per click")
+    engagement: float = param(0.0, "reward per minute of engagement", "per minute")
+    revenue: float = param(0.0, "reward per unit of revenue", "per currency")
+    return_bonus: float = param(
+        0.0, "reward at a session end for a quick return, times exp(-gap / scale)", "reward"
+    )
+    return_scale_days: float = param(
+        1.0, "scale of the return bonus' decay with the gap", "days", gt=0.0
+    )
+    churn_penalty: float = param(0.0, "reward lost when the user churns", "reward")
+
+
+#: Named rewards accepted by the envs' ``reward`` argument.
+REWARDS: dict[str, dict[str, float]] = {
+    "click": {"click": 1.0},
+    "engagement": {"click": 0.0, "engagement": 1.0},
+    "revenue": {"click": 0.0, "revenue": 1.0},
+    "return": {"click": 0.0, "return_bonus": 1.0},
+    "long-term": {"click": 1.0, "return_bonus": 2.0, "churn_penalty": 10.0},
+}
+
+
+@dataclass(frozen=True)
+class EnvConfig(_Base):
+    """Settings of the single-user gymnasium envs (``simrec/UserLifetime-v0`` and presets)."""
+
+    horizon_days: float = param(
+        60.0, "an episode is truncated at this age of the user", "days", gt=0.0
+    )
+    candidates: int = param(20, "C: candidates per request the action indexes", "items", gt=0)
+    history_length: int = param(10, "L: consumed items shown in the observation", "items", gt=0)
+    world_seed: int = param(
+        0, "seed of the catalog (shared by every episode and sub-env)", "", ge=0
+    )
+    warmup_users: int = param(
+        300,
+        "users of the random-exposure warm-up log behind the popularity feature",
+        "users",
+        ge=0,
+    )
+    warmup_days: float = param(2.0, "days of the warm-up log", "days", gt=0.0)
+    slate_duplicates: Literal["error", "fill"] = param(
+        "error", "a slate action repeating a candidate: raise, or fill with unused candidates"
+    )
+    reward: RewardConfig = param(RewardConfig, "reward weights")
 
 
 @dataclass(frozen=True)
