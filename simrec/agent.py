@@ -155,6 +155,30 @@ AGENTS: dict[str, AgentInfo] = {
             "upper bound: ranks by the true value of consumption (match x quality)",
         ),
         AgentInfo(
+            "mf",
+            "simrec_agents.cf.mf:MFAgent",
+            ("cf",),
+            "matrix factorisation, BPR loss on its own logs, warm-started retraining (torch)",
+        ),
+        AgentInfo(
+            "ncf",
+            "simrec_agents.cf.ncf:NCFAgent",
+            ("cf",),
+            "neural CF (GMF + MLP towers, BCE with sampled negatives; He et al. 2017)",
+        ),
+        AgentInfo(
+            "item-knn",
+            "simrec_agents.cf.item_knn:ItemKNNAgent",
+            ("cf",),
+            "item-based CF: shrunk cosine over the click matrix, top-k neighbours (scipy)",
+        ),
+        AgentInfo(
+            "als",
+            "simrec_agents.cf.als:ALSAgent",
+            ("cf",),
+            "weighted ALS for implicit feedback (Hu, Koren, Volinsky 2008; numpy)",
+        ),
+        AgentInfo(
             "myopic-oracle",
             "simrec_agents.baselines:MyopicOracleAgent",
             (),
@@ -192,6 +216,27 @@ def _load(info: AgentInfo) -> type[Agent]:
     return cls
 
 
+def _init_parameters(cls: type) -> tuple[list[str], bool]:
+    """Keyword parameters of ``cls(...)``, following ``**kwargs`` passed up the MRO.
+
+    Returns the names and whether arbitrary keywords are still accepted at the top.
+    """
+    names: list[str] = []
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        sig = inspect.signature(init)
+        names += [
+            p.name
+            for p in sig.parameters.values()
+            if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+        ]
+        if not any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
+            return names, False
+    return names, klass is not object
+
+
 def make_agent(name: str, **params: Any) -> Agent:
     """Instantiate a registered agent.
 
@@ -211,11 +256,9 @@ def make_agent(name: str, **params: Any) -> Agent:
             f"known agents: {', '.join(sorted(agents))}"
         )
     cls = _load(agents[name])
-    sig = inspect.signature(cls)
-    accepts_any = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
-    unknown = [k for k in params if k not in sig.parameters and not accepts_any]
+    valid, accepts_any = _init_parameters(cls)
+    unknown = [k for k in params if k not in valid and not accepts_any]
     if unknown:
-        valid = [k for k in sig.parameters if k != "self"]
         raise ConfigError(
             f"agents.{name}.params.{unknown[0]}: unknown parameter"
             f"{suggest(unknown[0], valid)}; valid parameters: {', '.join(valid) or '(none)'}"

@@ -1,0 +1,218 @@
+"""Collaborative-filtering agents: learning, observable data only, retraining, errors."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch", reason="needs the cf extra: pip install 'simrec[cf]'")
+pytest.importorskip("scipy", reason="needs the cf extra: pip install 'simrec[cf]'")
+
+from conftest import small_config
+
+from simrec import Agent, Simulation, make_agent
+from simrec.agent import AgentContext
+from simrec.config import Config, from_dict
+from simrec.errors import ConfigError
+from simrec.worlds import World
+
+CF = ["mf", "ncf", "item-knn", "als"]
+
+
+class Recorder(Agent):
+    """Wraps an agent and records every call, to replay the same logs elsewhere."""
+
+    name = "recorder"
+
+    def __init__(self, inner):
+        self.inner, self.events = inner, []
+
+    def setup(self, context):
+        super().setup(context)
+        self.inner.setup(context)
+
+    def recommend(self, batch):
+        out = self.inner.recommend(batch)
+        self.events.append(("recommend", batch, out.copy()))
+        return out
+
+    def observe(self, feedback):
+        self.events.append(("observe", feedback, None))
+        self.inner.observe(feedback)
+
+    def retrain(self, now):
+        self.events.append(("retrain", now, None))
+        self.inner.retrain(now)
+
+
+def scrambled(world: World, rng) -> World:
+    """The same observable world with every hidden array shuffled."""
+    it, ut = world.item_truth, world.user_truth
+    perm_i, perm_u = rng.permutation(world.n_items), rng.permutation(world.n_users)
+    return dataclasses.replace(
+        world,
+        item_truth=dataclasses.replace(
+            it, topic=it.topic[perm_i], quality=it.quality[perm_i], appeal=it.appeal[perm_i]
+        ),
+        user_truth=dataclasses.replace(
+            ut, interest=ut.interest[perm_u], satisfaction=ut.satisfaction[perm_u]
+        ),
+    )
+
+
+@pytest.mark.parametrize("name", CF)
+def test_outputs_depend_only_on_observable_data_and_logs(name):
+    cfg = small_config(days=4)
+    sim = Simulation(cfg)
+    rec = Recorder(make_agent(name))
+    sim.run(rec, seed=3)
+    assert any(e[0] == "retrain" for e in rec.events)
+    world = scrambled(sim.build_world(3), np.random.default_rng(0))
+    fresh = make_agent(name)
+    from simrec.rng import make_streams
+
+    fresh.setup(AgentContext(world.observable, make_streams(3).agent, 5, 0, 1.0))
+    for kind, arg, out in rec.events:
+        if kind == "recommend":
+            assert np.array_equal(fresh.recommend(arg), out)
+        elif kind == "observe":
+            fresh.observe(arg)
+        else:
+            fresh.retrain(arg)
+
+
+@pytest.mark.parametrize("name", CF)
+def test_same_seed_same_recommendations(name):
+    sim = Simulation(small_config(days=3))
+    a, b = sim.run(name, seed=1), sim.run(name, seed=1)
+    ia, ib = a.log.impressions.columns(), b.log.impressions.columns()
+    assert np.array_equal(ia["item"], ib["item"]) and np.array_equal(ia["click"], ib["click"])
+
+
+@pytest.mark.parametrize("name", ["mf", "ncf"])
+def test_retraining_is_warm_started(name):
+    agent = make_agent(name, epochs=0)
+    r = Simulation(small_config(days=3, retrain_every_days=1.0)).run(agent, seed=0)
+    assert r.cost.fits == 2 and agent.fits == 2  # days 1 and 2: the calendar's schedule
+    params = [p.detach().clone() for p in _params(agent)]
+    agent.retrain(3.0)  # zero epochs: a warm start changes nothing, a re-init would
+    assert all(torch_equal(p, q) for p, q in zip(params, _params(agent), strict=True))
+    trained = make_agent(name, epochs=1)
+    Simulation(small_config(days=3)).run(trained, seed=0)
+    before = [p.detach().clone() for p in _params(trained)]
+    trained.retrain(3.0)
+    after = _params(trained)
+    moved = [float((p - q.detach()).abs().max()) for p, q in zip(before, after, strict=True)]
+    assert max(moved) > 0  # training continues from the previous parameters
+    assert trained.cost().params == sum(p.numel() for p in after)
+
+
+def _params(agent):
+    if agent.name == "mf":
+        return [agent.P, agent.Q, agent.b]
+    return list(agent.model.parameters())
+
+
+def torch_equal(p, q):
+    import torch
+
+    return bool(torch.equal(p, q))
+
+
+def test_item_knn_similarity_by_hand():
+    agent = make_agent("item-knn", shrinkage=0.0, neighbours=5)
+    cfg = small_config()
+    world = Simulation(cfg).build_world(0)
+    from simrec.rng import make_streams
+
+    agent.setup(AgentContext(world.observable, make_streams(0).agent, 5, 0, 1.0))
+    # Users 0 and 1 click items 1 and 2; user 2 clicks items 1 and 3.
+    data = {
+        "user": np.array([0, 0, 1, 1, 2, 2, 2]),
+        "item": np.array([1, 2, 1, 2, 1, 3, 4]),
+        "click": np.array([1, 1, 1, 1, 1, 1, 0], bool),
+        "time": np.zeros(7, np.float32),
+    }
+    agent.log.user_clicks[:3] = 1
+    agent.fit(data, 1.0)
+    S = agent.S.toarray()
+    assert S[1, 2] == pytest.approx(2 / np.sqrt(3 * 2))
+    assert S[1, 3] == pytest.approx(1 / np.sqrt(3 * 1))
+    assert S[2, 3] == 0.0 and S[1, 1] == 0.0 and S[4].sum() == 0.0
+    scores = agent.score(np.array([2]), np.array([[2, 3, 4]]))
+    assert scores[0].tolist() == pytest.approx([S[1, 2] + S[3, 2], S[1, 3], 0.0])
+
+
+def test_als_half_step_solves_the_normal_equations():
+    import scipy.sparse as sp
+    from simrec_agents.cf.als import als_half_step
+
+    rng = np.random.default_rng(0)
+    Y = rng.standard_normal((6, 3))
+    R = sp.csr_matrix(np.array([[2, 0, 1, 0, 0, 0], [0, 0, 0, 0, 0, 0]], dtype=float))
+    X = als_half_step(R, Y, alpha=5.0, reg=0.1)
+    c = 1 + 5.0 * R.toarray()[0]
+    p = (R.toarray()[0] > 0).astype(float)
+    A = Y.T @ np.diag(c) @ Y + 0.1 * np.eye(3)
+    assert np.allclose(X[0], np.linalg.solve(A, Y.T @ (c * p)))
+    assert np.allclose(X[1], 0.0)
+
+
+def test_exploration_and_exclusion():
+    cfg = small_config(days=3)
+    greedy = Simulation(cfg).run("mf", seed=0)
+    explore = Simulation(cfg).run(make_agent("mf", epsilon=1.0), seed=0)
+    assert not np.array_equal(
+        greedy.log.impressions.columns()["item"][:500],
+        explore.log.impressions.columns()["item"][:500],
+    )
+    # With exclusion, nobody is shown again an item they clicked in the last 50.
+    imp = greedy.log.impressions.columns()
+    clicked = {}
+    for u, i, c, t in zip(imp["user"], imp["item"], imp["click"], imp["time"], strict=True):
+        if (u, i) in clicked and t > clicked[(u, i)]:
+            raise AssertionError(f"user {u} was shown again clicked item {i}")
+        if c:
+            clicked[(u, i)] = t
+    soft = Simulation(cfg).run(make_agent("mf", temperature=0.5), seed=0)
+    assert soft.totals["clicks"] > 0
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "pattern"),
+    [
+        ("mf", {"dim": 0}, "dim: expected a positive integer, got 0"),
+        ("mf", {"lr": -0.1}, r"lr: expected a positive number, got -0\.1"),
+        ("mf", {"loss": "hinge"}, "loss: expected 'bpr' or 'bce', got 'hinge'"),
+        ("ncf", {"layers": [32, 0]}, "layers: expected a non-empty list of positive integers"),
+        ("ncf", {"negatives": 0}, "negatives: expected a positive integer"),
+        ("item-knn", {"neighbours": -1}, "neighbours: expected a positive integer"),
+        ("als", {"factors": 2.5}, "factors: expected a positive integer, got 2.5"),
+        ("als", {"reg": 0}, "reg: expected a positive number, got 0"),
+        ("mf", {"epsilon": 1.5}, r"epsilon: expected a number in \[0, 1\]"),
+        ("mf", {"dims": 8}, r"params\.dims: unknown parameter \(did you mean 'dim'\?\)"),
+    ],
+)
+def test_bad_hyperparameters(name, params, pattern):
+    with pytest.raises(ConfigError, match=pattern):
+        make_agent(name, **params)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", CF)
+def test_beats_random_and_popularity_below_oracle(name):
+    """30 days in a quickstart-like world (1,000 users x 1,000 items), two seeds."""
+    cfg = from_dict(
+        Config,
+        {
+            "world": {"items": {"n_items": 1000}, "users": {"n_users": 1000}},
+            "simulation": {"days": 30, "tick_minutes": 30.0},
+        },
+    )
+    sim = Simulation(cfg)
+    for seed in (0, 1):
+        clicks = {
+            a: sim.run(a, seed=seed).totals["clicks"]
+            for a in ("random", "popularity", name, "oracle")
+        }
+        assert clicks["oracle"] > clicks[name] > clicks["popularity"] > clicks["random"], clicks
