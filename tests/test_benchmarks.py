@@ -33,3 +33,27 @@ def test_vector_env_benchmark_smoke(tmp_path, monkeypatch):
     result = json.loads(out.read_text())
     assert set(result["median_steps_per_s"]) == {"single", "native", "sync"}
     assert all(v > 0 for v in result["median_steps_per_s"].values())
+
+
+def test_agent_cost_benchmark_smoke(tmp_path, monkeypatch):
+    out = tmp_path / "cost.json"
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        [
+            "agent_cost.py",
+            "--agents",
+            "popularity,mf",
+            "--users",
+            "60",
+            "--items",
+            "80",
+            "--days",
+            "2",
+            "--json",
+            str(out),
+        ],
+    )
+    runpy.run_path(str(REPO / "benchmarks" / "agent_cost.py"), run_name="__main__")
+    rows = {r["agent"]: r for r in json.loads(out.read_text())}
+    assert rows["mf"]["params"] > 0 and rows["mf"]["requests"] > 0

@@ -8,12 +8,11 @@ from simrec.config import markdown_tables
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_readme_python_blocks_run():
-    text = (REPO / "README.md").read_text()
-    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
-    assert blocks
-    for block in blocks:
-        exec(compile(block, "README.md", "exec"), {})
+def test_readme_and_docs_python_blocks_run():
+    for path in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
+        blocks = re.findall(r"```python\n(.*?)```", path.read_text(), flags=re.S)
+        for block in blocks:
+            exec(compile(block, str(path), "exec"), {})
 
 
 def test_readme_names_the_two_commands_and_ci_runs_the_test_command():

@@ -32,7 +32,7 @@ BOUNDED = frozenset({"retention", "satisfaction", "ctr", "coverage"})
 FIGURES: dict[str, tuple[str, str, str, bool]] = {
     "retention": ("retention", "share of day-0 cohort not churned", "Retention", False),
     "satisfaction": ("satisfaction", "mean hidden satisfaction [0, 1]", "Satisfaction", False),
-    "ctr": ("ctr", "clicks per impression", "Click-through rate (short term)", False),
+    "ctr": ("ctr", "clicks per impression", "Click-through rate per day", False),
     "dau": ("dau", "daily active users", "Daily active users", False),
     "revenue": ("revenue", "cumulative revenue (currency)", "Cumulative revenue", True),
     "coverage": ("coverage", "share of catalog shown that day", "Catalog coverage", False),
@@ -128,6 +128,8 @@ def _tradeoff_figure(plt, summary, order, days) -> bytes:  # noqa: ANN001
     ax.set_ylabel(f"retention at day {days - 1} (long term, share)")
     ax.set_title("Short-term CTR vs long-term retention (95% CI)")
     ax.grid(alpha=0.3)
+    if len(order) > 4:  # labels of nearby points overlap; a legend stays readable
+        ax.legend(frameon=False, fontsize=8, loc="best")
     data = _png(fig)
     plt.close(fig)
     return data
