@@ -24,6 +24,11 @@ def small_config(days: int = 5, n_users: int = 150, n_items: int = 200, **sim) -
     )
 
 
+def quickstart_like() -> Config:
+    """The quickstart world at half size (1,000 users x 1,000 items), 30 days."""
+    return small_config(days=30, n_users=1000, n_items=1000)
+
+
 @pytest.fixture
 def small() -> Config:
     return small_config()

@@ -3,6 +3,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import simrec_agents
+from conftest import quickstart_like
 from simrec_agents.baselines import PopularityAgent, RandomAgent
 
 from simrec import Simulation, make_agent
@@ -109,14 +110,7 @@ def test_popularity_ranks_recent_clicks_and_excludes_items_shown_to_the_user():
 def test_quickstart_ordering_over_seeds():
     """Both oracles beat popularity, which beats random, on clicks; the myopic oracle has the
     higher early CTR but the lower retention and satisfaction at the end (clickbait world)."""
-    cfg = from_dict(
-        Config,
-        {
-            "world": {"items": {"n_items": 1000}, "users": {"n_users": 1000}},
-            "simulation": {"days": 30, "tick_minutes": 30.0},
-        },
-    )
-    sim = Simulation(cfg)
+    sim = Simulation(quickstart_like())
     for seed in (0, 1):
         t = {
             a: sim.run(a, seed=seed).totals

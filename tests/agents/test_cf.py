@@ -8,11 +8,10 @@ import pytest
 pytest.importorskip("torch", reason="needs the cf extra: pip install 'simrec[cf]'")
 pytest.importorskip("scipy", reason="needs the cf extra: pip install 'simrec[cf]'")
 
-from conftest import small_config
+from conftest import quickstart_like, small_config
 
 from simrec import Agent, Simulation, make_agent
 from simrec.agent import AgentContext
-from simrec.config import Config, from_dict
 from simrec.errors import ConfigError
 from simrec.worlds import World
 
@@ -202,14 +201,7 @@ def test_bad_hyperparameters(name, params, pattern):
 @pytest.mark.parametrize("name", CF)
 def test_beats_random_and_popularity_below_oracle(name):
     """30 days in a quickstart-like world (1,000 users x 1,000 items), two seeds."""
-    cfg = from_dict(
-        Config,
-        {
-            "world": {"items": {"n_items": 1000}, "users": {"n_users": 1000}},
-            "simulation": {"days": 30, "tick_minutes": 30.0},
-        },
-    )
-    sim = Simulation(cfg)
+    sim = Simulation(quickstart_like())
     for seed in (0, 1):
         clicks = {
             a: sim.run(a, seed=seed).totals["clicks"]

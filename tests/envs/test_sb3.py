@@ -1,11 +1,11 @@
 """stable-baselines3 trains on the simrec envs unmodified (needs the ``rl`` extra)."""
 
+import runpy
 import subprocess
 import sys
 from pathlib import Path
 
 import gymnasium as gym
-import numpy as np
 import pytest
 
 pytest.importorskip("stable_baselines3", reason="needs the rl extra: pip install 'simrec[rl]'")
@@ -26,19 +26,11 @@ def _one_thread():
     torch.set_num_threads(1)
 
 
+TRAIN = runpy.run_path(str(REPO / "scenarios" / "train_ppo.py"))
+
+
 def mean_episode_reward(policy, episodes=40, seed=5000):
-    env = gym.make("simrec/UserLifetime-v0", **LEARNABLE)
-    env.action_space.seed(seed)
-    totals = []
-    for ep in range(episodes):
-        obs, _ = env.reset(seed=seed + ep)
-        done, total = False, 0.0
-        while not done:
-            obs, r, term, trunc, _ = env.step(policy(obs, env))
-            total += r
-            done = term or trunc
-        totals.append(total)
-    return np.mean(totals), np.std(totals, ddof=1) / np.sqrt(episodes)
+    return TRAIN["evaluate"]("simrec/UserLifetime-v0", LEARNABLE, policy, episodes, seed)
 
 
 @pytest.mark.parametrize("env_id", ["simrec/UserLifetime-v0", "simrec/Retention-v0"])
