@@ -203,6 +203,7 @@ class Engine:
         # Hidden dynamic user state.
         self.keys = behaviour.user_keys(np.arange(N))
         self.interest = world.user_truth.interest.copy()
+        self.interest0 = world.user_truth.interest.copy()
         self.satisfaction = world.user_truth.satisfaction.copy()
         self.sensitivity = world.user_truth.price_sensitivity.copy()
         self.fatigue = np.zeros((N, G), dtype=np.float32)
@@ -260,6 +261,7 @@ class Engine:
         """Put new users into ``slots`` (the gymnasium envs): fresh state, visit due ``now``."""
         self.keys[slots] = keys
         self.interest[slots] = interest
+        self.interest0[slots] = interest
         self.satisfaction[slots] = satisfaction
         self.sensitivity[slots] = sensitivity
         self.fatigue[slots] = 0.0
@@ -574,5 +576,10 @@ class Engine:
             "arrived": int(arrived.sum()),
             "alive": int(alive.sum()),
             "satisfaction": float(s.mean()) if s.size else float("nan"),
+            "interest_drift": float(
+                1.0 - (self.interest[alive] * self.interest0[alive]).sum(axis=1).mean()
+            )
+            if alive.any()
+            else float("nan"),
             "available_items": int(self.available_mask.sum()),
         }

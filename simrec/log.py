@@ -10,8 +10,10 @@ objects, no lists of dicts) and hands back concatenated numpy columns or a panda
 * ``sessions`` -- one row per finished session: user, visit number, start, end, requests,
   clicks, the gap to the next visit (days; inf after churn) and whether the user churned;
 * ``days`` -- one row per simulated day, written at the day's end by the collector: users
-  arrived, users alive, mean hidden satisfaction of alive users, items available;
-* ``users`` -- one row per user: arrival day (static).
+  arrived, users alive, mean hidden satisfaction of alive users, mean interest drift
+  :math:`1 - \langle u_j(t), u_j(0)\rangle` of alive users, items available;
+* ``users`` -- one row per user: arrival day (static);
+* ``items`` -- one row per item: release day, genre and the hidden topic (static).
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ DAY_SCHEMA: dict[str, type] = {
     "arrived": np.int64,
     "alive": np.int64,
     "satisfaction": np.float64,
+    "interest_drift": np.float64,
     "available_items": np.int64,
 }
 
@@ -124,12 +127,15 @@ class Table:
 class EventLog:
     """The tables of one run (see the module docstring)."""
 
-    def __init__(self, arrival_day: np.ndarray) -> None:
+    def __init__(self, arrival_day: np.ndarray, items: dict[str, np.ndarray] | None = None) -> None:
         """Create empty tables for a population with the given arrival days.
 
         Args:
             arrival_day: Arrival day of every user ``(N,)``.
+            items: Static item columns metrics need (``release_day``, ``genre``, and the
+                hidden ``topic`` for intra-list diversity), or ``None``.
         """
+        self.items = dict(items or {})
         self.impressions = Table(IMPRESSION_SCHEMA)
         self.sessions = Table(SESSION_SCHEMA, chunk_rows=1 << 14)
         self.days = Table(DAY_SCHEMA, chunk_rows=1 << 10)
@@ -145,4 +151,5 @@ class EventLog:
                 "user": np.arange(len(self.arrival_day), dtype=np.int32),
                 "arrival_day": self.arrival_day,
             },
+            "items": self.items,
         }

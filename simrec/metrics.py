@@ -19,7 +19,24 @@ one value per simulated day. Definitions (day *d* is the interval ``[d, d + 1)``
                      at its start)
 ``coverage``         distinct items shown on day d / items in the catalog on day d
 ``gini_exposure``    Gini coefficient of impressions over the items in the catalog on day d
+``long_tail_share``  share of day d's impressions on long-tail items: outside the 20% of
+                     items with the most clicks over the whole run
+``intra_list_diversity`` mean over day d's slates of the mean pairwise topic distance
+                     :math:`1 - \cos(z_i, z_j)` within the slate (hidden topics)
+``novelty``          mean self-information :math:`-\log_2 p_i` of day d's impressions, with
+                     :math:`p_i` the item's share of all clicks before day d (add-one
+                     smoothing; Zhou et al. 2010)
+``homogenization``   mean Jaccard similarity of the consumed (clicked) item sets of a fixed
+                     sample of user pairs of the day-0 cohort, at the end of day d
+                     (Chaney et al. 2018)
+``interest_drift``   mean :math:`1 - \langle u_j(t), u_j(0)\rangle` of users alive at the end
+                     of day d (hidden interests)
+``cold_item_ctr``    CTR on day d of impressions of items released during the run and at most
+                     ``COLD_DAYS`` days old
 ==================== ==========================================================================
+
+Cost metrics (``ms_per_request``, ``fit_seconds``, ``params``) are per-run scalars of the
+agent's cost report, added to the run totals by the runner.
 
 >>> gini(np.array([1.0, 1.0, 1.0, 1.0]))
 0.0
@@ -33,7 +50,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-__all__ = ["DAILY_METRICS", "daily_metrics", "gini", "run_totals"]
+__all__ = ["COLD_DAYS", "DAILY_METRICS", "HEAD_SHARE", "daily_metrics", "gini", "run_totals"]
 
 Tables = Mapping[str, Mapping[str, np.ndarray]]
 
@@ -186,6 +203,127 @@ def gini_exposure(t: Tables, days: int) -> np.ndarray:
     return out
 
 
+#: Share of items (by clicks over the run) that form the head; the rest is the long tail.
+HEAD_SHARE = 0.2
+#: Days after its release during which an item counts as cold.
+COLD_DAYS = 3
+#: User pairs sampled (fixed seed) for homogenization.
+HOMOGENIZATION_PAIRS = 2000
+
+
+def long_tail_share(t: Tables, days: int) -> np.ndarray:
+    """Share of impressions on items outside the click head of the run."""
+    imp = t["impressions"]
+    if len(imp["item"]) == 0:
+        return np.full(days, np.nan)
+    m = int(imp["item"].max()) + 1
+    clicks_per_item = np.bincount(imp["item"], weights=imp["click"], minlength=m)
+    n_head = max(int(np.ceil(HEAD_SHARE * m)), 1)
+    head = np.zeros(m, dtype=bool)
+    head[np.argsort(-clicks_per_item, kind="stable")[:n_head]] = True
+    tail = ~head[imp["item"]]
+    return _ratio(_per_day(imp["day"], days, tail), impressions(t, days))
+
+
+def _slates(t: Tables) -> tuple[np.ndarray, np.ndarray]:
+    """Impressions regrouped as slates: (item ids (R, K), day (R,))."""
+    imp = t["impressions"]
+    pos = imp["position"]
+    K = int(pos.max()) + 1 if len(pos) else 1
+    R = len(pos) // K
+    return imp["item"][: R * K].reshape(R, K), imp["day"][: R * K : K]
+
+
+def intra_list_diversity(t: Tables, days: int) -> np.ndarray:
+    """Mean pairwise topic distance within slates, per day."""
+    items, day = _slates(t)
+    K = items.shape[1]
+    if K < 2 or len(day) == 0 or "topic" not in t["items"]:
+        return np.full(days, np.nan)
+    topic = np.asarray(t["items"]["topic"], dtype=np.float64)
+    ild = np.empty(len(day))
+    for s in range(0, len(day), 65536):
+        z = topic[items[s : s + 65536]].sum(axis=1)
+        # For unit vectors: sum_{i<j} z_i.z_j = (|sum z|^2 - K) / 2.
+        mean_cos = ((z * z).sum(axis=1) - K) / (K * (K - 1))
+        ild[s : s + 65536] = 1.0 - mean_cos
+    return _ratio(_per_day(day, days, ild), _per_day(day, days))
+
+
+def novelty(t: Tables, days: int) -> np.ndarray:
+    """Mean self-information of impressions given the clicks before each day."""
+    imp = t["impressions"]
+    if len(imp["item"]) == 0:
+        return np.full(days, np.nan)
+    m = int(imp["item"].max()) + 1
+    out = np.full(days, np.nan)
+    before = np.zeros(m)
+    order = np.argsort(imp["day"], kind="stable")
+    day, item, click = imp["day"][order], imp["item"][order], imp["click"][order]
+    bounds = np.searchsorted(day, np.arange(days + 1))
+    for d in range(days):
+        lo, hi = bounds[d], bounds[d + 1]
+        if hi > lo:
+            p = (before[item[lo:hi]] + 1.0) / (before.sum() + m)
+            out[d] = float(-np.log2(p).mean())
+        before += np.bincount(item[lo:hi], weights=click[lo:hi], minlength=m)
+    return out
+
+
+def homogenization(t: Tables, days: int) -> np.ndarray:
+    """Mean Jaccard similarity of consumed sets over a fixed sample of user pairs."""
+    imp = t["impressions"]
+    cohort = np.flatnonzero(t["users"]["arrival_day"] == 0.0)
+    if len(cohort) < 2:
+        return np.full(days, np.nan)
+    rng = np.random.default_rng(len(cohort))  # fixed pairs: the same for every agent
+    a = rng.choice(cohort, HOMOGENIZATION_PAIRS)
+    b = rng.choice(cohort, HOMOGENIZATION_PAIRS)
+    keep = a != b
+    a, b = a[keep], b[keep]
+    clicked = imp["click"]
+    u, i, d = imp["user"][clicked], imp["item"][clicked], imp["day"][clicked]
+    m = int(imp["item"].max()) + 1 if len(imp["item"]) else 1
+    key, first = np.unique(u.astype(np.int64) * m + i, return_index=True)
+    first_day = d[first]
+    owner = key // m
+    by_user = np.searchsorted(owner, np.arange(len(t["users"]["user"]) + 1))
+    sizes = np.zeros((len(a), days))
+    inter = np.zeros((len(a), days))
+
+    def cumulative(days_of_items: np.ndarray) -> np.ndarray:
+        return np.cumsum(np.bincount(np.minimum(days_of_items, days - 1), minlength=days))
+
+    for k, (x, y) in enumerate(zip(a, b, strict=True)):
+        ix = key[by_user[x] : by_user[x + 1]] % m
+        iy = key[by_user[y] : by_user[y + 1]] % m
+        dx, dy = first_day[by_user[x] : by_user[x + 1]], first_day[by_user[y] : by_user[y + 1]]
+        common, cx, cy = np.intersect1d(ix, iy, assume_unique=True, return_indices=True)
+        sizes[k] = cumulative(dx) + cumulative(dy)
+        if len(common):
+            inter[k] = cumulative(np.maximum(dx[cx], dy[cy]))
+    union = sizes - inter
+    jac = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+    return jac.mean(axis=0)
+
+
+def interest_drift(t: Tables, days: int) -> np.ndarray:
+    """Mean drift of alive users' hidden interests from their start, at each day's end."""
+    return _days_column(t, days, "interest_drift")
+
+
+def cold_item_ctr(t: Tables, days: int) -> np.ndarray:
+    """CTR of impressions of items released during the run, in their first COLD_DAYS."""
+    imp = t["impressions"]
+    release = t["items"].get("release_day")
+    if release is None or len(imp["item"]) == 0:
+        return np.full(days, np.nan)
+    rel = np.asarray(release)[imp["item"]]
+    cold = (rel > 0) & (imp["time"] - rel < COLD_DAYS)
+    shown = _per_day(imp["day"][cold], days)
+    return _ratio(_per_day(imp["day"][cold], days, imp["click"][cold]), shown)
+
+
 #: Metric name -> function(tables, days) -> per-day values.
 DAILY_METRICS: dict[str, Callable[[Tables, int], np.ndarray]] = {
     "ctr": ctr,
@@ -202,6 +340,12 @@ DAILY_METRICS: dict[str, Callable[[Tables, int], np.ndarray]] = {
     "churn_rate": churn_rate,
     "coverage": coverage,
     "gini_exposure": gini_exposure,
+    "long_tail_share": long_tail_share,
+    "intra_list_diversity": intra_list_diversity,
+    "novelty": novelty,
+    "homogenization": homogenization,
+    "interest_drift": interest_drift,
+    "cold_item_ctr": cold_item_ctr,
 }
 
 

@@ -146,7 +146,14 @@ class Simulation:
         world = make_world(cfg.world, streams.world, streams.arrivals, cfg.simulation.days)
         if isinstance(agent, str):
             agent = make_agent(agent, **(agent_params or {}))
-        log = EventLog(world.users.arrival_day)
+        log = EventLog(
+            world.users.arrival_day,
+            items={
+                "release_day": world.items.release_day,
+                "genre": world.items.genre,
+                "topic": world.item_truth.topic,
+            },
+        )
         engine = Engine(world, cfg, streams.behaviour, log)
         agent.setup(
             AgentContext(

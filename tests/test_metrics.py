@@ -14,6 +14,8 @@ def tables():
         "purchase": np.array([1, 0, 0, 0, 0, 0, 0, 0], bool),
         "revenue": np.array([3.0, 0, 0, 0, 0, 0, 0, 0]),
         "engagement": np.array([5.0, 0, 0, 0, 2.0, 0, 1.0, 0]),
+        "position": np.array([0, 1, 0, 1, 0, 1, 0, 1]),
+        "time": np.array([0.1, 0.1, 0.2, 0.2, 1.1, 1.1, 1.5, 1.5]),
     }
     sessions = {
         "user": np.array([0, 1, 0, 2]),
@@ -30,7 +32,9 @@ def tables():
         "available_items": np.array([4, 4]),
     }
     users = {"user": np.arange(3), "arrival_day": np.array([0.0, 0.0, 1.2])}
-    return {"impressions": imp, "sessions": sessions, "days": days, "users": users}
+    days["interest_drift"] = np.array([0.0, 0.1])
+    items = {"topic": np.eye(4), "release_day": np.zeros(4), "genre": np.zeros(4, np.int16)}
+    return {"impressions": imp, "sessions": sessions, "days": days, "users": users, "items": items}
 
 
 def test_daily_metrics_by_hand():
@@ -66,3 +70,49 @@ def test_run_totals():
     assert tot["clicks"] == 3 and tot["impressions"] == 8
     assert tot["ctr_early"] == 0.25 and tot["retention"] == 0.5
     assert tot["items_shown"] == 4
+
+
+def slate_tables():
+    # Two days; slates of K = 2; users 0, 1 (cohort) and 2 (arrives day 1).
+    z = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.6, 0.8]])
+    imp = {
+        "day": np.array([0, 0, 0, 0, 1, 1]),
+        "time": np.array([0.1, 0.1, 0.2, 0.2, 1.5, 1.5]),
+        "user": np.array([0, 0, 1, 1, 0, 0]),
+        "item": np.array([0, 1, 0, 2, 3, 1]),
+        "position": np.array([0, 1, 0, 1, 0, 1]),
+        "click": np.array([1, 0, 1, 0, 1, 0], bool),
+    }
+    items = {
+        "topic": z,
+        "release_day": np.array([0.0, 0.0, 0.0, 1.0]),
+        "genre": np.zeros(4, np.int16),
+    }
+    users = {"user": np.arange(3), "arrival_day": np.array([0.0, 0.0, 1.0])}
+    days = {"day": np.array([0, 1]), "interest_drift": np.array([0.01, 0.03])}
+    return {"impressions": imp, "items": items, "users": users, "days": days, "sessions": {}}
+
+
+def test_diversity_novelty_tail_cold_by_hand():
+    t = slate_tables()
+    ild = metrics.intra_list_diversity(t, 2)
+    # Day 0: slates (0, 1) distance 1 and (0, 2) distance 0; day 1: (3, 1) distance 0.2.
+    assert ild.tolist() == pytest.approx([0.5, 0.2])
+    # Clicks over the run: item 0 twice, item 3 once -> the head (top 20% of 4 items) is
+    # item 0; day 0 shows items 0, 1, 0, 2 -> tail share 0.5; day 1 shows 3, 1 -> 1.0.
+    assert metrics.long_tail_share(t, 2).tolist() == pytest.approx([0.5, 1.0])
+    nov = metrics.novelty(t, 2)
+    assert nov[0] == pytest.approx(-np.log2(1 / 4))  # no clicks before day 0: uniform
+    # Before day 1: item 0 clicked twice -> p = (0 + 1) / (2 + 4) for items 3 and 1.
+    assert nov[1] == pytest.approx(-np.log2(1 / 6))
+    # Item 3 is released on day 1 and clicked at day 1.5: cold CTR 1.0 on day 1.
+    cold = metrics.cold_item_ctr(t, 2)
+    assert np.isnan(cold[0]) and cold[1] == 1.0
+    assert metrics.interest_drift(t, 2).tolist() == [0.01, 0.03]
+
+
+def test_homogenization_by_hand():
+    t = slate_tables()
+    # Cohort users 0 and 1 both clicked item 0 on day 0; user 0 also item 3 on day 1.
+    h = metrics.homogenization(t, 2)
+    assert h.tolist() == pytest.approx([1.0, 0.5])  # every sampled pair is (0, 1) or (1, 0)

@@ -145,8 +145,13 @@ def execute(spec: RunSpec) -> tuple[str, int, dict[str, float]]:
         label=spec.agent.key,
     )
     cost = dataclasses.asdict(result.cost) | {"wall_seconds": result.wall_seconds}
-    write_run(Path(spec.out), spec.agent.key, spec.seed, result.daily, result.totals, cost)
-    return spec.agent.key, spec.seed, result.totals
+    totals = result.totals | {
+        "ms_per_request": result.cost.ms_per_request,
+        "fit_seconds": result.cost.fit_seconds,
+        "params": float(result.cost.params),
+    }
+    write_run(Path(spec.out), spec.agent.key, spec.seed, result.daily, totals, cost)
+    return spec.agent.key, spec.seed, totals
 
 
 def _check_folder(scenario: ScenarioConfig, out: Path, resume: bool, force: bool) -> None:
