@@ -183,6 +183,15 @@ def _check_folder(scenario: ScenarioConfig, out: Path, resume: bool, force: bool
         )
 
 
+def _remove_stale_temporaries(out: Path) -> None:
+    """Delete temporary files and run folders left by a killed sweep (never read as data)."""
+    for tmp in [*out.glob(".*.tmp"), *out.glob("runs/*/.*.tmp")]:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+
+
 def run_scenario(
     scenario: ScenarioConfig,
     out: Path | str,
@@ -213,6 +222,7 @@ def run_scenario(
         make_agent(spec.name, **dict(spec.params))
     check_writable(out)
     _check_folder(scenario, out, resume, force)
+    _remove_stale_temporaries(out)
     atomic_write_text(out / "config.yaml", to_yaml(scenario))
     done = set(finished_runs(out))
     todo = [s for s in plan(scenario, out) if (s.agent.key, s.seed) not in done]
