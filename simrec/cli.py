@@ -60,6 +60,15 @@ def _parser() -> argparse.ArgumentParser:
         help="keep finished runs in --out and run only the missing ones",
     )
     r.add_argument("--force", action="store_true", help="replace previous results in --out")
+    r.add_argument(
+        "--backend",
+        choices=["local", "ray"],
+        default="local",
+        help="local process pool (default) or Ray tasks",
+    )
+    r.add_argument(
+        "--ray-address", default=None, help="Ray cluster to join (default: start a local one)"
+    )
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     sub.add_parser("list", help="list worlds, agents and scenarios")
     rep = sub.add_parser("report", help="(re)write figures and report.md of a results folder")
@@ -123,6 +132,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         workers=args.workers,
         resume=args.resume,
         force=args.force,
+        backend=args.backend,
+        ray_address=args.ray_address,
         progress=not args.no_progress,
     )
     days = scenario.simulation.days

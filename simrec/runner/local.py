@@ -38,7 +38,15 @@ from simrec.runner.results import (
 )
 from simrec.simulation import Simulation
 
-__all__ = ["RunSpec", "ScenarioResult", "execute", "plan", "resolve", "run_scenario"]
+__all__ = [
+    "RunOutput",
+    "RunSpec",
+    "ScenarioResult",
+    "execute",
+    "plan",
+    "resolve",
+    "run_scenario",
+]
 
 
 @dataclass(frozen=True)
@@ -136,8 +144,19 @@ def plan(scenario: ScenarioConfig, out: Path) -> list[RunSpec]:
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def execute(spec: RunSpec) -> tuple[str, int, dict[str, float]]:
-    """Simulate one run and write it to the results folder (atomically)."""
+@dataclass(frozen=True)
+class RunOutput:
+    """What one run sends back to the driver, which writes it to the results folder."""
+
+    agent: str
+    seed: int
+    daily: pd.DataFrame
+    totals: dict[str, float]
+    cost: dict[str, Any]
+
+
+def execute(spec: RunSpec) -> RunOutput:
+    """Simulate one run (in any process or on any Ray node; nothing is written here)."""
     result = Simulation(spec.scenario.config).run(
         spec.agent.name,
         seed=spec.seed,
@@ -150,8 +169,7 @@ def execute(spec: RunSpec) -> tuple[str, int, dict[str, float]]:
         "fit_seconds": result.cost.fit_seconds,
         "params": float(result.cost.params),
     }
-    write_run(Path(spec.out), spec.agent.key, spec.seed, result.daily, totals, cost)
-    return spec.agent.key, spec.seed, totals
+    return RunOutput(spec.agent.key, spec.seed, result.daily, totals, cost)
 
 
 def _check_folder(scenario: ScenarioConfig, out: Path, resume: bool, force: bool) -> None:
@@ -199,6 +217,8 @@ def run_scenario(
     workers: int = 1,
     resume: bool = False,
     force: bool = False,
+    backend: str = "local",
+    ray_address: str | None = None,
     progress: bool = True,
     on_run: Callable[[str, int, dict[str, float]], Any] | None = None,
 ) -> ScenarioResult:
@@ -210,6 +230,8 @@ def run_scenario(
         workers: Processes to run in parallel (1: in this process).
         resume: Keep the runs already finished in ``out`` and run only the others.
         force: Delete previous results in ``out`` first.
+        backend: ``"local"`` (process pool) or ``"ray"`` (Ray tasks; same results).
+        ray_address: Ray cluster to join (``None``: start a local one with ``workers`` CPUs).
         progress: Show a progress bar over runs.
         on_run: Called with (agent, seed, totals) as each run finishes.
 
@@ -218,6 +240,8 @@ def run_scenario(
             ``force``) or finished runs of this one (without ``resume`` or ``force``).
     """
     out = Path(out)
+    if backend not in ("local", "ray"):
+        raise ConfigError(f"--backend: expected 'local' or 'ray', got {backend!r}")
     for spec in scenario.agents:  # fail on a bad name or parameter before any run starts
         make_agent(spec.name, **dict(spec.params))
     check_writable(out)
@@ -232,7 +256,10 @@ def run_scenario(
 
         bar = tqdm(total=len(todo), desc=scenario.name, unit="run")
 
-    def finished(agent: str, seed: int, totals: dict[str, float]) -> None:
+    def finished(run: RunOutput) -> None:
+        # The driver writes each run as it arrives (atomically), whatever the backend.
+        write_run(out, run.agent, run.seed, run.daily, run.totals, run.cost)
+        agent, seed, totals = run.agent, run.seed, run.totals
         if bar is not None:
             bar.update(1)
             bar.set_postfix_str(f"{agent} seed {seed}")
@@ -240,7 +267,11 @@ def run_scenario(
             on_run(agent, seed, totals)
 
     try:
-        if workers > 1 and len(todo) > 1:
+        if backend == "ray":
+            from simrec.runner.ray_backend import run_on_ray
+
+            run_on_ray(execute, todo, finished, address=ray_address, num_cpus=workers)
+        elif workers > 1 and len(todo) > 1:
             # Fresh ("spawn") workers read the one-thread settings before importing numpy, so
             # parallel runs do not oversubscribe the cores with BLAS threads.
             with (
@@ -251,10 +282,10 @@ def run_scenario(
             ):
                 futures = [pool.submit(execute, s) for s in todo]
                 for fut in as_completed(futures):
-                    finished(*fut.result())
+                    finished(fut.result())
         else:
             for spec in todo:
-                finished(*execute(spec))
+                finished(execute(spec))
     finally:
         if bar is not None:
             bar.close()
