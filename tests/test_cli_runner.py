@@ -71,6 +71,11 @@ def test_quickstart_smoke_cli_writes_results(tmp_path, capsys):
         "revenue",
         "coverage",
         "ctr_vs_retention",
+        "diversity",
+        "homogenization",
+        "long_tail",
+        "interest_drift",
+        "cost_vs_outcome",
     ):
         png = out / "figures" / f"{name}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name

@@ -23,7 +23,9 @@ from simrec.runner.results import atomic_write_bytes, atomic_write_text, t_quant
 __all__ = ["FIGURES", "daily_bands", "write_report"]
 
 #: Metrics that are shares in [0, 1]; their CI bands are clipped to that range.
-BOUNDED = frozenset({"retention", "satisfaction", "ctr", "coverage"})
+BOUNDED = frozenset(
+    {"retention", "satisfaction", "ctr", "coverage", "homogenization", "long_tail_share"}
+)
 
 #: Metrics that are shares in [0, 1]; their CI bands are clipped to that range.
 BOUNDED = frozenset({"retention", "satisfaction", "ctr", "coverage"})
@@ -36,6 +38,30 @@ FIGURES: dict[str, tuple[str, str, str, bool]] = {
     "dau": ("dau", "daily active users", "Daily active users", False),
     "revenue": ("revenue", "cumulative revenue (currency)", "Cumulative revenue", True),
     "coverage": ("coverage", "share of catalog shown that day", "Catalog coverage", False),
+    "diversity": (
+        "intra_list_diversity",
+        "mean pairwise topic distance in a slate",
+        "Intra-list diversity",
+        False,
+    ),
+    "homogenization": (
+        "homogenization",
+        "mean Jaccard of users' consumed sets",
+        "Homogenization of users",
+        False,
+    ),
+    "long_tail": (
+        "long_tail_share",
+        "share of impressions on tail items",
+        "Long-tail share",
+        False,
+    ),
+    "interest_drift": (
+        "interest_drift",
+        "mean 1 - cos(interest now, at start)",
+        "Interest drift",
+        False,
+    ),
 }
 
 #: Rows of the summary table in the report: (metric, header, format).
@@ -47,6 +73,7 @@ REPORT_TABLE = (
     ("satisfaction", "satisfaction (end)", "{:.3f}"),
     ("revenue", "revenue", "{:,.0f}"),
     ("dau", "mean DAU", "{:,.0f}"),
+    ("ms_per_request", "ms/request", "{:.3f}"),
 )
 
 
@@ -135,6 +162,60 @@ def _tradeoff_figure(plt, summary, order, days) -> bytes:  # noqa: ANN001
     return data
 
 
+#: Where zero costs are drawn on the log axes of the cost figure.
+COST_FLOOR = 1e-3
+
+
+def _cost_figure(plt, summary, order, days) -> bytes:  # noqa: ANN001
+    """Cost (ms per request; fit seconds) against long-term outcomes (retention; revenue)."""
+    from matplotlib.ticker import NullFormatter
+
+    fig, axes = plt.subplots(1, 2, figsize=(11.0, 4.4))
+    panels = (
+        (
+            "ms_per_request",
+            "retention",
+            "ms per request (recommend, wall)",
+            f"retention at day {days - 1} (share)",
+        ),
+        (
+            "fit_seconds",
+            "revenue",
+            "fit seconds per run (all retrains, wall)",
+            f"revenue over {days} days (currency)",
+        ),
+    )
+    for ax, (xm, ym, xl, yl) in zip(axes, panels, strict=True):
+        for agent in order:
+            row = summary[summary["agent"] == agent].set_index("metric")
+            if not {xm, ym} <= set(row.index):
+                continue
+            x, y = row.loc[xm], row.loc[ym]
+            # Log axis: costs of zero (agents that never fit) sit at the floor.
+            xc = max(float(x["mean"]), COST_FLOOR)
+            ci = 0.0 if x["ci95"] != x["ci95"] else float(x["ci95"])
+            low = max(0.0, min(ci, xc - COST_FLOOR / 2))
+            ax.errorbar(
+                xc,
+                y["mean"],
+                xerr=[[low], [ci]],
+                yerr=y["ci95"],
+                fmt="o",
+                capsize=3,
+                label=agent,
+            )
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels collide on short spans
+        ax.set_xlabel(f"{xl}; log scale, 0 drawn at {COST_FLOOR:g}")
+        ax.set_ylabel(yl)
+        ax.grid(alpha=0.3)
+    axes[0].legend(frameon=False, fontsize=8, loc="best")
+    fig.suptitle("Compute cost vs long-term outcome (mean over seeds, 95% CI)")
+    data = _png(fig)
+    plt.close(fig)
+    return data
+
+
 def _summary_markdown(summary: pd.DataFrame, order: list[str], baseline: str) -> str:
     header = ["agent", *(h for _, h, _ in REPORT_TABLE)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -190,6 +271,8 @@ def write_report(out: Path | str) -> Path:
         names.append((name, title))
     atomic_write_bytes(figs / "ctr_vs_retention.png", _tradeoff_figure(plt, summary, order, days))
     names.append(("ctr_vs_retention", "Short-term CTR vs long-term retention"))
+    atomic_write_bytes(figs / "cost_vs_outcome.png", _cost_figure(plt, summary, order, days))
+    names.append(("cost_vs_outcome", "Compute cost vs long-term outcome"))
     seeds = sorted(set(metrics["seed"]))
     text = [
         f"# {scenario.name}",
