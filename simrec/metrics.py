@@ -369,7 +369,9 @@ def run_totals(t: Tables, days: int, early_days: int = 3) -> dict[str, float]:
     Returns:
         ``clicks``, ``impressions``, ``ctr``, ``ctr_early`` (first ``early_days``),
         ``revenue``, ``engagement``, ``retention`` and ``satisfaction`` (at the last day),
-        ``dau`` (mean), ``coverage`` (distinct items shown over the run / items).
+        ``dau`` (mean), ``items_shown`` (distinct items shown over the run),
+        ``homogenization`` and ``interest_drift`` (at the last day), and the daily means of
+        ``intra_list_diversity``, ``long_tail_share``, ``novelty`` and ``cold_item_ctr``.
     """
     c, n = clicks(t, days), impressions(t, days)
     e = min(early_days, days)
@@ -386,4 +388,18 @@ def run_totals(t: Tables, days: int, early_days: int = 3) -> dict[str, float]:
         "satisfaction": float(satisfaction(t, days)[-1]),
         "dau": float(np.nanmean(dau(t, days))),
         "items_shown": float(m),
+        "homogenization": _last(homogenization(t, days)),
+        "interest_drift": _last(interest_drift(t, days)),
+        "intra_list_diversity": _mean(intra_list_diversity(t, days)),
+        "long_tail_share": _mean(long_tail_share(t, days)),
+        "novelty": _mean(novelty(t, days)),
+        "cold_item_ctr": _mean(cold_item_ctr(t, days)),
     }
+
+
+def _last(x: np.ndarray) -> float:
+    return float(x[-1]) if len(x) else float("nan")
+
+
+def _mean(x: np.ndarray) -> float:
+    return float(np.nanmean(x)) if np.isfinite(x).any() else float("nan")
