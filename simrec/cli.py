@@ -69,6 +69,13 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--ray-address", default=None, help="Ray cluster to join (default: start a local one)"
     )
+    r.add_argument(
+        "--events",
+        type=float,
+        default=0.0,
+        metavar="FRACTION",
+        help="save this share of each run's impressions to runs/<agent>/<seed>/events.parquet",
+    )
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     sub.add_parser("list", help="list worlds, agents and scenarios")
     rep = sub.add_parser("report", help="(re)write figures and report.md of a results folder")
@@ -134,6 +141,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         force=args.force,
         backend=args.backend,
         ray_address=args.ray_address,
+        events=args.events,
         progress=not args.no_progress,
     )
     days = scenario.simulation.days

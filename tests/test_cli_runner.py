@@ -186,3 +186,30 @@ def test_console_script_list():
 def test_scenario_config_from_dict_rejects_unknown_agent_field():
     with pytest.raises(Exception, match=r"agents\[0\]\.parms: unknown key"):
         from_dict(ScenarioConfig, {"agents": [{"name": "random", "parms": {}}]})
+
+
+def test_sampled_event_log_is_saved(tmp_path):
+    path = tiny(tmp_path)
+    out = tmp_path / "ev"
+    assert (
+        main(
+            [
+                "run",
+                str(path),
+                "--out",
+                str(out),
+                "--events",
+                "0.5",
+                "--workers",
+                "1",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    ev = pd.read_parquet(out / "runs" / "random" / "0" / "events.parquet")
+    daily = pd.read_parquet(out / "runs" / "random" / "0" / "daily.parquet")
+    total = daily["impressions"].sum()
+    assert 0.4 * total < len(ev) < 0.6 * total
+    assert {"user", "item", "click", "satisfaction"} <= set(ev.columns)
+    assert main(["run", str(path), "--out", str(tmp_path / "e2"), "--events", "2"]) == 2

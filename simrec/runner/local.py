@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -57,6 +58,8 @@ class RunSpec:
     agent: AgentSpec
     seed: int
     out: str
+    events: float = 0.0  # share of impressions saved to events.parquet
+    show_days: bool = False  # a progress bar over simulated days (in-process runs)
 
 
 @dataclass(frozen=True)
@@ -131,10 +134,12 @@ def _one_thread_env() -> Iterator[None]:
                 os.environ[k] = v
 
 
-def plan(scenario: ScenarioConfig, out: Path) -> list[RunSpec]:
+def plan(
+    scenario: ScenarioConfig, out: Path, events: float = 0.0, show_days: bool = False
+) -> list[RunSpec]:
     """All (agent, seed) runs of the scenario, agent-major."""
     return [
-        RunSpec(scenario, agent, seed, str(out))
+        RunSpec(scenario, agent, seed, str(out), events, show_days)
         for agent in scenario.agents
         for seed in scenario.seeds
     ]
@@ -153,6 +158,7 @@ class RunOutput:
     daily: pd.DataFrame
     totals: dict[str, float]
     cost: dict[str, Any]
+    events: pd.DataFrame | None = None
 
 
 def execute(spec: RunSpec) -> RunOutput:
@@ -162,6 +168,7 @@ def execute(spec: RunSpec) -> RunOutput:
         seed=spec.seed,
         agent_params=dict(spec.agent.params),
         label=spec.agent.key,
+        progress=spec.show_days,
     )
     cost = dataclasses.asdict(result.cost) | {"wall_seconds": result.wall_seconds}
     totals = result.totals | {
@@ -169,7 +176,13 @@ def execute(spec: RunSpec) -> RunOutput:
         "fit_seconds": result.cost.fit_seconds,
         "params": float(result.cost.params),
     }
-    return RunOutput(spec.agent.key, spec.seed, result.daily, totals, cost)
+    events = None
+    if spec.events > 0:
+        frame = result.log.impressions.to_frame()
+        # A seeded, per-run sample: the same rows for the same run, whatever the backend.
+        keep = np.random.default_rng(spec.seed).random(len(frame)) < spec.events
+        events = frame[keep].reset_index(drop=True)
+    return RunOutput(spec.agent.key, spec.seed, result.daily, totals, cost, events)
 
 
 def _check_folder(scenario: ScenarioConfig, out: Path, resume: bool, force: bool) -> None:
@@ -219,6 +232,7 @@ def run_scenario(
     force: bool = False,
     backend: str = "local",
     ray_address: str | None = None,
+    events: float = 0.0,
     progress: bool = True,
     on_run: Callable[[str, int, dict[str, float]], Any] | None = None,
 ) -> ScenarioResult:
@@ -232,6 +246,7 @@ def run_scenario(
         force: Delete previous results in ``out`` first.
         backend: ``"local"`` (process pool) or ``"ray"`` (Ray tasks; same results).
         ray_address: Ray cluster to join (``None``: start a local one with ``workers`` CPUs).
+        events: Share of impressions to save per run in ``events.parquet`` (0: none).
         progress: Show a progress bar over runs.
         on_run: Called with (agent, seed, totals) as each run finishes.
 
@@ -242,6 +257,8 @@ def run_scenario(
     out = Path(out)
     if backend not in ("local", "ray"):
         raise ConfigError(f"--backend: expected 'local' or 'ray', got {backend!r}")
+    if not 0.0 <= events <= 1.0:
+        raise ConfigError(f"--events: expected a share in [0, 1], got {events!r}")
     for spec in scenario.agents:  # fail on a bad name or parameter before any run starts
         make_agent(spec.name, **dict(spec.params))
     check_writable(out)
@@ -249,7 +266,9 @@ def run_scenario(
     _remove_stale_temporaries(out)
     atomic_write_text(out / "config.yaml", to_yaml(scenario))
     done = set(finished_runs(out))
-    todo = [s for s in plan(scenario, out) if (s.agent.key, s.seed) not in done]
+    in_process = backend == "local" and workers == 1
+    runs = plan(scenario, out, events, show_days=progress and in_process)
+    todo = [s for s in runs if (s.agent.key, s.seed) not in done]
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -258,7 +277,7 @@ def run_scenario(
 
     def finished(run: RunOutput) -> None:
         # The driver writes each run as it arrives (atomically), whatever the backend.
-        write_run(out, run.agent, run.seed, run.daily, run.totals, run.cost)
+        write_run(out, run.agent, run.seed, run.daily, run.totals, run.cost, run.events)
         agent, seed, totals = run.agent, run.seed, run.totals
         if bar is not None:
             bar.update(1)

@@ -5,6 +5,7 @@ Layout of ``DIR``::
     config.yaml                  the fully resolved scenario (round-trips)
     runs/<agent>/<seed>/         one folder per finished run, created by an atomic rename:
         daily.parquet            per-day metrics (wide)
+        events.parquet           optional: a sample of the impressions (--events FRACTION)
         totals.json              whole-run aggregates
         cost.json                the agent's cost report
     metrics.parquet              long format: scenario, agent, seed, day, metric, value
@@ -130,8 +131,19 @@ def write_run(
     daily: pd.DataFrame,
     totals: dict[str, float],
     cost: dict[str, Any],
+    events: pd.DataFrame | None = None,
 ) -> Path:
     """Write one finished run as a folder that appears atomically.
+
+    Args:
+        out: Results folder.
+        agent: Agent label.
+        seed: Run seed.
+        daily: Daily metrics.
+        totals: Whole-run aggregates.
+        cost: The agent's cost report.
+        events: Optional (sampled) impressions of the event log, written as
+            ``events.parquet``.
 
     Returns:
         The run folder.
@@ -143,6 +155,8 @@ def write_run(
         (tmp / "daily.parquet").write_bytes(_parquet_bytes(daily))
         (tmp / "totals.json").write_text(json.dumps(totals, indent=1, sort_keys=True))
         (tmp / "cost.json").write_text(json.dumps(cost, indent=1, sort_keys=True, default=str))
+        if events is not None:
+            events.to_parquet(tmp / "events.parquet", index=False)
         if final.exists():
             shutil.rmtree(final)
         os.rename(tmp, final)
