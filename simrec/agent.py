@@ -179,6 +179,18 @@ AGENTS: dict[str, AgentInfo] = {
             "weighted ALS for implicit feedback (Hu, Koren, Volinsky 2008; numpy)",
         ),
         AgentInfo(
+            "lm-content",
+            "simrec_agents.lm.content:LMContentAgent",
+            ("lm",),
+            "content-based: sentence-model vectors of item and profile text (MiniLM, offline)",
+        ),
+        AgentInfo(
+            "lm-cf",
+            "simrec_agents.lm.cf:LMCFAgent",
+            ("lm",),
+            "BPR CF whose item embeddings are a trained adapter over frozen MiniLM vectors",
+        ),
+        AgentInfo(
             "myopic-oracle",
             "simrec_agents.baselines:MyopicOracleAgent",
             (),

@@ -312,14 +312,19 @@ def interest_drift(t: Tables, days: int) -> np.ndarray:
     return _days_column(t, days, "interest_drift")
 
 
-def cold_item_ctr(t: Tables, days: int) -> np.ndarray:
-    """CTR of impressions of items released during the run, in their first COLD_DAYS."""
+def _cold(t: Tables) -> np.ndarray:
+    """Impressions of items released during the run, in their first COLD_DAYS."""
     imp = t["impressions"]
     release = t["items"].get("release_day")
-    if release is None or len(imp["item"]) == 0:
-        return np.full(days, np.nan)
+    if release is None:
+        return np.zeros(len(imp["item"]), dtype=bool)
     rel = np.asarray(release)[imp["item"]]
-    cold = (rel > 0) & (imp["time"] - rel < COLD_DAYS)
+    return (rel > 0) & (imp["time"] - rel < COLD_DAYS)
+
+
+def cold_item_ctr(t: Tables, days: int) -> np.ndarray:
+    """CTR of impressions of items released during the run, in their first COLD_DAYS."""
+    imp, cold = t["impressions"], _cold(t)
     shown = _per_day(imp["day"][cold], days)
     return _ratio(_per_day(imp["day"][cold], days, imp["click"][cold]), shown)
 
@@ -371,7 +376,9 @@ def run_totals(t: Tables, days: int, early_days: int = 3) -> dict[str, float]:
         ``revenue``, ``engagement``, ``retention`` and ``satisfaction`` (at the last day),
         ``dau`` (mean), ``items_shown`` (distinct items shown over the run),
         ``homogenization`` and ``interest_drift`` (at the last day), and the daily means of
-        ``intra_list_diversity``, ``long_tail_share``, ``novelty`` and ``cold_item_ctr``.
+        ``intra_list_diversity``, ``long_tail_share``, ``novelty`` and ``cold_item_ctr``,
+        and ``cold_item_clicks`` (clicks on items in their first ``COLD_DAYS`` after a
+        release during the run; an agent that never shows new items has NaN CTR and 0 here).
     """
     c, n = clicks(t, days), impressions(t, days)
     e = min(early_days, days)
@@ -394,6 +401,7 @@ def run_totals(t: Tables, days: int, early_days: int = 3) -> dict[str, float]:
         "long_tail_share": _mean(long_tail_share(t, days)),
         "novelty": _mean(novelty(t, days)),
         "cold_item_ctr": _mean(cold_item_ctr(t, days)),
+        "cold_item_clicks": float(t["impressions"]["click"][_cold(t)].sum()),
     }
 
 

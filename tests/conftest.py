@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+# Embedding caches of the tests go to a per-run temporary folder, not the user's home.
+os.environ.setdefault("SIMREC_CACHE", tempfile.mkdtemp(prefix="simrec-test-cache-"))
 
 import pytest
 

@@ -131,6 +131,11 @@ class CFAgent(Agent):
         recent_consumed: How many consumed items per user are remembered for exclusion.
     """
 
+    #: Serve users with no click by popularity (content agents score them from text).
+    popularity_for_cold_users: ClassVar[bool] = True
+    #: Give items with no logged impression the row's mean score (content agents don't).
+    neutral_cold_items: ClassVar[bool] = True
+
     def __init__(
         self,
         exclude_consumed: bool = True,
@@ -208,13 +213,14 @@ class CFAgent(Agent):
             # Items with no logged impression get the row's mean score (neutral), so new
             # items are neither favoured nor buried by untrained embeddings.
             cold_item = self.log.item_shown[pool] == 0
-            if cold_item.any():
+            if self.neutral_cold_items and cold_item.any():
                 warm = np.where(cold_item, np.nan, scores)
                 mean = np.nanmean(np.where(np.isnan(warm).all(1, keepdims=True), 0.0, warm), 1)
                 scores = np.where(cold_item, mean[:, None], scores)
             # Users with no click yet fall back to popularity.
-            cold_user = self.log.user_clicks[batch.users] == 0
-            scores[cold_user] = pop[cold_user]
+            if self.popularity_for_cold_users:
+                cold_user = self.log.user_clicks[batch.users] == 0
+                scores[cold_user] = pop[cold_user]
         else:
             scores = pop.copy()
         banned = np.zeros(pool.shape, dtype=bool)

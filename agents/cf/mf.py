@@ -80,11 +80,11 @@ class MFAgent(CFAgent):
             for s in range(0, len(u), self.batch_size):
                 idx = order[s : s + self.batch_size]
                 bu = torch.from_numpy(u[idx])
-                bi = torch.from_numpy(i[idx])
-                bj = torch.from_numpy(j[idx, 0])
-                pu, qi, qj = self.P[bu], self.Q[bi], self.Q[bj]
-                pos = (pu * qi).sum(1) + self.b[bi]
-                neg = (pu * qj).sum(1) + self.b[bj]
+                pu = self.P[bu]
+                qi, bi = self.item_factors(torch.from_numpy(i[idx]))
+                qj, bj = self.item_factors(torch.from_numpy(j[idx, 0]))
+                pos = (pu * qi).sum(1) + bi
+                neg = (pu * qj).sum(1) + bj
                 reg = self.weight_decay * (pu.pow(2).sum() + qi.pow(2).sum() + qj.pow(2).sum())
                 if self.loss == "bpr":
                     fit = -torch.nn.functional.logsigmoid(pos - neg).mean()
@@ -97,10 +97,14 @@ class MFAgent(CFAgent):
                 loss.backward()
                 self.opt.step()
 
+    def item_factors(self, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Item vectors and biases of ``items`` (the trained item side of the model)."""
+        return self.Q[items], self.b[items]
+
     @torch.no_grad()
     def score(self, users: np.ndarray, pool: np.ndarray) -> np.ndarray:
         P = self.P.detach().numpy()[users]
-        Q, b = self.Q.detach().numpy(), self.b.detach().numpy()
+        Q, b = (t.detach().numpy() for t in self.item_factors(slice(None)))
         if pool.strides[0] == 0:
             return P @ Q[pool[0]].T + b[pool[0]][None, :]
         return np.einsum("bd,bpd->bp", P, Q[pool]) + b[pool]

@@ -1,0 +1,137 @@
+r"""``lm-content``: the language model as the representation learner of users and items.
+
+Items are the encoder's vectors :math:`e_i` of their observable text (title, description,
+genre), computed for the initial catalog at setup and for each new item when it is released
+(so a brand-new item is recommendable at once: no interaction needed). A user's profile is
+the recency-weighted sum of the vectors of the items they clicked,
+
+.. math:: c_u(t) = \sum_{k} e^{-(t - t_k)/\tau}\, e_{i_k},
+
+normalised, plus ``profile_weight`` times the encoded text of the user's observable profile
+("a 34-year-old who likes science"), which is all there is for a user with no click yet.
+The score is :math:`\langle \hat c_u + w\,p_u, e_i \rangle` (cosine to unit item vectors). No
+parameter is trained; the cost is the encoder's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from simrec_agents.cf.base import CFAgent, check_params
+from simrec_agents.lm.encoder import Encoder, make_encoder
+
+from simrec.types import Cost, Feedback
+
+__all__ = ["LMContentAgent", "item_text", "profile_text"]
+
+
+def item_text(world, i: int) -> str:
+    """The observable text of item ``i`` the encoders see."""
+    genre = world.genre_names[int(world.items.genre[i])]
+    return f"{world.items.title[i]}. {world.items.description[i]} Genre: {genre}."
+
+
+def profile_text(world, u: int) -> str:
+    """The observable profile of user ``u`` as text (age and stated favourite genre)."""
+    genre = world.genre_names[int(world.users.stated_genre[u])]
+    return f"A {int(world.users.age[u])}-year-old who likes {genre}."
+
+
+class LMEncodedItems:
+    """Item vectors of the released items, encoded as items are released."""
+
+    def __init__(self, world, encoder: Encoder) -> None:
+        self.world, self.encoder = world, encoder
+        self.vectors = np.zeros((world.n_items, encoder.dim), dtype=np.float32)
+        self.known = np.zeros(world.n_items, dtype=bool)
+
+    def add(self, items: np.ndarray) -> None:
+        """Encode ``items`` not encoded yet."""
+        new = [int(i) for i in items if not self.known[i]]
+        if new:
+            self.vectors[new] = self.encoder.encode([item_text(self.world, i) for i in new])
+            self.known[new] = True
+
+
+class LMContentAgent(CFAgent):
+    """Content-based recommender on language-model vectors of item and profile text.
+
+    Args:
+        encoder: Encoder backend (``minilm`` or ``tfidf``).
+        recency_days: tau, the time constant of the recency weights (days).
+        profile_weight: Weight of the encoded profile text in the user vector.
+        cache_dir: Embedding cache folder (default ``$SIMREC_CACHE`` or ``~/.cache``).
+        **shared: :class:`~simrec_agents.cf.base.CFAgent` options (exclusion, exploration).
+    """
+
+    name = "lm-content"
+    popularity_for_cold_users = False
+    neutral_cold_items = False
+
+    def __init__(
+        self,
+        encoder: str = "minilm",
+        recency_days: float = 7.0,
+        profile_weight: float = 0.3,
+        cache_dir: str | None = None,
+        **shared,
+    ) -> None:
+        super().__init__(**shared)
+        check_params(recency_days=(recency_days, "pos"), profile_weight=(profile_weight, "nonneg"))
+        self.encoder_name, self.recency_days = encoder, recency_days
+        self.profile_weight, self.cache_dir = profile_weight, cache_dir
+        self.encoder = make_encoder(encoder, cache_dir=cache_dir)
+
+    def build(self, n_users: int, n_items: int) -> None:
+        w = self.context.world
+        self.items = LMEncodedItems(w, self.encoder)
+        self.items.add(np.flatnonzero(w.items.release_day <= 0))
+        self.profile = self.encoder.encode([profile_text(w, u) for u in range(n_users)])
+        self.clicks = np.zeros((n_users, self.encoder.dim), dtype=np.float32)
+        self.clicked_at = np.zeros(n_users)
+        self.fitted = True  # nothing to train: scores are defined from the start
+
+    def on_items_released(self, items: np.ndarray, now: float) -> None:
+        self.items.add(items)
+
+    def observe(self, feedback: Feedback) -> None:
+        super().observe(feedback)
+        rows, cols = np.nonzero(feedback.clicked)
+        if rows.size:
+            u = feedback.users[rows]
+            decay = np.exp(-(feedback.time - self.clicked_at[u]) / self.recency_days)
+            self.clicks[u] = (
+                self.clicks[u] * decay[:, None] + self.items.vectors[feedback.slates[rows, cols]]
+            )
+            self.clicked_at[u] = feedback.time
+
+    def retrain(self, now: float) -> None:
+        """Nothing to fit (the encoder is frozen)."""
+
+    def user_vectors(self, users: np.ndarray) -> np.ndarray:
+        """Normalised recency-weighted click vector plus the weighted profile-text vector."""
+        c = self.clicks[users]
+        c = c / np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-12)
+        return c + self.profile_weight * self.profile[users]
+
+    def score(self, users: np.ndarray, pool: np.ndarray) -> np.ndarray:
+        self.items.add(np.unique(pool))  # items visible in a request are encoded now
+        q = self.user_vectors(users)
+        E = self.items.vectors
+        if pool.strides[0] == 0:
+            return q @ E[pool[0]].T
+        return np.einsum("bd,bpd->bp", q, E[pool])
+
+    def cost(self) -> Cost:
+        """Frozen encoder parameters and the encoder ledger."""
+        enc = self.encoder
+        return Cost(
+            params=enc.params,
+            trainable_params=0,
+            extra={
+                "encoder": enc.name,
+                "encoder_seconds": enc.seconds,
+                "texts_encoded": enc.encoded,
+                "cache_hits": enc.hits,
+                "flops_per_request": 2 * enc.dim * self.context.world.n_items,
+            },
+        )
