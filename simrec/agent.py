@@ -146,7 +146,7 @@ AGENTS: dict[str, AgentInfo] = {
             "popularity",
             "simrec_agents.baselines:PopularityAgent",
             (),
-            "most clicked items over a recent window, excluding the user's recent clicks",
+            "most clicked items over a recent window, excluding items recently shown to the user",
         ),
         AgentInfo(
             "oracle",

@@ -189,7 +189,7 @@ def _cmd_list() -> int:
                 question = load_yaml(path).question
             except SimrecError as err:
                 question = f"(invalid: {err})"
-            print(f"  {path.stem:16s} {question}")
+            print(f"  {path.stem:20s} {question}")
     return 0
 
 
