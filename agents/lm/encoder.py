@@ -225,7 +225,10 @@ class MiniLMEncoder(Encoder):
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             try:
+                import transformers
                 from sentence_transformers import SentenceTransformer
+
+                transformers.utils.logging.disable_progress_bar()  # no bars inside sweeps
             except ImportError as err:
                 raise DependencyNotInstalled(
                     "the minilm encoder needs sentence-transformers; install it with "
