@@ -5,8 +5,9 @@
 
 Each agent serves the synthetic world for ``--days`` days with daily retraining; the
 simulation times ``recommend`` and ``retrain`` (``Cost``). Reported: parameters, mean fit
-seconds per retrain, the last retrain's seconds (the largest log), ms per request, and the
-run's wall seconds.
+seconds per retrain, the last retrain's seconds (the largest log), ms per request, the
+encoder seconds and texts encoded of language-model agents (cache misses only: point
+``SIMREC_CACHE`` at an empty folder to measure a cold cache), and the run's wall seconds.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ def measure(name: str, cfg: Config, seed: int) -> dict:
         "requests": r.cost.requests,
         "wall_seconds": r.wall_seconds,
         "clicks": r.totals["clicks"],
+        "encoder_seconds": float(r.cost.extra.get("encoder_seconds", 0.0)),
+        "texts_encoded": int(r.cost.extra.get("texts_encoded", 0)),
     }
 
 
@@ -66,12 +69,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
     print(f"{a.users:,} users x {a.items:,} items, {a.days} days, daily retraining, seed {a.seed}")
     print(
         f"{'agent':12s} {'params':>10s} {'fit s/retrain':>14s} {'last fit s':>11s} "
-        f"{'ms/request':>11s} {'requests':>9s} {'wall s':>8s}"
+        f"{'ms/request':>11s} {'encoder s':>10s} {'texts':>7s} {'requests':>9s} {'wall s':>8s}"
     )
     for r in rows:
         print(
             f"{r['agent']:12s} {r['params']:>10,d} {r['fit_seconds_mean']:>14.3f} "
             f"{r['fit_seconds_last']:>11.3f} {r['ms_per_request']:>11.4f} "
+            f"{r['encoder_seconds']:>10.2f} {r['texts_encoded']:>7,d} "
             f"{r['requests']:>9,d} {r['wall_seconds']:>8.1f}"
         )
     if a.json:

@@ -191,6 +191,12 @@ AGENTS: dict[str, AgentInfo] = {
             "BPR CF whose item embeddings are a trained adapter over frozen MiniLM vectors",
         ),
         AgentInfo(
+            "lm-hybrid",
+            "simrec_agents.lm.hybrid:LMHybridAgent",
+            ("lm",),
+            "blend of mf and lm-content, shifting to CF as an item accumulates interactions",
+        ),
+        AgentInfo(
             "myopic-oracle",
             "simrec_agents.baselines:MyopicOracleAgent",
             (),

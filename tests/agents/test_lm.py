@@ -73,7 +73,7 @@ def test_tfidf_backend_and_errors(tmp_path, monkeypatch):
     assert isinstance(make_encoder("tfidf", cache_dir=tmp_path), TfidfEncoder)
 
 
-@pytest.mark.parametrize("name", ["lm-content", "lm-cf"])
+@pytest.mark.parametrize("name", ["lm-content", "lm-cf", "lm-hybrid"])
 def test_lm_agents_run_and_report_costs(name):
     r = Simulation(small_config(days=3)).run(name, seed=0)
     assert r.totals["clicks"] > 0
@@ -81,7 +81,7 @@ def test_lm_agents_run_and_report_costs(name):
     assert extra["encoder"] == "minilm" and extra["flops_per_request"] > 0
     assert extra["texts_encoded"] + extra["cache_hits"] >= 200
     assert r.cost.params >= 22_000_000  # the frozen encoder is counted
-    if name == "lm-cf":
+    if name != "lm-content":
         assert 0 < r.cost.trainable_params < 22_000_000
 
 
@@ -114,7 +114,7 @@ def test_lm_content_serves_new_items_better_than_mf():
         assert lm["cold_item_ctr"] > 0.02
 
 
-@pytest.mark.parametrize("name", ["lm-content", "lm-cf"])
+@pytest.mark.parametrize("name", ["lm-content", "lm-cf", "lm-hybrid"])
 def test_lm_agents_use_observable_data_only_and_are_deterministic(name):
     from test_cf import test_outputs_depend_only_on_observable_data_and_logs as replay
 
