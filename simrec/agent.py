@@ -197,6 +197,18 @@ AGENTS: dict[str, AgentInfo] = {
             "blend of mf and lm-content, shifting to CF as an item accumulates interactions",
         ),
         AgentInfo(
+            "seq",
+            "simrec_agents.lm.seq:SeqAgent",
+            ("cf",),
+            "SASRec-style causal transformer over the click history, learned item-ID embeddings",
+        ),
+        AgentInfo(
+            "lm-seq",
+            "simrec_agents.lm.seq:LMSeqAgent",
+            ("lm",),
+            "the same transformer with item inputs = adapter over frozen MiniLM vectors",
+        ),
+        AgentInfo(
             "myopic-oracle",
             "simrec_agents.baselines:MyopicOracleAgent",
             (),
