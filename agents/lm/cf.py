@@ -95,12 +95,5 @@ class LMCFAgent(MFAgent):
         flops = 2 * enc.dim * self.dim * self.context.world.n_items + 2 * self.dim * (
             self.context.world.n_items
         )
-        base.extra.update(
-            encoder=enc.name,
-            encoder_seconds=enc.seconds,
-            texts_encoded=enc.encoded,
-            cache_hits=enc.hits,
-            frozen_params=enc.params,
-            flops_per_request=flops,
-        )
+        base.extra.update(enc.ledger(), flops_per_request=flops)
         return base

@@ -127,11 +127,5 @@ class LMContentAgent(CFAgent):
         return Cost(
             params=enc.params,
             trainable_params=0,
-            extra={
-                "encoder": enc.name,
-                "encoder_seconds": enc.seconds,
-                "texts_encoded": enc.encoded,
-                "cache_hits": enc.hits,
-                "flops_per_request": 2 * enc.dim * self.context.world.n_items,
-            },
+            extra={**enc.ledger(), "flops_per_request": 2 * enc.dim * self.context.world.n_items},
         )

@@ -154,6 +154,16 @@ class Encoder(ABC):
                 self._store().put([text_hash(t) for t in unique], vecs)
         return out
 
+    def ledger(self) -> dict[str, object]:
+        """The encoder's cost entries for an agent's ``Cost.extra``."""
+        return {
+            "encoder": self.name,
+            "encoder_seconds": self.seconds,
+            "texts_encoded": self.encoded,
+            "cache_hits": self.hits,
+            "frozen_params": self.params,
+        }
+
     def _prepare(self, texts: list[str]) -> None:  # noqa: B027 - optional hook
         """Fit on the first texts seen, if the backend needs it."""
 

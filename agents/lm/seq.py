@@ -292,12 +292,5 @@ class LMSeqAgent(SeqAgent):
     def cost(self) -> Cost:
         """Adds the frozen encoder and its ledger."""
         base = super().cost()
-        enc = self.encoder
-        base.extra.update(
-            encoder=enc.name,
-            encoder_seconds=enc.seconds,
-            texts_encoded=enc.encoded,
-            cache_hits=enc.hits,
-            frozen_params=enc.params,
-        )
+        base.extra.update(self.encoder.ledger())
         return base
