@@ -47,6 +47,7 @@ agent's cost report, added to the run totals by the runner.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -363,13 +364,17 @@ def daily_metrics(t: Tables, days: int):  # noqa: ANN201 - pandas imported lazil
     return frame
 
 
-def run_totals(t: Tables, days: int, early_days: int = 3) -> dict[str, float]:
+def run_totals(
+    t: Tables, days: int, early_days: int = 3, daily: Mapping[str, Any] | None = None
+) -> dict[str, float]:
     """Whole-run aggregates of one run.
 
     Args:
         t: The log's tables.
         days: Horizon.
         early_days: Days counted as "early" for the short-term CTR.
+        daily: The run's daily metrics (e.g. from :func:`daily_metrics`), reused instead of
+            computed again; ``None`` computes what is needed.
 
     Returns:
         ``clicks``, ``impressions``, ``ctr``, ``ctr_early`` (first ``early_days``),
@@ -380,7 +385,13 @@ def run_totals(t: Tables, days: int, early_days: int = 3) -> dict[str, float]:
         and ``cold_item_clicks`` (clicks on items in their first ``COLD_DAYS`` after a
         release during the run; an agent that never shows new items has NaN CTR and 0 here).
     """
-    c, n = clicks(t, days), impressions(t, days)
+
+    def col(name: str) -> np.ndarray:
+        if daily is not None:
+            return np.asarray(daily[name], dtype=np.float64)
+        return DAILY_METRICS[name](t, days)
+
+    c, n = col("clicks"), col("impressions")
     e = min(early_days, days)
     imp = t["impressions"]
     m = len(np.unique(imp["item"])) if len(imp["item"]) else 0
@@ -389,18 +400,18 @@ def run_totals(t: Tables, days: int, early_days: int = 3) -> dict[str, float]:
         "impressions": float(n.sum()),
         "ctr": float(c.sum() / max(n.sum(), 1.0)),
         "ctr_early": float(c[:e].sum() / max(n[:e].sum(), 1.0)),
-        "revenue": float(revenue(t, days).sum()),
-        "engagement": float(engagement(t, days).sum()),
-        "retention": float(retention(t, days)[-1]),
-        "satisfaction": float(satisfaction(t, days)[-1]),
-        "dau": float(np.nanmean(dau(t, days))),
+        "revenue": float(col("revenue").sum()),
+        "engagement": float(col("engagement").sum()),
+        "retention": float(col("retention")[-1]),
+        "satisfaction": float(col("satisfaction")[-1]),
+        "dau": float(np.nanmean(col("dau"))),
         "items_shown": float(m),
-        "homogenization": _last(homogenization(t, days)),
-        "interest_drift": _last(interest_drift(t, days)),
-        "intra_list_diversity": _mean(intra_list_diversity(t, days)),
-        "long_tail_share": _mean(long_tail_share(t, days)),
-        "novelty": _mean(novelty(t, days)),
-        "cold_item_ctr": _mean(cold_item_ctr(t, days)),
+        "homogenization": _last(col("homogenization")),
+        "interest_drift": _last(col("interest_drift")),
+        "intra_list_diversity": _mean(col("intra_list_diversity")),
+        "long_tail_share": _mean(col("long_tail_share")),
+        "novelty": _mean(col("novelty")),
+        "cold_item_ctr": _mean(col("cold_item_ctr")),
         "cold_item_clicks": float(t["impressions"]["click"][_cold(t)].sum()),
     }
 

@@ -184,6 +184,7 @@ class Simulation:
         engine.close_open_sessions(float(cfg.simulation.days))
         tables = log.tables()
         days = cfg.simulation.days
+        daily = daily_metrics(tables, days)
         base = agent.cost()
         cost = Cost(
             params=base.params,
@@ -199,8 +200,8 @@ class Simulation:
             seed=seed,
             config=cfg,
             log=log,
-            daily=daily_metrics(tables, days),
-            totals=run_totals(tables, days),
+            daily=daily,
+            totals=run_totals(tables, days, daily=daily),
             cost=cost,
             wall_seconds=time.perf_counter() - t_start,
             hidden_state_read=agent.reads_hidden_state,

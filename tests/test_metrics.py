@@ -116,3 +116,10 @@ def test_homogenization_by_hand():
     # Cohort users 0 and 1 both clicked item 0 on day 0; user 0 also item 3 on day 1.
     h = metrics.homogenization(t, 2)
     assert h.tolist() == pytest.approx([1.0, 0.5])  # every sampled pair is (0, 1) or (1, 0)
+
+
+def test_run_totals_reuse_the_daily_frame():
+    t = tables()
+    assert metrics.run_totals(t, 2, daily=metrics.daily_metrics(t, 2)) == pytest.approx(
+        metrics.run_totals(t, 2), nan_ok=True
+    )
