@@ -40,19 +40,8 @@ def test_sb3_env_checker_accepts_the_envs(env_id):
 
 @pytest.mark.slow
 def test_ppo_learns_to_beat_random(tmp_path):
-    venv = make_vec_env("simrec/UserLifetime-v0", n_envs=4, seed=0, env_kwargs=LEARNABLE)
-    model = PPO(
-        "MultiInputPolicy",
-        venv,
-        seed=0,
-        n_steps=128,
-        batch_size=128,
-        learning_rate=3e-3,
-        gamma=0.5,
-        device="cpu",
-        tensorboard_log=None,
-    )
-    model.learn(12_000)
+    # The example script's own training function: the test checks what users run.
+    model = TRAIN["train"]("simrec/UserLifetime-v0", LEARNABLE, "ppo", 12_000, 0, None)
     rand, rand_se = mean_episode_reward(lambda obs, env: env.action_space.sample())
     ppo, ppo_se = mean_episode_reward(lambda obs, env: model.predict(obs, deterministic=True)[0])
     # Same users (same reset seeds) for both policies; the gap is several standard errors.
