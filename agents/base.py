@@ -7,7 +7,7 @@ import numpy as np
 from simrec.rng import distinct_integers
 from simrec.types import RequestBatch
 
-__all__ = ["item_pool", "sample_distinct", "scores_top_k"]
+__all__ = ["dense_flops", "item_pool", "sample_distinct", "scores_top_k"]
 
 
 def item_pool(batch: RequestBatch) -> np.ndarray:
@@ -18,6 +18,24 @@ def item_pool(batch: RequestBatch) -> np.ndarray:
     if batch.candidates is not None:
         return batch.candidates
     return np.broadcast_to(batch.available, (len(batch), len(batch.available)))
+
+
+def dense_flops(module) -> float:
+    """FLOPs of one input row through the ``Linear`` layers of a torch module (2 per MAC).
+
+    >>> import torch
+    >>> dense_flops(torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU()))
+    24.0
+    """
+    import torch
+
+    return float(
+        sum(
+            2 * m.in_features * m.out_features
+            for m in module.modules()
+            if isinstance(m, torch.nn.Linear)
+        )
+    )
 
 
 def scores_top_k(pool: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:

@@ -98,6 +98,10 @@ class PopularityAgent(Agent):
         """One counter per item."""
         return Cost(params=len(self.counts))
 
+    def request_flops(self, pool: float, batch: float) -> float:
+        """One addition per pool item (count + tie-break)."""
+        return pool
+
 
 class _Oracle(Agent):
     """Shared part of the oracles: take the ground truth, rank the pool by a true score."""
@@ -124,6 +128,10 @@ class OracleAgent(_Oracle):
 
     name = "oracle"
 
+    def request_flops(self, pool: float, batch: float) -> float:
+        """Per item: the match (a d-dim dot product) and the value's few terms."""
+        return (2 * self.truth.engine.world.dim + 6) * pool
+
     def scores(self, batch: RequestBatch, pool: np.ndarray) -> np.ndarray:
         """True experienced value; recently consumed items are excluded."""
         scores = self.truth.value(batch.users, pool).astype(np.float64)
@@ -136,6 +144,10 @@ class MyopicOracleAgent(_Oracle):
     """Ranks by the true click utility now (appeal included), hidden state."""
 
     name = "myopic-oracle"
+
+    def request_flops(self, pool: float, batch: float) -> float:
+        """Per item: the match (a d-dim dot product) and the utility's terms."""
+        return (2 * self.truth.engine.world.dim + 10) * pool
 
     def scores(self, batch: RequestBatch, pool: np.ndarray) -> np.ndarray:
         """True click utility (match, appeal, fatigue, repeats)."""

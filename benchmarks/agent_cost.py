@@ -37,6 +37,8 @@ def measure(name: str, cfg: Config, seed: int) -> dict:
     return {
         "agent": name,
         "params": r.cost.params,
+        "trainable_params": r.cost.trainable_params,
+        "flops_per_request": r.cost.flops_per_request,
         "fits": r.cost.fits,
         "fit_seconds_mean": r.cost.fit_seconds / max(r.cost.fits, 1),
         "fit_seconds_last": fits[-1],
@@ -69,13 +71,15 @@ def main(argv: list[str] | None = None) -> list[dict]:
     print(f"{a.users:,} users x {a.items:,} items, {a.days} days, daily retraining, seed {a.seed}")
     print(
         f"{'agent':12s} {'params':>10s} {'fit s/retrain':>14s} {'last fit s':>11s} "
-        f"{'ms/request':>11s} {'encoder s':>10s} {'texts':>7s} {'requests':>9s} {'wall s':>8s}"
+        f"{'ms/request':>11s} {'FLOPs/req':>10s} {'encoder s':>10s} {'texts':>7s} "
+        f"{'requests':>9s} {'wall s':>8s}"
     )
     for r in rows:
         print(
             f"{r['agent']:12s} {r['params']:>10,d} {r['fit_seconds_mean']:>14.3f} "
             f"{r['fit_seconds_last']:>11.3f} {r['ms_per_request']:>11.4f} "
-            f"{r['encoder_seconds']:>10.2f} {r['texts_encoded']:>7,d} "
+            f"{r['flops_per_request']:>10.3g} {r['encoder_seconds']:>10.2f} "
+            f"{r['texts_encoded']:>7,d} "
             f"{r['requests']:>9,d} {r['wall_seconds']:>8.1f}"
         )
     if a.json:

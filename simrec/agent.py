@@ -117,6 +117,19 @@ class Agent(ABC):
         """Parameter counts and agent-specific cost entries (timings are measured outside)."""
         return Cost()
 
+    def request_flops(self, pool: float, batch: float) -> float:
+        """Estimated model FLOPs to serve one request (default 0: no model arithmetic).
+
+        Multiply-adds count as two operations; top-K selection, exclusions and random draws
+        are not counted. Work done once per ``recommend`` call (e.g. transforming the whole
+        catalog) is divided by the batch size.
+
+        Args:
+            pool: Mean number of items in a request's pool.
+            batch: Mean number of requests per ``recommend`` call.
+        """
+        return 0.0
+
 
 @dataclass(frozen=True)
 class AgentInfo:

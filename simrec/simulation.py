@@ -64,6 +64,8 @@ class _Run:
         self.progress = progress
         self.recommend_seconds = 0.0
         self.requests = 0
+        self.calls = 0
+        self.pool_items = 0
         self.fit_seconds = 0.0
         self.fits = 0
 
@@ -97,6 +99,9 @@ class _Run:
         slates = self.agent.recommend(batch)
         self.recommend_seconds += time.perf_counter() - t0
         self.requests += len(batch)
+        self.calls += 1
+        width = batch.candidates.shape[1] if batch.candidates is not None else batch.available.size
+        self.pool_items += len(batch) * width
         feedback = self.engine.serve(batch, slates)
         self.agent.observe(feedback)
         return None
@@ -186,6 +191,7 @@ class Simulation:
         days = cfg.simulation.days
         daily = daily_metrics(tables, days)
         base = agent.cost()
+        pool = run.pool_items / max(run.requests, 1)
         cost = Cost(
             params=base.params,
             trainable_params=base.trainable_params,
@@ -193,6 +199,10 @@ class Simulation:
             fits=run.fits,
             ms_per_request=1000.0 * run.recommend_seconds / max(run.requests, 1),
             requests=run.requests,
+            pool_per_request=pool,
+            flops_per_request=float(
+                agent.request_flops(pool, run.requests / max(run.calls, 1)) if run.requests else 0
+            ),
             extra=dict(base.extra),
         )
         return SimulationResult(

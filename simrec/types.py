@@ -85,6 +85,10 @@ class Cost:
         fits: Number of ``retrain`` calls.
         ms_per_request: Mean wall milliseconds of ``recommend`` per request.
         requests: Requests served.
+        pool_per_request: Mean number of items in a request's pool (candidates or catalog).
+        flops_per_request: Estimated floating-point operations of the agent's model to serve
+            one request of the run's mean pool and batch size (:meth:`Agent.request_flops`;
+            top-K selection and exclusions not counted).
         extra: Agent-specific entries (e.g. encoder seconds, FLOPs per request).
     """
 
@@ -94,4 +98,6 @@ class Cost:
     fits: int = 0
     ms_per_request: float = 0.0
     requests: int = 0
+    pool_per_request: float = 0.0
+    flops_per_request: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)

@@ -165,6 +165,13 @@ def test_cost_is_measured():
     assert r.cost.requests > 0 and r.cost.ms_per_request > 0
     assert r.cost.fits == 2  # at days 1 and 2 of a 3-day run
     assert r.cost.params == 200
+    # The catalog pool (no candidate generation): one add per item for popularity.
+    assert r.cost.pool_per_request == pytest.approx(200.0)
+    assert r.cost.flops_per_request == pytest.approx(200.0)
+    assert Simulation(small_config(days=1)).run("random", seed=0).cost.flops_per_request == 0.0
+    oracle = Simulation(small_config(days=1)).run("oracle", seed=0)
+    d = small_config().world.dim
+    assert oracle.cost.flops_per_request == pytest.approx((2 * d + 6) * 200.0)
 
 
 def test_golden_totals_fixed_seed():

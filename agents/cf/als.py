@@ -108,3 +108,7 @@ class ALSAgent(CFAgent):
     def n_params(self) -> tuple[int, int]:
         n = self.U.size + self.V.size
         return n, n
+
+    def score_flops(self, pool: float, batch: float) -> float:
+        """A dot product per pool item."""
+        return 2 * self.factors * pool

@@ -188,6 +188,10 @@ class CFAgent(Agent):
         """(total, trainable) parameter counts."""
         return 0, 0
 
+    def score_flops(self, pool: float, batch: float) -> float:
+        """Estimated FLOPs of :meth:`score` per request (see :meth:`Agent.request_flops`)."""
+        return 0.0
+
     # ------------------------------------------------------------------ protocol
 
     def observe(self, feedback: Feedback) -> None:
@@ -258,3 +262,8 @@ class CFAgent(Agent):
         """Parameter counts (timings are measured by the simulation)."""
         total, trainable = self.n_params()
         return Cost(params=total, trainable_params=trainable, extra={"fits": self.fits})
+
+    def request_flops(self, pool: float, batch: float) -> float:
+        """Model scoring plus the popularity fallback (window sum per call, one add per item)."""
+        window = self.popularity_window_days * self.log.n_items / batch
+        return self.score_flops(pool, batch) + pool + window

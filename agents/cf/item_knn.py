@@ -69,3 +69,11 @@ class ItemKNNAgent(CFAgent):
     def n_params(self) -> tuple[int, int]:
         n = int(self.S.nnz)
         return n, 0
+
+    def score_flops(self, pool: float, batch: float) -> float:
+        """Sparse history x similarity product: 2 x (clicked items) x (neighbours per item).
+
+        Means over users with a click and over items; the product does not depend on the pool.
+        """
+        users = int((np.diff(self.X.indptr) > 0).sum())
+        return 2.0 * self.X.nnz / max(users, 1) * self.S.nnz / max(self.S.shape[0], 1)

@@ -112,3 +112,7 @@ class MFAgent(CFAgent):
     def n_params(self) -> tuple[int, int]:
         n = self.P.numel() + self.Q.numel() + self.b.numel()
         return n, n
+
+    def score_flops(self, pool: float, batch: float) -> float:
+        """A dot product and a bias per pool item."""
+        return (2 * self.dim + 1) * pool

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from simrec_agents.base import dense_flops
 from simrec_agents.cf.base import CFAgent, check_params
 from simrec_agents.cf.torch_util import sample_training_pairs, seeded_generator, torch_setup
 from torch import nn
@@ -143,3 +144,7 @@ class NCFAgent(CFAgent):
     def n_params(self) -> tuple[int, int]:
         n = sum(p.numel() for p in self.model.parameters())
         return n, n
+
+    def score_flops(self, pool: float, batch: float) -> float:
+        """Per pool item: the GMF product and the MLP tower plus output layer."""
+        return (self.dim + dense_flops(self.model)) * pool

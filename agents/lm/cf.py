@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from simrec_agents.base import dense_flops
 from simrec_agents.cf.mf import MFAgent
 from simrec_agents.cf.torch_util import seeded_generator, torch_setup
 from simrec_agents.lm.content import LMEncodedItems
@@ -91,9 +92,10 @@ class LMCFAgent(MFAgent):
     def cost(self) -> Cost:
         """Trainable (users + adapter) and frozen (encoder) parameters, encoder ledger."""
         base = super().cost()
-        enc = self.encoder
-        flops = 2 * enc.dim * self.dim * self.context.world.n_items + 2 * self.dim * (
-            self.context.world.n_items
-        )
-        base.extra.update(enc.ledger(), flops_per_request=flops)
+        base.extra.update(self.encoder.ledger())
         return base
+
+    def score_flops(self, pool: float, batch: float) -> float:
+        """A dot product per pool item, and the adapter over the catalog once per call."""
+        adapter = dense_flops(self.adapter) * self.log.n_items / batch
+        return 2 * self.dim * pool + adapter

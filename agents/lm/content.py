@@ -124,8 +124,11 @@ class LMContentAgent(CFAgent):
     def cost(self) -> Cost:
         """Frozen encoder parameters and the encoder ledger."""
         enc = self.encoder
-        return Cost(
-            params=enc.params,
-            trainable_params=0,
-            extra={**enc.ledger(), "flops_per_request": 2 * enc.dim * self.context.world.n_items},
-        )
+        return Cost(params=enc.params, trainable_params=0, extra=enc.ledger())
+
+    def score_flops(self, pool: float, batch: float) -> float:
+        """The user vector (normalise, add the profile) and a cosine per pool item.
+
+        Encoding new items is timed in the encoder ledger, not counted here.
+        """
+        return 5 * self.encoder.dim + 2 * self.encoder.dim * pool

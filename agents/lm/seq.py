@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from simrec_agents.base import dense_flops
 from simrec_agents.cf.base import CFAgent, check_params
 from simrec_agents.cf.torch_util import seeded_generator, torch_setup
 from simrec_agents.lm.content import LMEncodedItems
@@ -247,13 +248,14 @@ class SeqAgent(CFAgent):
         n = sum(p.numel() for p in self.model.parameters())
         return n, n
 
-    def cost(self) -> Cost:
-        """Parameters and an estimate of FLOPs per request (history pass + pool scoring)."""
-        base = super().cost()
+    def score_flops(self, pool: float, batch: float) -> float:
+        """The history pass and a dot product per pool item.
+
+        Per block over L positions of width d: Q/K/V and output projections 8 L d^2, the
+        2d-wide feed-forward 8 L d^2, attention scores and mixing 4 L^2 d.
+        """
         d, L = self.dim, self.max_len
-        per_block = 2 * L * (4 * d * d + 2 * L * d + 4 * d * d)
-        base.extra["flops_per_request"] = self.layers * per_block + 2 * d * self.log.n_items
-        return base
+        return self.layers * (16 * L * d * d + 4 * L * L * d) + 2 * d * pool
 
 
 class LMSeqAgent(SeqAgent):
@@ -288,6 +290,11 @@ class LMSeqAgent(SeqAgent):
     def n_params(self) -> tuple[int, int]:
         trainable = sum(p.numel() for p in self.model.parameters())
         return trainable + self.encoder.params, trainable
+
+    def score_flops(self, pool: float, batch: float) -> float:
+        """Adds the adapter over the history and over the pool's items once per call."""
+        adapter = dense_flops(self.model.item_embed.adapter)
+        return super().score_flops(pool, batch) + adapter * (self.max_len + pool / batch)
 
     def cost(self) -> Cost:
         """Adds the frozen encoder and its ledger."""

@@ -175,6 +175,7 @@ def execute(spec: RunSpec) -> RunOutput:
         "ms_per_request": result.cost.ms_per_request,
         "fit_seconds": result.cost.fit_seconds,
         "params": float(result.cost.params),
+        "flops_per_request": result.cost.flops_per_request,
     }
     events = None
     if spec.events > 0:

@@ -208,3 +208,21 @@ def test_beats_random_and_popularity_below_oracle(name):
             for a in ("random", "popularity", name, "oracle")
         }
         assert clicks["oracle"] > clicks[name] > clicks["popularity"] > clicks["random"], clicks
+
+
+def test_flops_per_request_estimates():
+    """MF by hand; every CF agent's estimate is positive and grows with the pool."""
+    cfg = small_config(days=3, retrain_every_days=1.0)
+    r = Simulation(cfg).run("mf", seed=0, agent_params={"dim": 8})
+    pool, M = r.cost.pool_per_request, cfg.world.items.n_items
+    assert pool == pytest.approx(M)
+    agent = make_agent("mf", dim=8)
+    world = Simulation(cfg).build_world(0)
+    agent.setup(AgentContext(world.observable, np.random.default_rng(0), 5, 0, 1.0))
+    batch = 4.0
+    expected = (2 * 8 + 1) * pool + pool + 7 * M / batch  # score + fallback + window sum
+    assert agent.request_flops(pool, batch) == pytest.approx(expected)
+    assert r.cost.flops_per_request > (2 * 8 + 1) * pool
+    for name in ("ncf", "item-knn", "als"):
+        c = Simulation(cfg).run(name, seed=0).cost
+        assert c.flops_per_request > 0, name
