@@ -33,6 +33,8 @@ one value per simulated day. Definitions (day *d* is the interval ``[d, d + 1)``
                      of day d (hidden interests)
 ``cold_item_ctr``    CTR on day d of impressions of items released during the run and at most
                      ``COLD_DAYS`` days old
+``new_user_ctr``     CTR on day d of impressions served to users who arrived during the run
+                     (after day 0), in their first ``COLD_DAYS`` days since arrival
 ==================== ==========================================================================
 
 Cost metrics (``ms_per_request``, ``fit_seconds``, ``params``) are per-run scalars of the
@@ -330,6 +332,20 @@ def cold_item_ctr(t: Tables, days: int) -> np.ndarray:
     return _ratio(_per_day(imp["day"][cold], days, imp["click"][cold]), shown)
 
 
+def _new_user(t: Tables) -> np.ndarray:
+    """Impressions served to users who arrived during the run, in their first COLD_DAYS."""
+    imp = t["impressions"]
+    arrival = np.asarray(t["users"]["arrival_day"])[imp["user"]]
+    return (arrival > 0) & (imp["time"] - arrival < COLD_DAYS)
+
+
+def new_user_ctr(t: Tables, days: int) -> np.ndarray:
+    """CTR of impressions served to users who arrived during the run, in their first days."""
+    imp, new = t["impressions"], _new_user(t)
+    shown = _per_day(imp["day"][new], days)
+    return _ratio(_per_day(imp["day"][new], days, imp["click"][new]), shown)
+
+
 #: Metric name -> function(tables, days) -> per-day values.
 DAILY_METRICS: dict[str, Callable[[Tables, int], np.ndarray]] = {
     "ctr": ctr,
@@ -352,6 +368,7 @@ DAILY_METRICS: dict[str, Callable[[Tables, int], np.ndarray]] = {
     "homogenization": homogenization,
     "interest_drift": interest_drift,
     "cold_item_ctr": cold_item_ctr,
+    "new_user_ctr": new_user_ctr,
 }
 
 
@@ -365,7 +382,11 @@ def daily_metrics(t: Tables, days: int):  # noqa: ANN201 - pandas imported lazil
 
 
 def run_totals(
-    t: Tables, days: int, early_days: int = 3, daily: Mapping[str, Any] | None = None
+    t: Tables,
+    days: int,
+    early_days: int = 3,
+    daily: Mapping[str, Any] | None = None,
+    late_days: int = 7,
 ) -> dict[str, float]:
     """Whole-run aggregates of one run.
 
@@ -373,17 +394,21 @@ def run_totals(
         t: The log's tables.
         days: Horizon.
         early_days: Days counted as "early" for the short-term CTR.
+        late_days: Last days counted as "late" for the CTR once models have warmed up.
         daily: The run's daily metrics (e.g. from :func:`daily_metrics`), reused instead of
             computed again; ``None`` computes what is needed.
 
     Returns:
         ``clicks``, ``impressions``, ``ctr``, ``ctr_early`` (first ``early_days``),
+        ``ctr_late`` (last ``late_days``),
         ``revenue``, ``engagement``, ``retention`` and ``satisfaction`` (at the last day),
         ``dau`` (mean), ``items_shown`` (distinct items shown over the run),
         ``homogenization`` and ``interest_drift`` (at the last day), and the daily means of
         ``intra_list_diversity``, ``long_tail_share``, ``novelty`` and ``cold_item_ctr``,
         and ``cold_item_clicks`` (clicks on items in their first ``COLD_DAYS`` after a
-        release during the run; an agent that never shows new items has NaN CTR and 0 here).
+        release during the run; an agent that never shows new items has NaN CTR and 0 here),
+        and ``new_user_ctr`` pooled over the run (clicks / impressions of users in their
+        first ``COLD_DAYS`` after arriving during the run; NaN when nobody arrived).
     """
 
     def col(name: str) -> np.ndarray:
@@ -392,7 +417,7 @@ def run_totals(
         return DAILY_METRICS[name](t, days)
 
     c, n = col("clicks"), col("impressions")
-    e = min(early_days, days)
+    e, lt = min(early_days, days), max(min(late_days, days), 1)
     imp = t["impressions"]
     m = len(np.unique(imp["item"])) if len(imp["item"]) else 0
     return {
@@ -400,6 +425,7 @@ def run_totals(
         "impressions": float(n.sum()),
         "ctr": float(c.sum() / max(n.sum(), 1.0)),
         "ctr_early": float(c[:e].sum() / max(n[:e].sum(), 1.0)),
+        "ctr_late": float(c[-lt:].sum() / max(n[-lt:].sum(), 1.0)),
         "revenue": float(col("revenue").sum()),
         "engagement": float(col("engagement").sum()),
         "retention": float(col("retention")[-1]),
@@ -413,7 +439,12 @@ def run_totals(
         "novelty": _mean(col("novelty")),
         "cold_item_ctr": _mean(col("cold_item_ctr")),
         "cold_item_clicks": float(t["impressions"]["click"][_cold(t)].sum()),
+        "new_user_ctr": _pooled_ctr(t["impressions"]["click"][_new_user(t)]),
     }
+
+
+def _pooled_ctr(clicked: np.ndarray) -> float:
+    return float(clicked.mean()) if len(clicked) else float("nan")
 
 
 def _last(x: np.ndarray) -> float:

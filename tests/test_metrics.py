@@ -70,6 +70,9 @@ def test_run_totals():
     assert tot["clicks"] == 3 and tot["impressions"] == 8
     assert tot["ctr_early"] == 0.25 and tot["retention"] == 0.5
     assert tot["items_shown"] == 4
+    # Day 1 alone: clicks 2 of 4 impressions; the default late window covers both days.
+    assert metrics.run_totals(tables(), 2, late_days=1)["ctr_late"] == 0.5
+    assert tot["ctr_late"] == tot["ctr"] == 3 / 8
 
 
 def slate_tables():
@@ -123,3 +126,15 @@ def test_run_totals_reuse_the_daily_frame():
     assert metrics.run_totals(t, 2, daily=metrics.daily_metrics(t, 2)) == pytest.approx(
         metrics.run_totals(t, 2), nan_ok=True
     )
+
+
+def test_new_user_ctr_by_hand():
+    t = tables()
+    # Only user 2 arrived during the run (day 1.2); its two impressions at 1.5: one click.
+    new = metrics.new_user_ctr(t, 2)
+    assert np.isnan(new[0]) and new[1] == 0.5
+    assert metrics.run_totals(t, 2)["new_user_ctr"] == 0.5
+    # More than COLD_DAYS after arrival the user is no longer new.
+    late = tables()
+    late["users"]["arrival_day"] = np.array([0.0, 0.0, 1.5 - metrics.COLD_DAYS - 0.1])
+    assert np.isnan(metrics.run_totals(late, 2)["new_user_ctr"])

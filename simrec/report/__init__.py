@@ -69,11 +69,13 @@ REPORT_TABLE = (
     ("clicks", "clicks", "{:,.0f}"),
     ("ctr_early", "CTR d0-2", "{:.4f}"),
     ("ctr", "CTR", "{:.4f}"),
+    ("ctr_late", "CTR last 7 d", "{:.4f}"),
     ("retention", "retention (end)", "{:.3f}"),
     ("satisfaction", "satisfaction (end)", "{:.3f}"),
     ("revenue", "revenue", "{:,.0f}"),
     ("dau", "mean DAU", "{:,.0f}"),
     ("ms_per_request", "ms/request", "{:.3f}"),
+    ("flops_per_request", "FLOPs/request", "{:.3g}"),
 )
 
 
