@@ -157,6 +157,62 @@ The agents that rank highest on early CTR rank lowest on retention: choosing a r
 by its short-term A/B metric would pick the one that loses the most users.""",
         ),
     ],
+    "03_movielens_calibration.ipynb": [
+        (
+            "markdown",
+            """\
+# Calibration of the MovieLens-100K world
+
+The `movielens-100k` world takes its movies, users and timeline from the real data and fits
+the hidden tastes to the 100,000 real ratings (docs/movielens.md). Here a logging policy that
+replays the real exposure (slates drawn from the available movies with probability
+proportional to real ratings^0.5, see docs/movielens.md for why the square root) runs on the
+world, and the simulated clicks are compared with the real ratings: item popularity, genre
+shares, user activity, return gaps. The data is fetched from PyPI on first use (the
+`recbole==1.2.1` wheel, 2.1 MB, GroupLens licence). Set `SIMREC_CALIBRATION_DAYS` to 185 for
+the full span of the data (about 40 s); the default is 60 days.""",
+        ),
+        (
+            "code",
+            """\
+import os
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from simrec.calibration import calibrate, comparison
+from simrec.data import load_movielens_100k
+
+days = int(os.environ.get("SIMREC_CALIBRATION_DAYS", "60"))
+real, sim, genre_tv = calibrate(days=days, exposure_power=0.5)
+print(f"{days} simulated days; total-variation distance of genre shares: {genre_tv:.3f}")
+comparison(real, sim).round(3)""",
+        ),
+        ("markdown", "## Genre shares of consumption (primary genre)"),
+        (
+            "code",
+            """\
+names = load_movielens_100k(quiet=True).genre_names
+order = np.argsort(real.genre_share)[::-1]
+x = np.arange(len(order))
+fig, ax = plt.subplots(figsize=(9, 3.8))
+ax.bar(x - 0.2, real.genre_share[order], width=0.4, label="real ratings")
+ax.bar(x + 0.2, sim.genre_share[order], width=0.4, label="simulated clicks")
+ax.set_xticks(x, [names[i] for i in order], rotation=60, ha="right")
+ax.set_ylabel("share of consumption")
+ax.legend(frameon=False)
+fig.tight_layout()
+assert genre_tv < 0.15""",
+        ),
+        (
+            "markdown",
+            """\
+Popularity and genre shares agree closely; user activity is less concentrated in the
+simulation and most real users rate on a single day (a property of how MovieLens collected
+ratings: in bursts after sign-up) while simulated users return on a schedule -- see
+docs/movielens.md for the numbers and what they mean for a study.""",
+        ),
+    ],
 }
 
 

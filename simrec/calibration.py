@@ -32,7 +32,7 @@ from simrec.simulation import Simulation
 from simrec.types import RequestBatch
 from simrec.worlds.movielens import DAY
 
-__all__ = ["ReplayExposure", "Stats", "calibrate", "real_stats", "stats_of"]
+__all__ = ["ReplayExposure", "Stats", "calibrate", "comparison", "real_stats", "stats_of"]
 
 
 class ReplayExposure(Agent):
@@ -169,6 +169,18 @@ def calibrate(
     real = real_stats(genre, G)
     tv = 0.5 * float(np.abs(real.genre_share - simulated.genre_share).sum())
     return real, simulated, tv
+
+
+def comparison(real: Stats, simulated: Stats):  # noqa: ANN201 - pandas imported lazily
+    """Real vs simulated statistics as a table (one row per statistic)."""
+    import pandas as pd
+
+    rows = [
+        {"statistic": k, "real": v, "simulated": simulated.row()[k]} for k, v in real.row().items()
+    ]
+    frame = pd.DataFrame(rows).set_index("statistic")
+    frame["simulated - real"] = frame["simulated"] - frame["real"]
+    return frame
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

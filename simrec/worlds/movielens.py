@@ -22,7 +22,8 @@ Hidden (fitted to the 100,000 ratings, deterministic given the data):
 * appeal -- popularity that quality does not explain: the residual :math:`r_i` of
   :math:`\log(1 + n_i)` regressed on quality, standardised, and
   :math:`a_i = \sigma(\operatorname{logit} 0.29 + w\, r_i)` (w = ``appeal_weight``; 0.29 is the
-  synthetic world's mean appeal); ``clickbait`` marks appeal > 0.6 with quality < 0.45;
+  synthetic world's mean appeal); ``clickbait`` marks the top decile of appeal within
+  the bottom quartile of quality (popular beyond their ratings);
 * satisfaction and price sensitivity -- drawn as in the synthetic world (the data say nothing).
 
 Timeline: real time starts at the first rating. Movies and users first seen in the first
@@ -284,7 +285,8 @@ def build_movielens(
         topic=fit.topic,
         quality=fit.quality,
         appeal=fit.appeal,
-        clickbait=(fit.appeal > 0.6) & (fit.quality < 0.45),
+        clickbait=(fit.appeal >= np.quantile(fit.appeal, 0.9))
+        & (fit.quality <= np.quantile(fit.quality, 0.25)),
         genre_centroid=_unit(centroid).astype(np.float32),
     )
 
