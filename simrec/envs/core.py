@@ -365,6 +365,10 @@ class LifetimeCore:
         )
         info = {
             "clicked": clicks > 0,
+            # Slate position of the clicked item (-1: no click), for slate-level learners.
+            "click_position": np.where(
+                fb.clicked.any(axis=1), fb.clicked.argmax(axis=1), -1
+            ).astype(np.int64),
             "engagement": minutes,
             "revenue": revenue,
             "session_ended": ended,

@@ -1,0 +1,101 @@
+"""The gymnasium env's observation, rebuilt for population requests from observable data.
+
+A policy trained on ``simrec/UserLifetime-v0`` (or a preset) sees per request a ``Dict`` of
+``profile``, ``history``, ``context`` and ``candidates`` (:mod:`simrec.envs.core`).
+:class:`PopulationObservation` builds the same arrays for a population batch from what an
+agent may see: the users' observable profile, the agent's own log of what each user clicked,
+the request's candidates and their observable features, and each item's smoothed CTR in the
+agent's own log (the env uses a random-exposure warm-up log; same Beta(1, 50) smoothing).
+Context: days since the agent first served the user, days since the user's previous request,
+the request's index in its session, and sessions seen so far.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simrec.envs.core import LOG_PRICE_BOUND, MAX_AGE
+from simrec.errors import ConfigError
+from simrec.types import Feedback, RequestBatch
+
+__all__ = ["PopulationObservation"]
+
+PRIOR_CLICKS, PRIOR_N = 1.0, 50.0
+
+
+class PopulationObservation:
+    """Env-style observations for population requests (see the module docstring).
+
+    Args:
+        world: The observable world.
+        candidates: C, the candidates per request the policy was trained on.
+        history_length: L.
+    """
+
+    def __init__(self, world, candidates: int, history_length: int) -> None:  # noqa: ANN001
+        self.world = world
+        self.C, self.L = candidates, history_length
+        M, N, G = world.n_items, world.n_users, world.n_genres
+        log_price = np.clip(np.log(world.items.price), -LOG_PRICE_BOUND, LOG_PRICE_BOUND)
+        self.static = np.concatenate(
+            [np.eye(G, dtype=np.float32)[world.items.genre], log_price[:, None]], axis=1
+        ).astype(np.float32)
+        self.shown = np.zeros(M)
+        self.clicked = np.zeros(M)
+        self.recent = np.full((N, history_length), -1, dtype=np.int64)
+        self.recent_next = np.zeros(N, dtype=np.int64)
+        self.first = np.full(N, np.nan)
+        self.prev = np.full(N, np.nan)
+        self.visits = np.zeros(N)
+
+    def check(self, batch: RequestBatch) -> None:
+        """Raise unless the batch has candidates of the width the policy was trained on."""
+        width = None if batch.candidates is None else batch.candidates.shape[1]
+        if width != self.C:
+            raise ConfigError(
+                f"simulation.n_candidates: this policy scores C={self.C} candidates per request "
+                f"(as in its training env), got {width or 'the whole catalog (0)'}"
+            )
+
+    def __call__(self, batch: RequestBatch) -> dict[str, np.ndarray]:
+        """Observation arrays ``(B, ...)`` for the batch (updates per-user context)."""
+        self.check(batch)
+        u, now = batch.users, batch.time
+        new = np.isnan(self.first[u])
+        self.first[u[new]] = now
+        self.visits[u[batch.step == 0]] += 1
+        since = np.where(np.isnan(self.prev[u]), 0.0, now - self.prev[u])
+        self.prev[u] = now
+        L = self.L
+        idx = (self.recent_next[u][:, None] - 1 - np.arange(L)[None, :]) % L
+        hist = np.take_along_axis(self.recent[u], idx, axis=1)
+        valid = (hist >= 0) & (np.arange(L)[None, :] < self.recent_next[u][:, None])
+        history = np.concatenate(
+            [self.static[np.where(valid, hist, 0)], valid[:, :, None].astype(np.float32)], axis=2
+        )
+        history = np.where(valid[:, :, None], history, 0.0)
+        cands = batch.candidates
+        age = np.clip((now - self.world.items.release_day[cands]) / 30.0, 0.0, MAX_AGE)
+        pop = (self.clicked[cands] + PRIOR_CLICKS) / (self.shown[cands] + PRIOR_N)
+        candidates = np.concatenate(
+            [self.static[cands], age[:, :, None], pop[:, :, None]], axis=2
+        )
+        context = np.stack(
+            [now - self.first[u], since, batch.step.astype(float), self.visits[u]], axis=1
+        )
+        return {
+            "profile": self.world.users.profile[u].astype(np.float32),
+            "history": history.astype(np.float32),
+            "context": context.astype(np.float32),
+            "candidates": candidates.astype(np.float32),
+        }
+
+    def observe(self, fb: Feedback) -> None:
+        """Update the per-item CTR counts and the users' consumed-item buffers."""
+        np.add.at(self.shown, fb.slates.ravel(), 1.0)
+        np.add.at(self.clicked, fb.slates.ravel(), fb.clicked.ravel().astype(float))
+        rows, cols = np.nonzero(fb.clicked)
+        for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+            user = fb.users[r]
+            self.recent[user, self.recent_next[user] % self.L] = fb.slates[r, c]
+            self.recent_next[user] += 1
