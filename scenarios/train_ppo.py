@@ -7,7 +7,10 @@ Expected runtime: ~25 s for PPO on the `learnable` preset with the defaults on 2
     python scenarios/train_ppo.py                                   # PPO, learnable preset
     python scenarios/train_ppo.py --algo dqn --timesteps 20000      # DQN on Discrete(C)
     python scenarios/train_ppo.py --env simrec/LongTermSatisfaction-v0 --preset "" \
-        --timesteps 50000 --save ppo_lts.zip
+        --timesteps 50000 --reward long-term --out policies/ppo_lts_longterm \
+        --logdir runs/tb --checkpoint-every 10000
+    # then in a scenario:  - name: sb3-ppo
+    #                         params: {path: policies/ppo_lts_longterm/policy.zip}
 
 Needs the ``rl`` extra (torch 2.13.0 CPU and stable-baselines3).
 """
@@ -22,6 +25,7 @@ import gymnasium as gym
 import numpy as np
 
 import simrec  # noqa: F401 - registers the envs
+from simrec.envs import ENV_IDS
 
 
 def evaluate(env_id: str, kwargs: dict, policy, episodes: int, seed: int) -> tuple[float, float]:
@@ -41,39 +45,21 @@ def evaluate(env_id: str, kwargs: dict, policy, episodes: int, seed: int) -> tup
 
 
 def train(env_id: str, kwargs: dict, algo: str, timesteps: int, seed: int, logdir: str | None):
-    """Train PPO or DQN with SB3 on ``n_envs=4`` copies of the env; returns the model."""
-    import torch
-    from stable_baselines3 import DQN, PPO
-    from stable_baselines3.common.env_util import make_vec_env
+    """Train PPO or DQN with SB3 on the env (the library's :func:`train_policy`)."""
+    from simrec_agents.rl.sb3 import train_policy
 
-    torch.set_num_threads(1)
-    if algo == "ppo":
-        venv = make_vec_env(env_id, n_envs=4, seed=seed, env_kwargs=kwargs)
-        model = PPO(
-            "MultiInputPolicy",
-            venv,
-            seed=seed,
-            n_steps=128,
-            batch_size=128,
-            learning_rate=3e-3,
-            gamma=0.5,
-            device="cpu",
-            tensorboard_log=logdir,
-        )
-    else:
-        venv = make_vec_env(env_id, n_envs=1, seed=seed, env_kwargs=kwargs)
-        model = DQN(
-            "MultiInputPolicy",
-            venv,
-            seed=seed,
-            learning_starts=500,
-            exploration_fraction=0.3,
-            gamma=0.5,
-            device="cpu",
-            tensorboard_log=logdir,
-        )
-    model.learn(timesteps)
-    return model
+    preset = kwargs.get("preset") or ENV_IDS[env_id]
+    extra = {k: v for k, v in kwargs.items() if k not in ("preset", "render_mode", "reward")}
+    return train_policy(
+        algo,
+        preset,
+        kwargs.get("reward", "click"),
+        timesteps,
+        seed,
+        logdir=logdir,
+        gamma=0.5,
+        env_kwargs=extra,
+    )
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -85,14 +71,37 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     p.add_argument("--episodes", type=int, default=30, help="evaluation episodes")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--logdir", default=None, help="TensorBoard log folder (optional)")
+    p.add_argument("--reward", default="click", help="click, engagement, return, long-term")
     p.add_argument("--save", default=None, help="save the trained policy (SB3 .zip)")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="folder for policy.zip + meta.json (+ checkpoints/), loadable by sb3-ppo/sb3-dqn",
+    )
+    p.add_argument("--checkpoint-every", type=int, default=0, help="steps between checkpoints")
     args = p.parse_args(argv)
     kwargs = {"preset": args.preset} if args.preset else {}
+    kwargs["reward"] = args.reward
     kwargs["render_mode"] = None  # SB3 asks for rgb_array by default; simrec renders nothing
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
     t0 = time.perf_counter()
-    model = train(args.env, kwargs, args.algo, args.timesteps, args.seed, args.logdir)
+    if args.out:
+        from simrec_agents.rl.sb3 import train_policy
+
+        model = train_policy(
+            args.algo,
+            args.preset or ENV_IDS[args.env],
+            args.reward,
+            args.timesteps,
+            args.seed,
+            out=args.out,
+            logdir=args.logdir,
+            checkpoint_every=args.checkpoint_every,
+            gamma=0.5,
+        )
+    else:
+        model = train(args.env, kwargs, args.algo, args.timesteps, args.seed, args.logdir)
     seconds = time.perf_counter() - t0
     eval_seed = 10_000 + args.seed
     rand = evaluate(

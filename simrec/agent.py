@@ -216,6 +216,31 @@ AGENTS: dict[str, AgentInfo] = {
             "kg plus a trained adapter over frozen MiniLM text vectors in each item embedding",
         ),
         AgentInfo(
+            "slateq",
+            "simrec_agents.rl.slateq:SlateQAgent",
+            ("torch",),
+            "SlateQ (Ie et al. 2019): item-level long-term values + learned choice model, "
+            "trained on the env",
+        ),
+        AgentInfo(
+            "reinforce-topk",
+            "simrec_agents.rl.reinforce:ReinforceTopKAgent",
+            ("torch",),
+            "REINFORCE with top-K off-policy correction (Chen et al. 2019) on another agent's logs",
+        ),
+        AgentInfo(
+            "sb3-ppo",
+            "simrec_agents.rl.sb3:SB3PPOAgent",
+            ("rl",),
+            "a stable-baselines3 PPO policy trained on a simrec env, serving the population",
+        ),
+        AgentInfo(
+            "sb3-dqn",
+            "simrec_agents.rl.sb3:SB3DQNAgent",
+            ("rl",),
+            "a stable-baselines3 DQN policy trained on a simrec env, serving the population",
+        ),
+        AgentInfo(
             "lm-hybrid",
             "simrec_agents.lm.hybrid:LMHybridAgent",
             ("lm",),

@@ -32,7 +32,7 @@ class PopulationObservation:
         history_length: L.
     """
 
-    def __init__(self, world, candidates: int, history_length: int) -> None:  # noqa: ANN001
+    def __init__(self, world, candidates: int, history_length: int) -> None:
         self.world = world
         self.C, self.L = candidates, history_length
         M, N, G = world.n_items, world.n_users, world.n_genres
@@ -53,7 +53,7 @@ class PopulationObservation:
         width = None if batch.candidates is None else batch.candidates.shape[1]
         if width != self.C:
             raise ConfigError(
-                f"simulation.n_candidates: this policy scores C={self.C} candidates per request "
+                f"simulation.candidates: this policy scores C={self.C} candidates per request "
                 f"(as in its training env), got {width or 'the whole catalog (0)'}"
             )
 
@@ -77,9 +77,7 @@ class PopulationObservation:
         cands = batch.candidates
         age = np.clip((now - self.world.items.release_day[cands]) / 30.0, 0.0, MAX_AGE)
         pop = (self.clicked[cands] + PRIOR_CLICKS) / (self.shown[cands] + PRIOR_N)
-        candidates = np.concatenate(
-            [self.static[cands], age[:, :, None], pop[:, :, None]], axis=2
-        )
+        candidates = np.concatenate([self.static[cands], age[:, :, None], pop[:, :, None]], axis=2)
         context = np.stack(
             [now - self.first[u], since, batch.step.astype(float), self.visits[u]], axis=1
         )

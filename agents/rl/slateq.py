@@ -22,7 +22,7 @@ stepped at once) with epsilon-greedy slates, a replay buffer and a soft-updated 
 
 The trained policy also serves a population simulation through the common agent protocol,
 on observations rebuilt from observable data (:mod:`simrec_agents.rl.obs`); the scenario
-must then use the training env's candidate count (``simulation.n_candidates``).
+must then use the training env's candidate count (``simulation.candidates``).
 """
 
 from __future__ import annotations
@@ -69,7 +69,9 @@ def features(obs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return state.astype(np.float32), obs["candidates"].astype(np.float32)
 
 
-def slate_probabilities(v: torch.Tensor, v0: torch.Tensor, slate_mask: torch.Tensor) -> torch.Tensor:
+def slate_probabilities(
+    v: torch.Tensor, v0: torch.Tensor, slate_mask: torch.Tensor
+) -> torch.Tensor:
     """Conditional-logit choice probabilities over the slate items (no-click mass left out).
 
     Args:
@@ -91,8 +93,10 @@ def slateq_targets(
     slate_size: int,
     next_q0: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    r"""TD targets :math:`r + \gamma [\sum_{j \in A'} P(j \mid s', A') \bar Q(s', j) + P(\bot
-    \mid s', A') \bar Q(s', \bot)]`.
+    r"""SlateQ's TD targets, from next-state quantities only.
+
+    :math:`y = r + \gamma [\sum_{j \in A'} P(j \mid s', A') \bar Q(s', j)
+    + P(\bot \mid s', A') \bar Q(s', \bot)]`.
 
     Every input after ``gamma`` is of the **next** state: ``next_q`` and ``next_v`` ``(B, C)``
     are the target network's item values and the choice logits of the next state's
@@ -109,7 +113,7 @@ def slateq_targets(
 
 
 class SlateQNet(nn.Module):
-    """Item-level long-term value :math:`\\bar Q(s, i)` and choice logits :math:`v(s, i)`."""
+    r"""Item-level long-term value :math:`\bar Q(s, i)` and choice logits :math:`v(s, i)`."""
 
     def __init__(self, state_dim: int, item_dim: int, hidden: int = 64) -> None:
         super().__init__()
@@ -128,7 +132,9 @@ class SlateQNet(nn.Module):
         self.q0 = nn.Sequential(nn.Linear(state_dim, hidden), nn.ReLU(), nn.Linear(hidden, 1))
         self.v0 = nn.Parameter(torch.zeros(()))
 
-    def forward(self, state: torch.Tensor, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, state: torch.Tensor, items: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(Q, v)``, each ``(B, C)``."""
         x = torch.cat([state[:, None, :].expand(-1, items.shape[1], -1), items], dim=-1)
         return self.q(x).squeeze(-1), self.v(x).squeeze(-1)
@@ -223,14 +229,15 @@ def train_slateq(
     """
     torch_setup()
     rng = np.random.default_rng(seed)
-    torch.manual_seed(seed)
     env = UserLifetimeVectorEnv(n_envs, preset=preset, reward=reward, **(env_kwargs or {}))
     core = env.core
     C, K = core.C, core.K
     obs, _ = env.reset(seed=seed)
     s, c = features(obs)
-    net = SlateQNet(s.shape[1], c.shape[2], hidden)
-    target = SlateQNet(s.shape[1], c.shape[2], hidden)
+    with torch.random.fork_rng():  # seeded initial weights; the global stream is untouched
+        torch.manual_seed(seed)
+        net = SlateQNet(s.shape[1], c.shape[2], hidden)
+        target = SlateQNet(s.shape[1], c.shape[2], hidden)
     target.load_state_dict(net.state_dict())
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     buf = _Replay(replay, s.shape[1], C, c.shape[2], K)
@@ -284,7 +291,7 @@ def train_slateq(
     return net, spec, stats
 
 
-def _update(net, target, opt, b, gamma: float, K: int, tau: float) -> None:  # noqa: ANN001
+def _update(net, target, opt, b, gamma: float, K: int, tau: float) -> None:
     q, v = net(b["s"], b["c"])
     mask = torch.zeros_like(q, dtype=torch.bool).scatter_(1, b["a"], True)
     # Choice model: likelihood of the observed choice among the slate and no-click.
@@ -322,7 +329,7 @@ class SlateQAgent(Agent):
         gamma: Discount (0: myopic).
         path: A saved policy (``torch.save`` of :meth:`save`'s dict, loaded with
             ``weights_only=True``) instead of training.
-        **train: Other :func:`train_slateq` options (n_envs, hidden, lr, epsilon, ...).
+        n_envs, hidden, lr, epsilon, batch_size, tau, replay: :func:`train_slateq` options.
     """
 
     name = "slateq"
@@ -334,7 +341,13 @@ class SlateQAgent(Agent):
         steps: int = 100_000,
         gamma: float = 0.9,
         path: str | None = None,
-        **train,
+        n_envs: int = 64,
+        hidden: int = 64,
+        lr: float = 1e-3,
+        epsilon: float = 0.1,
+        batch_size: int = 256,
+        tau: float = 0.01,
+        replay: int = 100_000,
     ) -> None:
         presets = {p: p for p in ENV_IDS.values()}
         if preset not in presets and preset not in ("learnable",):
@@ -347,12 +360,31 @@ class SlateQAgent(Agent):
                 f"reward: unknown reward {reward!r}{suggest(reward, REWARDS)}; "
                 f"known: {', '.join(REWARDS)}"
             )
-        check_params(steps=(steps, "pos_int"), gamma=(gamma, "prob"))
+        check_params(
+            steps=(steps, "pos_int"),
+            gamma=(gamma, "prob"),
+            n_envs=(n_envs, "pos_int"),
+            hidden=(hidden, "pos_int"),
+            lr=(lr, "pos"),
+            epsilon=(epsilon, "prob"),
+            batch_size=(batch_size, "pos_int"),
+            tau=(tau, "prob"),
+            replay=(replay, "pos_int"),
+        )
         self.preset, self.reward, self.steps, self.gamma = preset, reward, steps, gamma
-        self.path, self.train_options = path, train
+        self.path = path
+        self.train_options = {
+            "n_envs": n_envs,
+            "hidden": hidden,
+            "lr": lr,
+            "epsilon": epsilon,
+            "batch_size": batch_size,
+            "tau": tau,
+            "replay": replay,
+        }
         self.train_seconds = 0.0
 
-    def setup(self, context) -> None:  # noqa: ANN001 - AgentContext
+    def setup(self, context) -> None:
         """Train (seeded from the agent's stream) or load the policy; build the observer."""
         super().setup(context)
         torch_setup()
@@ -364,7 +396,11 @@ class SlateQAgent(Agent):
         else:
             seed = int(self.rng.integers(0, 2**31))
             self.net, self.spec, stats = train_slateq(
-                self.preset, self.reward, steps=self.steps, gamma=self.gamma, seed=seed,
+                self.preset,
+                self.reward,
+                steps=self.steps,
+                gamma=self.gamma,
+                seed=seed,
                 **self.train_options,
             )
             self.train_seconds = stats.seconds

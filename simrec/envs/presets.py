@@ -51,7 +51,8 @@ def long_term_satisfaction() -> tuple[Config, EnvConfig]:
 
     Half the items are clickbait: their appeal raises immediate engagement, but the letdown
     erodes satisfaction, and churn follows. One item from 10 candidates. Reward: clicks, so
-    a myopic policy is rewarded now and pays later.
+    a myopic policy is rewarded now and pays later. The candidates' popularity feature
+    comes from a 3,000-user warm-up log, so high appeal is observable.
     """
     cfg = from_dict(
         Config,
@@ -61,7 +62,9 @@ def long_term_satisfaction() -> tuple[Config, EnvConfig]:
             "simulation": {"slate_size": 1},
         },
     )
-    return cfg, EnvConfig(horizon_days=60.0, candidates=10)
+    # A warm-up log of 3,000 users makes the popularity (CTR) feature reveal appeal, as the
+    # "kaleness" of a document is observable in RecSim's environment.
+    return cfg, EnvConfig(horizon_days=60.0, candidates=10, warmup_users=3000)
 
 
 def retention() -> tuple[Config, EnvConfig]:
