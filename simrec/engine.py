@@ -59,12 +59,48 @@ def row_membership(items: np.ndarray, sets: np.ndarray, n_items: int) -> np.ndar
     [[False, True], [False, False]]
     """
     B, X = items.shape
-    if X * sets.shape[1] <= 4 * n_items:
-        return ((items[:, :, None] == sets[:, None, :]) & (sets[:, None, :] >= 0)).any(axis=2)
+    L = sets.shape[1]
+    if X * L <= 4 * n_items:
+        # One pass per set column over (B, X): no (B, X, L) temporary. A negative (empty)
+        # set entry can only equal a negative item id, which the masked variant excludes.
+        out = np.zeros((B, X), dtype=bool)
+        if not B or not L:
+            return out
+        masked = bool(items.size) and int(items.min()) < 0
+        dtype = np.result_type(items.dtype, sets.dtype)
+        if np.can_cast(np.int32, dtype) and int(max(items.max(initial=0), sets.max())) < 2**31:
+            dtype = np.int32  # compare in the narrowest common type
+        items = items.astype(dtype, copy=False)
+        columns = np.ascontiguousarray(sets.T, dtype=dtype)  # (L, B): one contiguous row each
+        hit = np.empty((B, X), dtype=bool)
+        for j in range(L):
+            col = columns[j][:, None]
+            np.equal(items, col, out=hit)
+            if masked:
+                hit &= col >= 0
+            out |= hit
+        return out
     mark = np.zeros((B, n_items + 1), dtype=bool)
     rows = np.repeat(np.arange(B), sets.shape[1])
     mark[rows, np.where(sets >= 0, sets, n_items).ravel()] = True
     return np.take_along_axis(mark, items, axis=1)
+
+
+#: Rows per chunk of the (rows, K, d) topic gather of the choice step.
+MATCH_CHUNK = 16_384
+
+
+def _row_match(
+    interest: np.ndarray, topic: np.ndarray, users: np.ndarray, S: np.ndarray
+) -> np.ndarray:
+    """``<u_j, z_i>`` for every shown item ``S (B, K)`` of users ``(B,)``, in row chunks."""
+    B, K = S.shape
+    out = np.empty((B, K), dtype=np.result_type(interest.dtype, topic.dtype))
+    for lo in range(0, B, MATCH_CHUNK):
+        hi = min(lo + MATCH_CHUNK, B)
+        rows = np.take(interest, users[lo:hi], axis=0)
+        np.einsum("bd,bkd->bk", rows, np.take(topic, S[lo:hi], axis=0), out=out[lo:hi])
+    return out
 
 
 def row_scores(vectors: np.ndarray, item_vectors: np.ndarray, items: np.ndarray) -> np.ndarray:
@@ -349,13 +385,23 @@ class Engine:
             shape=ret.gap_shape,
         )
 
-    def item_utility(self, users: np.ndarray, items: np.ndarray, match: np.ndarray) -> np.ndarray:
-        """Choice utility (no position bias) of ``items (B, X)`` for ``users (B,)``."""
+    def item_utility(
+        self,
+        users: np.ndarray,
+        items: np.ndarray,
+        match: np.ndarray,
+        fatigue_rows: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Choice utility (no position bias) of ``items (B, X)`` for ``users (B,)``.
+
+        ``fatigue_rows`` are the users' current fatigue rows when the caller holds them.
+        """
         dyn = self.config.dynamics
+        F = self.fatigue[users] if fatigue_rows is None else fatigue_rows
         if items.strides[0] == 0:  # one pool for all rows (a broadcast view)
-            fat = self.fatigue[users][:, self.genre[items[0]]]
+            fat = F[:, self.genre[items[0]]]
         else:
-            fat = np.take_along_axis(self.fatigue[users], self.genre[items], axis=1)
+            fat = np.take_along_axis(F, self.genre[items], axis=1)
         rep = row_membership(items, self.recent[users], self.n_items)
         return choice.utility(
             match,
@@ -406,12 +452,13 @@ class Engine:
         s = satisfaction.decay(
             self.satisfaction[u], dt, dyn.satisfaction_baseline, dyn.satisfaction_tau_days
         )
-        self.fatigue[u] = fatigue.decay(self.fatigue[u], dt, dyn.fatigue_tau_days)
+        F = fatigue.decay(self.fatigue[u], dt, dyn.fatigue_tau_days)
 
-        # Choice. The match is an elementwise product summed per row, so that a row's result
-        # does not depend on the batch it is computed in (the vector env equals sync envs).
-        match = (self.interest[u][:, None, :] * self.topic[S]).sum(axis=2)
-        v = self.item_utility(u, S, match) + self.position[None, :]
+        # Choice. Each row's match is its own sum of products (einsum, no BLAS), so that a
+        # row's result does not depend on the batch (the vector env equals sync envs); rows
+        # go in chunks so the (rows, K, d) gather of topics stays small.
+        match = _row_match(self.interest, self.topic, u, S)
+        v = self.item_utility(u, S, match, F) + self.position[None, :]
         k = choice.choose(v, dyn.no_click_utility, keyed_uniform(keys, Purpose.CHOICE, req))
         cr = np.flatnonzero(k < K)
         ck = k[cr]
@@ -448,19 +495,20 @@ class Engine:
         L = self.recent.shape[1]
         self.recent[cu, self.recent_next[cu] % L] = ci
         self.recent_next[cu] += 1
-        self.fatigue[u] = fatigue.accumulate(
-            self.fatigue[u],
+        F = fatigue.accumulate(
+            F,
             self.genre[S],
             clicked,
             per_exposure=dyn.fatigue_exposure,
             per_click=dyn.fatigue_click,
         )
+        self.fatigue[u] = F
 
         # Session exit.
         any_click = k < K
         p_exit = session.exit_probability(
             s_new,
-            self.fatigue[u].mean(axis=1),
+            F.mean(axis=1),
             any_click,
             base=dyn.exit_base,
             satisfaction_weight=dyn.exit_satisfaction,
@@ -486,12 +534,13 @@ class Engine:
         revenue = np.zeros((B, K), dtype=np.float32)
         revenue[cr, ck] = rev
         if self.log is not None:
+            one_time = bool(B) and bool((now == now[0]).all())  # a population tick
             self.log.impressions.append(
-                day=np.repeat(np.floor(now), K),
-                time=np.repeat(now, K),
+                day=np.floor(now[0]) if one_time else np.repeat(np.floor(now), K),
+                time=now[0] if one_time else np.repeat(now, K),
                 user=np.repeat(u, K),
                 item=S.ravel(),
-                position=np.tile(np.arange(K), B),
+                position=np.tile(np.arange(K, dtype=np.int16), B),
                 click=clicked.ravel(),
                 purchase=purchased.ravel(),
                 revenue=revenue.ravel(),

@@ -229,6 +229,9 @@ def distinct_integers(
         return dense(0)
     idx = np.floor(draw(0, k) * n_col).astype(np.int64)
     for r in range(1, 64):
+        srt = np.sort(idx, axis=1)  # the common case -- no duplicate -- needs only this
+        if not (srt[:, 1:] == srt[:, :-1]).any():
+            return idx
         order = np.argsort(idx, axis=1, kind="stable")
         srt = np.take_along_axis(idx, order, axis=1)
         dup_sorted = np.zeros_like(idx, dtype=bool)

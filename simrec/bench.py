@@ -1,0 +1,299 @@
+"""Throughput benchmarks: the engine, a minimal numpy reference, the event log, the envs.
+
+A **user-step** is one user shown one slate and responding, with every state update applied
+(and, for the engine, logged). :func:`engine_throughput` drives the population engine with
+uniformly random slates of K items from a catalog of M, with every user in session on every
+tick (no session exit, no churn: the work per step is the same, the count is exact);
+:func:`reference_throughput` runs a deliberately minimal pure-numpy loop of the same per-step
+work -- scoring the K shown items, multinomial-logit choice with a no-click option, interest
+drift toward the clicked item, satisfaction decay and update, a churn draw -- with no logging,
+no fatigue, no economy, as the practical limit of this machine; :func:`log_throughput`
+appends impression rows to the columnar log and writes them to Parquet;
+:func:`vector_env_throughput` steps the gymnasium vector envs.
+
+``simrec bench`` runs them with repeats and prints medians (``--json`` to save them); each
+engine size runs in a fresh process so that its peak memory is its own.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "bench_config",
+    "engine_throughput",
+    "log_throughput",
+    "main",
+    "reference_throughput",
+    "vector_env_throughput",
+]
+
+
+def bench_config(n_users: int, n_items: int, slate: int, dim: int, days: float = 1.0):  # noqa: ANN201
+    """A config where every user is in session on every tick and nobody churns."""
+    from simrec.config import Config, from_dict
+
+    return from_dict(
+        Config,
+        {
+            "world": {
+                "dim": dim,
+                "items": {"n_items": n_items},
+                "users": {"n_users": n_users},
+            },
+            "dynamics": {"exit_base": -50.0, "max_session_requests": 2**30},
+            "retention": {"churn_min": 0.0, "churn_max": 0.0},
+            "simulation": {"days": max(1, int(np.ceil(days))), "slate_size": slate},
+        },
+    )
+
+
+def _peak_rss_mb() -> float:
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kb / 1024.0 if sys.platform != "darwin" else kb / 2**20
+
+
+def engine_throughput(
+    n_users: int,
+    n_items: int = 10_000,
+    slate: int = 10,
+    dim: int = 32,
+    ticks: int = 10,
+    log: bool = True,
+    seed: int = 0,
+    flush_dir: str | Path | None = None,
+) -> dict[str, float]:
+    """User-steps per second of the engine (see the module docstring).
+
+    Args:
+        n_users: N.
+        n_items: M.
+        slate: K.
+        dim: d.
+        ticks: Ticks timed (after one untimed warm-up tick).
+        log: Keep the event log (impressions, sessions).
+        seed: Run seed.
+        flush_dir: Flush the impression log to Parquet files in this folder as it grows.
+
+    Returns:
+        ``user_steps_per_s``, ``seconds``, ``user_steps``, ``rss_mb`` (peak of the process).
+    """
+    from simrec.engine import Engine
+    from simrec.log import EventLog
+    from simrec.rng import distinct_integers, make_streams
+    from simrec.worlds import make_world
+
+    cfg = bench_config(n_users, n_items, slate, dim)
+    s = make_streams(seed)
+    world = make_world(cfg.world, s.world, s.arrivals, 1.0)
+    ev = EventLog(world.users.arrival_day) if log else None
+    engine = Engine(world, cfg, s.behaviour, ev)
+    engine.set_day(0)
+    engine.next_visit[:] = 0.0
+    rng = s.agent
+    tick = cfg.simulation.tick_minutes / 1440.0
+    M = len(engine.available)
+
+    def step(t: float) -> int:
+        batch = engine.open_requests(t)
+        idx = distinct_integers(lambda _r, w: rng.random((len(batch), w)), M, slate)
+        engine.serve(batch, engine.available[idx])
+        return len(batch)
+
+    step(0.0)
+    done, t0 = 0, time.perf_counter()
+    for k in range(1, ticks + 1):
+        done += step(k * tick)
+    seconds = time.perf_counter() - t0
+    return {
+        "user_steps_per_s": done / seconds,
+        "seconds": seconds,
+        "user_steps": float(done),
+        "rss_mb": _peak_rss_mb(),
+    }
+
+
+def reference_throughput(
+    n_users: int,
+    n_items: int = 10_000,
+    slate: int = 10,
+    dim: int = 32,
+    ticks: int = 10,
+    seed: int = 0,
+) -> dict[str, float]:
+    """User-steps per second of the minimal numpy reference loop (no logging)."""
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n_items, dim)).astype(np.float32)
+    z /= np.linalg.norm(z, axis=1, keepdims=True)
+    u = rng.standard_normal((n_users, dim)).astype(np.float32)
+    u /= np.linalg.norm(u, axis=1, keepdims=True)
+    sat = np.full(n_users, 0.7, dtype=np.float32)
+    q = rng.random(n_items, dtype=np.float32)
+    alive = np.ones(n_users, dtype=bool)
+    rows = np.arange(n_users)
+
+    def step() -> None:
+        S = rng.integers(0, n_items, size=(n_users, slate))
+        match = np.einsum("nd,nkd->nk", u, np.take(z, S, axis=0))  # candidate scoring
+        ev = np.exp(5.0 * match)  # MNL with a no-click option of utility 0
+        cum = np.cumsum(ev, axis=1)
+        draw = rng.random(n_users, dtype=np.float32) * (cum[:, -1] + 1.0)
+        k = (cum < draw[:, None]).sum(axis=1)
+        hit = np.flatnonzero(k < slate)
+        ci = S[hit, k[hit]]
+        u[hit] += 0.05 * (z[ci] - u[hit])  # interest drift
+        u[hit] /= np.linalg.norm(u[hit], axis=1, keepdims=True)
+        sat[:] = 0.5 + (sat - 0.5) * np.float32(0.99)  # satisfaction decay
+        sat[hit] += 0.1 * (q[ci] - sat[hit])
+        alive[rows] &= rng.random(n_users, dtype=np.float32) >= 0.001 * (1.0 - sat)  # churn
+
+    step()
+    t0 = time.perf_counter()
+    for _ in range(ticks):
+        step()
+    seconds = time.perf_counter() - t0
+    done = n_users * ticks
+    return {"user_steps_per_s": done / seconds, "seconds": seconds, "user_steps": float(done)}
+
+
+def log_throughput(rows: int = 2_000_000, batch: int = 100_000) -> dict[str, float]:
+    """Rows per second of appending impression rows and of writing them to Parquet."""
+    from simrec.log import IMPRESSION_SCHEMA, Table
+
+    rng = np.random.default_rng(0)
+    cols = {
+        name: (rng.random(batch) * 100).astype(dtype) for name, dtype in IMPRESSION_SCHEMA.items()
+    }
+    table = Table(IMPRESSION_SCHEMA)
+    t0 = time.perf_counter()
+    for _ in range(rows // batch):
+        table.append(**cols)
+    append_s = time.perf_counter() - t0
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        table.to_frame().to_parquet(Path(tmp) / "impressions.parquet", index=False)
+        write_s = time.perf_counter() - t0
+    n = (rows // batch) * batch
+    return {"append_rows_per_s": n / append_s, "parquet_rows_per_s": n / write_s, "rows": float(n)}
+
+
+def vector_env_throughput(num_envs: int = 4096, steps: int = 20, mode: str = "native") -> float:
+    """Sub-env steps per second of ``simrec/UserLifetime-v0`` as a vector env."""
+    import warnings
+
+    import gymnasium as gym
+
+    import simrec  # noqa: F401 - registers the envs
+
+    warnings.filterwarnings("ignore", category=UserWarning)
+    kw = {} if mode == "native" else {"vectorization_mode": "sync"}
+    env = gym.make_vec("simrec/UserLifetime-v0", num_envs=num_envs, **kw)
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    n = env.single_action_space.n
+    acts = [rng.integers(0, n, size=num_envs) for _ in range(steps)]
+    env.step(acts[0])
+    t0 = time.perf_counter()
+    for a in acts:
+        env.step(a)
+    return num_envs * steps / (time.perf_counter() - t0)
+
+
+def _in_fresh_process(fn: str, kwargs: dict[str, Any]) -> dict[str, float]:
+    """Run ``simrec.bench.<fn>(**kwargs)`` in a new interpreter (its own peak memory)."""
+    import subprocess
+
+    code = (
+        "import json, sys; from simrec import bench; "
+        f"print(json.dumps(bench.{fn}(**json.loads(sys.argv[1]))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(kwargs)], capture_output=True, text=True
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"bench {fn}({kwargs}) failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """``simrec bench``: run the benchmarks, print a table of medians, optionally save JSON."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="simrec bench", description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", default="1000,10000,100000", help="engine populations N")
+    p.add_argument("--items", type=int, default=10_000, help="M")
+    p.add_argument("--slate", type=int, default=10, help="K")
+    p.add_argument("--dim", type=int, default=32, help="d")
+    p.add_argument("--ticks", type=int, default=10, help="timed ticks per run")
+    p.add_argument("--repeats", type=int, default=3, help="runs per measurement (median)")
+    p.add_argument("--env-users", type=int, default=4096, help="vector env sub-envs (0: skip)")
+    p.add_argument("--log-rows", type=int, default=2_000_000, help="log benchmark rows (0: skip)")
+    p.add_argument("--json", default=None, help="write the results here")
+    a = p.parse_args(argv)
+    sizes = [int(x) for x in a.sizes.split(",") if x]
+    common = {"n_items": a.items, "slate": a.slate, "dim": a.dim, "ticks": a.ticks}
+    results: dict[str, Any] = {"settings": vars(a), "engine": []}
+    print(
+        f"M={a.items:,} items, K={a.slate}, d={a.dim}, {a.ticks} ticks, "
+        f"median of {a.repeats}; user-steps/s"
+    )
+    print(
+        f"{'N':>9s} {'engine':>12s} {'reference':>12s} {'ratio':>7s} {'peak RSS MB':>12s} "
+        f"{'bytes/user':>11s}"
+    )
+    for n in sizes:
+        eng = [
+            _in_fresh_process("engine_throughput", {"n_users": n, **common})
+            for _ in range(a.repeats)
+        ]
+        ref = [
+            _in_fresh_process("reference_throughput", {"n_users": n, **common})
+            for _ in range(a.repeats)
+        ]
+        e = statistics.median(r["user_steps_per_s"] for r in eng)
+        r = statistics.median(x["user_steps_per_s"] for x in ref)
+        rss = statistics.median(x["rss_mb"] for x in eng)
+        row = {
+            "n_users": n,
+            "engine": e,
+            "reference": r,
+            "ratio": e / r,
+            "peak_rss_mb": rss,
+            "bytes_per_user": rss * 2**20 / n,
+        }
+        results["engine"].append(row)
+        print(
+            f"{n:>9,d} {e:>12,.0f} {r:>12,.0f} {e / r:>7.2f} {rss:>12,.0f} "
+            f"{row['bytes_per_user']:>11,.0f}"
+        )
+    if a.env_users:
+        nat = statistics.median(
+            vector_env_throughput(a.env_users, 20, "native") for _ in range(a.repeats)
+        )
+        syn = statistics.median(
+            vector_env_throughput(a.env_users, 2, "sync") for _ in range(a.repeats)
+        )
+        results["vector_env"] = {"native": nat, "sync": syn, "ratio": nat / syn}
+        print(
+            f"vector env, {a.env_users:,} users: native {nat:,.0f} steps/s, sync {syn:,.0f}, "
+            f"ratio {nat / syn:.0f}x"
+        )
+    if a.log_rows:
+        logs = [log_throughput(a.log_rows) for _ in range(a.repeats)]
+        app = statistics.median(x["append_rows_per_s"] for x in logs)
+        pq = statistics.median(x["parquet_rows_per_s"] for x in logs)
+        results["log"] = {"append_rows_per_s": app, "parquet_rows_per_s": pq}
+        print(f"event log: append {app:,.0f} rows/s, Parquet write {pq:,.0f} rows/s")
+    if a.json:
+        Path(a.json).write_text(json.dumps(results, indent=1))
+    return results
