@@ -35,7 +35,7 @@ SETUPS = {
         ("myopic", "engagement", 0.0),
     ],
     "long_term_satisfaction": [
-        ("slateq-long-term", "long-term", 0.9),
+        ("slateq-long-term", "long-term", 0.99),
         ("myopic-click", "click", 0.0),
     ],
 }

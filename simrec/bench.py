@@ -170,6 +170,7 @@ def log_throughput(rows: int = 2_000_000, batch: int = 100_000) -> dict[str, flo
     """Rows per second of appending impression rows and of writing them to Parquet."""
     from simrec.log import IMPRESSION_SCHEMA, Table
 
+    batch = max(1, min(batch, rows))
     rng = np.random.default_rng(0)
     cols = {
         name: (rng.random(batch) * 100).astype(dtype) for name, dtype in IMPRESSION_SCHEMA.items()

@@ -78,6 +78,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     sub.add_parser("list", help="list worlds, agents and scenarios")
+    b = sub.add_parser(
+        "bench",
+        help="throughput benchmarks with a table of medians (simrec bench --help for options)",
+        add_help=False,
+    )
     rep = sub.add_parser("report", help="(re)write figures and report.md of a results folder")
     rep.add_argument("out", type=Path, help="results folder written by `simrec run`")
     return p
@@ -195,6 +200,12 @@ def _cmd_list() -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``simrec`` command; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:  # its own options: simrec bench --help
+        from simrec import bench
+
+        bench.main(argv[1:])
+        return 0
     args = _parser().parse_args(argv)
     try:
         if args.command == "run":

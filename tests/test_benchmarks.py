@@ -57,3 +57,25 @@ def test_agent_cost_benchmark_smoke(tmp_path, monkeypatch):
     runpy.run_path(str(REPO / "benchmarks" / "agent_cost.py"), run_name="__main__")
     rows = {r["agent"]: r for r in json.loads(out.read_text())}
     assert rows["mf"]["params"] > 0 and rows["mf"]["requests"] > 0
+
+
+def test_simrec_bench_runs_every_benchmark_on_a_tiny_size(tmp_path):
+    from simrec.cli import main
+
+    out = tmp_path / "bench.json"
+    args = ["bench", "--sizes", "200,400", "--items", "300", "--ticks", "2", "--repeats", "1"]
+    args += ["--env-users", "16", "--log-rows", "20000", "--json", str(out)]
+    assert main(args) == 0
+    result = json.loads(out.read_text())
+    assert [r["n_users"] for r in result["engine"]] == [200, 400]
+    for row in result["engine"]:
+        assert row["engine"] > 0 and row["reference"] > 0 and row["peak_rss_mb"] > 0
+    assert result["vector_env"]["native"] > 0 and result["vector_env"]["sync"] > 0
+    assert result["log"]["append_rows_per_s"] > 0 and result["log"]["parquet_rows_per_s"] > 0
+
+
+def test_engine_benchmark_counts_every_user_every_tick():
+    from simrec.bench import engine_throughput
+
+    r = engine_throughput(300, n_items=200, slate=5, dim=8, ticks=3)
+    assert r["user_steps"] == 300 * 3  # every user in session on every timed tick
