@@ -78,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     sub.add_parser("list", help="list worlds, agents and scenarios")
-    b = sub.add_parser(
+    sub.add_parser(
         "bench",
         help="throughput benchmarks with a table of medians (simrec bench --help for options)",
         add_help=False,

@@ -73,13 +73,24 @@ def discounted_returns(
     [2.0, 2.0, 5.0]
     """
     order = np.lexsort((time, user))
-    G = np.zeros(len(user))
-    nxt, prev_user = 0.0, None
-    for idx in order[::-1]:
-        if user[idx] != prev_user:
-            nxt, prev_user = 0.0, user[idx]
-        nxt = reward[idx] + gamma * nxt
-        G[idx] = nxt
+    u, r = user[order], np.asarray(reward, dtype=np.float64)[order]
+    n = len(u)
+    if n == 0:
+        return np.zeros(0)
+    # Position of each request in its user's sequence; then one vectorised pass per position,
+    # from the last back to the first: G[p] = r[p] + gamma * G[p + 1] (same user).
+    starts = np.flatnonzero(np.r_[True, u[1:] != u[:-1]])
+    pos = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
+    has_next = np.r_[u[1:] == u[:-1], False]
+    by_pos = np.argsort(pos, kind="stable")
+    bounds = np.r_[0, np.cumsum(np.bincount(pos))]
+    G_sorted = np.zeros(n)
+    for p in range(len(bounds) - 2, -1, -1):
+        idx = by_pos[bounds[p] : bounds[p + 1]]
+        later = np.where(has_next[idx], G_sorted[np.minimum(idx + 1, n - 1)], 0.0)
+        G_sorted[idx] = r[idx] + gamma * later
+    G = np.empty(n)
+    G[order] = G_sorted
     return G
 
 
@@ -128,10 +139,10 @@ class ReinforceTopKAgent(Agent):
         behaviour_days: float = 3.0,
         reward: str = "click",
         return_bonus: float = 1.0,
-        gamma: float = 0.9,
+        gamma: float = 0.5,
         dim: int = 32,
         history: int = 10,
-        lr: float = 0.005,
+        lr: float = 0.02,
         epochs: int = 2,
         batch_size: int = 1024,
         cap: float = 10.0,
