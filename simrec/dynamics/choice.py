@@ -91,7 +91,14 @@ def choose(v: np.ndarray, no_click_utility: float, u: np.ndarray) -> np.ndarray:
     >>> choose(np.array([[-50.0, -50.0]]), 0.0, np.array([0.5])).tolist()
     [2]
     """
-    p = choice_probabilities(v, no_click_utility)
-    cum = np.cumsum(p, axis=1)
-    k = (u[:, None] >= cum).sum(axis=1)
-    return np.minimum(k, v.shape[1])
+    # The arithmetic of choice_probabilities, in one preallocated float64 buffer.
+    B, K = v.shape
+    p = np.empty((B, K + 1), dtype=np.float64)
+    p[:, :K] = v
+    p[:, K] = np.float64(np.asarray(no_click_utility, dtype=v.dtype))
+    p -= p.max(axis=1, keepdims=True)
+    np.exp(p, out=p)
+    p /= p.sum(axis=1, keepdims=True)
+    np.cumsum(p, axis=1, out=p)
+    k = (u[:, None] >= p).sum(axis=1)
+    return np.minimum(k, K)
