@@ -96,7 +96,11 @@ def engine_throughput(
     cfg = bench_config(n_users, n_items, slate, dim)
     s = make_streams(seed)
     world = make_world(cfg.world, s.world, s.arrivals, 1.0)
-    ev = EventLog(world.users.arrival_day) if log else None
+    ev = (
+        EventLog(world.users.arrival_day, spill_dir=flush_dir, n_items=world.n_items)
+        if log
+        else None
+    )
     engine = Engine(world, cfg, s.behaviour, ev)
     engine.set_day(0)
     engine.next_visit[:] = 0.0

@@ -474,6 +474,14 @@ class SimulationConfig(_Base):
     )
     retrain_every_days: float = param(1.0, "agent retraining period (0: never)", "days", ge=0.0)
     interventions: tuple[Intervention, ...] = param((), "parameter changes at given days")
+    log_impressions: float = param(
+        1.0,
+        "share of requests whose impressions the event log keeps (whole slates, drawn per "
+        "user and request); daily and per-item counts stay exact",
+        "share",
+        gt=0.0,
+        le=1.0,
+    )
 
 
 @dataclass(frozen=True)

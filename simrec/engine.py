@@ -534,19 +534,8 @@ class Engine:
         revenue = np.zeros((B, K), dtype=np.float32)
         revenue[cr, ck] = rev
         if self.log is not None:
-            one_time = bool(B) and bool((now == now[0]).all())  # a population tick
-            self.log.impressions.append(
-                day=np.floor(now[0]) if one_time else np.repeat(np.floor(now), K),
-                time=now[0] if one_time else np.repeat(now, K),
-                user=np.repeat(u, K),
-                item=S.ravel(),
-                position=np.tile(np.arange(K, dtype=np.int16), B),
-                click=clicked.ravel(),
-                purchase=purchased.ravel(),
-                revenue=revenue.ravel(),
-                engagement=engaged.ravel(),
-                satisfaction=np.repeat(s, K),
-                match=match.ravel(),
+            self._log_impressions(
+                u, S, now, keys, req, clicked, purchased, revenue, engaged, s, match
             )
         if ended.any():
             self.end_sessions(u[ended], now[ended])
@@ -559,6 +548,59 @@ class Engine:
             engagement=engaged,
             revenue=revenue,
             session_ended=ended,
+        )
+
+    def _log_impressions(
+        self,
+        u: np.ndarray,
+        S: np.ndarray,
+        now: np.ndarray,
+        keys: np.ndarray,
+        req: np.ndarray,
+        clicked: np.ndarray,
+        purchased: np.ndarray,
+        revenue: np.ndarray,
+        engaged: np.ndarray,
+        s: np.ndarray,
+        match: np.ndarray,
+    ) -> None:
+        """Count every impression exactly; append the sampled requests' rows to the log."""
+        log = self.log
+        B, K = S.shape
+        if B == 0:
+            return
+        day = np.floor(now)
+        one_time = bool((now == now[0]).all())  # a population tick
+        for d in [day[0]] if one_time else np.unique(day).tolist():
+            rows = slice(None) if one_time else day == d
+            log.counts.add(
+                int(d),
+                u[rows],
+                S[rows],
+                clicked[rows],
+                purchased[rows],
+                revenue[rows],
+                engaged[rows],
+            )
+        if log.sample < 1.0:
+            keep = np.flatnonzero(keyed_uniform(keys, Purpose.LOG_SAMPLE, req) < log.sample)
+            if keep.size < B:
+                u, S, now, day, s = u[keep], S[keep], now[keep], day[keep], s[keep]
+                clicked, purchased = clicked[keep], purchased[keep]
+                revenue, engaged, match = revenue[keep], engaged[keep], match[keep]
+                B = len(keep)
+        log.impressions.append(
+            day=day[0] if one_time and B else np.repeat(day, K),
+            time=now[0] if one_time and B else np.repeat(now, K),
+            user=np.repeat(u, K),
+            item=S.ravel(),
+            position=np.tile(np.arange(K, dtype=np.int16), B),
+            click=clicked.ravel(),
+            purchase=purchased.ravel(),
+            revenue=revenue.ravel(),
+            engagement=engaged.ravel(),
+            satisfaction=np.repeat(s, K),
+            match=match.ravel(),
         )
 
     def end_sessions(self, users: np.ndarray, now: np.ndarray) -> None:

@@ -19,10 +19,11 @@ objects, no lists of dicts) and hands back concatenated numpy columns or a panda
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DAY_SCHEMA", "IMPRESSION_SCHEMA", "SESSION_SCHEMA", "EventLog", "Table"]
+__all__ = ["DAY_SCHEMA", "IMPRESSION_SCHEMA", "SESSION_SCHEMA", "Counts", "EventLog", "Table"]
 
 IMPRESSION_SCHEMA: dict[str, type] = {
     "day": np.int32,
@@ -66,16 +67,28 @@ class Table:
         schema: Column name -> numpy dtype.
         chunk_rows: Rows per chunk.
 
+    Full chunks stay in memory, or, with ``spill_dir``, are written there as ``.npy`` files
+    (one per column and chunk) and dropped, so that a huge log does not live in memory.
+
     >>> t = Table({"a": np.int32, "b": np.float32}, chunk_rows=2)
     >>> t.append(a=np.array([1, 2, 3]), b=np.array([0.5, 1.5, 2.5]))
     >>> len(t), t.columns()["a"].tolist()
     (3, [1, 2, 3])
     """
 
-    def __init__(self, schema: Mapping[str, type], chunk_rows: int = 1 << 16) -> None:
+    def __init__(
+        self,
+        schema: Mapping[str, type],
+        chunk_rows: int = 1 << 16,
+        spill_dir: str | Path | None = None,
+    ) -> None:
         self.schema = dict(schema)
         self.chunk_rows = chunk_rows
+        self.spill_dir = None if spill_dir is None else Path(spill_dir)
+        if self.spill_dir is not None:
+            self.spill_dir.mkdir(parents=True, exist_ok=True)
         self._full: list[dict[str, np.ndarray]] = []
+        self._spilled = 0
         self._chunk = self._new_chunk()
         self._fill = 0
 
@@ -84,7 +97,18 @@ class Table:
 
     def __len__(self) -> int:
         """Number of rows."""
-        return len(self._full) * self.chunk_rows + self._fill
+        return (len(self._full) + self._spilled) * self.chunk_rows + self._fill
+
+    def _retire(self) -> None:
+        """Keep the full chunk in memory, or write it to the spill folder and drop it."""
+        if self.spill_dir is None:
+            self._full.append(self._chunk)
+        else:
+            for k, col in self._chunk.items():
+                np.save(self.spill_dir / f"{k}.{self._spilled:06d}.npy", col)
+            self._spilled += 1
+        self._chunk = self._new_chunk()
+        self._fill = 0
 
     def append(self, **cols: np.ndarray | float | int) -> None:
         """Append rows; every column of the schema must be given (scalars broadcast).
@@ -106,16 +130,21 @@ class Table:
             self._fill += take
             start += take
             if self._fill == self.chunk_rows:
-                self._full.append(self._chunk)
-                self._chunk = self._new_chunk()
-                self._fill = 0
+                self._retire()
 
     def columns(self) -> dict[str, np.ndarray]:
-        """All rows as one numpy array per column (copies)."""
-        return {
-            k: np.concatenate([c[k] for c in self._full] + [self._chunk[k][: self._fill]])
-            for k in self.schema
-        }
+        """All rows as one numpy array per column (copies; spilled chunks read back)."""
+        out = {}
+        for k in self.schema:
+            spilled = (
+                [np.load(self.spill_dir / f"{k}.{i:06d}.npy") for i in range(self._spilled)]
+                if self.spill_dir is not None
+                else []
+            )
+            out[k] = np.concatenate(
+                spilled + [c[k] for c in self._full] + [self._chunk[k][: self._fill]]
+            )
+        return out
 
     def to_frame(self):  # noqa: ANN201 - pandas is imported lazily
         """All rows as a :class:`pandas.DataFrame`."""
@@ -124,25 +153,108 @@ class Table:
         return pd.DataFrame(self.columns())
 
 
+class Counts:
+    """Exact per-day and per-(day, item) counts of every impression, logged or not.
+
+    Args:
+        n_items: M (widened if a larger id is counted).
+    """
+
+    COLUMNS = ("impressions", "clicks", "purchases", "revenue", "engagement", "dau")
+
+    def __init__(self, n_items: int, n_users: int = 0) -> None:
+        self.n_items = n_items
+        self.last_day = np.full(n_users, -1, dtype=np.int64)  # last day each user was served
+        self.day: dict[str, list[float]] = {k: [] for k in self.COLUMNS}
+        self.item_shown: list[np.ndarray] = []
+        self.item_clicks: list[np.ndarray] = []
+
+    def _grow(self, day: int) -> None:
+        while len(self.item_shown) <= day:
+            for k in self.COLUMNS:
+                self.day[k].append(0.0)
+            self.item_shown.append(np.zeros(self.n_items, dtype=np.int64))
+            self.item_clicks.append(np.zeros(self.n_items, dtype=np.int64))
+
+    def add(
+        self,
+        day: int,
+        users: np.ndarray,
+        items: np.ndarray,
+        clicked: np.ndarray,
+        purchased: np.ndarray,
+        revenue: np.ndarray,
+        engagement: np.ndarray,
+    ) -> None:
+        """Count one batch of slates ``items (B, K)`` served to ``users (B,)`` on ``day``."""
+        self._grow(day)
+        flat = items.ravel()
+        if flat.size and int(flat.max()) >= self.n_items:  # widen to the ids seen
+            extra = int(flat.max()) + 1 - self.n_items
+            self.item_shown = [np.pad(x, (0, extra)) for x in self.item_shown]
+            self.item_clicks = [np.pad(x, (0, extra)) for x in self.item_clicks]
+            self.n_items += extra
+        self.item_shown[day] += np.bincount(flat, minlength=self.n_items)
+        self.item_clicks[day] += np.bincount(flat[clicked.ravel()], minlength=self.n_items)
+        d = self.day
+        d["impressions"][day] += float(flat.size)
+        d["clicks"][day] += float(clicked.sum())
+        d["purchases"][day] += float(purchased.sum())
+        d["revenue"][day] += float(revenue.sum(dtype=np.float64))
+        d["engagement"][day] += float(engagement.sum(dtype=np.float64))
+        if len(self.last_day) and len(users):
+            new = np.unique(users[self.last_day[users] != day])
+            d["dau"][day] += float(new.size)
+            self.last_day[new] = day
+
+    def table(self) -> dict[str, np.ndarray]:
+        """Columns: ``day``, the five daily totals, ``item_shown`` and ``item_clicks`` (D, M)."""
+        D = len(self.item_shown)
+        out: dict[str, np.ndarray] = {"day": np.arange(D)}
+        out.update({k: np.asarray(v, dtype=np.float64) for k, v in self.day.items()})
+        shape = (D, self.n_items)
+        out["item_shown"] = np.array(self.item_shown).reshape(shape)
+        out["item_clicks"] = np.array(self.item_clicks).reshape(shape)
+        return out
+
+
 class EventLog:
     """The tables of one run (see the module docstring)."""
 
-    def __init__(self, arrival_day: np.ndarray, items: dict[str, np.ndarray] | None = None) -> None:
+    def __init__(
+        self,
+        arrival_day: np.ndarray,
+        items: dict[str, np.ndarray] | None = None,
+        sample: float = 1.0,
+        spill_dir: str | Path | None = None,
+        n_items: int | None = None,
+    ) -> None:
         """Create empty tables for a population with the given arrival days.
 
         Args:
             arrival_day: Arrival day of every user ``(N,)``.
             items: Static item columns metrics need (``release_day``, ``genre``, and the
                 hidden ``topic`` for intra-list diversity), or ``None``.
+            sample: Share of requests whose impressions are kept (the engine draws which);
+                below 1 the exact :class:`Counts` feed the count metrics.
+            spill_dir: Write full impression chunks here instead of keeping them in memory.
+            n_items: M, for the exact per-item counts (default: from ``items``).
         """
         self.items = dict(items or {})
-        self.impressions = Table(IMPRESSION_SCHEMA)
+        self.sample = float(sample)
+        self.impressions = Table(IMPRESSION_SCHEMA, spill_dir=spill_dir)
         self.sessions = Table(SESSION_SCHEMA, chunk_rows=1 << 14)
         self.days = Table(DAY_SCHEMA, chunk_rows=1 << 10)
         self.arrival_day = np.asarray(arrival_day, dtype=np.float64)
+        if n_items is None:
+            n_items = len(next(iter(self.items.values()))) if self.items else 0
+        self.counts = Counts(n_items, len(self.arrival_day))
 
     def tables(self) -> dict[str, dict[str, np.ndarray]]:
-        """All tables as column dicts (``users`` holds ``user`` and ``arrival_day``)."""
+        """All tables as column dicts (``users`` holds ``user`` and ``arrival_day``).
+
+        ``counts`` holds the exact counts and ``log`` the sampling share (``sample``).
+        """
         return {
             "impressions": self.impressions.columns(),
             "sessions": self.sessions.columns(),
@@ -152,4 +264,6 @@ class EventLog:
                 "arrival_day": self.arrival_day,
             },
             "items": self.items,
+            "counts": self.counts.table(),
+            "log": {"sample": np.array([self.sample])},
         }

@@ -37,8 +37,16 @@ one value per simulated day. Definitions (day *d* is the interval ``[d, d + 1)``
                      (after day 0), in their first ``COLD_DAYS`` days since arrival
 ==================== ==========================================================================
 
-Cost metrics (``ms_per_request``, ``fit_seconds``, ``params``) are per-run scalars of the
-agent's cost report, added to the run totals by the runner.
+Cost metrics (``ms_per_request``, ``fit_seconds``, ``params``, ``flops_per_request``) are
+per-run scalars of the agent's cost report, added to the run totals by the runner.
+
+Sampled logs: with ``simulation.log_impressions < 1`` the log keeps only a share of the
+requests' slates, and the exact per-day and per-(day, item) counts the engine keeps
+(:class:`simrec.log.Counts`) feed ``clicks``, ``impressions``, ``ctr``, ``conversion_rate``,
+``revenue``, ``engagement``, ``dau``, ``coverage``, ``gini_exposure``, ``long_tail_share``,
+``novelty`` and ``cold_item_ctr`` -- identical to a full log of the same run. The
+day-table, session and user metrics are exact anyway; ``intra_list_diversity``,
+``homogenization`` and ``new_user_ctr`` are estimated from the sampled slates.
 
 >>> gini(np.array([1.0, 1.0, 1.0, 1.0]))
 0.0
@@ -69,6 +77,29 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
         return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
 
 
+def _exact(t: Tables) -> Mapping[str, np.ndarray] | None:
+    """The exact counts when the impression log is sampled (else ``None``: use the rows)."""
+    log, counts = t.get("log"), t.get("counts")
+    if log is None or counts is None or float(np.asarray(log["sample"])[0]) >= 1.0:
+        return None
+    return counts
+
+
+def _count(c: Mapping[str, np.ndarray], col: str, days: int) -> np.ndarray:
+    out = np.zeros(days)
+    x = np.asarray(c[col], dtype=np.float64)[:days]
+    out[: len(x)] = x
+    return out
+
+
+def _item_rows(c: Mapping[str, np.ndarray], col: str, days: int) -> np.ndarray:
+    """``(days, M)`` per-item counts (zero rows for days without impressions)."""
+    x = np.asarray(c[col])
+    out = np.zeros((days, x.shape[1] if x.ndim == 2 else 0))
+    out[: min(days, len(x))] = x[:days]
+    return out
+
+
 def gini(x: np.ndarray) -> float:
     """Gini coefficient of non-negative values (0: equal, -> 1: concentrated)."""
     x = np.sort(np.asarray(x, dtype=np.float64))
@@ -81,12 +112,16 @@ def gini(x: np.ndarray) -> float:
 
 def clicks(t: Tables, days: int) -> np.ndarray:
     """Clicks per day."""
+    if (c := _exact(t)) is not None:
+        return _count(c, "clicks", days)
     imp = t["impressions"]
     return _per_day(imp["day"], days, imp["click"])
 
 
 def impressions(t: Tables, days: int) -> np.ndarray:
     """Impressions per day."""
+    if (c := _exact(t)) is not None:
+        return _count(c, "impressions", days)
     return _per_day(t["impressions"]["day"], days)
 
 
@@ -97,18 +132,24 @@ def ctr(t: Tables, days: int) -> np.ndarray:
 
 def conversion_rate(t: Tables, days: int) -> np.ndarray:
     """Purchases per click per day."""
+    if (c := _exact(t)) is not None:
+        return _ratio(_count(c, "purchases", days), clicks(t, days))
     imp = t["impressions"]
     return _ratio(_per_day(imp["day"], days, imp["purchase"]), clicks(t, days))
 
 
 def revenue(t: Tables, days: int) -> np.ndarray:
     """Revenue per day (currency)."""
+    if (c := _exact(t)) is not None:
+        return _count(c, "revenue", days)
     imp = t["impressions"]
     return _per_day(imp["day"], days, imp["revenue"])
 
 
 def engagement(t: Tables, days: int) -> np.ndarray:
     """Engagement minutes per day."""
+    if (c := _exact(t)) is not None:
+        return _count(c, "engagement", days)
     imp = t["impressions"]
     return _per_day(imp["day"], days, imp["engagement"])
 
@@ -143,6 +184,8 @@ def retention(t: Tables, days: int) -> np.ndarray:
 
 def dau(t: Tables, days: int) -> np.ndarray:
     """Distinct users with a request per day."""
+    if (c := _exact(t)) is not None:
+        return _count(c, "dau", days)
     imp = t["impressions"]
     n = len(t["users"]["user"])
     key = np.unique(imp["day"].astype(np.int64) * n + imp["user"])
@@ -180,6 +223,9 @@ def churn_rate(t: Tables, days: int) -> np.ndarray:
 
 def coverage(t: Tables, days: int) -> np.ndarray:
     """Distinct items shown per day over items in the catalog."""
+    if (c := _exact(t)) is not None:
+        shown = (_item_rows(c, "item_shown", days) > 0).sum(axis=1).astype(np.float64)
+        return _ratio(shown, _days_column(t, days, "available_items"))
     imp = t["impressions"]
     m = int(imp["item"].max()) + 1 if len(imp["item"]) else 1
     key = np.unique(imp["day"].astype(np.int64) * m + imp["item"])
@@ -191,6 +237,15 @@ def gini_exposure(t: Tables, days: int) -> np.ndarray:
     imp = t["impressions"]
     available = _days_column(t, days, "available_items")
     out = np.full(days, np.nan)
+    if (c := _exact(t)) is not None:
+        rows = _item_rows(c, "item_shown", days)
+        for d in range(days):
+            counts = rows[d][rows[d] > 0]
+            if np.isnan(available[d]) or counts.size == 0:
+                continue
+            zeros = max(int(available[d]) - counts.size, 0)
+            out[d] = gini(np.concatenate([np.zeros(zeros), counts]))
+        return out
     if len(imp["day"]) == 0:
         return out
     m = int(imp["item"].max()) + 1
@@ -216,6 +271,16 @@ HOMOGENIZATION_PAIRS = 2000
 
 def long_tail_share(t: Tables, days: int) -> np.ndarray:
     """Share of impressions on items outside the click head of the run."""
+    if (c := _exact(t)) is not None:
+        shown, clicked = _item_rows(c, "item_shown", days), _item_rows(c, "item_clicks", days)
+        seen = np.flatnonzero(shown.sum(axis=0) > 0)
+        if seen.size == 0:
+            return np.full(days, np.nan)
+        m = int(seen[-1]) + 1
+        n_head = max(int(np.ceil(HEAD_SHARE * m)), 1)
+        head = np.zeros(shown.shape[1], dtype=bool)
+        head[np.argsort(-clicked.sum(axis=0)[:m], kind="stable")[:n_head]] = True
+        return _ratio(shown[:, ~head].sum(axis=1), impressions(t, days))
     imp = t["impressions"]
     if len(imp["item"]) == 0:
         return np.full(days, np.nan)
@@ -255,6 +320,21 @@ def intra_list_diversity(t: Tables, days: int) -> np.ndarray:
 
 def novelty(t: Tables, days: int) -> np.ndarray:
     """Mean self-information of impressions given the clicks before each day."""
+    if (c := _exact(t)) is not None:
+        shown, clicked = _item_rows(c, "item_shown", days), _item_rows(c, "item_clicks", days)
+        seen = np.flatnonzero(shown.sum(axis=0) > 0)
+        out = np.full(days, np.nan)
+        if seen.size == 0:
+            return out
+        m = int(seen[-1]) + 1
+        before = np.zeros(m)
+        for d in range(days):
+            n = shown[d, :m]
+            if n.sum() > 0:
+                p = (before + 1.0) / (before.sum() + m)
+                out[d] = float((n * -np.log2(p)).sum() / n.sum())
+            before += clicked[d, :m]
+        return out
     imp = t["impressions"]
     if len(imp["item"]) == 0:
         return np.full(days, np.nan)
@@ -325,8 +405,23 @@ def _cold(t: Tables) -> np.ndarray:
     return (rel > 0) & (imp["time"] - rel < COLD_DAYS)
 
 
+def _cold_day_items(t: Tables, days: int, m: int) -> np.ndarray:
+    """``(days, M)``: item released during the run and fewer than COLD_DAYS days old on day d.
+
+    Release days are whole days, so an item is cold on all of day d exactly when
+    ``0 <= d - release < COLD_DAYS``.
+    """
+    rel = np.asarray(t["items"]["release_day"], dtype=np.float64)[:m]
+    age = np.arange(days)[:, None] - rel[None, :]
+    return (rel[None, :] > 0) & (age >= 0) & (age < COLD_DAYS)
+
+
 def cold_item_ctr(t: Tables, days: int) -> np.ndarray:
     """CTR of impressions of items released during the run, in their first COLD_DAYS."""
+    if (c := _exact(t)) is not None and t["items"].get("release_day") is not None:
+        mask = _cold_day_items(t, days, _item_rows(c, "item_shown", days).shape[1])
+        shown = (_item_rows(c, "item_shown", days) * mask).sum(axis=1)
+        return _ratio((_item_rows(c, "item_clicks", days) * mask).sum(axis=1), shown)
     imp, cold = t["impressions"], _cold(t)
     shown = _per_day(imp["day"][cold], days)
     return _ratio(_per_day(imp["day"][cold], days, imp["click"][cold]), shown)
@@ -419,7 +514,14 @@ def run_totals(
     c, n = col("clicks"), col("impressions")
     e, lt = min(early_days, days), max(min(late_days, days), 1)
     imp = t["impressions"]
-    m = len(np.unique(imp["item"])) if len(imp["item"]) else 0
+    exact = _exact(t)
+    if exact is not None:
+        m = int((np.asarray(exact["item_shown"]).sum(axis=0) > 0).sum()) if days else 0
+        rows = _item_rows(exact, "item_clicks", days)
+        cold_clicks = float((rows * _cold_day_items(t, days, rows.shape[1])).sum())
+    else:
+        m = len(np.unique(imp["item"])) if len(imp["item"]) else 0
+        cold_clicks = float(t["impressions"]["click"][_cold(t)].sum())
     return {
         "clicks": float(c.sum()),
         "impressions": float(n.sum()),
@@ -438,7 +540,7 @@ def run_totals(
         "long_tail_share": _mean(col("long_tail_share")),
         "novelty": _mean(col("novelty")),
         "cold_item_ctr": _mean(col("cold_item_ctr")),
-        "cold_item_clicks": float(t["impressions"]["click"][_cold(t)].sum()),
+        "cold_item_clicks": cold_clicks,
         "new_user_ctr": _pooled_ctr(t["impressions"]["click"][_new_user(t)]),
     }
 

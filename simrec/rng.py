@@ -64,6 +64,7 @@ class Purpose(IntEnum):
     RANDOM_WALK = 7
     CANDIDATES = 8
     FIRST_VISIT = 9
+    LOG_SAMPLE = 10
 
 
 def _mix(x: np.ndarray) -> np.ndarray:

@@ -131,6 +131,7 @@ class Simulation:
         agent_params: dict[str, Any] | None = None,
         label: str | None = None,
         progress: bool = False,
+        log_dir: str | None = None,
     ) -> SimulationResult:
         """Simulate the whole horizon with one agent.
 
@@ -141,6 +142,8 @@ class Simulation:
             agent_params: Constructor parameters when ``agent`` is a name.
             label: Name of the agent in the result (default: its registered name).
             progress: Show a progress bar over simulated days.
+            log_dir: Write the impression log's full chunks to this folder as the run goes
+                (for populations whose log would not fit in memory).
 
         Returns:
             The :class:`SimulationResult`.
@@ -158,6 +161,9 @@ class Simulation:
                 "genre": world.items.genre,
                 "topic": world.item_truth.topic,
             },
+            sample=cfg.simulation.log_impressions,
+            spill_dir=log_dir,
+            n_items=world.n_items,
         )
         engine = Engine(world, cfg, streams.behaviour, log)
         agent.setup(
