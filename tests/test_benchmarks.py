@@ -79,3 +79,12 @@ def test_engine_benchmark_counts_every_user_every_tick():
 
     r = engine_throughput(300, n_items=200, slate=5, dim=8, ticks=3)
     assert r["user_steps"] == 300 * 3  # every user in session on every timed tick
+
+
+def test_scale_benchmark_smoke(tmp_path):
+    out = tmp_path / "scale.json"
+    ns = runpy.run_path(str(REPO / "benchmarks" / "scale.py"))
+    result = ns["main"](["--users", "300", "--items", "200", "--days", "2", "--json", str(out)])
+    assert result["user_steps"] > 0 and result["peak_rss_mb"] > 0
+    assert result["logged_rows"] < result["impressions"]  # 1% of slates kept, counts exact
+    assert json.loads(out.read_text())["users"] == 300
