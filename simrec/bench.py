@@ -39,6 +39,10 @@ __all__ = [
 ]
 
 
+#: Impression rows above which the engine benchmark spills its log to disk.
+SPILL_ABOVE_ROWS = 50_000_000
+
+
 def bench_config(n_users: int, n_items: int, slate: int, dim: int, days: float = 1.0):  # noqa: ANN201
     """A config where every user is in session on every tick and nobody churns."""
     from simrec.config import Config, from_dict
@@ -83,7 +87,9 @@ def engine_throughput(
         ticks: Ticks timed (after one untimed warm-up tick).
         log: Keep the event log (impressions, sessions).
         seed: Run seed.
-        flush_dir: Flush the impression log to Parquet files in this folder as it grows.
+        flush_dir: Spill the impression log's full chunks to this folder; by default a log
+            of more than ``SPILL_ABOVE_ROWS`` rows spills to a temporary folder (as a large
+            run would), a smaller one stays in memory.
 
     Returns:
         ``user_steps_per_s``, ``seconds``, ``user_steps``, ``rss_mb`` (peak of the process).
@@ -93,6 +99,10 @@ def engine_throughput(
     from simrec.rng import distinct_integers, make_streams
     from simrec.worlds import make_world
 
+    rows = n_users * slate * (ticks + 1)
+    if log and flush_dir is None and rows > SPILL_ABOVE_ROWS:
+        with tempfile.TemporaryDirectory(prefix="simrec-bench-") as tmp:
+            return engine_throughput(n_users, n_items, slate, dim, ticks, log, seed, tmp)
     cfg = bench_config(n_users, n_items, slate, dim)
     s = make_streams(seed)
     world = make_world(cfg.world, s.world, s.arrivals, 1.0)

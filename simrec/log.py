@@ -60,6 +60,10 @@ DAY_SCHEMA: dict[str, type] = {
 }
 
 
+#: Rows per chunk of a table that spills to disk.
+SPILL_ROWS = 1 << 20
+
+
 class Table:
     """An append-only columnar table stored in preallocated chunks.
 
@@ -83,8 +87,9 @@ class Table:
         spill_dir: str | Path | None = None,
     ) -> None:
         self.schema = dict(schema)
-        self.chunk_rows = chunk_rows
         self.spill_dir = None if spill_dir is None else Path(spill_dir)
+        # Spilled chunks are larger: fewer, bigger files.
+        self.chunk_rows = chunk_rows if spill_dir is None else max(chunk_rows, SPILL_ROWS)
         if self.spill_dir is not None:
             self.spill_dir.mkdir(parents=True, exist_ok=True)
         self._full: list[dict[str, np.ndarray]] = []
@@ -203,7 +208,7 @@ class Counts:
         d["revenue"][day] += float(revenue.sum(dtype=np.float64))
         d["engagement"][day] += float(engagement.sum(dtype=np.float64))
         if len(self.last_day) and len(users):
-            new = np.unique(users[self.last_day[users] != day])
+            new = users[self.last_day[users] != day]  # a batch holds each user once
             d["dau"][day] += float(new.size)
             self.last_day[new] = day
 

@@ -187,7 +187,12 @@ def test_sampled_log_keeps_exact_counts_and_the_same_run(tmp_path):
 def test_spilled_table_reads_back_the_same_rows(tmp_path):
     from simrec.log import Table
 
+    from simrec.log import SPILL_ROWS
+
     t = Table({"a": np.int32, "b": np.float32}, chunk_rows=4, spill_dir=tmp_path)
+    assert t.chunk_rows == SPILL_ROWS
+    t.chunk_rows = 4  # small chunks to see the spilling
+    t._chunk = t._new_chunk()
     t.append(a=np.arange(10), b=np.arange(10) / 2)
     assert len(t) == 10 and len(list(tmp_path.glob("a.*.npy"))) == 2  # two full chunks
     cols = t.columns()
