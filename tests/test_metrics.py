@@ -185,9 +185,7 @@ def test_sampled_log_keeps_exact_counts_and_the_same_run(tmp_path):
 
 
 def test_spilled_table_reads_back_the_same_rows(tmp_path):
-    from simrec.log import Table
-
-    from simrec.log import SPILL_ROWS
+    from simrec.log import SPILL_ROWS, Table
 
     t = Table({"a": np.int32, "b": np.float32}, chunk_rows=4, spill_dir=tmp_path)
     assert t.chunk_rows == SPILL_ROWS
