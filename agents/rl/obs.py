@@ -14,13 +14,29 @@ from __future__ import annotations
 
 import numpy as np
 
+from simrec.config import REWARDS
 from simrec.envs.core import LOG_PRICE_BOUND, MAX_AGE
-from simrec.errors import ConfigError
+from simrec.envs.presets import PRESETS
+from simrec.errors import ConfigError, suggest
 from simrec.types import Feedback, RequestBatch
 
-__all__ = ["PopulationObservation"]
+__all__ = ["PopulationObservation", "check_preset_reward"]
 
 PRIOR_CLICKS, PRIOR_N = 1.0, 50.0
+
+
+def check_preset_reward(preset: str, reward: object) -> None:
+    """Raise ``ConfigError`` for an unknown env preset or reward name (with a suggestion)."""
+    if preset not in PRESETS:
+        raise ConfigError(
+            f"preset: unknown preset {preset!r}{suggest(preset, PRESETS)}; "
+            f"known: {', '.join(PRESETS)}"
+        )
+    if isinstance(reward, str) and reward not in REWARDS:
+        raise ConfigError(
+            f"reward: unknown reward {reward!r}{suggest(reward, REWARDS)}; "
+            f"known: {', '.join(REWARDS)}"
+        )
 
 
 class PopulationObservation:

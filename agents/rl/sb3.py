@@ -25,12 +25,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 from simrec_agents.base import dense_flops
-from simrec_agents.rl.obs import PopulationObservation
+from simrec_agents.rl.obs import PopulationObservation, check_preset_reward
 
 from simrec.agent import Agent
-from simrec.config import REWARDS
-from simrec.envs.presets import PRESETS
-from simrec.errors import ConfigError, DependencyNotInstalled, suggest
+from simrec.errors import ConfigError, DependencyNotInstalled
 from simrec.types import Cost, Feedback, RequestBatch
 
 __all__ = ["SB3DQNAgent", "SB3PPOAgent", "train_policy"]
@@ -46,19 +44,6 @@ def _sb3():
             "sb3 agents need stable-baselines3; install it with pip install 'simrec[rl]'"
         ) from err
     return stable_baselines3
-
-
-def _check(preset: str, reward: Any) -> None:
-    if preset not in PRESETS:
-        raise ConfigError(
-            f"preset: unknown preset {preset!r}{suggest(preset, PRESETS)}; "
-            f"known: {', '.join(PRESETS)}"
-        )
-    if isinstance(reward, str) and reward not in REWARDS:
-        raise ConfigError(
-            f"reward: unknown reward {reward!r}{suggest(reward, REWARDS)}; "
-            f"known: {', '.join(REWARDS)}"
-        )
 
 
 def train_policy(
@@ -95,7 +80,7 @@ def train_policy(
     Returns:
         The trained model.
     """
-    _check(preset, reward)
+    check_preset_reward(preset, reward)
     sb3 = _sb3()
     import torch
     from stable_baselines3.common.callbacks import CheckpointCallback
@@ -103,32 +88,23 @@ def train_policy(
 
     torch.set_num_threads(1)
     kwargs = {"preset": preset, "reward": reward, "render_mode": None, **(env_kwargs or {})}
-    if algo == "ppo":
-        venv = make_vec_env(ENV_ID, n_envs=n_envs, seed=seed, env_kwargs=kwargs)
-        options = {"n_steps": 128, "batch_size": 128, "learning_rate": 3e-3} | hyper
-        model = sb3.PPO(
-            "MultiInputPolicy",
-            venv,
-            seed=seed,
-            gamma=gamma,
-            device="cpu",
-            tensorboard_log=None if logdir is None else str(logdir),
-            **options,
-        )
-    elif algo == "dqn":
-        venv = make_vec_env(ENV_ID, n_envs=1, seed=seed, env_kwargs=kwargs)
-        options = {"learning_starts": 500, "exploration_fraction": 0.3} | hyper
-        model = sb3.DQN(
-            "MultiInputPolicy",
-            venv,
-            seed=seed,
-            gamma=gamma,
-            device="cpu",
-            tensorboard_log=None if logdir is None else str(logdir),
-            **options,
-        )
-    else:
+    defaults = {
+        "ppo": (n_envs, {"n_steps": 128, "batch_size": 128, "learning_rate": 3e-3}),
+        "dqn": (1, {"learning_starts": 500, "exploration_fraction": 0.3}),
+    }
+    if algo not in defaults:
         raise ConfigError(f"algo: expected 'ppo' or 'dqn', got {algo!r}")
+    copies, options = defaults[algo]
+    venv = make_vec_env(ENV_ID, n_envs=copies, seed=seed, env_kwargs=kwargs)
+    model = (sb3.PPO if algo == "ppo" else sb3.DQN)(
+        "MultiInputPolicy",
+        venv,
+        seed=seed,
+        gamma=gamma,
+        device="cpu",
+        tensorboard_log=None if logdir is None else str(logdir),
+        **(options | hyper),
+    )
     callbacks = []
     if out is not None and checkpoint_every > 0:
         callbacks.append(
@@ -184,7 +160,7 @@ class _SB3Agent(Agent):
         deterministic: bool = True,
         train: dict | None = None,
     ) -> None:
-        _check(preset, reward)
+        check_preset_reward(preset, reward)
         if not isinstance(timesteps, int) or timesteps < 1:
             raise ConfigError(f"timesteps: expected a positive integer, got {timesteps!r}")
         if path is not None and not Path(path).is_file():

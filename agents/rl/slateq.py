@@ -34,14 +34,12 @@ import numpy as np
 import torch
 from simrec_agents.cf.base import check_params
 from simrec_agents.cf.torch_util import torch_setup
-from simrec_agents.rl.obs import PopulationObservation
+from simrec_agents.rl.obs import PopulationObservation, check_preset_reward
 from torch import nn
 
 from simrec.agent import Agent
-from simrec.config import REWARDS
-from simrec.envs import ENV_IDS
 from simrec.envs.vector import UserLifetimeVectorEnv
-from simrec.errors import ConfigError, suggest
+from simrec.errors import ConfigError
 from simrec.types import Cost, Feedback, RequestBatch
 
 __all__ = [
@@ -349,17 +347,7 @@ class SlateQAgent(Agent):
         tau: float = 0.01,
         replay: int = 100_000,
     ) -> None:
-        presets = {p: p for p in ENV_IDS.values()}
-        if preset not in presets and preset not in ("learnable",):
-            raise ConfigError(
-                f"preset: unknown preset {preset!r}{suggest(preset, presets)}; "
-                f"known: {', '.join(presets)}"
-            )
-        if isinstance(reward, str) and reward not in REWARDS:
-            raise ConfigError(
-                f"reward: unknown reward {reward!r}{suggest(reward, REWARDS)}; "
-                f"known: {', '.join(REWARDS)}"
-            )
+        check_preset_reward(preset, reward)
         check_params(
             steps=(steps, "pos_int"),
             gamma=(gamma, "prob"),
