@@ -224,16 +224,18 @@ def vector_env_throughput(num_envs: int = 4096, steps: int = 20, mode: str = "na
     return num_envs * steps / (time.perf_counter() - t0)
 
 
-def _in_fresh_process(fn: str, kwargs: dict[str, Any]) -> dict[str, float]:
+def _in_fresh_process(fn: str, kwargs: dict[str, Any], threads: int = 1) -> dict[str, float]:
     """Run ``simrec.bench.<fn>(**kwargs)`` in a new interpreter (its own peak memory)."""
+    import os
     import subprocess
 
     code = (
         "import json, sys; from simrec import bench; "
         f"print(json.dumps(bench.{fn}(**json.loads(sys.argv[1]))))"
     )
+    env = {**os.environ, "SIMREC_ENGINE_THREADS": str(threads), "OMP_NUM_THREADS": "1"}
     out = subprocess.run(
-        [sys.executable, "-c", code, json.dumps(kwargs)], capture_output=True, text=True
+        [sys.executable, "-c", code, json.dumps(kwargs)], capture_output=True, text=True, env=env
     )
     if out.returncode != 0:
         raise RuntimeError(f"bench {fn}({kwargs}) failed:\n{out.stderr[-2000:]}")
@@ -253,6 +255,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     p.add_argument("--repeats", type=int, default=3, help="runs per measurement (median)")
     p.add_argument("--env-users", type=int, default=4096, help="vector env sub-envs (0: skip)")
     p.add_argument("--log-rows", type=int, default=2_000_000, help="log benchmark rows (0: skip)")
+    p.add_argument(
+        "--threads", type=int, default=1, help="engine threads over user chunks (the reference: 1)"
+    )
     p.add_argument("--json", default=None, help="write the results here")
     a = p.parse_args(argv)
     sizes = [int(x) for x in a.sizes.split(",") if x]
@@ -260,7 +265,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     results: dict[str, Any] = {"settings": vars(a), "engine": []}
     print(
         f"M={a.items:,} items, K={a.slate}, d={a.dim}, {a.ticks} ticks, "
-        f"median of {a.repeats}; user-steps/s"
+        f"median of {a.repeats}; user-steps/s; engine threads {a.threads}"
     )
     print(
         f"{'N':>9s} {'engine':>12s} {'reference':>12s} {'ratio':>7s} {'peak RSS MB':>12s} "
@@ -268,7 +273,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     )
     for n in sizes:
         eng = [
-            _in_fresh_process("engine_throughput", {"n_users": n, **common})
+            _in_fresh_process("engine_throughput", {"n_users": n, **common}, a.threads)
             for _ in range(a.repeats)
         ]
         ref = [

@@ -19,7 +19,9 @@ user's own request (or visit) number, so two agents meet the same luck for the s
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,21 +88,26 @@ def row_membership(items: np.ndarray, sets: np.ndarray, n_items: int) -> np.ndar
     return np.take_along_axis(mark, items, axis=1)
 
 
-#: Rows per chunk of the (rows, K, d) topic gather of the choice step.
+#: Rows per chunk of the choice step (keeps the (rows, K, d) topic gather small).
 MATCH_CHUNK = 16_384
+#: Threads over the chunks of the choice step ($SIMREC_ENGINE_THREADS, default 1). The
+#: numpy kernels release the GIL; chunks write disjoint rows, so results do not depend on it.
+THREADS = max(1, int(os.environ.get("SIMREC_ENGINE_THREADS", "1") or 1))
+_POOL: ThreadPoolExecutor | None = None
 
 
-def _row_match(
-    interest: np.ndarray, topic: np.ndarray, users: np.ndarray, S: np.ndarray
-) -> np.ndarray:
-    """``<u_j, z_i>`` for every shown item ``S (B, K)`` of users ``(B,)``, in row chunks."""
-    B, K = S.shape
-    out = np.empty((B, K), dtype=np.result_type(interest.dtype, topic.dtype))
-    for lo in range(0, B, MATCH_CHUNK):
-        hi = min(lo + MATCH_CHUNK, B)
-        rows = np.take(interest, users[lo:hi], axis=0)
-        np.einsum("bd,bkd->bk", rows, np.take(topic, S[lo:hi], axis=0), out=out[lo:hi])
-    return out
+def _over_chunks(n: int, fn: Callable[[slice], None]) -> None:
+    """Call ``fn`` on row slices of ``range(n)``, on ``THREADS`` threads when worth it."""
+    global _POOL
+    chunks = [slice(lo, min(lo + MATCH_CHUNK, n)) for lo in range(0, n, MATCH_CHUNK)]
+    if THREADS == 1 or len(chunks) < 2:
+        for c in chunks:
+            fn(c)
+        return
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(THREADS, thread_name_prefix="simrec-engine")
+    for f in [_POOL.submit(fn, c) for c in chunks]:
+        f.result()
 
 
 def row_scores(vectors: np.ndarray, item_vectors: np.ndarray, items: np.ndarray) -> np.ndarray:
@@ -457,9 +464,23 @@ class Engine:
         # Choice. Each row's match is its own sum of products (einsum, no BLAS), so that a
         # row's result does not depend on the batch (the vector env equals sync envs); rows
         # go in chunks so the (rows, K, d) gather of topics stays small.
-        match = _row_match(self.interest, self.topic, u, S)
-        v = self.item_utility(u, S, match, F) + self.position[None, :]
-        k = choice.choose(v, dyn.no_click_utility, keyed_uniform(keys, Purpose.CHOICE, req))
+        match = np.empty((B, K), dtype=np.result_type(self.interest.dtype, self.topic.dtype))
+        k = np.empty(B, dtype=np.int64)
+
+        def choose_rows(rows: slice) -> None:
+            # Row-independent work: the same result whatever the chunking or thread.
+            ur, Sr = u[rows], S[rows]
+            np.einsum(
+                "bd,bkd->bk",
+                np.take(self.interest, ur, axis=0),
+                np.take(self.topic, Sr, axis=0),
+                out=match[rows],
+            )
+            v = self.item_utility(ur, Sr, match[rows], F[rows]) + self.position[None, :]
+            draws = keyed_uniform(keys[rows], Purpose.CHOICE, req[rows])
+            k[rows] = choice.choose(v, dyn.no_click_utility, draws)
+
+        _over_chunks(B, choose_rows)
         cr = np.flatnonzero(k < K)
         ck = k[cr]
         ci = S[cr, ck]
