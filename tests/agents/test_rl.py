@@ -69,7 +69,6 @@ def lts_population(days=3, n=150):
 def test_population_observation_matches_the_env_spaces():
     from simrec_agents.rl.obs import PopulationObservation
 
-    from simrec.agent import AgentContext
     from simrec.types import RequestBatch
 
     cfg = lts_population()
@@ -94,7 +93,6 @@ def test_population_observation_matches_the_env_spaces():
     narrow = RequestBatch(batch.users, 0.5, batch.step, batch.available, None, 1)
     with pytest.raises(ConfigError, match=r"simulation\.candidates: this policy scores C=10"):
         builder(narrow)
-    assert AgentContext  # imported for the protocol's types
 
 
 def test_slateq_and_reinforce_serve_a_population():
