@@ -89,7 +89,7 @@ def row_membership(items: np.ndarray, sets: np.ndarray, n_items: int) -> np.ndar
 
 
 #: Rows per chunk of the choice step (keeps the (rows, K, d) topic gather small).
-MATCH_CHUNK = 16_384
+MATCH_CHUNK = 4_096
 #: Threads over the chunks of the choice step ($SIMREC_ENGINE_THREADS, default 1). The
 #: numpy kernels release the GIL; chunks write disjoint rows, so results do not depend on it.
 THREADS = max(1, int(os.environ.get("SIMREC_ENGINE_THREADS", "1") or 1))
@@ -182,6 +182,21 @@ def validate_slates(
             f"slates[{r}] (user {int(users[r])}): duplicate items in {a[r].tolist()}"
         )
     return a
+
+
+@dataclass(frozen=True)
+class _Served:
+    """Per-row inputs and outputs of one :meth:`Engine.serve_rows` call, filled by chunks."""
+
+    keys: np.ndarray
+    req: np.ndarray
+    s: np.ndarray
+    match: np.ndarray
+    clicked: np.ndarray
+    purchased: np.ndarray
+    engaged: np.ndarray
+    revenue: np.ndarray
+    ended: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -447,45 +462,88 @@ class Engine:
     def serve_rows(self, u: np.ndarray, S: np.ndarray, now: np.ndarray) -> Feedback:
         """Apply one request per row, each at its own time.
 
-        Users ``u (B,)`` are shown validated slates ``S (B, K)`` at times ``now (B,)`` (days).
-        Sessions that end get their churn draw and next visit.
+        Users ``u (B,)`` (distinct) are shown validated slates ``S (B, K)`` at times
+        ``now (B,)`` (days). Sessions that end get their churn draw and next visit.
+
+        Every update of a row reads and writes only its own user's state, so the batch goes
+        through :meth:`_serve_chunk` in chunks of ``MATCH_CHUNK`` rows (optionally on
+        threads): the temporaries of a chunk stay in cache and are reused by the allocator,
+        and the result does not depend on the chunking.
         """
-        cfg, dyn = self.config, self.config.dynamics
         B, K = S.shape
-        keys, req = self.keys[u], self.requests[u]
+        out = _Served(
+            keys=self.keys[u],
+            req=self.requests[u].copy(),
+            s=np.empty(B, dtype=self.satisfaction.dtype),
+            match=np.empty((B, K), dtype=np.result_type(self.interest.dtype, self.topic.dtype)),
+            clicked=np.zeros((B, K), dtype=bool),
+            purchased=np.zeros((B, K), dtype=bool),
+            engaged=np.zeros((B, K), dtype=np.float32),
+            revenue=np.zeros((B, K), dtype=np.float32),
+            ended=np.empty(B, dtype=bool),
+        )
+        _over_chunks(B, lambda rows: self._serve_chunk(u, S, now, rows, out))
+        if self.log is not None:
+            self._log_impressions(
+                u,
+                S,
+                now,
+                out.keys,
+                out.req,
+                out.clicked,
+                out.purchased,
+                out.revenue,
+                out.engaged,
+                out.s,
+                out.match,
+            )
+        ended = out.ended
+        if ended.any():
+            self.end_sessions(u[ended], now[ended])
+        return Feedback(
+            users=u,
+            time=float(now[0]) if B else 0.0,
+            slates=S,
+            clicked=out.clicked,
+            purchased=out.purchased,
+            engagement=out.engaged,
+            revenue=out.revenue,
+            session_ended=ended,
+        )
+
+    def _serve_chunk(
+        self, u_all: np.ndarray, S_all: np.ndarray, now_all: np.ndarray, rows: slice, out: _Served
+    ) -> None:
+        """The whole per-request update for the batch rows ``rows`` (see :meth:`serve_rows`)."""
+        cfg, dyn = self.config, self.config.dynamics
+        u, S, now = u_all[rows], S_all[rows], now_all[rows]
+        keys, req = out.keys[rows], out.req[rows]
+        K = S.shape[1]
 
         # Decay since the user's last request (between visits this is satisfaction decay).
         dt = now - self.last_seen[u]
         s = satisfaction.decay(
             self.satisfaction[u], dt, dyn.satisfaction_baseline, dyn.satisfaction_tau_days
         )
+        out.s[rows] = s
         F = fatigue.decay(self.fatigue[u], dt, dyn.fatigue_tau_days)
 
         # Choice. Each row's match is its own sum of products (einsum, no BLAS), so that a
-        # row's result does not depend on the batch (the vector env equals sync envs); rows
-        # go in chunks so the (rows, K, d) gather of topics stays small.
-        match = np.empty((B, K), dtype=np.result_type(self.interest.dtype, self.topic.dtype))
-        k = np.empty(B, dtype=np.int64)
-
-        def choose_rows(rows: slice) -> None:
-            # Row-independent work: the same result whatever the chunking or thread.
-            ur, Sr = u[rows], S[rows]
-            np.einsum(
-                "bd,bkd->bk",
-                np.take(self.interest, ur, axis=0),
-                np.take(self.topic, Sr, axis=0),
-                out=match[rows],
-            )
-            v = self.item_utility(ur, Sr, match[rows], F[rows]) + self.position[None, :]
-            draws = keyed_uniform(keys[rows], Purpose.CHOICE, req[rows])
-            k[rows] = choice.choose(v, dyn.no_click_utility, draws)
-
-        _over_chunks(B, choose_rows)
+        # row's result does not depend on the batch (the vector env equals sync envs).
+        match = out.match[rows]
+        np.einsum(
+            "bd,bkd->bk",
+            np.take(self.interest, u, axis=0),
+            np.take(self.topic, S, axis=0),
+            out=match,
+        )
+        v = self.item_utility(u, S, match, F) + self.position[None, :]
+        k = choice.choose(v, dyn.no_click_utility, keyed_uniform(keys, Purpose.CHOICE, req))
         cr = np.flatnonzero(k < K)
         ck = k[cr]
         ci = S[cr, ck]
         cm = match[cr, ck]
-        clicked = np.zeros((B, K), dtype=bool)
+        clicked = out.clicked[rows]
         clicked[cr, ck] = True
 
         # Engagement, purchase and revenue of the clicked items.
@@ -503,6 +561,9 @@ class Engine:
         )
         bought = keyed_uniform(keys[cr], Purpose.PURCHASE, req[cr]) < p_buy
         rev = economy.revenue(self.price[ci], bought, margin=eco.margin)
+        out.purchased[rows][cr, ck] = bought
+        out.engaged[rows][cr, ck] = eng
+        out.revenue[rows][cr, ck] = rev
 
         # Interest drift, satisfaction, recent items, fatigue.
         cu = u[cr]
@@ -539,7 +600,9 @@ class Engine:
         self.session_requests[u] += 1
         self.session_clicks[u] += any_click
         self.session_minutes[cu] += eng
-        ended = (keyed_uniform(keys, Purpose.SESSION_EXIT, req) < p_exit) | session.forced_exit(
+        out.ended[rows] = (
+            keyed_uniform(keys, Purpose.SESSION_EXIT, req) < p_exit
+        ) | session.forced_exit(
             self.session_requests[u],
             self.session_minutes[u],
             max_requests=dyn.max_session_requests,
@@ -547,29 +610,6 @@ class Engine:
         )
         self.requests[u] += 1
         self.last_seen[u] = now
-
-        purchased = np.zeros((B, K), dtype=bool)
-        purchased[cr, ck] = bought
-        engaged = np.zeros((B, K), dtype=np.float32)
-        engaged[cr, ck] = eng
-        revenue = np.zeros((B, K), dtype=np.float32)
-        revenue[cr, ck] = rev
-        if self.log is not None:
-            self._log_impressions(
-                u, S, now, keys, req, clicked, purchased, revenue, engaged, s, match
-            )
-        if ended.any():
-            self.end_sessions(u[ended], now[ended])
-        return Feedback(
-            users=u,
-            time=float(now[0]) if B else 0.0,
-            slates=S,
-            clicked=clicked,
-            purchased=purchased,
-            engagement=engaged,
-            revenue=revenue,
-            session_ended=ended,
-        )
 
     def _log_impressions(
         self,

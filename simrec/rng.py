@@ -229,18 +229,22 @@ def distinct_integers(
     if 4 * k > n_min:
         return dense(0)
     idx = np.floor(draw(0, k) * n_col).astype(np.int64)
+    srt = np.sort(idx, axis=1)  # the common case -- no duplicate in any row -- needs only this
+    rows = np.flatnonzero((srt[:, 1:] == srt[:, :-1]).any(axis=1))
     for r in range(1, 64):
-        srt = np.sort(idx, axis=1)  # the common case -- no duplicate -- needs only this
-        if not (srt[:, 1:] == srt[:, :-1]).any():
+        if rows.size == 0:
             return idx
-        order = np.argsort(idx, axis=1, kind="stable")
-        srt = np.take_along_axis(idx, order, axis=1)
-        dup_sorted = np.zeros_like(idx, dtype=bool)
+        # Only the rows holding a duplicate change; the draw is still made for every row so
+        # that a sequential generator advances the same whatever the duplicates.
+        sub = idx[rows]
+        order = np.argsort(sub, axis=1, kind="stable")
+        srt = np.take_along_axis(sub, order, axis=1)
+        dup_sorted = np.zeros_like(sub, dtype=bool)
         dup_sorted[:, 1:] = srt[:, 1:] == srt[:, :-1]
-        if not dup_sorted.any():
-            return idx
         dup = np.zeros_like(dup_sorted)
         np.put_along_axis(dup, order, dup_sorted, axis=1)
-        fresh = np.floor(draw(r, k) * n_col).astype(np.int64)
-        idx = np.where(dup, fresh, idx)
+        fresh = np.floor(draw(r, k)[rows] * (n_col[rows] if np.ndim(n) else n_col))
+        idx[rows] = np.where(dup, fresh.astype(np.int64), sub)
+        srt = np.sort(idx[rows], axis=1)
+        rows = rows[(srt[:, 1:] == srt[:, :-1]).any(axis=1)]
     return dense(64)
