@@ -18,6 +18,9 @@ import numpy as np
 
 __all__ = ["choice_probabilities", "choose", "position_bias", "utility"]
 
+#: Utilities within +-this need no shift before exp (e^300 ~ 1e130: sums stay finite).
+_EXP_SAFE = 300.0
+
 
 def position_bias(k: int, weight: float) -> np.ndarray:
     """Utility offset of positions ``0..k-1``: ``-weight * log2(1 + position)``.
@@ -91,14 +94,16 @@ def choose(v: np.ndarray, no_click_utility: float, u: np.ndarray) -> np.ndarray:
     >>> choose(np.array([[-50.0, -50.0]]), 0.0, np.array([0.5])).tolist()
     [2]
     """
-    # The arithmetic of choice_probabilities, in one preallocated float64 buffer.
+    # The arithmetic of choice_probabilities in one float64 buffer, without normalising:
+    # position k is chosen when u * total >= the cumulative weight of positions < k.
     B, K = v.shape
+    if B == 0:
+        return np.zeros(0, dtype=np.int64)
     p = np.empty((B, K + 1), dtype=np.float64)
     p[:, :K] = v
     p[:, K] = np.float64(np.asarray(no_click_utility, dtype=v.dtype))
-    p -= p.max(axis=1, keepdims=True)
+    if not -_EXP_SAFE <= p.min() <= p.max() <= _EXP_SAFE:
+        p -= p.max(axis=1, keepdims=True)  # only then can exp leave float64's normal range
     np.exp(p, out=p)
-    p /= p.sum(axis=1, keepdims=True)
     np.cumsum(p, axis=1, out=p)
-    k = (u[:, None] >= p).sum(axis=1)
-    return np.minimum(k, K)
+    return (u[:, None] * p[:, K:] >= p[:, :K]).sum(axis=1)

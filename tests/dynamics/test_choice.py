@@ -14,6 +14,19 @@ def test_extreme_logits_make_choice_deterministic():
     assert (choose(np.full((B, K), -100.0), -100.0, np.full(B, 0.999999)) <= K).all()
 
 
+def test_choice_is_shift_invariant_also_past_the_exp_safe_range():
+    """Utilities beyond +-300 are shifted by the row maximum; the draws do not change."""
+    rng = np.random.default_rng(11)
+    v = rng.normal(0.0, 2.0, size=(20_000, 6))
+    u = rng.random(20_000)
+    k = choose(v, 0.3, u)
+    assert np.array_equal(choose(v + 1e4, 0.3 + 1e4, u), k)  # shifted path
+    assert np.array_equal(choose(v - 1e4, 0.3 - 1e4, u), k)  # exp would underflow unshifted
+    # And they invert the MNL probabilities (the cumulative rule, checked row by row).
+    cum = np.cumsum(np.stack([choice_probabilities(v[i : i + 1], 0.3)[0] for i in range(50)]), 1)
+    assert np.array_equal(k[:50], (u[:50, None] >= cum[:, :-1]).sum(axis=1))
+
+
 def test_probabilities_sum_to_one_and_match_softmax():
     v = np.array([[1.0, 0.0, -1.0]])
     p = choice_probabilities(v, 0.5)
