@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simrec._malloc import keep_freed_heap
 from simrec.config import Config
 from simrec.dynamics import (
     choice,
@@ -63,25 +64,32 @@ def row_membership(items: np.ndarray, sets: np.ndarray, n_items: int) -> np.ndar
     B, X = items.shape
     L = sets.shape[1]
     if X * L <= 4 * n_items:
-        # One pass per set column over (B, X): no (B, X, L) temporary. A negative (empty)
-        # set entry can only equal a negative item id, which the masked variant excludes.
-        out = np.zeros((B, X), dtype=bool)
+        # One pass per set column over the transposed items (X, B): long contiguous rows
+        # and no (B, X, L) temporary. A negative (empty) set entry can only equal a negative
+        # item id, which the masked variant excludes.
+        out = np.zeros((X, B), dtype=bool)
         if not B or not L:
-            return out
+            return out.T
         masked = bool(items.size) and int(items.min()) < 0
+        hi = int(max(items.max(initial=0), sets.max()))
+        lo = int(min(items.min(initial=0), sets.min()))
         dtype = np.result_type(items.dtype, sets.dtype)
-        if np.can_cast(np.int32, dtype) and int(max(items.max(initial=0), sets.max())) < 2**31:
-            dtype = np.int32  # compare in the narrowest common type
-        items = items.astype(dtype, copy=False)
-        columns = np.ascontiguousarray(sets.T, dtype=dtype)  # (L, B): one contiguous row each
-        hit = np.empty((B, X), dtype=bool)
+        for narrow in (np.int16, np.int32):  # compare in the narrowest type that holds the ids
+            if (
+                np.can_cast(narrow, dtype)
+                and np.iinfo(narrow).min <= lo <= hi < np.iinfo(narrow).max
+            ):
+                dtype = narrow
+                break
+        rows = np.ascontiguousarray(items.T, dtype=dtype)  # (X, B)
+        columns = np.ascontiguousarray(sets.T, dtype=dtype)  # (L, B)
+        hit = np.empty((X, B), dtype=bool)
         for j in range(L):
-            col = columns[j][:, None]
-            np.equal(items, col, out=hit)
+            np.equal(rows, columns[j], out=hit)
             if masked:
-                hit &= col >= 0
+                hit &= columns[j] >= 0
             out |= hit
-        return out
+        return np.ascontiguousarray(out.T)
     mark = np.zeros((B, n_items + 1), dtype=bool)
     rows = np.repeat(np.arange(B), sets.shape[1])
     mark[rows, np.where(sets >= 0, sets, n_items).ravel()] = True
@@ -246,6 +254,7 @@ class Engine:
     def __init__(
         self, world: World, config: Config, behaviour: CounterStream, log: EventLog | None
     ) -> None:
+        keep_freed_heap()  # see simrec._malloc: no page faults for each step's temporaries
         self.world = world
         self.log = log
         N, G = world.n_users, len(world.genre_names)

@@ -123,6 +123,16 @@ def test_row_membership_dense_and_sparse_paths_agree():
     direct = ((items[:, :, None] == sets[:, None, :]) & (sets[:, None, :] >= 0)).any(2)
     assert np.array_equal(dense, direct)
     assert np.array_equal(row_membership(items[:, :3], sets, 50), direct[:, :3])
+    padded = np.where(rng.random(items.shape) < 0.2, -1, items)[:, :3]  # empty slots never hit
+    direct = ((padded[:, :, None] == sets[:, None, :]) & (sets[:, None, :] >= 0)).any(2)
+    assert np.array_equal(row_membership(padded, sets, 50), direct)
+    big = items[:, :3] + 40_000  # ids past int16: compared in int32
+    assert not row_membership(big, sets, 50_000).any()
+    assert np.array_equal(row_membership(big, sets + 40_000, 50_000), direct_of(big, sets + 40_000))
+
+
+def direct_of(items, sets):
+    return ((items[:, :, None] == sets[:, None, :]) & (sets[:, None, :] >= 0)).any(2)
 
 
 def test_chunked_and_threaded_step_gives_the_same_run(monkeypatch):
