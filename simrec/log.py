@@ -60,8 +60,13 @@ DAY_SCHEMA: dict[str, type] = {
 }
 
 
-#: Rows per chunk of a table that spills to disk.
+#: Rows of the first chunk of a table that spills to disk.
 SPILL_ROWS = 1 << 20
+#: In-memory chunks double in size up to this many rows: a small run allocates little, a
+#: large one appends into fewer chunks. (Columns stay under the 4 MiB at which numpy asks for
+#: transparent huge pages: on this project's machine their compaction stalls cost more than
+#: the page faults they save.)
+MAX_CHUNK_ROWS = 1 << 18
 
 
 class Table:
@@ -69,10 +74,14 @@ class Table:
 
     Args:
         schema: Column name -> numpy dtype.
-        chunk_rows: Rows per chunk.
+        chunk_rows: Rows of the first chunk (default 65,536, or ``SPILL_ROWS`` when
+            spilling); each next chunk is twice as large, up to ``max_chunk_rows``.
+        spill_dir: Write each full chunk here and drop it from memory.
+        max_chunk_rows: Largest chunk.
 
     Full chunks stay in memory, or, with ``spill_dir``, are written there as ``.npy`` files
-    (one per column and chunk) and dropped, so that a huge log does not live in memory.
+    (one per column and chunk) and their buffers reused, so that a huge log does not live in
+    memory.
 
     >>> t = Table({"a": np.int32, "b": np.float32}, chunk_rows=2)
     >>> t.append(a=np.array([1, 2, 3]), b=np.array([0.5, 1.5, 2.5]))
@@ -83,36 +92,54 @@ class Table:
     def __init__(
         self,
         schema: Mapping[str, type],
-        chunk_rows: int = 1 << 16,
+        chunk_rows: int | None = None,
         spill_dir: str | Path | None = None,
+        max_chunk_rows: int = MAX_CHUNK_ROWS,
     ) -> None:
         self.schema = dict(schema)
         self.spill_dir = None if spill_dir is None else Path(spill_dir)
-        # Spilled chunks are larger: fewer, bigger files.
-        self.chunk_rows = chunk_rows if spill_dir is None else max(chunk_rows, SPILL_ROWS)
+        if chunk_rows is None:
+            chunk_rows = 1 << 16 if spill_dir is None else SPILL_ROWS
+        if chunk_rows < 1 or max_chunk_rows < 1:
+            raise ValueError(
+                f"Table: expected chunk_rows, max_chunk_rows >= 1, got {chunk_rows}, "
+                f"{max_chunk_rows}"
+            )
+        self.max_chunk_rows = max(max_chunk_rows, chunk_rows)
         if self.spill_dir is not None:
             self.spill_dir.mkdir(parents=True, exist_ok=True)
         self._full: list[dict[str, np.ndarray]] = []
-        self._spilled = 0
-        self._chunk = self._new_chunk()
+        self._spilled = 0  # chunks written to the spill folder
+        self._done = 0  # rows in full chunks
+        self._chunk = self._new_chunk(chunk_rows)
         self._fill = 0
 
-    def _new_chunk(self) -> dict[str, np.ndarray]:
-        return {k: np.empty(self.chunk_rows, dtype=t) for k, t in self.schema.items()}
+    def _new_chunk(self, rows: int) -> dict[str, np.ndarray]:
+        return {k: np.empty(rows, dtype=t) for k, t in self.schema.items()}
+
+    @property
+    def chunk_rows(self) -> int:
+        """Rows of the chunk being filled."""
+        return len(next(iter(self._chunk.values())))
 
     def __len__(self) -> int:
         """Number of rows."""
-        return (len(self._full) + self._spilled) * self.chunk_rows + self._fill
+        return self._done + self._fill
 
     def _retire(self) -> None:
-        """Keep the full chunk in memory, or write it to the spill folder and drop it."""
+        """Keep the full chunk in memory, or write it to the spill folder and reuse it."""
+        rows = self.chunk_rows
+        self._done += rows
+        size = min(2 * rows, self.max_chunk_rows)
         if self.spill_dir is None:
             self._full.append(self._chunk)
+            self._chunk = self._new_chunk(size)
         else:
             for k, col in self._chunk.items():
                 np.save(self.spill_dir / f"{k}.{self._spilled:06d}.npy", col)
             self._spilled += 1
-        self._chunk = self._new_chunk()
+            if size != rows:  # else the written buffers are filled again (no new pages)
+                self._chunk = self._new_chunk(size)
         self._fill = 0
 
     def append(self, **cols: np.ndarray | float | int) -> None:
@@ -128,13 +155,14 @@ class Table:
         n = max((np.size(v) for v in cols.values() if np.ndim(v) > 0), default=1)
         start = 0
         while start < n:
-            take = min(n - start, self.chunk_rows - self._fill)
+            cap = self.chunk_rows
+            take = min(n - start, cap - self._fill)
             for k, v in cols.items():
                 dst = self._chunk[k][self._fill : self._fill + take]
                 dst[...] = v[start : start + take] if np.ndim(v) > 0 else v
             self._fill += take
             start += take
-            if self._fill == self.chunk_rows:
+            if self._fill == cap:
                 self._retire()
 
     def columns(self) -> dict[str, np.ndarray]:

@@ -187,11 +187,27 @@ def test_sampled_log_keeps_exact_counts_and_the_same_run(tmp_path):
 def test_spilled_table_reads_back_the_same_rows(tmp_path):
     from simrec.log import SPILL_ROWS, Table
 
-    t = Table({"a": np.int32, "b": np.float32}, chunk_rows=4, spill_dir=tmp_path)
-    assert t.chunk_rows == SPILL_ROWS
-    t.chunk_rows = 4  # small chunks to see the spilling
-    t._chunk = t._new_chunk()
+    assert Table({"a": np.int32}, spill_dir=tmp_path / "x").chunk_rows == SPILL_ROWS
+    # Chunks of 4, then 8 (the cap, so its buffers are reused for every further chunk).
+    t = Table({"a": np.int32, "b": np.float32}, chunk_rows=4, spill_dir=tmp_path, max_chunk_rows=8)
     t.append(a=np.arange(10), b=np.arange(10) / 2)
-    assert len(t) == 10 and len(list(tmp_path.glob("a.*.npy"))) == 2  # two full chunks
+    assert len(t) == 10 and len(list(tmp_path.glob("a.*.npy"))) == 1  # one full chunk
+    for lo in range(10, 38, 7):  # batches that straddle chunk ends
+        t.append(a=np.arange(lo, lo + 7), b=np.arange(lo, lo + 7) / 2)
+    assert len(t) == 38 and len(list(tmp_path.glob("a.*.npy"))) == 5  # 4 + 4 x 8 rows
     cols = t.columns()
-    assert cols["a"].tolist() == list(range(10)) and cols["b"][-1] == 4.5
+    assert cols["a"].tolist() == list(range(38)) and cols["b"][-1] == 18.5
+    assert [len(np.load(f)) for f in sorted(tmp_path.glob("a.*.npy"))] == [4, 8, 8, 8, 8]
+
+
+def test_in_memory_table_chunks_double_up_to_the_cap():
+    from simrec.log import Table
+
+    t = Table({"a": np.int64}, chunk_rows=3, max_chunk_rows=12)
+    t.append(a=np.arange(50))
+    assert [len(c["a"]) for c in t._full] == [3, 6, 12, 12, 12] and t.chunk_rows == 12
+    assert len(t) == 50 and t.columns()["a"].tolist() == list(range(50))
+    t.append(a=7)  # a scalar is one row
+    assert len(t) == 51 and t.columns()["a"][-1] == 7
+    with pytest.raises(ValueError, match="chunk_rows"):
+        Table({"a": np.int64}, chunk_rows=0)
