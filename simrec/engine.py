@@ -40,7 +40,14 @@ from simrec.dynamics import (
 )
 from simrec.errors import InvalidActionError
 from simrec.log import EventLog
-from simrec.rng import CounterStream, Purpose, distinct_integers, keyed_normal, keyed_uniform
+from simrec.rng import (
+    CounterStream,
+    Purpose,
+    distinct_integers,
+    has_duplicates,
+    keyed_normal,
+    keyed_uniform,
+)
 from simrec.types import Feedback, RequestBatch
 from simrec.worlds.base import World
 
@@ -181,11 +188,9 @@ def validate_slates(
         bad = ~(a[:, :, None] == candidates[:, None, :]).any(axis=2)
         if bad.any():
             fail(bad, "is not among the request's candidates")
-    srt = np.sort(a, axis=1)
-    dup = np.zeros_like(a, dtype=bool)
-    dup[:, 1:] = srt[:, 1:] == srt[:, :-1]
+    dup = has_duplicates(a)
     if dup.any():
-        r = int(np.nonzero(dup.any(axis=1))[0][0])
+        r = int(np.flatnonzero(dup)[0])
         raise InvalidActionError(
             f"slates[{r}] (user {int(users[r])}): duplicate items in {a[r].tolist()}"
         )
@@ -431,8 +436,10 @@ class Engine:
         F = self.fatigue[users] if fatigue_rows is None else fatigue_rows
         if items.strides[0] == 0:  # one pool for all rows (a broadcast view)
             fat = F[:, self.genre[items[0]]]
-        else:
-            fat = np.take_along_axis(F, self.genre[items], axis=1)
+        else:  # F[b, genre[items[b, x]]] as one flat gather
+            B, G = F.shape
+            flat = self.genre[items] + (np.arange(0, B * G, G))[:, None]
+            fat = np.take(np.ascontiguousarray(F).ravel(), flat)
         rep = row_membership(items, self.recent[users], self.n_items)
         return choice.utility(
             match,

@@ -39,6 +39,7 @@ __all__ = [
     "Purpose",
     "Streams",
     "distinct_integers",
+    "has_duplicates",
     "keyed_bits",
     "keyed_normal",
     "keyed_uniform",
@@ -193,6 +194,30 @@ def make_streams(seed: int) -> Streams:
     )
 
 
+def has_duplicates(a: np.ndarray) -> np.ndarray:
+    """Whether each row of the integer array ``a (B, K)`` repeats a value, ``(B,)`` bool.
+
+    Short rows compare every pair of columns (each comparison runs over all rows at once);
+    long rows are sorted.
+
+    >>> has_duplicates(np.array([[1, 2, 1], [3, 4, 5]])).tolist()
+    [True, False]
+    """
+    B, K = a.shape
+    if K > 16:
+        srt = np.sort(a, axis=1)
+        return (srt[:, 1:] == srt[:, :-1]).any(axis=1)
+    fits = a.size == 0 or (int(a.min()) >= -(2**31) and int(a.max()) < 2**31)
+    cols = np.ascontiguousarray(a.T, dtype=np.int32 if fits else a.dtype)  # (K, B)
+    dup = np.zeros(B, dtype=bool)
+    hit = np.empty(B, dtype=bool)
+    for j in range(1, K):
+        for i in range(j):
+            np.equal(cols[j], cols[i], out=hit)
+            dup |= hit
+    return dup
+
+
 def distinct_integers(
     draw: Callable[[int, int], np.ndarray], n: int | np.ndarray, k: int
 ) -> np.ndarray:
@@ -229,8 +254,7 @@ def distinct_integers(
     if 4 * k > n_min:
         return dense(0)
     idx = np.floor(draw(0, k) * n_col).astype(np.int64)
-    srt = np.sort(idx, axis=1)  # the common case -- no duplicate in any row -- needs only this
-    rows = np.flatnonzero((srt[:, 1:] == srt[:, :-1]).any(axis=1))
+    rows = np.flatnonzero(has_duplicates(idx))  # the common case -- none -- needs only this
     for r in range(1, 64):
         if rows.size == 0:
             return idx
@@ -245,6 +269,5 @@ def distinct_integers(
         np.put_along_axis(dup, order, dup_sorted, axis=1)
         fresh = np.floor(draw(r, k)[rows] * (n_col[rows] if np.ndim(n) else n_col))
         idx[rows] = np.where(dup, fresh.astype(np.int64), sub)
-        srt = np.sort(idx[rows], axis=1)
-        rows = rows[(srt[:, 1:] == srt[:, :-1]).any(axis=1)]
+        rows = rows[has_duplicates(idx[rows])]
     return dense(64)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from simrec.errors import ConfigError
-from simrec.rng import CounterStream, Purpose, distinct_integers, make_streams
+from simrec.rng import CounterStream, Purpose, distinct_integers, has_duplicates, make_streams
 
 
 def test_same_seed_same_streams_different_seed_differs():
@@ -63,10 +63,40 @@ def test_distinct_integers(n, k):
     g = np.random.default_rng(1)
     x = distinct_integers(lambda r, w: g.random((4000, w)), n, k)
     assert x.shape == (4000, k) and x.min() >= 0 and x.max() < n
-    assert all(len(set(row)) == k for row in x[:500].tolist())
+    assert all(len(set(row)) == k for row in x.tolist())
     counts = np.bincount(x.ravel(), minlength=n)
     expected = 4000 * k / n
     assert np.all(np.abs(counts - expected) < 6 * np.sqrt(expected) + 1)
+
+
+def test_distinct_integers_redraws_only_rows_with_a_duplicate():
+    """Rows without a duplicate keep their first draw; every round draws for every row."""
+    g = np.random.default_rng(2)
+    shapes, first = [], []
+
+    def draw(r, w):
+        shapes.append((r, w))
+        u = g.random((3000, w))
+        if r == 0:
+            first.append(u)
+        return u
+
+    x = distinct_integers(draw, 40, 6)  # sparse: 4k <= n
+    assert shapes[0] == (0, 6) and len(shapes) > 1 and all(w == 6 for _, w in shapes)
+    initial = np.floor(first[0] * 40).astype(np.int64)
+    clean = ~has_duplicates(initial)
+    assert 0 < clean.sum() < 3000 and np.array_equal(x[clean], initial[clean])
+    assert not has_duplicates(x).any()
+
+
+@pytest.mark.parametrize("k", [1, 2, 10, 17, 30])
+def test_has_duplicates_agrees_with_sorting(k):
+    g = np.random.default_rng(k)
+    for high in (2 * k + 1, 10**12):  # dense repeats; ids past int32
+        a = g.integers(0, high, size=(2000, k))
+        srt = np.sort(a, axis=1)
+        assert np.array_equal(has_duplicates(a), (srt[:, 1:] == srt[:, :-1]).any(axis=1))
+    assert has_duplicates(np.zeros((0, k), dtype=np.int64)).shape == (0,)
 
 
 def test_distinct_integers_rejects_k_above_n():

@@ -95,15 +95,17 @@ def choose(v: np.ndarray, no_click_utility: float, u: np.ndarray) -> np.ndarray:
     [2]
     """
     # The arithmetic of choice_probabilities in one float64 buffer, without normalising:
-    # position k is chosen when u * total >= the cumulative weight of positions < k.
+    # position k is chosen when u * total >= the cumulative weight of positions <= k. The
+    # buffer is position-major (K + 1, B), so the running sum adds whole contiguous rows.
     B, K = v.shape
     if B == 0:
         return np.zeros(0, dtype=np.int64)
-    p = np.empty((B, K + 1), dtype=np.float64)
-    p[:, :K] = v
-    p[:, K] = np.float64(np.asarray(no_click_utility, dtype=v.dtype))
+    p = np.empty((K + 1, B), dtype=np.float64)
+    p[:K] = v.T
+    p[K] = np.float64(np.asarray(no_click_utility, dtype=v.dtype))
     if not -_EXP_SAFE <= p.min() <= p.max() <= _EXP_SAFE:
-        p -= p.max(axis=1, keepdims=True)  # only then can exp leave float64's normal range
+        p -= p.max(axis=0)  # only then can exp leave float64's normal range
     np.exp(p, out=p)
-    np.cumsum(p, axis=1, out=p)
-    return (u[:, None] * p[:, K:] >= p[:, :K]).sum(axis=1)
+    for j in range(1, K + 1):
+        np.add(p[j], p[j - 1], out=p[j])
+    return np.count_nonzero(u * p[K] >= p[:K], axis=0)
