@@ -104,7 +104,9 @@ def row_membership(items: np.ndarray, sets: np.ndarray, n_items: int) -> np.ndar
 
 
 #: Rows per chunk of the choice step (keeps the (rows, K, d) topic gather small).
-MATCH_CHUNK = 4_096
+MATCH_CHUNK = 16_384
+#: Rows per topic gather within a chunk (a (rows, K, d) block that stays in cache).
+GATHER_ROWS = 1_024
 #: Threads over the chunks of the choice step ($SIMREC_ENGINE_THREADS, default 1). The
 #: numpy kernels release the GIL; chunks write disjoint rows, so results do not depend on it.
 THREADS = max(1, int(os.environ.get("SIMREC_ENGINE_THREADS", "1") or 1))
@@ -547,12 +549,15 @@ class Engine:
         # Choice. Each row's match is its own sum of products (einsum, no BLAS), so that a
         # row's result does not depend on the batch (the vector env equals sync envs).
         match = out.match[rows]
-        np.einsum(
-            "bd,bkd->bk",
-            np.take(self.interest, u, axis=0),
-            np.take(self.topic, S, axis=0),
-            out=match,
-        )
+        interest = np.take(self.interest, u, axis=0)
+        for lo in range(0, len(u), GATHER_ROWS):  # a (GATHER_ROWS, K, d) gather fits in L2
+            part = slice(lo, lo + GATHER_ROWS)
+            np.einsum(
+                "bd,bkd->bk",
+                interest[part],
+                np.take(self.topic, S[part], axis=0),
+                out=match[part],
+            )
         v = self.item_utility(u, S, match, F) + self.position[None, :]
         k = choice.choose(v, dyn.no_click_utility, keyed_uniform(keys, Purpose.CHOICE, req))
         cr = np.flatnonzero(k < K)
