@@ -211,3 +211,28 @@ def test_in_memory_table_chunks_double_up_to_the_cap():
     assert len(t) == 51 and t.columns()["a"][-1] == 7
     with pytest.raises(ValueError, match="chunk_rows"):
         Table({"a": np.int64}, chunk_rows=0)
+
+
+@pytest.mark.parametrize("spill", [False, True])
+def test_prefaulted_table_holds_the_same_rows(tmp_path, spill):
+    import pickle
+
+    from simrec.log import Table
+
+    schema = {"a": np.int64, "b": np.float32}
+    kw = {"chunk_rows": 5, "max_chunk_rows": 20}
+    plain = Table(schema, spill_dir=tmp_path / "p" if spill else None, **kw)
+    ahead = Table(schema, spill_dir=tmp_path / "a" if spill else None, prefault=True, **kw)
+    rng = np.random.default_rng(0)
+    lo = 0
+    for n in rng.integers(1, 45, size=30):  # batches above and below the chunk sizes
+        for t in (plain, ahead):
+            t.append(a=np.arange(lo, lo + n), b=np.full(n, lo, dtype=np.float32))
+        lo += n
+    assert len(ahead) == len(plain) == lo
+    assert ahead._ahead_rows > 0 or spill  # chunks were prepared ahead (not when reusing)
+    for k in schema:
+        assert np.array_equal(ahead.columns()[k], plain.columns()[k])
+    assert ahead.columns()["a"].tolist() == list(range(lo))
+    copy = pickle.loads(pickle.dumps(ahead))
+    assert np.array_equal(copy.columns()["a"], plain.columns()["a"])
