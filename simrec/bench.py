@@ -144,11 +144,17 @@ def reference_throughput(
     dim: int = 32,
     ticks: int = 10,
     seed: int = 0,
+    threads: int = 1,
+    chunk: int = 16_384,
 ) -> dict[str, float]:
     """User-steps per second of the minimal numpy reference loop (no logging).
 
-    It runs under the same allocator setting as the engine (:mod:`simrec._malloc`).
+    Users go in chunks of ``chunk`` (whole-population temporaries are slower once they leave
+    the cache), on ``threads`` threads; each chunk has its own generator. It runs under the
+    same allocator setting as the engine (:mod:`simrec._malloc`).
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from simrec._malloc import keep_freed_heap
 
     keep_freed_heap()
@@ -160,28 +166,44 @@ def reference_throughput(
     sat = np.full(n_users, 0.7, dtype=np.float32)
     q = rng.random(n_items, dtype=np.float32)
     alive = np.ones(n_users, dtype=bool)
-    rows = np.arange(n_users)
+    parts = [slice(lo, min(lo + chunk, n_users)) for lo in range(0, n_users, chunk)]
+    gens = [np.random.default_rng(g) for g in rng.bit_generator.seed_seq.spawn(len(parts))]
 
-    def step() -> None:
-        S = rng.integers(0, n_items, size=(n_users, slate))
-        match = np.einsum("nd,nkd->nk", u, np.take(z, S, axis=0))  # candidate scoring
+    def step_part(i: int) -> None:
+        rows, g = parts[i], gens[i]
+        n = rows.stop - rows.start
+        ur = u[rows]  # a view: updated in place
+        S = g.integers(0, n_items, size=(n, slate))
+        match = np.einsum("nd,nkd->nk", ur, np.take(z, S, axis=0))  # candidate scoring
         ev = np.exp(5.0 * match)  # MNL with a no-click option of utility 0
         cum = np.cumsum(ev, axis=1)
-        draw = rng.random(n_users, dtype=np.float32) * (cum[:, -1] + 1.0)
+        draw = g.random(n, dtype=np.float32) * (cum[:, -1] + 1.0)
         k = (cum < draw[:, None]).sum(axis=1)
         hit = np.flatnonzero(k < slate)
         ci = S[hit, k[hit]]
-        u[hit] += 0.05 * (z[ci] - u[hit])  # interest drift
-        u[hit] /= np.linalg.norm(u[hit], axis=1, keepdims=True)
-        sat[:] = 0.5 + (sat - 0.5) * np.float32(0.99)  # satisfaction decay
-        sat[hit] += 0.1 * (q[ci] - sat[hit])
-        alive[rows] &= rng.random(n_users, dtype=np.float32) >= 0.001 * (1.0 - sat)  # churn
+        ur[hit] += 0.05 * (z[ci] - ur[hit])  # interest drift
+        ur[hit] /= np.linalg.norm(ur[hit], axis=1, keepdims=True)
+        s = sat[rows]
+        s[:] = 0.5 + (s - 0.5) * np.float32(0.99)  # satisfaction decay
+        s[hit] += 0.1 * (q[ci] - s[hit])
+        alive[rows] &= g.random(n, dtype=np.float32) >= 0.001 * (1.0 - s)  # churn
+
+    pool = ThreadPoolExecutor(threads) if threads > 1 else None
+
+    def step() -> None:
+        if pool is None:
+            for i in range(len(parts)):
+                step_part(i)
+        else:
+            list(pool.map(step_part, range(len(parts))))
 
     step()
     t0 = time.perf_counter()
     for _ in range(ticks):
         step()
     seconds = time.perf_counter() - t0
+    if pool is not None:
+        pool.shutdown()
     done = n_users * ticks
     return {"user_steps_per_s": done / seconds, "seconds": seconds, "user_steps": float(done)}
 
@@ -262,7 +284,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     p.add_argument("--env-users", type=int, default=4096, help="vector env sub-envs (0: skip)")
     p.add_argument("--log-rows", type=int, default=2_000_000, help="log benchmark rows (0: skip)")
     p.add_argument(
-        "--threads", type=int, default=1, help="engine threads over user chunks (the reference: 1)"
+        "--threads", type=int, default=1, help="threads over user chunks (engine and reference)"
     )
     p.add_argument("--json", default=None, help="write the results here")
     a = p.parse_args(argv)
@@ -283,7 +305,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         eng, ref = [], []
         for _ in range(a.repeats):
             eng.append(_in_fresh_process("engine_throughput", {"n_users": n, **common}, a.threads))
-            ref.append(_in_fresh_process("reference_throughput", {"n_users": n, **common}))
+            ref.append(
+                _in_fresh_process(
+                    "reference_throughput", {"n_users": n, "threads": a.threads, **common}
+                )
+            )
         e = statistics.median(r["user_steps_per_s"] for r in eng)
         r = statistics.median(x["user_steps_per_s"] for x in ref)
         ratio = statistics.median(

@@ -270,7 +270,7 @@ class Engine:
         self.topic = world.item_truth.topic
         self.quality = world.item_truth.quality
         self.appeal = world.item_truth.appeal
-        self.genre = world.items.genre.astype(np.int64)
+        self.genre = world.items.genre.astype(np.int32)
         self.price = world.items.price
         self.release_day = world.items.release_day
         self.expire_day = world.items.expire_day
@@ -293,7 +293,10 @@ class Engine:
         self.requests = np.zeros(N, dtype=np.int64)
         self.available_mask = np.zeros(self.n_items, dtype=bool)
         self.available = np.zeros(0, dtype=np.int64)
-        self.recent = np.full((N, config.dynamics.recent_items), -1, dtype=np.int32)
+        # Recently consumed items, stored slot-major (L, N): the repeat check compares whole
+        # contiguous rows. int16 when the item ids fit. -1 marks an empty slot.
+        self._recent_dtype = np.int16 if self.n_items <= np.iinfo(np.int16).max else np.int32
+        self._recent = np.full((config.dynamics.recent_items, N), -1, dtype=self._recent_dtype)
         self.recent_next = np.zeros(N, dtype=np.int64)
         self.set_config(config)
         # The day-0 cohort is already a returning population: its first visits follow the
@@ -313,9 +316,14 @@ class Engine:
         K = config.simulation.slate_size
         self.position = choice.position_bias(K, config.dynamics.position_weight)
         L = config.dynamics.recent_items
-        if self.recent.shape[1] != L:
-            self.recent = np.full((self.n_users, L), -1, dtype=np.int32)
+        if self._recent.shape[0] != L:
+            self._recent = np.full((L, self.n_users), -1, dtype=self._recent_dtype)
             self.recent_next = np.zeros(self.n_users, dtype=np.int64)
+
+    @property
+    def recent(self) -> np.ndarray:
+        """Recently consumed items ``(N, L)``, a view (-1 = empty; a ring, see ``recent_next``)."""
+        return self._recent.T
 
     def set_day(self, day: int) -> np.ndarray:
         """Refresh the catalog for ``day``; return the ids released on that day."""
@@ -429,10 +437,14 @@ class Engine:
         items: np.ndarray,
         match: np.ndarray,
         fatigue_rows: np.ndarray | None = None,
+        genres: np.ndarray | None = None,
+        repeat: np.ndarray | None = None,
     ) -> np.ndarray:
         """Choice utility (no position bias) of ``items (B, X)`` for ``users (B,)``.
 
-        ``fatigue_rows`` are the users' current fatigue rows when the caller holds them.
+        ``fatigue_rows`` (the users' current fatigue rows), ``genres`` (the items' genres) and
+        ``repeat`` (whether each item is among the user's recent ones) when the caller holds
+        them.
         """
         dyn = self.config.dynamics
         F = self.fatigue[users] if fatigue_rows is None else fatigue_rows
@@ -440,19 +452,31 @@ class Engine:
             fat = F[:, self.genre[items[0]]]
         else:  # F[b, genre[items[b, x]]] as one flat gather
             B, G = F.shape
-            flat = self.genre[items] + (np.arange(0, B * G, G))[:, None]
-            fat = np.take(np.ascontiguousarray(F).ravel(), flat)
-        rep = row_membership(items, self.recent[users], self.n_items)
+            g = self.genre[items] if genres is None else genres
+            fat = np.take(np.ascontiguousarray(F).ravel(), g + np.arange(0, B * G, G)[:, None])
+        if repeat is None:
+            repeat = row_membership(items, self.recent[users], self.n_items)
         return choice.utility(
             match,
             self.appeal[items],
             fat,
-            rep,
+            repeat,
             interest_weight=dyn.interest_weight,
             appeal_weight=dyn.appeal_weight,
             fatigue_weight=dyn.fatigue_weight,
             repeat_penalty=dyn.repeat_penalty,
         )
+
+    def _recently_consumed(self, users: np.ndarray, S: np.ndarray) -> np.ndarray:
+        """Whether each served item ``S[b, k]`` (valid ids) is among ``users[b]``'s recent."""
+        recent = np.take(self._recent, users, axis=1)  # (L, B)
+        shown = np.ascontiguousarray(S.T, dtype=recent.dtype)  # (K, B): ids fit by design
+        out = np.zeros(shown.shape, dtype=bool)
+        hit = np.empty(shown.shape, dtype=bool)
+        for row in recent:  # an empty slot (-1) never equals a valid id
+            np.equal(shown, row, out=hit)
+            out |= hit
+        return out.T
 
     def serve(self, batch: RequestBatch, slates: object) -> Feedback:
         """Serve the agent's slates to the batch and apply every state update.
@@ -558,7 +582,11 @@ class Engine:
                 np.take(self.topic, S[part], axis=0),
                 out=match[part],
             )
-        v = self.item_utility(u, S, match, F) + self.position[None, :]
+        genres = self.genre[S]
+        v = (
+            self.item_utility(u, S, match, F, genres, self._recently_consumed(u, S))
+            + self.position[None, :]
+        )
         k = choice.choose(v, dyn.no_click_utility, keyed_uniform(keys, Purpose.CHOICE, req))
         cr = np.flatnonzero(k < K)
         ck = k[cr]
@@ -595,12 +623,11 @@ class Engine:
         )
         s_new[cr] = satisfaction.on_click(s[cr], value, dyn.satisfaction_rate)
         self.satisfaction[u] = s_new
-        L = self.recent.shape[1]
-        self.recent[cu, self.recent_next[cu] % L] = ci
+        self._recent[self.recent_next[cu] % len(self._recent), cu] = ci
         self.recent_next[cu] += 1
         F = fatigue.accumulate(
             F,
-            self.genre[S],
+            genres,
             clicked,
             per_exposure=dyn.fatigue_exposure,
             per_click=dyn.fatigue_click,
