@@ -107,6 +107,9 @@ def row_membership(items: np.ndarray, sets: np.ndarray, n_items: int) -> np.ndar
 MATCH_CHUNK = 16_384
 #: Rows per topic gather within a chunk (a (rows, K, d) block that stays in cache).
 GATHER_ROWS = 1_024
+#: Requests per block of the log append and the slate checks (whole-batch temporaries of a
+#: million users would be fresh, page-faulted memory on every tick).
+LOG_BLOCK = 65_536
 #: Threads over the chunks of the choice step ($SIMREC_ENGINE_THREADS, default 1). The
 #: numpy kernels release the GIL; chunks write disjoint rows, so results do not depend on it.
 THREADS = max(1, int(os.environ.get("SIMREC_ENGINE_THREADS", "1") or 1))
@@ -172,6 +175,33 @@ def validate_slates(
             f"slates: expected shape (B, K) = ({B}, {slate_size}), got {a.shape}"
         )
     a = a.astype(np.int64, copy=False)
+    if callable(available):  # per-row times: ask about the whole batch at once
+        in_range = ((a >= 0) & (a < n_items)).all()
+        available = available(a) if in_range else np.zeros(a.shape, dtype=bool)
+    for lo in range(0, B, LOG_BLOCK):  # blocks keep the temporaries small
+        r = slice(lo, lo + LOG_BLOCK)
+        ab = a[r]
+        ok = (ab >= 0) & (ab < n_items)
+        if ok.all():
+            ok = available[r] if available.ndim == 2 else available[ab]
+            if candidates is not None:
+                ok &= (ab[:, :, None] == candidates[r][:, None, :]).any(axis=2)
+        if not ok.all() or has_duplicates(ab).any():
+            _raise_slate_error(a, users, n_items, available, candidates)
+    return a
+
+
+def _raise_slate_error(
+    a: np.ndarray,
+    users: np.ndarray,
+    n_items: int,
+    available: np.ndarray,
+    candidates: np.ndarray | None,
+) -> None:
+    """Raise the :class:`InvalidActionError` for the first failed check over the batch.
+
+    ``available`` is ``(M,)`` per item or, for per-row times, ``(B, K)`` per slate entry.
+    """
 
     def fail(mask: np.ndarray, what: str) -> None:
         r, c = (int(x[0]) for x in np.nonzero(mask))
@@ -183,7 +213,7 @@ def validate_slates(
     bad = (a < 0) | (a >= n_items)
     if bad.any():
         fail(bad, f"is out of range [0, {n_items})")
-    bad = ~(available(a) if callable(available) else available[a])
+    bad = ~(available if available.ndim == 2 else available[a])  # (B, K): the rows' own
     if bad.any():
         fail(bad, "is not in the catalog now (not yet released or expired)")
     if candidates is not None:
@@ -191,12 +221,10 @@ def validate_slates(
         if bad.any():
             fail(bad, "is not among the request's candidates")
     dup = has_duplicates(a)
-    if dup.any():
-        r = int(np.flatnonzero(dup)[0])
-        raise InvalidActionError(
-            f"slates[{r}] (user {int(users[r])}): duplicate items in {a[r].tolist()}"
-        )
-    return a
+    r = int(np.flatnonzero(dup)[0])
+    raise InvalidActionError(
+        f"slates[{r}] (user {int(users[r])}): duplicate items in {a[r].tolist()}"
+    )
 
 
 @dataclass(frozen=True)
@@ -526,19 +554,21 @@ class Engine:
         )
         _over_chunks(B, lambda rows: self._serve_chunk(u, S, now, rows, out))
         if self.log is not None:
-            self._log_impressions(
-                u,
-                S,
-                now,
-                out.keys,
-                out.req,
-                out.clicked,
-                out.purchased,
-                out.revenue,
-                out.engaged,
-                out.s,
-                out.match,
-            )
+            for lo in range(0, B, LOG_BLOCK):  # blocks keep the log's temporaries small
+                r = slice(lo, lo + LOG_BLOCK)
+                self._log_impressions(
+                    u[r],
+                    S[r],
+                    now[r],
+                    out.keys[r],
+                    out.req[r],
+                    out.clicked[r],
+                    out.purchased[r],
+                    out.revenue[r],
+                    out.engaged[r],
+                    out.s[r],
+                    out.match[r],
+                )
         ended = out.ended
         if ended.any():
             self.end_sessions(u[ended], now[ended])

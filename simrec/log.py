@@ -79,12 +79,22 @@ def _touch(chunk: dict[str, np.ndarray]) -> None:
         col.fill(0)  # numpy releases the GIL here: the page faults run beside the engine
 
 
-def _prefault(chunk: dict[str, np.ndarray]) -> Future:
-    """Fault the pages of a new chunk in on a background thread."""
+def _background() -> ThreadPoolExecutor:
+    """The one thread that faults in new chunks and writes spilled ones, in order."""
     global _PREFAULTER
     if _PREFAULTER is None:
         _PREFAULTER = ThreadPoolExecutor(1, thread_name_prefix="simrec-log")
-    return _PREFAULTER.submit(_touch, chunk)
+    return _PREFAULTER
+
+
+def _prefault(chunk: dict[str, np.ndarray]) -> Future:
+    """Fault the pages of a new chunk in on the background thread."""
+    return _background().submit(_touch, chunk)
+
+
+def _save(folder: Path, index: int, chunk: dict[str, np.ndarray]) -> None:
+    for k, col in chunk.items():
+        np.save(folder / f"{k}.{index:06d}.npy", col)  # the file write releases the GIL
 
 
 class Table:
@@ -136,6 +146,7 @@ class Table:
         self._done = 0  # rows in full chunks
         self.prefault = prefault
         self._ahead: deque[tuple[dict[str, np.ndarray], Future]] = deque()
+        self._writing: deque[tuple[dict[str, np.ndarray], Future]] = deque()
         self._ahead_rows = 0
         self._chunk = self._new_chunk(chunk_rows)
         self._fill = 0
@@ -161,8 +172,9 @@ class Table:
 
     def __getstate__(self) -> dict:
         """Pickle without the chunks prepared ahead (they hold no rows)."""
+        self.flush()
         state = dict(self.__dict__)
-        state["_ahead"], state["_ahead_rows"] = deque(), 0
+        state["_ahead"], state["_ahead_rows"], state["_writing"] = deque(), 0, deque()
         return state
 
     @property
@@ -175,7 +187,11 @@ class Table:
         return self._done + self._fill
 
     def _retire(self) -> None:
-        """Keep the full chunk in memory, or write it to the spill folder and reuse it."""
+        """Keep the full chunk in memory, or write it to the spill folder.
+
+        The write runs on the background thread while the next chunk fills; the written
+        buffers are then filled again.
+        """
         rows = self.chunk_rows
         self._done += rows
         size = min(2 * rows, self.max_chunk_rows)
@@ -183,12 +199,21 @@ class Table:
             self._full.append(self._chunk)
             self._chunk = self._new_chunk(size)
         else:
-            for k, col in self._chunk.items():
-                np.save(self.spill_dir / f"{k}.{self._spilled:06d}.npy", col)
+            written = _background().submit(_save, self.spill_dir, self._spilled, self._chunk)
+            self._writing.append((self._chunk, written))
             self._spilled += 1
-            if size != rows:  # else the written buffers are filled again (no new pages)
-                self._chunk = self._new_chunk(size)
+            if size != rows or len(self._writing) < 2:
+                self._chunk = self._new_chunk(size)  # double buffering: one fills, one writes
+            else:  # the oldest written chunk's buffers are filled again (no new pages)
+                chunk, written = self._writing.popleft()
+                written.result()
+                self._chunk = chunk
         self._fill = 0
+
+    def flush(self) -> None:
+        """Wait until every spilled chunk is on disk (raises the error of a failed write)."""
+        while self._writing:
+            self._writing.popleft()[1].result()
 
     def append(self, **cols: np.ndarray | float | int) -> None:
         """Append rows; every column of the schema must be given (scalars broadcast).
@@ -217,6 +242,7 @@ class Table:
 
     def columns(self) -> dict[str, np.ndarray]:
         """All rows as one numpy array per column (copies; spilled chunks read back)."""
+        self.flush()
         out = {}
         for k in self.schema:
             spilled = (
@@ -332,6 +358,10 @@ class EventLog:
         if n_items is None:
             n_items = len(next(iter(self.items.values()))) if self.items else 0
         self.counts = Counts(n_items, len(self.arrival_day))
+
+    def flush(self) -> None:
+        """Wait until every spilled chunk of the impressions is written."""
+        self.impressions.flush()
 
     def tables(self) -> dict[str, dict[str, np.ndarray]]:
         """All tables as column dicts (``users`` holds ``user`` and ``arrival_day``).

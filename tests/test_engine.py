@@ -45,6 +45,35 @@ def test_validate_slates_errors(slates, pattern):
         validate_slates(slates, np.array([7]), 3, 10, avail, None)
 
 
+def test_validate_slates_in_blocks_reports_the_first_check_over_the_batch(monkeypatch):
+    from simrec import engine
+
+    monkeypatch.setattr(engine, "LOG_BLOCK", 2)
+    users = np.arange(5) + 100
+    avail = np.ones(10, dtype=bool)
+    avail[9] = False
+    good = np.array([[0, 1], [2, 3], [4, 5], [6, 7], [8, 0]])
+    assert np.array_equal(validate_slates(good, users, 2, 10, avail, None), good)
+    bad = good.copy()
+    bad[1, 0], bad[4, 1], bad[3, 1] = 9, 10, 12  # unavailable in block 0, out of range later
+    with pytest.raises(
+        InvalidActionError,
+        match=r"slates\[3, 1\] \(user 103\): item 12 is out "
+        r"of range \[0, 10\) \(2 bad entries in total\)",
+    ):
+        validate_slates(bad, users, 2, 10, avail, None)
+    dup = good.copy()
+    dup[4] = [3, 3]
+    with pytest.raises(InvalidActionError, match=r"slates\[4\] \(user 104\): duplicate"):
+        validate_slates(dup, users, 2, 10, avail, None)
+    # Per-row availability (a callable over the whole batch).
+    per_row = lambda a: a != np.arange(5)[:, None]  # noqa: E731 - row r cannot show item r
+    assert validate_slates(good + 5, users, 2, 15, per_row, None).shape == (5, 2)
+    shown = np.array([[9, 8], [7, 6], [2, 5], [4, 3], [1, 0]])  # row 2 shows item 2
+    with pytest.raises(InvalidActionError, match=r"slates\[2, 0\] \(user 102\): item 2 is not"):
+        validate_slates(shown, users, 2, 10, per_row, None)
+
+
 def test_validate_slates_candidates():
     cands = np.array([[1, 2, 3, 4]])
     ok = validate_slates(np.array([[4, 1]]), np.array([0]), 2, 10, np.ones(10, bool), cands)

@@ -191,9 +191,11 @@ def test_spilled_table_reads_back_the_same_rows(tmp_path):
     # Chunks of 4, then 8 (the cap, so its buffers are reused for every further chunk).
     t = Table({"a": np.int32, "b": np.float32}, chunk_rows=4, spill_dir=tmp_path, max_chunk_rows=8)
     t.append(a=np.arange(10), b=np.arange(10) / 2)
+    t.flush()  # full chunks are written on a background thread
     assert len(t) == 10 and len(list(tmp_path.glob("a.*.npy"))) == 1  # one full chunk
     for lo in range(10, 38, 7):  # batches that straddle chunk ends
         t.append(a=np.arange(lo, lo + 7), b=np.arange(lo, lo + 7) / 2)
+    t.flush()
     assert len(t) == 38 and len(list(tmp_path.glob("a.*.npy"))) == 5  # 4 + 4 x 8 rows
     cols = t.columns()
     assert cols["a"].tolist() == list(range(38)) and cols["b"][-1] == 18.5
@@ -236,3 +238,15 @@ def test_prefaulted_table_holds_the_same_rows(tmp_path, spill):
     assert ahead.columns()["a"].tolist() == list(range(lo))
     copy = pickle.loads(pickle.dumps(ahead))
     assert np.array_equal(copy.columns()["a"], plain.columns()["a"])
+
+
+def test_a_failed_spill_write_is_raised_not_lost(tmp_path):
+    import shutil
+
+    from simrec.log import Table
+
+    t = Table({"a": np.int64}, chunk_rows=4, spill_dir=tmp_path / "gone", max_chunk_rows=4)
+    shutil.rmtree(tmp_path / "gone")  # the disk goes away under a running simulation
+    with pytest.raises(FileNotFoundError):  # at the next append that reuses a buffer, or flush
+        t.append(a=np.arange(9))  # two full chunks: written on the background thread
+        t.flush()
