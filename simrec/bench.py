@@ -7,12 +7,14 @@ tick (no session exit, no churn: the work per step is the same, the count is exa
 :func:`reference_throughput` runs a deliberately minimal pure-numpy loop of the same per-step
 work -- scoring the K shown items, multinomial-logit choice with a no-click option, interest
 drift toward the clicked item, satisfaction decay and update, a churn draw -- with no logging,
-no fatigue, no economy, as the practical limit of this machine; :func:`log_throughput`
+no fatigue, no economy, in user chunks of 16,384 on the same number of threads as the
+engine, as the practical limit of this machine; :func:`log_throughput`
 appends impression rows to the columnar log and writes them to Parquet;
 :func:`vector_env_throughput` steps the gymnasium vector envs.
 
 ``simrec bench`` runs them with repeats and prints medians (``--json`` to save them); each
-engine size runs in a fresh process so that its peak memory is its own.
+engine and reference run has a fresh process (so that its peak memory is its own), the two
+alternate, and the ratio is the median of the paired ratios.
 """
 
 from __future__ import annotations

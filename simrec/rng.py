@@ -253,7 +253,7 @@ def distinct_integers(
 
     if 4 * k > n_min:
         return dense(0)
-    idx = np.floor(draw(0, k) * n_col).astype(np.int64)
+    idx = (draw(0, k) * n_col).astype(np.int64)  # truncation is floor: the draws are >= 0
     rows = np.flatnonzero(has_duplicates(idx))  # the common case -- none -- needs only this
     for r in range(1, 64):
         if rows.size == 0:
@@ -267,7 +267,7 @@ def distinct_integers(
         dup_sorted[:, 1:] = srt[:, 1:] == srt[:, :-1]
         dup = np.zeros_like(dup_sorted)
         np.put_along_axis(dup, order, dup_sorted, axis=1)
-        fresh = np.floor(draw(r, k)[rows] * (n_col[rows] if np.ndim(n) else n_col))
-        idx[rows] = np.where(dup, fresh.astype(np.int64), sub)
+        fresh = (draw(r, k)[rows] * (n_col[rows] if np.ndim(n) else n_col)).astype(np.int64)
+        idx[rows] = np.where(dup, fresh, sub)
         rows = rows[has_duplicates(idx[rows])]
     return dense(64)
