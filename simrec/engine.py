@@ -703,14 +703,18 @@ class Engine:
         s: np.ndarray,
         match: np.ndarray,
     ) -> None:
-        """Count every impression exactly; append the sampled requests' rows to the log."""
+        """Append the (sampled) requests' rows to the log.
+
+        When sampling, count every impression exactly too (a full log's rows are the counts).
+        """
         log = self.log
         B, K = S.shape
         if B == 0:
             return
         day = np.floor(now)
         one_time = bool((now == now[0]).all())  # a population tick
-        for d in [day[0]] if one_time else np.unique(day).tolist():
+        days = [] if log.sample >= 1.0 else [day[0]] if one_time else np.unique(day).tolist()
+        for d in days:
             rows = slice(None) if one_time else day == d
             log.counts.add(
                 int(d),

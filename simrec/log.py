@@ -345,7 +345,9 @@ class EventLog:
             items: Static item columns metrics need (``release_day``, ``genre``, and the
                 hidden ``topic`` for intra-list diversity), or ``None``.
             sample: Share of requests whose impressions are kept (the engine draws which);
-                below 1 the exact :class:`Counts` feed the count metrics.
+                below 1 the engine also keeps exact :class:`Counts` of every impression, which
+                feed the count metrics (a full log's rows are the counts: ``counts`` stays
+                empty).
             spill_dir: Write full impression chunks here instead of keeping them in memory.
             n_items: M, for the exact per-item counts (default: from ``items``).
         """
