@@ -88,3 +88,11 @@ def test_scale_benchmark_smoke(tmp_path):
     assert result["user_steps"] > 0 and result["peak_rss_mb"] > 0
     assert result["logged_rows"] < result["impressions"]  # 1% of slates kept, counts exact
     assert json.loads(out.read_text())["users"] == 300
+
+
+def test_reference_benchmark_runs_in_chunks_on_threads():
+    from simrec.bench import reference_throughput
+
+    for threads in (1, 2):  # several chunks, so two threads share the work
+        r = reference_throughput(700, n_items=100, dim=8, ticks=2, threads=threads, chunk=256)
+        assert r["user_steps"] == 700 * 2 and r["user_steps_per_s"] > 0
