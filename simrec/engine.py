@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -54,6 +54,22 @@ from simrec.worlds.base import World
 __all__ = ["Engine", "GroundTruth", "row_membership", "row_scores", "validate_slates"]
 
 
+def _equal_to_any(rows: np.ndarray, sets: np.ndarray, masked: bool = False) -> np.ndarray:
+    """``(X, B)`` bool: whether ``rows[x, b]`` equals some ``sets[l, b]`` (``sets (L, B)``).
+
+    One comparison of whole contiguous rows per set row; ``masked`` ignores negative (empty)
+    set entries.
+    """
+    out = np.zeros(rows.shape, dtype=bool)
+    hit = np.empty(rows.shape, dtype=bool)
+    for row in sets:
+        np.equal(rows, row, out=hit)
+        if masked:
+            hit &= row >= 0
+        out |= hit
+    return out
+
+
 def row_membership(items: np.ndarray, sets: np.ndarray, n_items: int) -> np.ndarray:
     """Whether ``items[b, x]`` is in row ``b`` of ``sets``.
 
@@ -74,9 +90,8 @@ def row_membership(items: np.ndarray, sets: np.ndarray, n_items: int) -> np.ndar
         # One pass per set column over the transposed items (X, B): long contiguous rows
         # and no (B, X, L) temporary. A negative (empty) set entry can only equal a negative
         # item id, which the masked variant excludes.
-        out = np.zeros((X, B), dtype=bool)
         if not B or not L:
-            return out.T
+            return np.zeros((B, X), dtype=bool)
         masked = bool(items.size) and int(items.min()) < 0
         hi = int(max(items.max(initial=0), sets.max()))
         lo = int(min(items.min(initial=0), sets.min()))
@@ -90,13 +105,7 @@ def row_membership(items: np.ndarray, sets: np.ndarray, n_items: int) -> np.ndar
                 break
         rows = np.ascontiguousarray(items.T, dtype=dtype)  # (X, B)
         columns = np.ascontiguousarray(sets.T, dtype=dtype)  # (L, B)
-        hit = np.empty((X, B), dtype=bool)
-        for j in range(L):
-            np.equal(rows, columns[j], out=hit)
-            if masked:
-                hit &= columns[j] >= 0
-            out |= hit
-        return np.ascontiguousarray(out.T)
+        return np.ascontiguousarray(_equal_to_any(rows, columns, masked).T)
     mark = np.zeros((B, n_items + 1), dtype=bool)
     rows = np.repeat(np.arange(B), sets.shape[1])
     mark[rows, np.where(sets >= 0, sets, n_items).ravel()] = True
@@ -240,6 +249,10 @@ class _Served:
     engaged: np.ndarray
     revenue: np.ndarray
     ended: np.ndarray
+
+    def take(self, rows: slice | np.ndarray) -> _Served:
+        """The same fields for the batch rows ``rows``."""
+        return _Served(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})
 
 
 @dataclass(frozen=True)
@@ -497,14 +510,9 @@ class Engine:
 
     def _recently_consumed(self, users: np.ndarray, S: np.ndarray) -> np.ndarray:
         """Whether each served item ``S[b, k]`` (valid ids) is among ``users[b]``'s recent."""
-        recent = np.take(self._recent, users, axis=1)  # (L, B)
-        shown = np.ascontiguousarray(S.T, dtype=recent.dtype)  # (K, B): ids fit by design
-        out = np.zeros(shown.shape, dtype=bool)
-        hit = np.empty(shown.shape, dtype=bool)
-        for row in recent:  # an empty slot (-1) never equals a valid id
-            np.equal(shown, row, out=hit)
-            out |= hit
-        return out.T
+        recent = np.take(self._recent, users, axis=1)  # (L, B); an empty slot (-1) never
+        shown = np.ascontiguousarray(S.T, dtype=recent.dtype)  # equals a valid id, which fits
+        return _equal_to_any(shown, recent).T
 
     def serve(self, batch: RequestBatch, slates: object) -> Feedback:
         """Serve the agent's slates to the batch and apply every state update.
@@ -556,19 +564,7 @@ class Engine:
         if self.log is not None:
             for lo in range(0, B, LOG_BLOCK):  # blocks keep the log's temporaries small
                 r = slice(lo, lo + LOG_BLOCK)
-                self._log_impressions(
-                    u[r],
-                    S[r],
-                    now[r],
-                    out.keys[r],
-                    out.req[r],
-                    out.clicked[r],
-                    out.purchased[r],
-                    out.revenue[r],
-                    out.engaged[r],
-                    out.s[r],
-                    out.match[r],
-                )
+                self._log_impressions(u[r], S[r], now[r], out.take(r))
         ended = out.ended
         if ended.any():
             self.end_sessions(u[ended], now[ended])
@@ -690,18 +686,7 @@ class Engine:
         self.last_seen[u] = now
 
     def _log_impressions(
-        self,
-        u: np.ndarray,
-        S: np.ndarray,
-        now: np.ndarray,
-        keys: np.ndarray,
-        req: np.ndarray,
-        clicked: np.ndarray,
-        purchased: np.ndarray,
-        revenue: np.ndarray,
-        engaged: np.ndarray,
-        s: np.ndarray,
-        match: np.ndarray,
+        self, u: np.ndarray, S: np.ndarray, now: np.ndarray, served: _Served
     ) -> None:
         """Append the (sampled) requests' rows to the log.
 
@@ -720,17 +705,17 @@ class Engine:
                 int(d),
                 u[rows],
                 S[rows],
-                clicked[rows],
-                purchased[rows],
-                revenue[rows],
-                engaged[rows],
+                served.clicked[rows],
+                served.purchased[rows],
+                served.revenue[rows],
+                served.engaged[rows],
             )
         if log.sample < 1.0:
-            keep = np.flatnonzero(keyed_uniform(keys, Purpose.LOG_SAMPLE, req) < log.sample)
+            draw = keyed_uniform(served.keys, Purpose.LOG_SAMPLE, served.req)
+            keep = np.flatnonzero(draw < log.sample)
             if keep.size < B:
-                u, S, now, day, s = u[keep], S[keep], now[keep], day[keep], s[keep]
-                clicked, purchased = clicked[keep], purchased[keep]
-                revenue, engaged, match = revenue[keep], engaged[keep], match[keep]
+                u, S, now, day = u[keep], S[keep], now[keep], day[keep]
+                served = served.take(keep)
                 B = len(keep)
         log.impressions.append(
             day=day[0] if one_time and B else np.repeat(day, K),
@@ -738,12 +723,12 @@ class Engine:
             user=np.repeat(u, K),
             item=S.ravel(),
             position=np.tile(np.arange(K, dtype=np.int16), B),
-            click=clicked.ravel(),
-            purchase=purchased.ravel(),
-            revenue=revenue.ravel(),
-            engagement=engaged.ravel(),
-            satisfaction=np.repeat(s, K),
-            match=match.ravel(),
+            click=served.clicked.ravel(),
+            purchase=served.purchased.ravel(),
+            revenue=served.revenue.ravel(),
+            engagement=served.engaged.ravel(),
+            satisfaction=np.repeat(served.s, K),
+            match=served.match.ravel(),
         )
 
     def end_sessions(self, users: np.ndarray, now: np.ndarray) -> None:

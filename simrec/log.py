@@ -71,7 +71,7 @@ SPILL_ROWS = 1 << 20
 MAX_CHUNK_ROWS = 1 << 18
 
 
-_PREFAULTER: ThreadPoolExecutor | None = None
+_BACKGROUND: ThreadPoolExecutor | None = None
 
 
 def _touch(chunk: dict[str, np.ndarray]) -> None:
@@ -81,10 +81,10 @@ def _touch(chunk: dict[str, np.ndarray]) -> None:
 
 def _background() -> ThreadPoolExecutor:
     """The one thread that faults in new chunks and writes spilled ones, in order."""
-    global _PREFAULTER
-    if _PREFAULTER is None:
-        _PREFAULTER = ThreadPoolExecutor(1, thread_name_prefix="simrec-log")
-    return _PREFAULTER
+    global _BACKGROUND
+    if _BACKGROUND is None:
+        _BACKGROUND = ThreadPoolExecutor(1, thread_name_prefix="simrec-log")
+    return _BACKGROUND
 
 
 def _prefault(chunk: dict[str, np.ndarray]) -> Future:
