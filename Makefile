@@ -7,7 +7,7 @@ comma  := ,
 # Reinstall when the project metadata, the pins or the extras change.
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements/constraints.txt | sha1sum | cut -c1-12)-$(subst $(comma),_,$(EXTRAS))
 
-.PHONY: setup demo test lint clean
+.PHONY: setup demo test lint wheel-check clean
 
 setup: $(STAMP)
 
@@ -26,6 +26,22 @@ demo: setup
 
 test: setup
 	OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 -q
+
+# Build the wheel, install it (not editable) in a fresh venv outside the source tree and run
+# the quickstart's smoke variant from it: proves `pip install .` gives a working simrec.
+WHEEL_DIR ?= /tmp/simrec-wheel-check
+wheel-check: setup
+	rm -rf $(WHEEL_DIR) && mkdir -p $(WHEEL_DIR)
+	$(PY) -m pip wheel --no-deps --no-build-isolation --quiet -w $(WHEEL_DIR) .
+	$(PYTHON) -m venv $(WHEEL_DIR)/venv
+	$(WHEEL_DIR)/venv/bin/python -m pip install --quiet --disable-pip-version-check \
+	  -c requirements/constraints.txt "$$(ls $(WHEEL_DIR)/simrec-*.whl)[plots]"
+	cd $(WHEEL_DIR) && venv/bin/python -c "import simrec, simrec_agents, simrec_agents.rl.slateq, \
+	  simrec_agents.kg.cke; assert '/site-packages/' in simrec_agents.__file__, simrec_agents.__file__"
+	cd $(WHEEL_DIR) && venv/bin/simrec run $(CURDIR)/scenarios/quickstart.yaml --smoke \
+	  --out smoke --no-progress --workers 2
+	test -s $(WHEEL_DIR)/smoke/report.md && test -s $(WHEEL_DIR)/smoke/figures/retention.png
+	rm -rf $(WHEEL_DIR)
 
 lint: setup
 	$(VENV)/bin/ruff check simrec agents tests
