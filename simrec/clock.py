@@ -18,7 +18,6 @@ from typing import Protocol
 import simpy
 
 from simrec.config import Intervention, SimulationConfig
-from simrec.errors import ConfigError
 
 __all__ = ["Calendar", "CalendarHooks"]
 
@@ -60,22 +59,15 @@ class Calendar:
     Args:
         config: Horizon, tick length and retraining period.
 
-    Raises:
-        ConfigError: ``tick_minutes`` does not divide a day into whole ticks.
+    ``tick_minutes`` divides a day into whole ticks (:class:`SimulationConfig` checks it).
 
     >>> Calendar(SimulationConfig(days=2, tick_minutes=60.0)).ticks_per_day
     24
     """
 
     def __init__(self, config: SimulationConfig) -> None:
-        per_day = 1440.0 / config.tick_minutes
-        if abs(per_day - round(per_day)) > 1e-9:
-            raise ConfigError(
-                f"simulation.tick_minutes: expected a divisor of 1440 minutes, "
-                f"got {config.tick_minutes!r}"
-            )
         self.config = config
-        self.ticks_per_day = round(per_day)
+        self.ticks_per_day = round(1440.0 / config.tick_minutes)
         self.days = config.days
         every = config.retrain_every_days
         self.retrain_ticks = max(1, round(every * self.ticks_per_day)) if every > 0 else 0

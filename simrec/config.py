@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -32,6 +33,7 @@ from typing import Any, Literal, TypeVar
 import yaml
 
 from simrec.errors import ConfigError, suggest
+from simrec.rng import SEED_MAX
 
 __all__ = [
     "REWARDS",
@@ -51,6 +53,8 @@ __all__ = [
     "WorldConfig",
     "from_dict",
     "load_yaml",
+    "parse_yaml",
+    "read_text_file",
     "replace_path",
     "to_dict",
     "to_yaml",
@@ -58,6 +62,11 @@ __all__ = [
 
 T = TypeVar("T")
 INF = math.inf
+#: Largest integer a config field accepts unless its own bound says otherwise (int32: every
+#: count, size and index in the engine fits its arrays).
+INT_MAX = 2**31 - 1
+#: Longest horizon a run accepts (ten years).
+MAX_DAYS = 3650
 
 
 def param(
@@ -69,8 +78,13 @@ def param(
     gt: float | None = None,
     le: float | None = None,
     lt: float | None = None,
+    allow_inf: bool = False,
 ) -> Any:
     """Declare a config field with its documentation, unit and bounds.
+
+    Every number must be finite (NaN is always refused; ``inf`` only where ``allow_inf``
+    says so and the doc explains what it means), and every integer at most
+    :data:`INT_MAX` unless ``le`` or ``lt`` bounds it.
 
     Args:
         default: Default value (immutable).
@@ -80,11 +94,20 @@ def param(
         gt: Exclusive lower bound.
         le: Inclusive upper bound.
         lt: Exclusive upper bound.
+        allow_inf: Whether ``+inf`` is a meaningful value of this field.
 
     Returns:
         A :func:`dataclasses.field` carrying the metadata.
     """
-    meta = {"doc": doc, "unit": unit, "ge": ge, "gt": gt, "le": le, "lt": lt}
+    meta = {
+        "doc": doc,
+        "unit": unit,
+        "ge": ge,
+        "gt": gt,
+        "le": le,
+        "lt": lt,
+        "allow_inf": allow_inf,
+    }
     if isinstance(default, type):
         return field(default_factory=default, metadata=meta)
     if isinstance(default, dict):
@@ -97,7 +120,8 @@ def _bounds_text(meta: Mapping[str, Any]) -> str:
     for key, sym in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
         if meta.get(key) is not None:
             parts.append(f"{sym} {meta[key]}")
-    return " and ".join(parts)
+    text = " and ".join(parts)
+    return f"{text} (or inf)" if meta.get("allow_inf") else text
 
 
 class _FieldError(ConfigError):
@@ -111,6 +135,28 @@ class _FieldError(ConfigError):
 
 def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
+
+
+#: A name that becomes a file or folder name: letters, digits, ``.``, ``_``, ``+``, ``-``,
+#: starting with a letter or digit, at most 100 characters.
+PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}")
+
+
+def check_plain_name(field_name: str, value: str) -> None:
+    """Refuse a name that is not a plain file name (no separators, no ``..``, no spaces).
+
+    >>> check_plain_name("label", "mf-32")
+    >>> check_plain_name("label", "../x")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    simrec.config._FieldError: label: expected a plain name (letters, digits, ...), got '../x'
+    """
+    if not PLAIN_NAME.fullmatch(value) or ".." in value:
+        raise _FieldError(
+            field_name,
+            "expected a plain name (letters, digits, '.', '_', '+', '-'; starting with a "
+            f"letter or digit; at most 100 characters), got {value!r}",
+        )
 
 
 @dataclass(frozen=True)
@@ -127,15 +173,23 @@ class _Base:
 
 
 def _check_bounds(name: str, value: float, meta: Mapping[str, Any]) -> None:
+    unit = f" {meta['unit']}" if meta.get("unit") else ""
+    if isinstance(value, float) and not math.isfinite(value):
+        if math.isnan(value) or value < 0 or not meta.get("allow_inf"):
+            bounds = _bounds_text(meta)
+            within = f" {bounds}" if bounds else ""
+            raise _FieldError(name, f"expected a finite number{within}{unit}, got {value!r}")
+    if isinstance(value, int) and meta.get("le") is None and meta.get("lt") is None:
+        if value > INT_MAX:
+            raise _FieldError(name, f"expected an integer <= {INT_MAX:,}, got {value!r}")
+    unbounded = value == math.inf  # allowed here (checked above): only lower bounds apply
     bad = (
         (meta.get("ge") is not None and not value >= meta["ge"])
         or (meta.get("gt") is not None and not value > meta["gt"])
-        or (meta.get("le") is not None and not value <= meta["le"])
-        or (meta.get("lt") is not None and not value < meta["lt"])
-        or (isinstance(value, float) and math.isnan(value))
+        or (not unbounded and meta.get("le") is not None and not value <= meta["le"])
+        or (not unbounded and meta.get("lt") is not None and not value < meta["lt"])
     )
     if bad:
-        unit = f" {meta['unit']}" if meta.get("unit") else ""
         raise _FieldError(name, f"expected a value {_bounds_text(meta)}{unit}, got {value!r}")
 
 
@@ -201,13 +255,22 @@ class ItemsConfig(_Base):
         le=1.0,
     )
     release_over_days: float = param(
-        30.0, "later items are released uniformly over days 1..this", "days", gt=0.0
+        30.0, "later items are released uniformly over days 1..this", "days", gt=0.0, le=MAX_DAYS
     )
     shelf_life_days: float = param(
-        INF, "days an item stays in the catalog after release (inf: forever)", "days", gt=0.0
+        INF,
+        "days an item stays in the catalog after release (inf: forever)",
+        "days",
+        gt=0.0,
+        allow_inf=True,
+        le=MAX_DAYS,
     )
     topic_spread: float = param(
-        0.8, "std of an item topic around its genre centroid, per sqrt(d)", "unit length", ge=0.0
+        0.8,
+        "std of an item topic around its genre centroid, per sqrt(d)",
+        "unit length",
+        ge=0.0,
+        le=10.0,
     )
     genre_mixture: float = param(
         0.35, "max weight of a random secondary genre in an item topic", "weight", ge=0.0, le=1.0
@@ -217,20 +280,35 @@ class ItemsConfig(_Base):
         "std of a per-genre shift of the quality logit (high- and low-quality clusters)",
         "logit",
         ge=0.0,
+        le=10.0,
     )
     clickbait_fraction: float = param(
         0.2, "share of clickbait items (high appeal, low quality)", "share", ge=0.0, le=1.0
     )
-    quality_a: float = param(5.0, "Beta shape a of quality of regular items", "", gt=0.0)
-    quality_b: float = param(2.0, "Beta shape b of quality of regular items", "", gt=0.0)
-    appeal_a: float = param(2.0, "Beta shape a of appeal of regular items", "", gt=0.0)
-    appeal_b: float = param(5.0, "Beta shape b of appeal of regular items", "", gt=0.0)
-    clickbait_quality_a: float = param(2.0, "Beta shape a of quality of clickbait", "", gt=0.0)
-    clickbait_quality_b: float = param(8.0, "Beta shape b of quality of clickbait", "", gt=0.0)
-    clickbait_appeal_a: float = param(8.0, "Beta shape a of appeal of clickbait", "", gt=0.0)
-    clickbait_appeal_b: float = param(2.0, "Beta shape b of appeal of clickbait", "", gt=0.0)
-    price_median: float = param(10.0, "median item price (log-normal)", "currency", gt=0.0)
-    price_sigma: float = param(0.8, "log-normal sigma of item prices", "log currency", ge=0.0)
+    quality_a: float = param(
+        5.0, "Beta shape a of quality of regular items", "", ge=1e-3, le=1000.0
+    )
+    quality_b: float = param(
+        2.0, "Beta shape b of quality of regular items", "", ge=1e-3, le=1000.0
+    )
+    appeal_a: float = param(2.0, "Beta shape a of appeal of regular items", "", ge=1e-3, le=1000.0)
+    appeal_b: float = param(5.0, "Beta shape b of appeal of regular items", "", ge=1e-3, le=1000.0)
+    clickbait_quality_a: float = param(
+        2.0, "Beta shape a of quality of clickbait", "", ge=1e-3, le=1000.0
+    )
+    clickbait_quality_b: float = param(
+        8.0, "Beta shape b of quality of clickbait", "", ge=1e-3, le=1000.0
+    )
+    clickbait_appeal_a: float = param(
+        8.0, "Beta shape a of appeal of clickbait", "", ge=1e-3, le=1000.0
+    )
+    clickbait_appeal_b: float = param(
+        2.0, "Beta shape b of appeal of clickbait", "", ge=1e-3, le=1000.0
+    )
+    price_median: float = param(10.0, "median item price (log-normal)", "currency", gt=0.0, le=1e6)
+    price_sigma: float = param(
+        0.8, "log-normal sigma of item prices", "log currency", ge=0.0, le=5.0
+    )
 
 
 @dataclass(frozen=True)
@@ -239,27 +317,34 @@ class UsersConfig(_Base):
 
     n_users: int = param(2000, "users present on day 0", "users", gt=0)
     arrivals_per_day: float = param(
-        0.0, "mean new users arriving per day (Poisson)", "users/day", ge=0.0
+        0.0, "mean new users arriving per day (Poisson)", "users/day", ge=0.0, le=1e7
     )
     interest_concentration: float = param(
-        0.3, "Dirichlet concentration of a user's genre mix (small: focused)", "", gt=0.0
+        0.3,
+        "Dirichlet concentration of a user's genre mix (small: focused)",
+        "",
+        ge=1e-3,
+        le=1000.0,
     )
     interest_spread: float = param(
         0.6,
         "std of a user's interest around the genre mix, per sqrt(d)",
         "unit length",
         ge=0.0,
+        le=10.0,
     )
     satisfaction_mean: float = param(
         0.7, "mean initial satisfaction (Beta)", "[0,1]", gt=0.0, lt=1.0
     )
     satisfaction_concentration: float = param(
-        20.0, "concentration of the initial satisfaction Beta", "", gt=0.0
+        20.0, "concentration of the initial satisfaction Beta", "", ge=1e-3, le=1e4
     )
     price_sensitivity_median: float = param(
-        1.0, "median price sensitivity (log-normal)", "1/price_scale", gt=0.0
+        1.0, "median price sensitivity (log-normal)", "1/price_scale", gt=0.0, le=1000.0
     )
-    price_sensitivity_sigma: float = param(0.5, "log-normal sigma of price sensitivity", "", ge=0.0)
+    price_sensitivity_sigma: float = param(
+        0.5, "log-normal sigma of price sensitivity", "", ge=0.0, le=5.0
+    )
     stated_genre_accuracy: float = param(
         0.7,
         "probability that the observable stated favourite genre is the true top genre",
@@ -278,21 +363,28 @@ class MovieLensConfig(_Base):
         "first real days of ratings whose movies and users form the day-0 catalog and cohort",
         "days",
         ge=0.0,
+        le=MAX_DAYS,
     )
     time_scale: float = param(
-        1.0, "simulated days per real day for later releases and arrivals", "days/day", gt=0.0
+        1.0,
+        "simulated days per real day for later releases and arrivals",
+        "days/day",
+        ge=1e-3,
+        le=1000.0,
     )
     quality_prior: float = param(
         10.0,
         "pseudo-ratings at the global mean that shrink a movie's mean rating (quality)",
         "ratings",
         ge=0.0,
+        le=1e6,
     )
     appeal_weight: float = param(
         0.5,
         "slope of appeal in the standardised popularity left unexplained by quality",
         "1/sd",
         ge=0.0,
+        le=100.0,
     )
     drop_popularity_component: bool = param(
         True, "leave the SVD's degree (popularity) component out of topics and interests"
@@ -318,19 +410,27 @@ class WorldConfig(_Base):
 class DynamicsConfig(_Base):
     """Choice, engagement, interest drift, satisfaction, fatigue and session rules."""
 
-    interest_weight: float = param(5.0, "b_int: utility per unit of <u, z>", "utility", ge=0.0)
-    appeal_weight: float = param(3.0, "b_app: utility per unit of appeal", "utility", ge=0.0)
+    interest_weight: float = param(
+        5.0, "b_int: utility per unit of <u, z>", "utility", ge=0.0, le=100.0
+    )
+    appeal_weight: float = param(
+        3.0, "b_app: utility per unit of appeal", "utility", ge=0.0, le=100.0
+    )
     fatigue_weight: float = param(
-        1.0, "b_fat: utility lost per unit of genre fatigue", "utility", ge=0.0
+        1.0, "b_fat: utility lost per unit of genre fatigue", "utility", ge=0.0, le=100.0
     )
     position_weight: float = param(
-        0.5, "utility lost per log2(1 + position) down the slate", "utility", ge=0.0
+        0.5, "utility lost per log2(1 + position) down the slate", "utility", ge=0.0, le=100.0
     )
     repeat_penalty: float = param(
-        3.0, "utility lost for an item among the user's recently consumed", "utility", ge=0.0
+        3.0,
+        "utility lost for an item among the user's recently consumed",
+        "utility",
+        ge=0.0,
+        le=100.0,
     )
     no_click_utility: float = param(
-        5.5, "v_0: utility of not clicking anything in the slate", "utility"
+        5.5, "v_0: utility of not clicking anything in the slate", "utility", ge=-100.0, le=100.0
     )
     recent_items: int = param(
         20, "length of the per-user buffer of recently consumed items", "items", gt=0
@@ -339,14 +439,14 @@ class DynamicsConfig(_Base):
         0.05, "eta: pull of interest toward a consumed item's topic", "per click", ge=0.0, le=1.0
     )
     random_walk_sd: float = param(
-        0.01, "std of the exogenous interest random walk", "per sqrt(day) per dim", ge=0.0
+        0.01, "std of the exogenous interest random walk", "per sqrt(day) per dim", ge=0.0, le=10.0
     )
     engagement_minutes: float = param(
-        10.0, "mean engagement of a perfect-match, quality-1 item", "minutes", ge=0.0
+        10.0, "mean engagement of a perfect-match, quality-1 item", "minutes", ge=0.0, le=1440.0
     )
-    engagement_noise: float = param(0.5, "log-normal sigma of engagement", "", ge=0.0)
+    engagement_noise: float = param(0.5, "log-normal sigma of engagement", "", ge=0.0, le=5.0)
     clickbait_penalty: float = param(
-        1.0, "w_cb: value lost per unit of appeal in excess of quality", "value", ge=0.0
+        1.0, "w_cb: value lost per unit of appeal in excess of quality", "value", ge=0.0, le=100.0
     )
     satisfaction_rate: float = param(
         0.15,
@@ -362,24 +462,28 @@ class DynamicsConfig(_Base):
         0.5, "s_base: level satisfaction decays to between visits", "[0,1]", ge=0.0, le=1.0
     )
     satisfaction_tau_days: float = param(
-        14.0, "tau_s: time constant of satisfaction decay", "days", gt=0.0
+        14.0, "tau_s: time constant of satisfaction decay", "days", ge=1e-3, le=1e5
     )
     fatigue_exposure: float = param(
-        0.01, "genre fatigue added per impression of the genre", "fatigue", ge=0.0
+        0.01, "genre fatigue added per impression of the genre", "fatigue", ge=0.0, le=100.0
     )
     fatigue_click: float = param(
-        0.15, "genre fatigue added per click on the genre", "fatigue", ge=0.0
+        0.15, "genre fatigue added per click on the genre", "fatigue", ge=0.0, le=100.0
     )
-    fatigue_tau_days: float = param(0.5, "tau_f: time constant of fatigue decay", "days", gt=0.0)
-    exit_base: float = param(-1.6, "logit of session exit at satisfaction 0.5", "logit")
+    fatigue_tau_days: float = param(
+        0.5, "tau_f: time constant of fatigue decay", "days", ge=1e-3, le=1e5
+    )
+    exit_base: float = param(
+        -1.6, "logit of session exit at satisfaction 0.5", "logit", ge=-100.0, le=100.0
+    )
     exit_satisfaction: float = param(
-        3.0, "exit logit lost per unit of satisfaction above 0.5", "logit", ge=0.0
+        3.0, "exit logit lost per unit of satisfaction above 0.5", "logit", ge=0.0, le=100.0
     )
     exit_fatigue: float = param(
-        1.0, "exit logit gained per unit of mean genre fatigue", "logit", ge=0.0
+        1.0, "exit logit gained per unit of mean genre fatigue", "logit", ge=0.0, le=100.0
     )
     exit_no_click: float = param(
-        0.5, "exit logit gained after a request with no click", "logit", ge=0.0
+        0.5, "exit logit gained after a request with no click", "logit", ge=0.0, le=100.0
     )
     max_session_requests: int = param(
         50, "a session ends after this many requests", "requests", gt=0
@@ -390,6 +494,8 @@ class DynamicsConfig(_Base):
         "budget; inf: none)",
         "minutes",
         gt=0.0,
+        allow_inf=True,
+        le=1e6,
     )
 
 
@@ -397,9 +503,13 @@ class DynamicsConfig(_Base):
 class RetentionConfig(_Base):
     """Return gaps between sessions and churn at session end."""
 
-    gap_min_days: float = param(0.3, "mean return gap of a fully satisfied user", "days", gt=0.0)
-    gap_max_days: float = param(6.0, "mean return gap of a fully dissatisfied user", "days", gt=0.0)
-    gap_shape: float = param(1.5, "exponent gamma of (1 - s) in the mean gap", "", gt=0.0)
+    gap_min_days: float = param(
+        0.3, "mean return gap of a fully satisfied user", "days", ge=1e-4, le=MAX_DAYS
+    )
+    gap_max_days: float = param(
+        6.0, "mean return gap of a fully dissatisfied user", "days", ge=1e-4, le=MAX_DAYS
+    )
+    gap_shape: float = param(1.5, "exponent gamma of (1 - s) in the mean gap", "", gt=0.0, le=100.0)
     churn_min: float = param(
         0.002,
         "churn hazard per session end at full satisfaction",
@@ -417,7 +527,18 @@ class RetentionConfig(_Base):
     churn_midpoint: float = param(
         0.3, "satisfaction at which the hazard is halfway", "[0,1]", ge=0.0, le=1.0
     )
-    churn_width: float = param(0.05, "width of the logistic hazard curve", "satisfaction", gt=0.0)
+    churn_width: float = param(
+        0.05, "width of the logistic hazard curve", "satisfaction", ge=1e-4, le=100.0
+    )
+
+    def __post_init__(self) -> None:
+        """Validate fields, then that each minimum is at most its maximum."""
+        super().__post_init__()
+        for lo, hi in (("gap_min_days", "gap_max_days"), ("churn_min", "churn_max")):
+            if getattr(self, hi) < getattr(self, lo):
+                raise _FieldError(
+                    hi, f"expected >= {lo} ({getattr(self, lo)!r}), got {getattr(self, hi)!r}"
+                )
 
 
 @dataclass(frozen=True)
@@ -435,9 +556,10 @@ class EconomyConfig(_Base):
         10.0,
         "price unit of the purchase curve exp(-sensitivity * price / scale)",
         "currency",
-        gt=0.0,
+        ge=1e-3,
+        le=1e6,
     )
-    margin: float = param(0.3, "platform revenue per unit of price sold", "share", ge=0.0)
+    margin: float = param(0.3, "platform revenue per unit of price sold", "share", ge=0.0, le=10.0)
 
 
 # ----------------------------------------------------------------------------- run
@@ -457,12 +579,12 @@ class Intervention(_Base):
 class SimulationConfig(_Base):
     """Horizon, time step, slate and agent schedule of a run."""
 
-    days: int = param(30, "simulated horizon", "days", gt=0)
+    days: int = param(30, "simulated horizon (at most ten years)", "days", gt=0, le=MAX_DAYS)
     tick_minutes: float = param(
         15.0,
-        "time between two requests of a session (one engine tick)",
+        "time between two requests of a session (one engine tick); divides 1440",
         "minutes",
-        gt=0.0,
+        ge=1.0,
         le=1440.0,
     )
     slate_size: int = param(5, "K: items per recommendation", "items", gt=0)
@@ -472,7 +594,9 @@ class SimulationConfig(_Base):
         "items",
         ge=0,
     )
-    retrain_every_days: float = param(1.0, "agent retraining period (0: never)", "days", ge=0.0)
+    retrain_every_days: float = param(
+        1.0, "agent retraining period (0: never)", "days", ge=0.0, le=MAX_DAYS
+    )
     interventions: tuple[Intervention, ...] = param((), "parameter changes at given days")
     log_impressions: float = param(
         1.0,
@@ -482,6 +606,29 @@ class SimulationConfig(_Base):
         gt=0.0,
         le=1.0,
     )
+
+    def __post_init__(self) -> None:
+        """Validate fields, then the tick (a divisor of a day) and slate <= candidates."""
+        super().__post_init__()
+        per_day = 1440.0 / self.tick_minutes
+        if abs(per_day - round(per_day)) > 1e-9:
+            raise _FieldError(
+                "tick_minutes",
+                f"expected a divisor of 1440 minutes (a whole number of ticks per day), "
+                f"got {self.tick_minutes!r}",
+            )
+        if self.candidates and self.slate_size > self.candidates:
+            raise _FieldError(
+                "slate_size",
+                f"expected at most simulation.candidates ({self.candidates}) items, "
+                f"got {self.slate_size}",
+            )
+        for i, iv in enumerate(self.interventions):
+            if iv.day >= self.days:
+                raise _FieldError(
+                    f"interventions[{i}].day",
+                    f"expected a day inside the horizon (0 to {self.days - 1}), got {iv.day}",
+                )
 
 
 @dataclass(frozen=True)
@@ -493,16 +640,20 @@ class RewardConfig(_Base):
     - churn_penalty [at churn]``.
     """
 
-    click: float = param(1.0, "reward per click", "per click")
-    engagement: float = param(0.0, "reward per minute of engagement", "per minute")
-    revenue: float = param(0.0, "reward per unit of revenue", "per currency")
+    click: float = param(1.0, "reward per click", "per click", ge=-1e6, le=1e6)
+    engagement: float = param(0.0, "reward per minute of engagement", "per minute", ge=-1e6, le=1e6)
+    revenue: float = param(0.0, "reward per unit of revenue", "per currency", ge=-1e6, le=1e6)
     return_bonus: float = param(
-        0.0, "reward at a session end for a quick return, times exp(-gap / scale)", "reward"
+        0.0,
+        "reward at a session end for a quick return, times exp(-gap / scale)",
+        "reward",
+        ge=-1e6,
+        le=1e6,
     )
     return_scale_days: float = param(
-        1.0, "scale of the return bonus' decay with the gap", "days", gt=0.0
+        1.0, "scale of the return bonus' decay with the gap", "days", ge=1e-3, le=MAX_DAYS
     )
-    churn_penalty: float = param(0.0, "reward lost when the user churns", "reward")
+    churn_penalty: float = param(0.0, "reward lost when the user churns", "reward", ge=-1e6, le=1e6)
 
 
 #: Named rewards accepted by the envs' ``reward`` argument.
@@ -520,7 +671,7 @@ class EnvConfig(_Base):
     """Settings of the single-user gymnasium envs (``simrec/UserLifetime-v0`` and presets)."""
 
     horizon_days: float = param(
-        60.0, "an episode is truncated at this age of the user", "days", gt=0.0
+        60.0, "an episode is truncated at this age of the user", "days", gt=0.0, le=MAX_DAYS
     )
     candidates: int = param(20, "C: candidates per request the action indexes", "items", gt=0)
     history_length: int = param(10, "L: consumed items shown in the observation", "items", gt=0)
@@ -533,7 +684,7 @@ class EnvConfig(_Base):
         "users",
         ge=0,
     )
-    warmup_days: float = param(2.0, "days of the warm-up log", "days", gt=0.0)
+    warmup_days: float = param(2.0, "days of the warm-up log", "days", gt=0.0, le=365.0)
     slate_duplicates: Literal["error", "fill"] = param(
         "error", "a slate action repeating a candidate: raise, or fill with unused candidates"
     )
@@ -559,12 +710,6 @@ class Config(_Base):
                     _section_with(self, key, value, ("dynamics", "retention", "economy"))
                 except ConfigError as err:
                     raise _FieldError(f"simulation.interventions[{i}].set", str(err)) from None
-        if self.retention.gap_max_days < self.retention.gap_min_days:
-            raise _FieldError(
-                "retention.gap_max_days",
-                f"expected >= gap_min_days ({self.retention.gap_min_days}), "
-                f"got {self.retention.gap_max_days!r}",
-            )
 
 
 @dataclass(frozen=True)
@@ -574,6 +719,12 @@ class AgentSpec(_Base):
     name: str = param("random", "registered agent name (see `simrec list`)")
     label: str = param("", "name in results (default: the agent name)")
     params: dict[str, Any] = param({}, "keyword arguments of the agent")
+
+    def __post_init__(self) -> None:
+        """Validate fields, then that the results label is a plain name (it becomes a folder)."""
+        super().__post_init__()
+        field_name = "label" if self.label else "name"
+        check_plain_name(field_name, self.key)
 
     @property
     def key(self) -> str:
@@ -605,9 +756,12 @@ class ScenarioConfig(_Base):
         super().__post_init__()
         if not self.seeds:
             raise _FieldError("seeds", "expected at least one seed, got []")
-        if any(s < 0 for s in self.seeds) or len(set(self.seeds)) != len(self.seeds):
+        if any(not 0 <= s <= SEED_MAX for s in self.seeds) or len(set(self.seeds)) != len(
+            self.seeds
+        ):
             raise _FieldError(
-                "seeds", f"expected distinct non-negative integers, got {list(self.seeds)!r}"
+                "seeds",
+                f"expected distinct integers in [0, 2**63 - 1], got {list(self.seeds)!r}",
             )
         labels = [a.key for a in self.agents]
         if not labels:
@@ -622,6 +776,8 @@ class ScenarioConfig(_Base):
                 f"{self.baseline!r}{suggest(self.baseline, labels)}",
             )
         self.config  # noqa: B018 - validates the cross-field rules of Config
+        if self.smoke:
+            self.smoke_variant()  # a broken smoke block fails now, not when it is first used
 
     @property
     def config(self) -> Config:
@@ -725,35 +881,146 @@ def to_yaml(cfg: Any) -> str:
     return yaml.safe_dump(to_dict(cfg), sort_keys=False, default_flow_style=False)
 
 
+#: Largest scenario file read (bytes); scenarios are a few kilobytes.
+MAX_YAML_BYTES = 4 * 2**20
+#: Largest number of values a YAML document may expand to, counting every use of an alias
+#: (a "billion laughs" document is refused before anything expands it).
+MAX_YAML_NODES = 100_000
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader; :func:`parse_yaml` adds the duplicate-key and size checks."""
+
+
+def _check_nodes(root: yaml.Node, where: str) -> None:
+    """Refuse duplicate mapping keys and documents that expand past :data:`MAX_YAML_NODES`."""
+    size: dict[int, int] = {}
+    on_path: set[int] = set()
+
+    def visit(node: yaml.Node) -> int:
+        key = id(node)
+        if key in size:
+            return size[key]
+        if key in on_path:
+            raise ConfigError(f"{where}: malformed YAML: an alias refers to itself (recursive)")
+        on_path.add(key)
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            first: dict[str, yaml.Node] = {}
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode) and k.tag != "tag:yaml.org,2002:merge":
+                    if k.value in first:
+                        line = first[k.value].start_mark.line + 1
+                        raise ConfigError(
+                            f"{where}: duplicate key {k.value!r} at line "
+                            f"{k.start_mark.line + 1} (first at line {line}); a key may "
+                            f"appear once per mapping"
+                        )
+                    first[k.value] = k
+                total += visit(k) + visit(v)
+        elif isinstance(node, yaml.SequenceNode):
+            total += sum(visit(v) for v in node.value)
+        on_path.discard(key)
+        if total > MAX_YAML_NODES:
+            raise ConfigError(
+                f"{where}: the YAML expands to more than {MAX_YAML_NODES:,} values (counting "
+                f"every use of an alias); a scenario is far smaller"
+            )
+        size[key] = total
+        return total
+
+    visit(root)
+
+
+def parse_yaml(text: str, where: str = "<text>") -> Any:
+    r"""Parse YAML text strictly: safe types only, no duplicate keys, bounded expansion.
+
+    Args:
+        text: The YAML text.
+        where: Name of the source in error messages.
+
+    Returns:
+        The plain data (``None`` for a document without content).
+
+    Raises:
+        ConfigError: Malformed YAML (with line and column), a duplicate key, a document that
+            expands past :data:`MAX_YAML_NODES` values or nests too deeply.
+
+    >>> parse_yaml("a: 1\nb: [x, y]")
+    {'a': 1, 'b': ['x', 'y']}
+    >>> parse_yaml("a: 1\na: 2")
+    Traceback (most recent call last):
+    ...
+    simrec.errors.ConfigError: <text>: duplicate key 'a' at line 2 (first at line 1); ...
+    """
+    loader = _StrictLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_nodes(node, where)
+        return loader.construct_document(node)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"{where}: malformed YAML{at}: {problem}") from None
+    except RecursionError:
+        raise ConfigError(f"{where}: malformed YAML: nested too deeply") from None
+    finally:
+        loader.dispose()
+
+
+def read_text_file(path: str | Path, max_bytes: int = MAX_YAML_BYTES) -> str:
+    """Read a UTF-8 text file (a byte-order mark is allowed), refusing huge or binary files.
+
+    Raises:
+        ConfigError: The file cannot be read, is larger than ``max_bytes``, or is not UTF-8.
+    """
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read the file ({err.strerror})") from None
+    if len(data) > max_bytes:
+        raise ConfigError(f"{path}: larger than {max_bytes:,} bytes; not a scenario file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte 0x{data[err.start]:02x} at offset {err.start}); "
+            f"save the file as UTF-8"
+        ) from None
+
+
 def load_yaml(source: str | Path, cls: type[T] = ScenarioConfig) -> T:  # type: ignore[assignment]
     """Read a YAML file (or YAML text) into config class ``cls``.
+
+    The text is parsed by :func:`parse_yaml` (safe, no duplicate keys, bounded size); an
+    empty document is an error, not a config of defaults.
 
     Args:
         source: A path to a ``.yaml`` file, or YAML text.
         cls: The config dataclass to build (default :class:`ScenarioConfig`).
 
     Raises:
-        ConfigError: The file is missing or malformed, or a key/value is invalid.
+        ConfigError: The file is missing, empty, not UTF-8 or malformed, or a key/value is
+            invalid.
     """
-    text: str
     where = "<text>"
     if isinstance(source, Path) or (
         isinstance(source, str) and "\n" not in source and source.endswith((".yaml", ".yml"))
     ):
         where = str(source)
-        try:
-            text = Path(source).read_text(encoding="utf-8")
-        except OSError as err:
-            raise ConfigError(f"{where}: cannot read the file ({err.strerror})") from None
+        text = read_text_file(source)
     else:
         text = str(source)
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(err, "problem", None) or str(err)
-        raise ConfigError(f"{where}: malformed YAML{at}: {problem}") from None
+    data = parse_yaml(text, where)
+    if data is None:
+        raise ConfigError(
+            f"{where}: the file is empty; expected a mapping of {cls.__name__} keys "
+            f"(see the scenarios/ folder for examples)"
+        )
     return from_dict(cls, data)
 
 

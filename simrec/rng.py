@@ -6,7 +6,8 @@ draws:
 
 * ``world``     -- building the catalog and the population (a :class:`numpy.random.Generator`);
 * ``arrivals``  -- arrival times of users (a :class:`numpy.random.Generator`);
-* ``agent``     -- the recommender's own randomness (a :class:`numpy.random.Generator`);
+* ``agent``     -- the recommender's own randomness (a :class:`numpy.random.Generator`
+  whose ``seed_seq`` does not hold the run seed);
 * ``behaviour`` -- every draw a user makes (click, purchase, session exit, return gap, churn,
   interest random walk, candidate retrieval), a :class:`CounterStream`.
 
@@ -35,9 +36,11 @@ import numpy as np
 from simrec.errors import ConfigError
 
 __all__ = [
+    "SEED_MAX",
     "CounterStream",
     "Purpose",
     "Streams",
+    "check_seed",
     "distinct_integers",
     "has_duplicates",
     "keyed_bits",
@@ -167,6 +170,26 @@ class Streams:
     behaviour: CounterStream
 
 
+#: Largest seed (seeds are stored as int64 in results).
+SEED_MAX = 2**63 - 1
+
+
+def check_seed(seed: object, name: str = "seed") -> None:
+    """Refuse a seed that is not an integer in ``[0, 2**63 - 1]``.
+
+    >>> check_seed(-1)
+    Traceback (most recent call last):
+    ...
+    simrec.errors.ConfigError: seed: expected an integer in [0, 2**63 - 1], got -1
+    """
+    if (
+        isinstance(seed, bool)
+        or not isinstance(seed, (int, np.integer))
+        or not 0 <= int(seed) <= SEED_MAX
+    ):
+        raise ConfigError(f"{name}: expected an integer in [0, 2**63 - 1], got {seed!r}")
+
+
 def make_streams(seed: int) -> Streams:
     """Expand one seed into the named streams of a run.
 
@@ -180,8 +203,7 @@ def make_streams(seed: int) -> Streams:
     >>> bool(a.world.random() == b.world.random())
     True
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ConfigError(f"seed: expected a non-negative integer, got {seed!r}")
+    check_seed(seed)
     root = np.random.SeedSequence(int(seed))
     world, arrivals, agent, behaviour = root.spawn(4)
     key = int(behaviour.generate_state(1, dtype=np.uint64)[0])
@@ -189,9 +211,22 @@ def make_streams(seed: int) -> Streams:
         seed=int(seed),
         world=np.random.default_rng(world),
         arrivals=np.random.default_rng(arrivals),
-        agent=np.random.default_rng(agent),
+        agent=_opaque(agent),
         behaviour=CounterStream(key=key),
     )
+
+
+def _opaque(seq: np.random.SeedSequence) -> np.random.Generator:
+    """The generator ``default_rng(seq)`` gives, without ``seq`` (whose entropy is the seed).
+
+    The bit generator starts in the same state (the same draws), but its ``seed_seq`` is a
+    new sequence whose entropy is a hash of that state, so that ``spawn`` stays deterministic
+    and the object handed to an agent does not hold the run seed.
+    """
+    state = np.random.PCG64(seq).state
+    bits = np.random.PCG64(np.random.SeedSequence(seq.generate_state(4)))
+    bits.state = state
+    return np.random.Generator(bits)
 
 
 def has_duplicates(a: np.ndarray) -> np.ndarray:
