@@ -7,12 +7,13 @@ one line naming what was wrong and exit with status 2; nothing half-written is l
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from simrec.errors import DependencyNotInstalled, SimrecError
+from simrec.errors import AgentError, DependencyNotInstalled, SimrecError
 
 __all__ = ["main"]
 
@@ -85,6 +86,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     rep = sub.add_parser("report", help="(re)write figures and report.md of a results folder")
     rep.add_argument("out", type=Path, help="results folder written by `simrec run`")
+    rep.add_argument(
+        "--partial",
+        action="store_true",
+        help="report an interrupted sweep: the runs that are there (missing ones are listed)",
+    )
+    for command in (r, rep):
+        command.add_argument(
+            "--traceback",
+            action="store_true",
+            help="on an error, print the full traceback instead of one line",
+        )
     return p
 
 
@@ -169,7 +181,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from simrec.report import write_report
 
-    print(write_report(args.out))
+    print(write_report(args.out, partial=args.partial))
     return 0
 
 
@@ -207,6 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench.main(argv[1:])
         return 0
     args = _parser().parse_args(argv)
+    logging.basicConfig(format="simrec: %(message)s", level=logging.INFO, stream=sys.stderr)
     try:
         if args.command == "run":
             return _cmd_run(args)
@@ -214,7 +227,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_report(args)
         return _cmd_list()
     except SimrecError as err:
-        print(f"simrec: error: {err}", file=sys.stderr)
+        if getattr(args, "traceback", False):
+            raise
+        hint = ""
+        if isinstance(err, AgentError):
+            hint = " (--traceback shows where)"
+        print(f"simrec: error: {err}{hint}", file=sys.stderr)
         return 2
 
 

@@ -143,14 +143,14 @@ def test_unwritable_folder(tmp_path, capsys):  # pragma: no cover - CI runs as r
     ro = tmp_path / "ro"
     ro.mkdir(mode=0o500)
     assert main(["run", str(tiny(tmp_path)), "--out", str(ro / "x")]) == 2
-    assert "cannot write there" in capsys.readouterr().err
+    assert "cannot write --out" in capsys.readouterr().err
 
 
 def test_out_path_that_is_a_file_is_refused(tmp_path, capsys):
     f = tmp_path / "file"
     f.write_text("")
     assert main(["run", str(tiny(tmp_path)), "--out", str(f / "sub")]) == 2
-    assert "cannot write there" in capsys.readouterr().err
+    assert "cannot write --out" in capsys.readouterr().err
 
 
 def test_report_command_regenerates_and_rejects_non_results(tmp_path, capsys):
@@ -159,7 +159,7 @@ def test_report_command_regenerates_and_rejects_non_results(tmp_path, capsys):
     assert main(["report", str(out)]) == 0
     assert (out / "report.md").exists() and (out / "figures" / "retention.png").exists()
     assert main(["report", str(tmp_path / "nothing")]) == 2
-    assert "not a readable results folder" in capsys.readouterr().err
+    assert "not a simrec results folder" in capsys.readouterr().err
 
 
 def test_summary_ci_and_paired_difference():

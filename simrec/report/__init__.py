@@ -17,8 +17,16 @@ import numpy as np
 import pandas as pd
 
 from simrec.config import ScenarioConfig, load_yaml
-from simrec.errors import DependencyNotInstalled, ResultsError
-from simrec.runner.results import atomic_write_bytes, atomic_write_text, t_quantile_975
+from simrec.errors import DependencyNotInstalled, ResultsError, SimrecError
+from simrec.runner import collect
+from simrec.runner.results import (
+    MARKER,
+    atomic_write_bytes,
+    atomic_write_text,
+    lock_folder,
+    t_quantile_975,
+    writing,
+)
 
 __all__ = ["FIGURES", "daily_bands", "write_report"]
 
@@ -26,9 +34,6 @@ __all__ = ["FIGURES", "daily_bands", "write_report"]
 BOUNDED = frozenset(
     {"retention", "satisfaction", "ctr", "coverage", "homogenization", "long_tail_share"}
 )
-
-#: Metrics that are shares in [0, 1]; their CI bands are clipped to that range.
-BOUNDED = frozenset({"retention", "satisfaction", "ctr", "coverage"})
 
 #: Figure name -> (metric, y label, title, cumulative).
 FIGURES: dict[str, tuple[str, str, str, bool]] = {
@@ -245,23 +250,45 @@ def _summary_markdown(summary: pd.DataFrame, order: list[str], baseline: str) ->
     return "\n".join(lines)
 
 
-def write_report(out: Path | str) -> Path:
+def write_report(out: Path | str, partial: bool = False) -> Path:
     """Write ``figures/*.png`` and ``report.md`` for the results folder ``out``.
+
+    Args:
+        out: A results folder written by ``simrec run``.
+        partial: Report the runs that are there when some were never run (an interrupted
+            sweep); the report lists the missing ones. Corrupt runs are an error regardless.
 
     Returns:
         The path of ``report.md``.
 
     Raises:
-        ResultsError: The folder lacks ``config.yaml``, ``metrics.parquet`` or ``summary.csv``.
+        ResultsError: Not a results folder, another process is using it, or a run is
+            missing (unless ``partial``), partial or corrupt -- each one named.
         DependencyNotInstalled: matplotlib is missing.
     """
     out = Path(out)
-    try:
-        scenario: ScenarioConfig = load_yaml(out / "config.yaml")
-        metrics = pd.read_parquet(out / "metrics.parquet")
-        summary = pd.read_csv(out / "summary.csv")
-    except (OSError, ValueError) as err:
-        raise ResultsError(f"{out}: not a readable results folder ({err})") from None
+    if not (out / MARKER).is_file() or not (out / "config.yaml").is_file():
+        raise ResultsError(
+            f"{out}: not a simrec results folder (no {MARKER} or config.yaml); run "
+            f"`simrec run SCENARIO --out {out}` first"
+        )
+    with lock_folder(out, "simrec report"):
+        try:
+            scenario: ScenarioConfig = load_yaml(out / "config.yaml")
+        except SimrecError as err:
+            raise ResultsError(f"{out}: unreadable config.yaml ({err})") from None
+        result = collect(scenario, out, allow_missing=partial)
+        with writing(f"the report in {out}", "the runs are kept"):
+            return _write(out, scenario, result.metrics, result.summary, result.missing)
+
+
+def _write(
+    out: Path,
+    scenario: ScenarioConfig,
+    metrics: pd.DataFrame,
+    summary: pd.DataFrame,
+    missing: tuple[str, ...],
+) -> Path:
     plt = _pyplot()
     order = [a.key for a in scenario.agents if a.key in set(metrics["agent"])]
     days = scenario.simulation.days
@@ -287,6 +314,15 @@ def write_report(out: Path | str) -> Path:
         "Every agent meets the same users and the same behavioural draws for a given seed "
         "(common random numbers).",
         "",
+        *(
+            [
+                f"**Partial results.** {len(missing)} planned run(s) were never run and are "
+                f"not in any number below: {', '.join(missing)}.",
+                "",
+            ]
+            if missing
+            else []
+        ),
         "## Summary",
         "",
         "Mean ± 95% CI over seeds"

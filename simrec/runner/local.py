@@ -11,40 +11,63 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import multiprocessing as mp
 import os
 import shutil
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
-from simrec.agent import make_agent
-from simrec.config import AgentSpec, ScenarioConfig, from_dict, replace_path, to_yaml
-from simrec.errors import ConfigError, ResultsError, suggest
+from simrec.agent import AgentContext, make_agent
+from simrec.config import (
+    AgentSpec,
+    ScenarioConfig,
+    load_yaml,
+    replace_path,
+    to_yaml,
+)
+from simrec.errors import ConfigError, ResultsError, SimrecError, in_context, suggest
+from simrec.resources import check_memory
+from simrec.rng import make_streams
 from simrec.runner.results import (
+    LOCK,
+    MARKER,
     atomic_write_bytes,
     atomic_write_text,
-    check_writable,
+    comparable,
     finished_runs,
+    foreign_entries,
+    lock_folder,
     long_metrics,
     read_run,
+    remove_owned,
+    run_dir,
+    run_identity,
+    scenario_fingerprint,
     summarize,
+    verify_run,
     write_run,
+    writing,
 )
 from simrec.simulation import Simulation
+from simrec.worlds import build_items, check_catalog, make_world
+
+log = logging.getLogger("simrec.runner")
 
 __all__ = [
     "RunOutput",
     "RunSpec",
     "ScenarioResult",
+    "collect",
     "execute",
     "plan",
+    "preflight",
     "resolve",
     "run_scenario",
 ]
@@ -72,6 +95,8 @@ class ScenarioResult:
         summary: Agent x metric means, 95% CIs and paired differences.
         metrics: Long-format daily metrics.
         ran: Runs executed now (the others were already in the folder).
+        missing: ``agent/seed`` of planned runs not in the folder (only when
+            :func:`collect` was asked to allow them).
     """
 
     out: Path
@@ -79,6 +104,7 @@ class ScenarioResult:
     summary: pd.DataFrame
     metrics: pd.DataFrame
     ran: int
+    missing: tuple[str, ...] = ()
 
 
 def resolve(
@@ -170,7 +196,10 @@ def execute(spec: RunSpec) -> RunOutput:
         label=spec.agent.key,
         progress=spec.show_days,
     )
-    cost = dataclasses.asdict(result.cost) | {"wall_seconds": result.wall_seconds}
+    cost = dataclasses.asdict(result.cost) | {
+        "wall_seconds": result.wall_seconds,
+        "hidden_state_read": result.hidden_state_read,
+    }
     totals = result.totals | {
         "ms_per_request": result.cost.ms_per_request,
         "fit_seconds": result.cost.fit_seconds,
@@ -186,30 +215,105 @@ def execute(spec: RunSpec) -> RunOutput:
     return RunOutput(spec.agent.key, spec.seed, result.daily, totals, cost, events)
 
 
-def _check_folder(scenario: ScenarioConfig, out: Path, resume: bool, force: bool) -> None:
-    cfg_path = out / "config.yaml"
-    if force:
-        for name in ("runs",):
-            shutil.rmtree(out / name, ignore_errors=True)
-        for name in ("config.yaml", "metrics.parquet", "summary.csv"):
-            (out / name).unlink(missing_ok=True)
+def preflight(scenario: ScenarioConfig) -> None:
+    """Check a whole sweep before any run starts (and before any folder is made).
+
+    Checked: the memory a run needs (:func:`simrec.resources.check_memory`); every seed's
+    catalog holds enough items for a request on every day
+    (:func:`simrec.worlds.check_catalog`); every agent is constructed with its parameters
+    and checked against the first seed's world (:meth:`simrec.agent.Agent.check`: slate
+    size, candidates, policy files, ...).
+
+    Raises:
+        ConfigError: Or another :class:`SimrecError`; an agent's error names the agent.
+    """
+    cfg = scenario.config
+    check_memory(cfg)
+    for seed in scenario.seeds:
+        check_catalog(
+            build_items(cfg.world, make_streams(seed).world, cfg.simulation.days), cfg, seed
+        )
+    first = make_streams(scenario.seeds[0])
+    world = make_world(cfg.world, first.world, first.arrivals, cfg.simulation.days)
+    for i, spec in enumerate(scenario.agents):
+        context = AgentContext(
+            world=world.observable,
+            rng=make_streams(scenario.seeds[0]).agent,
+            slate_size=cfg.simulation.slate_size,
+            n_candidates=cfg.simulation.candidates,
+            retrain_every_days=cfg.simulation.retrain_every_days,
+        )
+        try:
+            make_agent(spec.name, **dict(spec.params)).check(context)
+        except Exception as err:
+            raise in_context(err, f"agents[{i}] {spec.key!r} (preflight)") from err
+
+
+def _differences(a: Any, b: Any, path: str = "") -> list[str]:
+    """Dotted paths where the plain data ``a`` and ``b`` differ, with both values."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for key in [*a, *(k for k in b if k not in a)]:
+            out += _differences(a.get(key, "(absent)"), b.get(key, "(absent)"), _dot(path, key))
+        return out
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        pairs = enumerate(zip(a, b, strict=True))
+        return [d for i, (x, y) in pairs for d in _differences(x, y, f"{path}[{i}]")]
+    return [] if a == b else [f"{path or 'scenario'} is {a!r} there, {b!r} now"]
+
+
+def _dot(path: str, key: Any) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+def _check_owner(out: Path) -> None:
+    """Refuse a folder that holds anything simrec did not write (before writing into it)."""
+    if not out.exists():
         return
+    if not out.is_dir():
+        raise ResultsError(f"--out {out}: is a file, not a folder")
+    entries = sorted(p.name for p in out.iterdir() if p.name != LOCK)
+    if entries and MARKER not in entries:
+        shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
+        raise ResultsError(
+            f"--out {out}: holds files simrec did not write ({shown}); choose an empty or new "
+            f"folder (simrec writes only into folders it created)"
+        )
+    foreign = foreign_entries(out)
+    if foreign:
+        more = f" and {len(foreign) - 5} more" if len(foreign) > 5 else ""
+        shown = ", ".join(foreign[:5]) + more
+        raise ResultsError(
+            f"--out {out}: holds files simrec did not write ({shown}); move them out first "
+            f"(neither --force nor --resume touches a folder holding foreign files)"
+        )
+
+
+def _prepare_folder(scenario: ScenarioConfig, out: Path, resume: bool, force: bool) -> None:
+    """Apply the --force / --resume rules to an owned, locked folder (see run_scenario)."""
+    if force:
+        remove_owned(out)
+        return
+    cfg_path = out / "config.yaml"
     if cfg_path.exists():
         try:
-            existing = from_dict(ScenarioConfig, yaml.safe_load(cfg_path.read_text()))
-        except (OSError, yaml.YAMLError, ConfigError) as err:
+            existing = load_yaml(cfg_path)
+        except SimrecError as err:
             raise ResultsError(f"{cfg_path}: unreadable results folder ({err})") from None
-        if existing.config != scenario.config or existing.name != scenario.name:
+        if scenario_fingerprint(existing) != scenario_fingerprint(scenario):
+            diffs = _differences(comparable(existing), comparable(scenario))
+            more = f" (and {len(diffs) - 3} more differences)" if len(diffs) > 3 else ""
             raise ResultsError(
-                f"--out {out}: holds results of a different scenario or configuration "
-                f"({existing.name!r}); choose another folder or pass --force to replace them"
+                f"--out {out}: holds results of a different scenario or configuration: "
+                f"{'; '.join(diffs[:3])}{more}; choose another folder or pass --force to "
+                f"replace them"
             )
         if finished_runs(out) and not resume:
             raise ResultsError(
                 f"--out {out}: already holds {len(finished_runs(out))} finished runs of this "
                 f"scenario; pass --resume to keep them and run the rest, or --force to replace"
             )
-    elif finished_runs(out):
+    elif any((out / "runs").glob("*/*")):
         raise ResultsError(
             f"--out {out}: holds runs but no config.yaml; choose another folder or --force"
         )
@@ -222,6 +326,38 @@ def _remove_stale_temporaries(out: Path) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             tmp.unlink(missing_ok=True)
+
+
+def _invalid_runs(scenario: ScenarioConfig, out: Path) -> list[tuple[RunSpec, str]]:
+    """Planned runs whose folder exists but is not a valid run of this scenario."""
+    bad = []
+    for spec in plan(scenario, out):
+        if run_dir(out, spec.agent.key, spec.seed).exists():
+            problem = verify_run(out, spec.agent.key, spec.seed, _identity(scenario, spec))
+            if problem:
+                bad.append((spec, problem))
+    return bad
+
+
+def _identity(scenario: ScenarioConfig, spec: RunSpec) -> dict[str, Any]:
+    return run_identity(scenario, spec.agent, spec.seed)
+
+
+@contextlib.contextmanager
+def _pool(workers: int) -> Iterator[ProcessPoolExecutor]:
+    """A spawn pool whose workers start with one BLAS thread.
+
+    Pending runs are cancelled when the block raises (a failed write stops the sweep
+    without waiting for them).
+    """
+    with _one_thread_env():
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+    try:
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def run_scenario(
@@ -239,12 +375,19 @@ def run_scenario(
 ) -> ScenarioResult:
     """Run every agent x seed of a scenario into ``out``.
 
+    Order: :func:`preflight` (no folder is made if it fails); the folder is created (or
+    must be one simrec owns: holding only what simrec writes) and locked for the whole
+    sweep; ``--force`` empties what simrec wrote, ``--resume`` keeps the valid runs of the
+    very same scenario (all but the seeds, baseline and question must match) and re-runs
+    missing, partial or corrupt ones; each run is written as it finishes; at the end every
+    planned run must verify.
+
     Args:
         scenario: The (resolved) scenario.
         out: Results folder; created if missing.
         workers: Processes to run in parallel (1: in this process).
         resume: Keep the runs already finished in ``out`` and run only the others.
-        force: Delete previous results in ``out`` first.
+        force: Delete previous results in ``out`` first (only what simrec wrote).
         backend: ``"local"`` (process pool) or ``"ray"`` (Ray tasks; same results).
         ray_address: Ray cluster to join (``None``: start a local one with ``workers`` CPUs).
         events: Share of impressions to save per run in ``events.parquet`` (0: none).
@@ -252,24 +395,57 @@ def run_scenario(
         on_run: Called with (agent, seed, totals) as each run finishes.
 
     Raises:
-        ResultsError: ``out`` is not writable, holds another scenario's results (without
-            ``force``) or finished runs of this one (without ``resume`` or ``force``).
+        ConfigError: Preflight failed (a parameter, an agent, the catalog, memory).
+        ResultsError: ``out`` cannot be written, holds files simrec did not write, another
+            process is using it, it holds another scenario's results (without ``force``)
+            or finished runs of this one (without ``resume`` or ``force``), or a write failed
+            (finished runs are kept).
+        AgentError: An agent raised during a run (runs finished before are kept).
     """
     out = Path(out)
     if backend not in ("local", "ray"):
         raise ConfigError(f"--backend: expected 'local' or 'ray', got {backend!r}")
     if not 0.0 <= events <= 1.0:
         raise ConfigError(f"--events: expected a share in [0, 1], got {events!r}")
-    for spec in scenario.agents:  # fail on a bad name or parameter before any run starts
-        make_agent(spec.name, **dict(spec.params))
-    check_writable(out)
-    _check_folder(scenario, out, resume, force)
-    _remove_stale_temporaries(out)
-    atomic_write_text(out / "config.yaml", to_yaml(scenario))
-    done = set(finished_runs(out))
-    in_process = backend == "local" and workers == 1
-    runs = plan(scenario, out, events, show_days=progress and in_process)
-    todo = [s for s in runs if (s.agent.key, s.seed) not in done]
+    preflight(scenario)
+    _check_owner(out)
+    with writing(f"--out {out}"):
+        out.mkdir(parents=True, exist_ok=True)
+    with lock_folder(out, f"simrec run {scenario.name}"):
+        _check_owner(out)  # another process may have written between the check and the lock
+        _prepare_folder(scenario, out, resume, force)
+        _remove_stale_temporaries(out)
+        for spec, problem in _invalid_runs(scenario, out):
+            log.warning("runs/%s/%d %s: it will be run again", spec.agent.key, spec.seed, problem)
+            shutil.rmtree(run_dir(out, spec.agent.key, spec.seed))
+        kept = f"the finished runs in {out} are kept (--resume runs the rest)"
+        with writing(str(out / "config.yaml"), kept):
+            if not (out / MARKER).exists():
+                atomic_write_text(out / MARKER, "This folder was written by simrec.\n")
+            text = to_yaml(scenario)
+            if not (out / "config.yaml").exists() or (out / "config.yaml").read_text() != text:
+                atomic_write_text(out / "config.yaml", text)
+        done = set(finished_runs(out))
+        in_process = backend == "local" and workers == 1
+        runs = plan(scenario, out, events, show_days=progress and in_process)
+        todo = [s for s in runs if (s.agent.key, s.seed) not in done]
+        specs = {a.key: a for a in scenario.agents}
+        _run_all(scenario, out, todo, specs, workers, backend, ray_address, progress, on_run)
+        return collect(scenario, out, ran=len(todo))
+
+
+def _run_all(
+    scenario: ScenarioConfig,
+    out: Path,
+    todo: list[RunSpec],
+    specs: dict[str, AgentSpec],
+    workers: int,
+    backend: str,
+    ray_address: str | None,
+    progress: bool,
+    on_run: Callable[[str, int, dict[str, float]], Any] | None,
+) -> None:
+    """Execute ``todo`` on the backend, writing each run as it arrives."""
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -278,13 +454,13 @@ def run_scenario(
 
     def finished(run: RunOutput) -> None:
         # The driver writes each run as it arrives (atomically), whatever the backend.
-        write_run(out, run.agent, run.seed, run.daily, run.totals, run.cost, run.events)
-        agent, seed, totals = run.agent, run.seed, run.totals
+        identity = run_identity(scenario, specs[run.agent], run.seed)
+        write_run(out, run.agent, run.seed, run.daily, run.totals, run.cost, run.events, identity)
         if bar is not None:
             bar.update(1)
-            bar.set_postfix_str(f"{agent} seed {seed}")
+            bar.set_postfix_str(f"{run.agent} seed {run.seed}")
         if on_run is not None:
-            on_run(agent, seed, totals)
+            on_run(run.agent, run.seed, run.totals)
 
     try:
         if backend == "ray":
@@ -294,13 +470,8 @@ def run_scenario(
         elif workers > 1 and len(todo) > 1:
             # Fresh ("spawn") workers read the one-thread settings before importing numpy, so
             # parallel runs do not oversubscribe the cores with BLAS threads.
-            with (
-                _one_thread_env(),
-                ProcessPoolExecutor(
-                    max_workers=min(workers, len(todo)), mp_context=mp.get_context("spawn")
-                ) as pool,
-            ):
-                futures = [pool.submit(execute, s) for s in todo]
+            with _pool(min(workers, len(todo))) as pool:
+                futures: list[Future] = [pool.submit(execute, s) for s in todo]
                 for fut in as_completed(futures):
                     finished(fut.result())
         else:
@@ -309,27 +480,60 @@ def run_scenario(
     finally:
         if bar is not None:
             bar.close()
-    return collect(scenario, out, ran=len(todo))
 
 
-def collect(scenario: ScenarioConfig, out: Path, ran: int = 0) -> ScenarioResult:
-    """Read the scenario's finished runs and write ``metrics.parquet`` and ``summary.csv``."""
-    runs, rows = [], []
+def collect(
+    scenario: ScenarioConfig, out: Path, ran: int = 0, allow_missing: bool = False
+) -> ScenarioResult:
+    """Verify the scenario's runs and write ``metrics.parquet`` and ``summary.csv``.
+
+    Every planned run (agent x seed) must be a valid run of this scenario
+    (:func:`simrec.runner.results.verify_run`); none is ever dropped silently.
+
+    Args:
+        scenario: The scenario of the folder.
+        out: The results folder.
+        ran: Runs executed now (reported back).
+        allow_missing: Summarise without the runs that were never written (an interrupted
+            sweep); corrupt runs are an error all the same.
+
+    Raises:
+        ResultsError: Naming every missing (unless allowed), partial or corrupt run.
+    """
+    runs, rows, problems, missing = [], [], [], []
     for spec in plan(scenario, out):
         key = spec.agent.key
-        try:
-            daily, totals, _cost = read_run(out, key, spec.seed)
-        except ResultsError:
+        problem = verify_run(out, key, spec.seed, _identity(scenario, spec))
+        if problem == "missing" and allow_missing:
+            missing.append(f"{key}/{spec.seed}")
             continue
+        if problem:
+            problems.append(f"runs/{key}/{spec.seed} {problem}")
+            continue
+        daily, totals, _cost = read_run(out, key, spec.seed)
         runs.append((key, spec.seed, daily))
         rows.append({"agent": key, "seed": spec.seed, **totals})
+    if problems:
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        raise ResultsError(
+            f"{out}: {len(problems)} run(s) of scenario {scenario.name!r} are missing or "
+            f"invalid: {'; '.join(problems[:5])}{more}; `simrec run <scenario> --out {out} "
+            f"--resume` runs them again"
+        )
     metrics = long_metrics(scenario.name, runs)
+    totals = pd.DataFrame(rows)
+    summary = summarize(totals, scenario.baseline or None) if rows else pd.DataFrame()
+    with writing(f"the summaries in {out}", "the finished runs are kept"):
+        atomic_write_bytes(out / "metrics.parquet", _parquet(metrics))
+        atomic_write_text(out / "summary.csv", summary.to_csv(index=False))
+    return ScenarioResult(
+        out=out, totals=totals, summary=summary, metrics=metrics, ran=ran, missing=tuple(missing)
+    )
+
+
+def _parquet(frame: pd.DataFrame) -> bytes:
     import io
 
     buf = io.BytesIO()
-    metrics.to_parquet(buf, index=False)
-    atomic_write_bytes(out / "metrics.parquet", buf.getvalue())
-    totals = pd.DataFrame(rows)
-    summary = summarize(totals, scenario.baseline or None) if rows else pd.DataFrame()
-    atomic_write_text(out / "summary.csv", summary.to_csv(index=False))
-    return ScenarioResult(out=out, totals=totals, summary=summary, metrics=metrics, ran=ran)
+    frame.to_parquet(buf, index=False)
+    return buf.getvalue()

@@ -1,49 +1,86 @@
-"""The results folder: atomic writes, per-run records, long-format metrics and the summary.
+"""The results folder: owned, locked, atomic, verified.
 
 Layout of ``DIR``::
 
+    .simrec-results              marks the folder as simrec's (written when it is created)
+    .simrec.lock                 held (flock) by the one `simrec run` or `report` using DIR
     config.yaml                  the fully resolved scenario (round-trips)
     runs/<agent>/<seed>/         one folder per finished run, created by an atomic rename:
         daily.parquet            per-day metrics (wide)
         events.parquet           optional: a sample of the impressions (--events FRACTION)
         totals.json              whole-run aggregates
         cost.json                the agent's cost report
+        manifest.json            written last: the run's identity (agent spec, seed, scenario
+                                 fingerprint) and every file's size and sha256
     metrics.parquet              long format: scenario, agent, seed, day, metric, value
     summary.csv                  agent x metric: mean, 95% CI over seeds, paired difference
                                  against the baseline agent
+    figures/, report.md          written by `simrec report` (and at the end of `simrec run`)
 
 A run folder either exists complete or not at all: it is written under a temporary name and
-renamed into place, so an interrupted sweep never leaves a half-written run that later reads
-as data.
+renamed into place. A run counts as finished only if its manifest is there and every file
+matches it (:func:`verify_run`), so a run corrupted later is found, never read as data.
+Files and folders get the permissions the umask gives (0644 and 0755 under the usual 022).
+Agent labels are plain names (:func:`simrec.config.check_plain_name`), and :func:`run_dir`
+refuses any other, so no run can be written outside ``DIR``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
+import hashlib
+import io
 import json
 import math
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from simrec.config import ScenarioConfig, check_plain_name, to_dict
 from simrec.errors import ResultsError
 
 __all__ = [
+    "LOCK",
+    "MANIFEST",
+    "MARKER",
     "atomic_write_bytes",
     "atomic_write_text",
+    "comparable",
     "finished_runs",
+    "foreign_entries",
+    "lock_folder",
     "long_metrics",
     "read_run",
+    "remove_owned",
     "run_dir",
+    "run_identity",
+    "scenario_fingerprint",
     "summarize",
     "t_quantile_975",
+    "verify_run",
     "write_run",
+    "writing",
 ]
+
+#: The file that marks a folder as written by simrec (``--force`` empties only these).
+MARKER = ".simrec-results"
+#: The lock file held while a run or a report writes the folder.
+LOCK = ".simrec.lock"
+#: The manifest of a run folder, written last.
+MANIFEST = "manifest.json"
+#: What simrec writes at the top of a results folder.
+TOP_FILES = frozenset({MARKER, LOCK, "config.yaml", "metrics.parquet", "summary.csv", "report.md"})
+#: What simrec writes in a run folder.
+RUN_FILES = frozenset({"daily.parquet", "totals.json", "cost.json", "events.parquet", MANIFEST})
 
 # Two-sided 95% Student t quantiles t_{0.975, df} for df = 1..30 (standard table values).
 _T975 = (
@@ -91,11 +128,49 @@ def t_quantile_975(df: int) -> float:
     return _T975[df - 1] if df <= len(_T975) else 1.96
 
 
+def _umask() -> int:
+    """The process umask, read without changing it (Linux), else by setting it back."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def writing(what: str, kept: str = "") -> Iterator[None]:
+    """Turn an ``OSError`` while writing ``what`` into a one-line :class:`ResultsError`.
+
+    Args:
+        what: What was being written (a path or a run).
+        kept: A sentence on what is kept (e.g. the finished runs).
+    """
+    try:
+        yield
+    except ResultsError:
+        raise
+    except OSError as err:
+        reason = err.strerror or str(err)
+        code = errno.errorcode.get(err.errno or 0, "")
+        code = f" ({code})" if code else ""
+        tail = f"; {kept}" if kept else ""
+        raise ResultsError(f"cannot write {what}: {reason}{code}{tail}") from err
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and an atomic rename."""
+    """Write ``data`` to ``path`` through a temporary file and an atomic rename.
+
+    The file gets the mode a plain ``open`` would give (``0666 & ~umask``).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -111,17 +186,63 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def _parquet_bytes(frame: pd.DataFrame) -> bytes:
-    import io
-
+def _parquet_bytes(frame: pd.DataFrame, index: bool = True) -> bytes:
     buf = io.BytesIO()
-    frame.to_parquet(buf, index=True)
+    frame.to_parquet(buf, index=index)
     return buf.getvalue()
 
 
 def run_dir(out: Path, agent: str, seed: int) -> Path:
-    """Folder of one finished run."""
-    return Path(out) / "runs" / agent / str(seed)
+    """Folder of one finished run.
+
+    Raises:
+        ConfigError: ``agent`` is not a plain name (it would leave ``out``).
+    """
+    check_plain_name("agent label", agent)
+    return Path(out) / "runs" / agent / str(int(seed))
+
+
+def _canonical(data: Any) -> bytes:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), default=repr).encode()
+
+
+def comparable(scenario: ScenarioConfig) -> dict[str, Any]:
+    """The part of a scenario that shapes its runs' results, as plain data.
+
+    That is the name, world, dynamics, retention, economy, simulation and the agents
+    (names, labels, parameters).
+
+    Seeds, the baseline, the question and the smoke block are left out: they choose which
+    runs exist and how they are summarised, not what a run produces.
+    """
+    data = to_dict(scenario)
+    for key in ("seeds", "baseline", "question", "smoke"):
+        data.pop(key, None)
+    return data
+
+
+def scenario_fingerprint(scenario: ScenarioConfig) -> str:
+    """sha256 of :func:`comparable`: two scenarios whose runs can share a results folder."""
+    return hashlib.sha256(_canonical(comparable(scenario))).hexdigest()
+
+
+def run_identity(scenario: ScenarioConfig, agent: Any, seed: int) -> dict[str, Any]:
+    """What a run folder is the result of: the agent's spec, the seed and the configuration."""
+    config = to_dict(scenario.config)
+    identity = {
+        "agent": to_dict(agent),
+        "seed": int(seed),
+        "config_sha256": hashlib.sha256(_canonical(config)).hexdigest(),
+    }
+    return json.loads(_canonical(identity))  # as it reads back from the manifest
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def write_run(
@@ -132,50 +253,121 @@ def write_run(
     totals: dict[str, float],
     cost: dict[str, Any],
     events: pd.DataFrame | None = None,
+    identity: dict[str, Any] | None = None,
 ) -> Path:
-    """Write one finished run as a folder that appears atomically.
+    """Write one finished run as a folder that appears atomically, manifest last.
 
     Args:
         out: Results folder.
-        agent: Agent label.
+        agent: Agent label (a plain name).
         seed: Run seed.
         daily: Daily metrics.
         totals: Whole-run aggregates.
         cost: The agent's cost report.
         events: Optional (sampled) impressions of the event log, written as
             ``events.parquet``.
+        identity: :func:`run_identity` of the run, recorded in the manifest.
 
     Returns:
         The run folder.
+
+    Raises:
+        ResultsError: A write failed (disk full, permissions, ...); nothing of this run is
+            left behind and no other run is touched.
     """
     final = run_dir(out, agent, seed)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{seed}.", suffix=".tmp", dir=final.parent))
-    try:
-        (tmp / "daily.parquet").write_bytes(_parquet_bytes(daily))
-        (tmp / "totals.json").write_text(json.dumps(totals, indent=1, sort_keys=True))
-        (tmp / "cost.json").write_text(json.dumps(cost, indent=1, sort_keys=True, default=str))
-        if events is not None:
-            events.to_parquet(tmp / "events.parquet", index=False)
-        if final.exists():
-            shutil.rmtree(final)
-        os.rename(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with writing(f"run {agent} seed {seed} in {out}", "the other finished runs are kept"):
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{seed}.", suffix=".tmp", dir=final.parent))
+        try:
+            os.chmod(tmp, 0o777 & ~_umask())
+            files = {
+                "daily.parquet": _parquet_bytes(daily),
+                "totals.json": json.dumps(totals, indent=1, sort_keys=True).encode(),
+                "cost.json": json.dumps(cost, indent=1, sort_keys=True, default=str).encode(),
+            }
+            if events is not None:
+                files["events.parquet"] = _parquet_bytes(events, index=False)
+            for name, data in files.items():
+                (tmp / name).write_bytes(data)
+            manifest = {
+                "run": identity or {"agent": {"label": agent}, "seed": int(seed)},
+                "files": {
+                    name: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+                    for name, data in files.items()
+                },
+                "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            }
+            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
+            if final.exists():
+                shutil.rmtree(final)
+            os.rename(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     return final
 
 
-def finished_runs(out: Path) -> list[tuple[str, int]]:
-    """The (agent, seed) pairs with a complete run folder."""
+def verify_run(out: Path, agent: str, seed: int, identity: dict[str, Any] | None = None) -> str:
+    """Why the run folder is not a valid finished run, or ``""`` if it is.
+
+    Valid means: the manifest is there and readable, every file it lists has its size and
+    sha256, no other file is there, and (if ``identity`` is given) the manifest's run
+    identity equals it.
+    """
+    d = run_dir(out, agent, seed)
+    if not d.is_dir():
+        return "missing"
+    try:
+        manifest = json.loads((d / MANIFEST).read_text())
+        files = manifest["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "no readable manifest.json (an interrupted or damaged run)"
+    for name, meta in files.items():
+        path = d / name
+        try:
+            size = path.stat().st_size
+        except OSError:
+            return f"{name} is missing"
+        if size != meta.get("bytes"):
+            return f"{name} has {size:,} bytes, the manifest says {meta.get('bytes'):,}"
+        if _sha256(path) != meta.get("sha256"):
+            return f"{name} does not match its sha256 in the manifest (changed or damaged)"
+    extra = sorted(p.name for p in d.iterdir() if p.name not in files and p.name != MANIFEST)
+    if extra:
+        return f"holds files the manifest does not list: {', '.join(extra)}"
+    if identity is not None and manifest.get("run") != identity:
+        return _identity_difference(manifest.get("run"), identity)
+    return ""
+
+
+def _identity_difference(found: Any, expected: dict[str, Any]) -> str:
+    found = found if isinstance(found, dict) else {}
+    if found.get("config_sha256") != expected["config_sha256"]:
+        return "was run with another configuration (world, dynamics or simulation)"
+    if found.get("agent") != expected["agent"]:
+        return (
+            f"was run with another agent spec ({found.get('agent')!r}, now {expected['agent']!r})"
+        )
+    return f"is the run of seed {found.get('seed')!r}, not {expected['seed']!r}"
+
+
+def _run_folders(out: Path) -> Iterator[tuple[str, str, Path]]:
     root = Path(out) / "runs"
-    found = []
     if not root.is_dir():
-        return found
-    for agent in sorted(p for p in root.iterdir() if p.is_dir()):
-        for seed in agent.iterdir():
-            if seed.is_dir() and seed.name.isdigit() and (seed / "totals.json").is_file():
-                found.append((agent.name, int(seed.name)))
+        return
+    for agent in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for seed in sorted(agent.iterdir()):
+            if seed.is_dir() and not seed.name.startswith("."):
+                yield agent.name, seed.name, seed
+
+
+def finished_runs(out: Path) -> list[tuple[str, int]]:
+    """The (agent, seed) pairs whose run folder is valid (:func:`verify_run`)."""
+    found = []
+    for agent, seed, _ in _run_folders(out):
+        if seed.isdigit() and not verify_run(out, agent, int(seed)):
+            found.append((agent, int(seed)))
     return sorted(found)
 
 
@@ -193,6 +385,90 @@ def read_run(out: Path, agent: str, seed: int) -> tuple[pd.DataFrame, dict, dict
     except (OSError, ValueError) as err:
         raise ResultsError(f"{d}: cannot read the run ({err})") from err
     return daily, totals, cost
+
+
+def foreign_entries(out: Path) -> list[str]:
+    """Paths under ``out`` (relative) that simrec did not write; empty for a folder it owns.
+
+    Simrec writes the files of :data:`TOP_FILES`, ``figures/*.png``, run folders
+    ``runs/<label>/<seed>/`` holding :data:`RUN_FILES`, and temporary ``.*.tmp`` entries.
+    """
+    out = Path(out)
+    foreign: list[str] = []
+    for entry in sorted(out.iterdir()):
+        name = entry.name
+        if name in TOP_FILES or (name.startswith(".") and name.endswith(".tmp")):
+            continue
+        if name == "figures" and entry.is_dir():
+            foreign += [f"figures/{p.name}" for p in entry.iterdir() if p.suffix != ".png"]
+        elif name == "runs" and entry.is_dir():
+            foreign += _foreign_in_runs(entry)
+        else:
+            foreign.append(name + ("/" if entry.is_dir() else ""))
+    return foreign
+
+
+def _foreign_in_runs(runs: Path) -> list[str]:
+    foreign = []
+    for agent in sorted(runs.iterdir()):
+        if not agent.is_dir():
+            foreign.append(f"runs/{agent.name}")
+            continue
+        for seed in sorted(agent.iterdir()):
+            rel = f"runs/{agent.name}/{seed.name}"
+            if seed.name.startswith(".") and seed.name.endswith(".tmp"):
+                continue
+            if not (seed.is_dir() and seed.name.isdigit()):
+                foreign.append(rel)
+                continue
+            foreign += [f"{rel}/{p.name}" for p in seed.iterdir() if p.name not in RUN_FILES]
+    return foreign
+
+
+def remove_owned(out: Path) -> None:
+    """Delete what simrec wrote in ``out`` (the caller checked :func:`foreign_entries`).
+
+    The marker and the lock stay: the folder is still simrec's, and still locked.
+    """
+    out = Path(out)
+    shutil.rmtree(out / "runs", ignore_errors=True)
+    shutil.rmtree(out / "figures", ignore_errors=True)
+    for name in TOP_FILES - {MARKER, LOCK}:
+        (out / name).unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def lock_folder(out: Path, purpose: str) -> Iterator[None]:
+    """Hold the folder's lock (``flock`` on :data:`LOCK`) for the block.
+
+    The lock dies with the process that holds it (even on ``kill -9``), so a killed sweep
+    never leaves a stale lock.
+
+    Raises:
+        ResultsError: Another process holds the lock (the message names its pid and what
+            it is doing).
+    """
+    path = Path(out) / LOCK
+    with writing(str(path)):
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+            raise ResultsError(
+                f"--out {out}: another simrec process is using this folder ({holder}); wait "
+                f"for it to finish or choose another folder"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(
+            fd,
+            f"pid {os.getpid()}, {purpose}, since {time.strftime('%Y-%m-%d %H:%M:%S')}".encode(),
+            0,
+        )
+        yield
+    finally:
+        os.close(fd)
 
 
 def long_metrics(scenario: str, runs: Iterable[tuple[str, int, pd.DataFrame]]) -> pd.DataFrame:
@@ -255,14 +531,3 @@ def _mean_ci(x: np.ndarray) -> dict[str, float]:
         t_quantile_975(len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)) if len(x) > 1 else (math.nan)
     )
     return {"mean": float(x.mean()), "ci95": float(half)}
-
-
-def check_writable(out: Path) -> None:
-    """Raise :class:`ResultsError` unless ``out`` can be created and written."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / f".write-probe-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as err:
-        raise ResultsError(f"--out {out}: cannot write there ({err.strerror})") from None
