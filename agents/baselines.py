@@ -130,7 +130,7 @@ class OracleAgent(_Oracle):
 
     def request_flops(self, pool: float, batch: float) -> float:
         """Per item: the match (a d-dim dot product) and the value's few terms."""
-        return (2 * self.truth.engine.world.dim + 6) * pool
+        return (2 * self.truth.dim + 6) * pool
 
     def scores(self, batch: RequestBatch, pool: np.ndarray) -> np.ndarray:
         """True experienced value; recently consumed items are excluded."""
@@ -147,7 +147,7 @@ class MyopicOracleAgent(_Oracle):
 
     def request_flops(self, pool: float, batch: float) -> float:
         """Per item: the match (a d-dim dot product) and the utility's terms."""
-        return (2 * self.truth.engine.world.dim + 10) * pool
+        return (2 * self.truth.dim + 10) * pool
 
     def scores(self, batch: RequestBatch, pool: np.ndarray) -> np.ndarray:
         """True click utility (match, appeal, fatigue, repeats)."""

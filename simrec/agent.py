@@ -2,6 +2,7 @@
 
 Every recommender implements :class:`Agent`:
 
+* ``check(context)`` -- optional, before any run of a sweep: cheap checks against the world;
 * ``setup(context)`` -- once, with the observable world and the agent's random stream;
 * ``recommend(batch) -> (B, K) item ids`` -- one call per tick for every open request;
 * ``observe(feedback)`` -- the logged impressions of that batch;
@@ -10,9 +11,13 @@ Every recommender implements :class:`Agent`:
 * ``cost()`` -- parameter counts and agent-specific cost entries (the simulation measures
   wall time of ``recommend`` and ``retrain`` itself).
 
-Agents see only observable data and their own logs. Only agents registered under a name
-containing ``oracle`` may set ``reads_hidden_state = True``; they reach the hidden state
-through the one accessor :meth:`AgentContext.ground_truth`.
+Agents see only observable data and their own logs, as read-only arrays. Only agents
+registered under a name containing ``oracle`` may set ``reads_hidden_state = True`` (an
+instance passed to :meth:`simrec.Simulation.run` needs ``allow_hidden_state=True``, which
+the result records); they reach the hidden state through the one accessor
+:meth:`AgentContext.ground_truth`, which answers with read-only arrays and never hands out
+the engine. These guards keep an agent from reading or changing the simulation by accident;
+they cannot stop deliberate tampering from code running in the same Python process.
 
 Agents are found by name: a built-in table (``module:Class`` strings, imported lazily so
 ``simrec`` never imports ``simrec_agents`` at module level) and the entry-point group
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -99,6 +105,18 @@ class Agent(ABC):
         """Receive the observable world and the agent's random stream."""
         self.context = context
         self.rng = context.rng
+
+    def check(self, context: AgentContext) -> None:  # noqa: B027 - optional hook
+        """Cheap checks of this agent against the world and the scenario, before any run.
+
+        The runner calls it for every agent of a sweep before the first run starts (and
+        before a results folder is made), so that a mistake in the fifth agent does not
+        surface after four have run. Check what can fail later -- the slate size or the
+        candidates a trained policy needs, a policy file -- and raise
+        :class:`~simrec.errors.ConfigError` naming the field; do no expensive work
+        (training, encoding the catalog). ``context`` is what :meth:`setup` would get,
+        except that it never holds the hidden state. Default: nothing to check.
+        """
 
     @abstractmethod
     def recommend(self, batch: RequestBatch) -> np.ndarray:
@@ -317,6 +335,18 @@ def _init_parameters(cls: type) -> tuple[list[str], bool]:
     return names, klass is not object
 
 
+def _check_finite(where: str, value: Any) -> None:
+    """Refuse NaN and infinite numbers anywhere in an agent's parameters."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{where}: expected a finite number, got {value!r}")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_finite(f"{where}.{k}", v)
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _check_finite(f"{where}[{i}]", v)
+
+
 def make_agent(name: str, **params: Any) -> Agent:
     """Instantiate a registered agent.
 
@@ -336,6 +366,7 @@ def make_agent(name: str, **params: Any) -> Agent:
             f"known agents: {', '.join(sorted(agents))}"
         )
     cls = _load(agents[name])
+    _check_finite(f"agents.{name}.params", params)
     valid, accepts_any = _init_parameters(cls)
     unknown = [k for k in params if k not in valid and not accepts_any]
     if unknown:

@@ -48,10 +48,17 @@ from simrec.rng import (
     keyed_normal,
     keyed_uniform,
 )
-from simrec.types import Feedback, RequestBatch
+from simrec.types import Feedback, RequestBatch, readonly
 from simrec.worlds.base import World
 
-__all__ = ["Engine", "GroundTruth", "row_membership", "row_scores", "validate_slates"]
+__all__ = [
+    "Engine",
+    "GroundTruth",
+    "as_array",
+    "row_membership",
+    "row_scores",
+    "validate_slates",
+]
 
 
 def _equal_to_any(rows: np.ndarray, sets: np.ndarray, masked: bool = False) -> np.ndarray:
@@ -150,6 +157,24 @@ def row_scores(vectors: np.ndarray, item_vectors: np.ndarray, items: np.ndarray)
     return np.einsum("bd,bxd->bx", vectors, item_vectors[items])
 
 
+def as_array(x: object, what: str) -> np.ndarray:
+    """``np.asarray(x)``, or an :class:`InvalidActionError` naming ``what`` if it is ragged.
+
+    >>> as_array([[1], [2, 3]], "slates")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    simrec.errors.InvalidActionError: slates: expected a rectangular array ... ([[1], [2, 3]])
+    """
+    try:
+        return np.asarray(x)
+    except (ValueError, TypeError, OverflowError):
+        shown = repr(x)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        raise InvalidActionError(
+            f"{what}: expected a rectangular array of integers, got a ragged sequence ({shown})"
+        ) from None
+
+
 def validate_slates(
     slates: object,
     users: np.ndarray,
@@ -173,7 +198,7 @@ def validate_slates(
         InvalidActionError: Wrong type or shape, an id out of range, not available, not
             among the request's candidates, or repeated within a slate.
     """
-    a = np.asarray(slates)
+    a = as_array(slates, "slates")
     B = len(users)
     if a.dtype.kind not in "iu":
         raise InvalidActionError(
@@ -183,7 +208,7 @@ def validate_slates(
         raise InvalidActionError(
             f"slates: expected shape (B, K) = ({B}, {slate_size}), got {a.shape}"
         )
-    a = a.astype(np.int64, copy=False)
+    a = a.astype(np.int64)  # the engine's own copy: the agent may reuse its buffer
     if callable(available):  # per-row times: ask about the whole batch at once
         in_range = ((a >= 0) & (a < n_items)).all()
         available = available(a) if in_range else np.zeros(a.shape, dtype=bool)
@@ -255,38 +280,55 @@ class _Served:
         return _Served(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})
 
 
-@dataclass(frozen=True)
 class GroundTruth:
-    """Live read access to hidden state, handed only to ``oracle*`` agents.
+    """Read access to hidden state, handed only to ``oracle*`` agents.
 
-    Attributes:
-        engine: The engine whose state is exposed.
+    It answers questions about the live state and returns fresh, read-only arrays; it holds
+    no attribute that leads to the engine or to its arrays.
+
+    Args:
+        engine: The engine whose state it answers about (kept in closures only).
     """
 
-    engine: Engine
+    __slots__ = ("_match", "_recent", "_utility", "_value", "dim")
+
+    def __init__(self, engine: Engine) -> None:
+        def match(users: np.ndarray, items: np.ndarray) -> np.ndarray:
+            return row_scores(engine.interest[users], engine.topic, items)
+
+        def value(users: np.ndarray, items: np.ndarray) -> np.ndarray:
+            return satisfaction.experienced_value(
+                engine.quality[items],
+                match(users, items),
+                engine.appeal[items],
+                clickbait_penalty=engine.config.dynamics.clickbait_penalty,
+            )
+
+        def utility(users: np.ndarray, items: np.ndarray) -> np.ndarray:
+            return engine.item_utility(users, items, match(users, items))
+
+        def recent(users: np.ndarray) -> np.ndarray:
+            return engine.recent[users]
+
+        self._match, self._value, self._utility, self._recent = match, value, utility, recent
+        #: Latent dimension d of interests and topics.
+        self.dim = int(engine.topic.shape[1])
 
     def match(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         r"""True match :math:`\langle u_j, z_i\rangle` for ``users (B,)`` x ``items (B, X)``."""
-        return row_scores(self.engine.interest[users], self.engine.topic, items)
+        return readonly(self._match(users, items))
 
     def value(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """Experienced value of consuming each item now (what raises satisfaction)."""
-        e = self.engine
-        return satisfaction.experienced_value(
-            e.quality[items],
-            self.match(users, items),
-            e.appeal[items],
-            clickbait_penalty=e.config.dynamics.clickbait_penalty,
-        )
+        return readonly(self._value(users, items))
 
     def utility(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """Choice utility of each item now, without position bias (what drives clicks)."""
-        e = self.engine
-        return e.item_utility(users, items, self.match(users, items))
+        return readonly(self._utility(users, items))
 
     def recent(self, users: np.ndarray) -> np.ndarray:
         """Recently consumed items ``(B, L)`` (-1 = empty)."""
-        return self.engine.recent[users]
+        return readonly(self._recent(users))
 
 
 class Engine:

@@ -24,6 +24,13 @@ class InvalidActionError(SimrecError, ValueError):
     """An agent returned a slate that the engine cannot serve (shape, range, duplicates)."""
 
 
+class AgentError(SimrecError):
+    """An agent's own code raised; the message names the agent, seed, day and method.
+
+    The original exception is the ``__cause__``.
+    """
+
+
 class UnknownNameError(SimrecError, KeyError):
     """A world, agent or other registered name is not known.
 
@@ -44,6 +51,26 @@ class ResultsError(SimrecError, OSError):
 
 class DataUnavailableError(SimrecError, OSError):
     """A real dataset is neither cached nor fetchable, or its files are not what was expected."""
+
+
+def in_context(err: Exception, where: str) -> SimrecError:
+    """``err`` with ``where`` put in front of its message, as a :class:`SimrecError`.
+
+    A simrec error keeps its class (an ``InvalidActionError`` stays one); any other
+    exception becomes an :class:`AgentError` that names its type. Raise the result ``from
+    err`` so the original traceback is kept.
+
+    >>> str(in_context(ZeroDivisionError("my bug"), "agent 'x' (seed 0, day 1, recommend)"))
+    "agent 'x' (seed 0, day 1, recommend): ZeroDivisionError: my bug"
+    >>> type(in_context(InvalidActionError("slates[0]: ..."), "agent 'x'")).__name__
+    'InvalidActionError'
+    """
+    if isinstance(err, SimrecError):
+        try:
+            return type(err)(f"{where}: {err}")
+        except TypeError:  # a subclass with another constructor
+            pass
+    return AgentError(f"{where}: {type(err).__name__}: {err}")
 
 
 def suggest(name: str, options: Iterable[str]) -> str:

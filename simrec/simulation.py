@@ -20,11 +20,13 @@ from simrec.agent import Agent, AgentContext, make_agent
 from simrec.clock import Calendar
 from simrec.config import Config, Intervention, replace_path
 from simrec.engine import Engine
+from simrec.errors import InvalidActionError, SimrecError, in_context
 from simrec.log import EventLog
 from simrec.metrics import daily_metrics, run_totals
+from simrec.resources import check_memory
 from simrec.rng import make_streams
-from simrec.types import Cost
-from simrec.worlds import World, make_world
+from simrec.types import Cost, readonly
+from simrec.worlds import World, check_catalog, make_world
 
 __all__ = ["Simulation", "SimulationResult"]
 
@@ -56,12 +58,20 @@ class SimulationResult:
 
 
 class _Run:
-    """Calendar hooks binding one engine, one agent and the cost ledger."""
+    """Calendar hooks binding one engine, one agent and the cost ledger.
 
-    def __init__(self, engine: Engine, agent: Agent, progress: Any) -> None:
+    Every call into the agent goes through :meth:`call`, so that whatever an agent raises
+    -- and every invalid slate it returns -- names the agent, the seed, the day and the
+    method.
+    """
+
+    def __init__(self, engine: Engine, agent: Agent, progress: Any, label: str, seed: int) -> None:
         self.engine = engine
         self.agent = agent
         self.progress = progress
+        self.label = label
+        self.seed = seed
+        self.day = 0
         self.recommend_seconds = 0.0
         self.requests = 0
         self.calls = 0
@@ -69,10 +79,22 @@ class _Run:
         self.fit_seconds = 0.0
         self.fits = 0
 
+    def where(self, method: str) -> str:
+        """``agent 'label' (seed s, day d, method)``: the prefix of an agent's errors."""
+        return f"agent {self.label!r} (seed {self.seed}, day {self.day}, {method})"
+
+    def call(self, method: str, *args: Any) -> Any:
+        """Call an agent method; any exception it raises is re-raised with :meth:`where`."""
+        try:
+            return getattr(self.agent, method)(*args)
+        except Exception as err:
+            raise in_context(err, self.where(method)) from err
+
     def on_day_start(self, day: int) -> None:
+        self.day = day
         released = self.engine.set_day(day)
         if released.size and day > 0:
-            self.agent.on_items_released(released, float(day))
+            self.call("on_items_released", readonly(released), float(day))
 
     def on_day_end(self, day: int) -> None:
         self.engine.log.days.append(**self.engine.snapshot(day))
@@ -87,7 +109,7 @@ class _Run:
 
     def on_retrain(self, now: float) -> None:
         t0 = time.perf_counter()
-        self.agent.retrain(now)
+        self.call("retrain", now)
         self.fit_seconds += time.perf_counter() - t0
         self.fits += 1
 
@@ -96,15 +118,23 @@ class _Run:
         if batch is None:
             return self.engine.next_due()
         t0 = time.perf_counter()
-        slates = self.agent.recommend(batch)
+        slates = self.call("recommend", batch)
         self.recommend_seconds += time.perf_counter() - t0
         self.requests += len(batch)
         self.calls += 1
         width = batch.candidates.shape[1] if batch.candidates is not None else batch.available.size
         self.pool_items += len(batch) * width
-        feedback = self.engine.serve(batch, slates)
-        self.agent.observe(feedback)
+        try:
+            feedback = self.engine.serve(batch, slates)
+        except InvalidActionError as err:
+            raise in_context(err, self.where("recommend")) from None
+        self.call("observe", feedback)
         return None
+
+
+def _name_of(agent: Agent) -> str:
+    """The registered name of the agent's own class, else the class name."""
+    return agent.name if "name" in type(agent).__dict__ and agent.name else type(agent).__name__
 
 
 class Simulation:
@@ -132,6 +162,7 @@ class Simulation:
         label: str | None = None,
         progress: bool = False,
         log_dir: str | None = None,
+        allow_hidden_state: bool = False,
     ) -> SimulationResult:
         """Simulate the whole horizon with one agent.
 
@@ -144,16 +175,37 @@ class Simulation:
             progress: Show a progress bar over simulated days.
             log_dir: Write the impression log's full chunks to this folder as the run goes
                 (for populations whose log would not fit in memory).
+            allow_hidden_state: Give the hidden state to an agent *instance* that declares
+                ``reads_hidden_state`` (a registered name gets it only if it is an oracle
+                name); recorded in :attr:`SimulationResult.hidden_state_read`.
 
         Returns:
             The :class:`SimulationResult`.
+
+        Raises:
+            ConfigError: The run would not fit in memory, or the catalog holds fewer items
+                than a request needs on some day.
+            SimrecError: An agent instance declares ``reads_hidden_state`` without
+                ``allow_hidden_state``.
+            AgentError: The agent raised (the message names agent, seed, day and method).
+            InvalidActionError: The agent returned an invalid slate (named likewise).
         """
         t_start = time.perf_counter()
         cfg = self.config
+        registered = isinstance(agent, str)
+        if registered:
+            agent = make_agent(agent, **(agent_params or {}))  # only oracle names read truth
+        name = label or _name_of(agent)
+        if agent.reads_hidden_state and not (registered or allow_hidden_state):
+            raise SimrecError(
+                f"agent {name!r} declares "
+                "reads_hidden_state: pass allow_hidden_state=True to Simulation.run to give it "
+                "the hidden state (recorded in the result), or register it under an oracle name"
+            )
+        check_memory(cfg)
         streams = make_streams(seed)
         world = make_world(cfg.world, streams.world, streams.arrivals, cfg.simulation.days)
-        if isinstance(agent, str):
-            agent = make_agent(agent, **(agent_params or {}))
+        check_catalog(world.items, cfg, seed)
         log = EventLog(
             world.users.arrival_day,
             items={
@@ -166,7 +218,9 @@ class Simulation:
             n_items=world.n_items,
         )
         engine = Engine(world, cfg, streams.behaviour, log)
-        agent.setup(
+        run = _Run(engine, agent, None, name, seed)
+        run.call(
+            "setup",
             AgentContext(
                 world=world.observable,
                 rng=streams.agent,
@@ -174,7 +228,7 @@ class Simulation:
                 n_candidates=cfg.simulation.candidates,
                 retrain_every_days=cfg.simulation.retrain_every_days,
                 _ground_truth=engine.ground_truth if agent.reads_hidden_state else None,
-            )
+            ),
         )
         bar = None
         if progress:
@@ -182,11 +236,11 @@ class Simulation:
 
             bar = tqdm(
                 total=cfg.simulation.days,
-                desc=f"{label or agent.name} seed {seed}",
+                desc=f"{name} seed {seed}",
                 unit="day",
                 leave=False,
             )
-        run = _Run(engine, agent, bar)
+        run.progress = bar
         try:
             self.calendar.run(run)
         finally:
@@ -196,7 +250,7 @@ class Simulation:
         tables = log.tables()
         days = cfg.simulation.days
         daily = daily_metrics(tables, days)
-        base = agent.cost()
+        base = run.call("cost")
         pool = run.pool_items / max(run.requests, 1)
         cost = Cost(
             params=base.params,
@@ -207,12 +261,14 @@ class Simulation:
             requests=run.requests,
             pool_per_request=pool,
             flops_per_request=float(
-                agent.request_flops(pool, run.requests / max(run.calls, 1)) if run.requests else 0
+                run.call("request_flops", pool, run.requests / max(run.calls, 1))
+                if run.requests
+                else 0
             ),
             extra=dict(base.extra),
         )
         return SimulationResult(
-            agent=label or agent.name,
+            agent=name,
             seed=seed,
             config=cfg,
             log=log,

@@ -1,17 +1,53 @@
 """Records exchanged between the engine, the agents and the results.
 
 All records are frozen dataclasses of numpy arrays, one row per request (batch dimension B)
-and one column per slate position (K).
+and one column per slate position (K). The arrays of a :class:`RequestBatch` and a
+:class:`Feedback` are read-only (:func:`readonly`): an agent that writes into them gets a
+``ValueError`` instead of silently changing the simulation.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-__all__ = ["Cost", "Feedback", "RequestBatch"]
+__all__ = ["Cost", "Feedback", "RequestBatch", "freeze_arrays", "readonly"]
+
+
+def readonly(a: np.ndarray) -> np.ndarray:
+    """A read-only view of ``a`` that cannot be made writeable again.
+
+    ``a`` itself is marked read-only too: a view of a read-only base refuses
+    ``flags.writeable = True``, so whoever holds only the view cannot write through it.
+
+    >>> v = readonly(np.arange(3))
+    >>> v[0] = 5
+    Traceback (most recent call last):
+    ...
+    ValueError: assignment destination is read-only
+    >>> v.flags.writeable = True
+    Traceback (most recent call last):
+    ...
+    ValueError: cannot set WRITEABLE flag to True of this array
+    """
+    if not isinstance(a, np.ndarray):
+        return a
+    if a.flags.writeable:
+        a.flags.writeable = False
+    view = a.view()
+    view.flags.writeable = False
+    return view
+
+
+def freeze_arrays(record: Any) -> None:
+    """Replace every array field of a frozen dataclass ``record`` by a :func:`readonly` view."""
+    for f in dataclasses.fields(record):
+        value = getattr(record, f.name)
+        if isinstance(value, np.ndarray):
+            object.__setattr__(record, f.name, readonly(value))
 
 
 @dataclass(frozen=True)
@@ -34,6 +70,10 @@ class RequestBatch:
     available: np.ndarray
     candidates: np.ndarray | None
     slate_size: int
+
+    def __post_init__(self) -> None:
+        """Make every array read-only (see :func:`readonly`)."""
+        freeze_arrays(self)
 
     @property
     def day(self) -> int:
@@ -68,6 +108,10 @@ class Feedback:
     engagement: np.ndarray
     revenue: np.ndarray
     session_ended: np.ndarray
+
+    def __post_init__(self) -> None:
+        """Make every array read-only (see :func:`readonly`)."""
+        freeze_arrays(self)
 
     def __len__(self) -> int:
         """Number of requests B."""

@@ -6,6 +6,10 @@ a platform (and so an agent) can see: genre, price, text, release day, demograph
 interest, initial satisfaction, price sensitivity. Agents receive :class:`ObservableWorld`,
 which holds no reference to hidden arrays; only ``oracle*`` agents get the hidden state,
 through :meth:`simrec.engine.Engine.ground_truth`.
+
+Every array of every table is read-only once the table is built (:func:`simrec.types.readonly`):
+the world is built once per run and never changes, and an agent that writes into, say,
+``world.items.price`` gets a ``ValueError`` instead of changing the run's revenue.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from simrec.types import freeze_arrays
 
 __all__ = [
     "ItemFeatures",
@@ -47,6 +53,10 @@ class ItemFeatures:
     title: tuple[str, ...]
     description: tuple[str, ...]
 
+    def __post_init__(self) -> None:
+        """Make every array read-only."""
+        freeze_arrays(self)
+
     def text(self, i: int) -> str:
         """Title and description of item ``i`` as one string (what a text encoder sees)."""
         return f"{self.title[i]}. {self.description[i]}"
@@ -74,6 +84,10 @@ class ItemTruth:
     clickbait: np.ndarray
     genre_centroid: np.ndarray
 
+    def __post_init__(self) -> None:
+        """Make every array read-only."""
+        freeze_arrays(self)
+
 
 @dataclass(frozen=True)
 class UserFeatures:
@@ -95,6 +109,10 @@ class UserFeatures:
     profile: np.ndarray
     description: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        """Make every array read-only."""
+        freeze_arrays(self)
+
 
 @dataclass(frozen=True)
 class UserTruth:
@@ -111,6 +129,10 @@ class UserTruth:
     satisfaction: np.ndarray
     price_sensitivity: np.ndarray
     genre_mix: np.ndarray
+
+    def __post_init__(self) -> None:
+        """Make every array read-only."""
+        freeze_arrays(self)
 
 
 @dataclass(frozen=True)
@@ -133,6 +155,10 @@ class KnowledgeGraph:
     tail: np.ndarray
     n_entities: int
     relation_names: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        """Make every array read-only."""
+        freeze_arrays(self)
 
     def __len__(self) -> int:
         """Number of triples."""
