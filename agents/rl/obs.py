@@ -16,11 +16,12 @@ import numpy as np
 
 from simrec.config import REWARDS
 from simrec.envs.core import LOG_PRICE_BOUND, MAX_AGE
+from simrec.envs.lifetime import resolve
 from simrec.envs.presets import PRESETS
 from simrec.errors import ConfigError, suggest
 from simrec.types import Feedback, RequestBatch
 
-__all__ = ["PopulationObservation", "check_preset_reward"]
+__all__ = ["PopulationObservation", "check_fits", "check_preset_reward", "env_shape"]
 
 PRIOR_CLICKS, PRIOR_N = 1.0, 50.0
 
@@ -36,6 +37,50 @@ def check_preset_reward(preset: str, reward: object) -> None:
         raise ConfigError(
             f"reward: unknown reward {reward!r}{suggest(reward, REWARDS)}; "
             f"known: {', '.join(REWARDS)}"
+        )
+
+
+def env_shape(preset: str, reward: object, env_kwargs: dict | None = None) -> dict[str, int]:
+    """The shapes a policy trained on the env ``preset`` has: C, K, L and G.
+
+    Raises:
+        ConfigError: An unknown preset, reward or env argument.
+    """
+    kwargs = dict(env_kwargs or {})
+    kwargs.pop("render_mode", None)
+    cfg, env = resolve(preset, reward=reward, **kwargs)
+    return {
+        "candidates": env.candidates,
+        "slate_size": cfg.simulation.slate_size,
+        "history_length": env.history_length,
+        "n_genres": cfg.world.n_genres,
+    }
+
+
+def check_fits(shape: dict[str, int], context: object, what: str = "this policy") -> None:
+    """Raise unless a policy of ``shape`` (see :func:`env_shape`) can serve the scenario.
+
+    The scenario must request ``candidates`` candidates per request (C), slates of
+    ``slate_size`` (K), and its world must have ``n_genres`` genres (G).
+
+    Raises:
+        ConfigError: Naming the scenario field that does not fit.
+    """
+    K, C = context.slate_size, context.n_candidates  # type: ignore[attr-defined]
+    if K != shape["slate_size"]:
+        raise ConfigError(
+            f"simulation.slate_size: {what} builds slates of {shape['slate_size']}, got {K}"
+        )
+    if C != shape["candidates"]:
+        raise ConfigError(
+            f"simulation.candidates: {what} scores C={shape['candidates']} candidates per "
+            f"request (as in its training env), got {C or 'the whole catalog (0)'}"
+        )
+    G = context.world.n_genres  # type: ignore[attr-defined]
+    if "n_genres" in shape and G != shape["n_genres"]:
+        raise ConfigError(
+            f"world.n_genres: {what} was trained on {shape['n_genres']} genres, the "
+            f"scenario's world has {G}"
         )
 
 

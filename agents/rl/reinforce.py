@@ -173,6 +173,10 @@ class ReinforceTopKAgent(Agent):
         self.epochs, self.batch_size, self.cap = epochs, batch_size, cap
         self.fits = 0
 
+    def check(self, context) -> None:
+        """The behaviour agent's own checks."""
+        self.behaviour.check(context)
+
     def setup(self, context) -> None:
         """Set up the behaviour agent and the (untrained) policy."""
         super().setup(context)

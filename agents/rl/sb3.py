@@ -10,22 +10,35 @@ common agent protocol: each request's observation is rebuilt from observable dat
 (:mod:`simrec_agents.rl.obs`) and the whole batch goes through one ``model.predict``.
 
 Loading uses stable-baselines3's own ``PPO.load`` / ``DQN.load``. An SB3 zip stores the
-network weights as tensors but some settings (spaces, schedules) with cloudpickle, which can
-run code when read: load only policies you trained yourself or trust, never one from an
-unknown source. The scenario must use the training env's candidate count and slate size
-(``simulation.candidates``, ``simulation.slate_size``); a mismatch is a clear error.
+network weights as tensors but some settings (spaces, schedules) with cloudpickle, which
+**runs code when read**: loading a policy file trusts whoever wrote it as much as running
+their Python. So a scenario that names a policy file must also give its ``sha256``
+(``train_policy`` writes it to ``meta.json``; or ``sha256sum policy.zip``): the file is read
+once, its hash checked, and only those verified bytes are loaded; a missing or different
+hash is refused before anything is unpickled. Pin only files you trained yourself or trust.
+The scenario must use the training env's candidate count and slate size
+(``simulation.candidates``, ``simulation.slate_size``); a mismatch is refused before any run
+starts (:meth:`_SB3Agent.check`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 from simrec_agents.base import dense_flops
-from simrec_agents.rl.obs import PopulationObservation, check_preset_reward
+from simrec_agents.rl.obs import (
+    PopulationObservation,
+    check_fits,
+    check_preset_reward,
+    env_shape,
+)
 
 from simrec.agent import Agent
 from simrec.errors import ConfigError, DependencyNotInstalled
@@ -122,6 +135,7 @@ def train_policy(
         out.mkdir(parents=True, exist_ok=True)
         model.save(out / "policy.zip")
         meta = {
+            "sha256": hashlib.sha256((out / "policy.zip").read_bytes()).hexdigest(),
             "algo": algo,
             "env_id": ENV_ID,
             "preset": preset,
@@ -137,11 +151,37 @@ def train_policy(
     return model
 
 
+def read_verified(path: str, sha256: str | None) -> bytes:
+    """The bytes of a policy file whose sha256 is ``sha256`` (see the module docstring).
+
+    Raises:
+        ConfigError: No file, no ``sha256`` given, or a file with another hash.
+    """
+    try:
+        data = Path(path).read_bytes()
+    except OSError as err:
+        raise ConfigError(f"path: cannot read the policy file {path!r} ({err.strerror})") from None
+    actual = hashlib.sha256(data).hexdigest()
+    if sha256 is None:
+        raise ConfigError(
+            f"sha256: loading the policy file {path!r} runs code stored in it (pickled "
+            f"objects), so the scenario must pin its sha256; this file's is {actual} -- add "
+            f"`sha256: {actual}` to the agent's params only if you trust the file"
+        )
+    if actual != sha256.lower():
+        raise ConfigError(
+            f"sha256: the policy file {path!r} has sha256 {actual}, the scenario expects "
+            f"{sha256}; the file changed since it was pinned (refusing to load it)"
+        )
+    return data
+
+
 class _SB3Agent(Agent):
     """A trained SB3 policy serving population requests (see the module docstring).
 
     Args:
         path: A ``policy.zip`` written by :func:`train_policy` (or ``model.save``).
+        sha256: The sha256 of ``path`` (required with ``path``; in ``meta.json``).
         preset: Env preset to train on when no ``path`` is given.
         reward: Training reward when no ``path`` is given.
         timesteps: Training steps when no ``path`` is given.
@@ -154,6 +194,7 @@ class _SB3Agent(Agent):
     def __init__(
         self,
         path: str | None = None,
+        sha256: str | None = None,
         preset: str = "long_term_satisfaction",
         reward: Any = "click",
         timesteps: int = 50_000,
@@ -163,41 +204,52 @@ class _SB3Agent(Agent):
         check_preset_reward(preset, reward)
         if not isinstance(timesteps, int) or timesteps < 1:
             raise ConfigError(f"timesteps: expected a positive integer, got {timesteps!r}")
-        if path is not None and not Path(path).is_file():
-            raise ConfigError(f"path: no policy file at {path!r}")
-        self.path, self.preset, self.reward = path, preset, reward
+        if sha256 is not None and not (
+            isinstance(sha256, str) and re.fullmatch(r"[0-9a-fA-F]{64}", sha256)
+        ):
+            raise ConfigError(f"sha256: expected 64 hexadecimal digits, got {sha256!r}")
+        if path is not None:
+            read_verified(path, sha256)
+        self.path, self.sha256, self.preset, self.reward = path, sha256, preset, reward
         self.timesteps, self.deterministic = timesteps, deterministic
         self.train_options = dict(train or {})
         self.train_seconds = 0.0
 
+    def _load(self):
+        """The policy at ``path``, loaded from bytes whose sha256 was just checked."""
+        sb3 = _sb3()
+        cls = sb3.PPO if self.algo == "ppo" else sb3.DQN
+        return cls.load(io.BytesIO(read_verified(self.path, self.sha256)), device="cpu")
+
+    def check(self, context) -> None:
+        """The policy (loaded, or the one training would give) fits the scenario."""
+        if self.path is not None:
+            shape = _model_shape(self._load())
+        else:
+            shape = env_shape(self.preset, self.reward, self.train_options.get("env_kwargs"))
+            if self.algo == "dqn" and shape["slate_size"] != 1:
+                raise ConfigError(
+                    f"preset: sb3-dqn needs a Discrete action (slate size 1); preset "
+                    f"{self.preset!r} builds slates of {shape['slate_size']}"
+                )
+        check_fits(shape, context, f"this {self.name} policy")
+
     def setup(self, context) -> None:
         """Load or train the policy; check it fits the scenario; build the observer."""
         super().setup(context)
-        sb3 = _sb3()
-        cls = sb3.PPO if self.algo == "ppo" else sb3.DQN
         if self.path is not None:
-            self.model = cls.load(self.path, device="cpu")
+            self.model = self._load()
         else:
             seed = int(self.rng.integers(0, 2**31))
             self.model = train_policy(
                 self.algo, self.preset, self.reward, self.timesteps, seed, **self.train_options
             )
             self.train_seconds = self.model.train_seconds
-        space = self.model.observation_space
-        C, L = space["candidates"].shape[0], space["history"].shape[0]
-        G = context.world.n_genres
-        if space["profile"].shape[0] != 1 + G:
-            raise ConfigError(
-                f"world.n_genres: this policy was trained on {space['profile'].shape[0] - 1} "
-                f"genres, the scenario's world has {G}"
-            )
-        action = self.model.action_space
-        K = 1 if action.shape == () else int(action.shape[0])
-        if context.slate_size != K:
-            raise ConfigError(
-                f"simulation.slate_size: this policy builds slates of {K}, got {context.slate_size}"
-            )
-        self.observer = PopulationObservation(context.world, C, L)
+        shape = _model_shape(self.model)
+        check_fits(shape, context, f"this {self.name} policy")
+        self.observer = PopulationObservation(
+            context.world, shape["candidates"], shape["history_length"]
+        )
 
     def recommend(self, batch: RequestBatch) -> np.ndarray:
         """One batched ``predict`` over the requests' observations."""
@@ -219,6 +271,17 @@ class _SB3Agent(Agent):
     def request_flops(self, pool: float, batch: float) -> float:
         """The policy network's dense layers once per request."""
         return dense_flops(self.model.policy)
+
+
+def _model_shape(model) -> dict[str, int]:
+    """C, K, L and G of a trained SB3 model, read from its spaces."""
+    space, action = model.observation_space, model.action_space
+    return {
+        "candidates": int(space["candidates"].shape[0]),
+        "slate_size": 1 if action.shape == () else int(action.shape[0]),
+        "history_length": int(space["history"].shape[0]),
+        "n_genres": int(space["profile"].shape[0]) - 1,
+    }
 
 
 def _distinct(idx: np.ndarray, C: int) -> np.ndarray:

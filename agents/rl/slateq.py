@@ -34,12 +34,16 @@ import numpy as np
 import torch
 from simrec_agents.cf.base import check_params
 from simrec_agents.cf.torch_util import torch_setup
-from simrec_agents.rl.obs import PopulationObservation, check_preset_reward
+from simrec_agents.rl.obs import (
+    PopulationObservation,
+    check_fits,
+    check_preset_reward,
+    env_shape,
+)
 from torch import nn
 
 from simrec.agent import Agent
 from simrec.envs.vector import UserLifetimeVectorEnv
-from simrec.errors import ConfigError
 from simrec.types import Cost, Feedback, RequestBatch
 
 __all__ = [
@@ -372,12 +376,22 @@ class SlateQAgent(Agent):
         }
         self.train_seconds = 0.0
 
+    def _shape(self) -> dict[str, int]:
+        """The C, K, L (and G) of the policy: the saved one's, or the training env's."""
+        if self.path:
+            return torch.load(self.path, weights_only=True)["spec"]
+        return env_shape(self.preset, self.reward)
+
+    def check(self, context) -> None:
+        """The policy (saved, or the one training would give) fits the scenario."""
+        check_fits(self._shape(), context, "this slateq policy")
+
     def setup(self, context) -> None:
         """Train (seeded from the agent's stream) or load the policy; build the observer."""
         super().setup(context)
         torch_setup()
         if self.path:
-            blob = torch.load(self.path, weights_only=True)
+            blob = torch.load(self.path, weights_only=True)  # tensors and plain data only
             self.spec = blob["spec"]
             self.net = SlateQNet(self.spec["state_dim"], self.spec["item_dim"], self.spec["hidden"])
             self.net.load_state_dict(blob["state"])
@@ -392,11 +406,7 @@ class SlateQAgent(Agent):
                 **self.train_options,
             )
             self.train_seconds = stats.seconds
-        if context.slate_size != self.spec["slate_size"]:
-            raise ConfigError(
-                f"simulation.slate_size: this policy builds slates of "
-                f"{self.spec['slate_size']}, got {context.slate_size}"
-            )
+        check_fits(self.spec, context, "this slateq policy")
         self.observer = PopulationObservation(
             context.world, self.spec["candidates"], self.spec["history_length"]
         )

@@ -33,17 +33,19 @@ Observation (all ``float32``):
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from simrec.config import Config, EnvConfig, replace_path
 from simrec.dynamics import retention
-from simrec.engine import Engine
+from simrec.engine import Engine, as_array
 from simrec.errors import ConfigError, InvalidActionError, SimrecError
 from simrec.log import EventLog
+from simrec.resources import check_memory
 from simrec.rng import CounterStream, make_streams
-from simrec.worlds import World, make_world, new_users
+from simrec.worlds import World, fewest_available, make_world, new_users
 
 __all__ = ["LOG_PRICE_BOUND", "MAX_AGE", "Catalog", "LifetimeCore", "StepResult", "catalog_for"]
 
@@ -150,6 +152,7 @@ class LifetimeCore:
         self, config: Config, env: EnvConfig, n: int, item_vectors: np.ndarray | None = None
     ) -> None:
         self.config, self.env, self.n = config, env, n
+        check_memory(config, n_users=n + env.warmup_users, what="the env")
         self.catalog = catalog_for(config, env)
         world = self.catalog.world
         M, G = world.n_items, len(world.genre_names)
@@ -170,11 +173,11 @@ class LifetimeCore:
         self.L = env.history_length
         if self.K > self.C:
             raise ConfigError(f"slate_size: expected at most candidates={self.C}, got {self.K}")
-        n_at_start = int((world.items.available(0.0)).sum())
-        if n_at_start < self.C:
+        fewest, day = fewest_available(world.items, math.ceil(env.horizon_days))
+        if fewest < self.C:
             raise ConfigError(
-                f"candidates: expected at most the {n_at_start} items in the catalog on day 0, "
-                f"got {self.C}"
+                f"candidates: expected at most the {fewest} items the catalog holds on day "
+                f"{day} of the horizon, got {self.C}"
             )
         self.tick = config.simulation.tick_minutes / 1440.0
         # One engine over n slots; users are put into slots at reset.
@@ -284,7 +287,7 @@ class LifetimeCore:
             InvalidActionError: Wrong dtype or shape, an index out of ``[0, C)``, or a slate
                 that repeats a candidate.
         """
-        a = np.asarray(actions)
+        a = as_array(actions, "action")
         B, K, C = len(slots), self.K, self.C
         if a.dtype.kind not in "iu":
             raise InvalidActionError(

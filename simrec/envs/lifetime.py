@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
+from copy import deepcopy
 from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 from gymnasium.error import ResetNeeded
+from gymnasium.vector.utils import batch_space
 
 from simrec.config import REWARDS, Config, EnvConfig, RewardConfig, from_dict, to_dict
+from simrec.engine import as_array
 from simrec.envs.core import LOG_PRICE_BOUND, MAX_AGE, LifetimeCore
 from simrec.envs.presets import PRESETS
 from simrec.errors import ConfigError, UnknownNameError, suggest
+from simrec.rng import check_seed
 
-__all__ = ["SlateSpace", "UserLifetimeEnv", "make_spaces", "resolve"]
+__all__ = ["BatchedSlateSpace", "SlateSpace", "UserLifetimeEnv", "make_spaces", "resolve"]
 
 #: Keyword arguments every env accepts besides ``preset``, ``config``, ``env``.
 SHORTCUTS = {
@@ -136,6 +140,46 @@ class SlateSpace(spaces.MultiDiscrete):
     def __repr__(self) -> str:
         """``SlateSpace(C, K)``."""
         return f"SlateSpace({int(self.nvec[0])}, {len(self.nvec)})"
+
+
+class BatchedSlateSpace(spaces.MultiDiscrete):
+    """``MultiDiscrete`` of shape ``(n, K)`` over ``C``: one :class:`SlateSpace` per sub-env.
+
+    What ``batch_space(SlateSpace(C, K), n)`` gives (the vector envs' ``action_space``):
+    ``sample()`` draws every row without replacement and ``contains()`` rejects a row that
+    repeats an index.
+    """
+
+    def __init__(self, n: int, n_candidates: int, slate_size: int, seed: Any = None) -> None:
+        """``n`` slates of ``slate_size`` distinct indices into ``n_candidates``."""
+        super().__init__(
+            np.full((n, slate_size), n_candidates, dtype=np.int64), dtype=np.int64, seed=seed
+        )
+
+    def sample(self, mask: Any = None, probability: Any = None) -> np.ndarray:
+        """``(n, K)`` rows of K distinct indices, uniformly (masks: ``MultiDiscrete``)."""
+        if mask is not None or probability is not None:
+            return super().sample(mask=mask, probability=probability)
+        n, k = self.nvec.shape
+        keys = self.np_random.random((n, int(self.nvec[0, 0])))
+        return np.argsort(keys, axis=1)[:, :k].astype(self.dtype)
+
+    def contains(self, x: Any) -> bool:
+        """A member: in range and no index repeated within a row."""
+        if not super().contains(x):
+            return False
+        srt = np.sort(np.asarray(x), axis=1)
+        return not bool((srt[:, 1:] == srt[:, :-1]).any())
+
+    def __repr__(self) -> str:
+        """``BatchedSlateSpace(n, C, K)``."""
+        n, k = self.nvec.shape
+        return f"BatchedSlateSpace({n}, {int(self.nvec[0, 0])}, {k})"
+
+
+@batch_space.register(SlateSpace)
+def _batch_slate_space(space: SlateSpace, n: int = 1) -> BatchedSlateSpace:
+    return BatchedSlateSpace(n, int(space.nvec[0]), len(space.nvec), seed=deepcopy(space.np_random))
 
 
 def _box(low: list[np.ndarray | float], high: list[np.ndarray | float], rows: int = 0) -> Any:
@@ -272,6 +316,8 @@ class UserLifetimeEnv(gym.Env):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """Start a new user's life (drawn with the env's ``np_random``)."""
+        if seed is not None:
+            check_seed(seed)
         super().reset(seed=seed)
         self.core.reset_slots(self._slot, [self.np_random])
         return self._obs(), {"candidates": self.core.cands[0].copy(), "day": 0.0}
@@ -282,7 +328,7 @@ class UserLifetimeEnv(gym.Env):
             raise ResetNeeded("Cannot call step() before reset() on simrec/UserLifetime")
         if self.core.done[0]:
             raise ResetNeeded("The episode has ended (churn or horizon); call reset()")
-        result = self.core.step(self._slot, np.asarray(action)[None, ...])
+        result = self.core.step(self._slot, as_array(action, "action")[None, ...])
         info = {k: (v[0].item() if v.ndim == 1 else v[0]) for k, v in result.info.items()}
         info["candidates"] = self.core.cands[0].copy()
         return (

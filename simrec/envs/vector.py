@@ -19,9 +19,11 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from simrec.config import Config, EnvConfig
+from simrec.engine import as_array
 from simrec.envs.core import LifetimeCore
 from simrec.envs.lifetime import make_spaces, resolve
-from simrec.errors import ConfigError
+from simrec.errors import ConfigError, InvalidActionError
+from simrec.rng import check_seed
 
 __all__ = ["UserLifetimeVectorEnv"]
 
@@ -76,14 +78,24 @@ class UserLifetimeVectorEnv(VectorEnv):
         """Reset every sub-env; an int seed gives sub-env *i* the seed ``seed + i``."""
         if seed is None:
             seeds: list[int | None] = [None] * self.num_envs
-        elif isinstance(seed, int):
-            seeds = [seed + i for i in range(self.num_envs)]
+        elif isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+            check_seed(seed)
+            check_seed(int(seed) + self.num_envs - 1, "seed + num_envs - 1")
+            seeds = [int(seed) + i for i in range(self.num_envs)]
         else:
+            if not isinstance(seed, (list, tuple)):
+                raise ConfigError(
+                    f"seed: expected None, an integer or a list of {self.num_envs} seeds, "
+                    f"got {seed!r}"
+                )
             seeds = list(seed)
             if len(seeds) != self.num_envs:
                 raise ConfigError(
                     f"seed: expected {self.num_envs} seeds (one per sub-env), got {len(seeds)}"
                 )
+            for i, s in enumerate(seeds):
+                if s is not None:
+                    check_seed(s, f"seed[{i}]")
         self._rngs = [seeding.np_random(s)[0] for s in seeds]
         self.core.reset_slots(self._slots, self._rngs)
         self._autoreset[:] = False
@@ -96,8 +108,12 @@ class UserLifetimeVectorEnv(VectorEnv):
         """Step every sub-env; sub-envs whose episode ended last step are reset instead."""
         if not self._rngs:
             raise ResetNeeded("Cannot call step() before reset() on the simrec vector env")
-        actions = np.asarray(actions)
+        actions = as_array(actions, "actions")
         n = self.num_envs
+        if actions.ndim == 0 or actions.shape[0] != n:
+            raise InvalidActionError(
+                f"actions: expected one action per sub-env, shape ({n}, ...), got {actions.shape}"
+            )
         reward = np.zeros(n)
         terminated = np.zeros(n, dtype=bool)
         truncated = np.zeros(n, dtype=bool)

@@ -1,5 +1,6 @@
 """RL agents: SlateQ's next-state targets, REINFORCE's correction, SB3 policies as agents."""
 
+import hashlib
 import json
 
 import numpy as np
@@ -110,7 +111,7 @@ def test_slateq_and_reinforce_serve_a_population():
     wrong = lts_population()
     d = to_dict(wrong)
     d["simulation"]["slate_size"] = 2
-    with pytest.raises(ConfigError, match=r"simulation\.slate_size: this policy builds slates"):
+    with pytest.raises(ConfigError, match=r"slate_size: this slateq policy builds slates"):
         Simulation(from_dict(Config, d)).run("slateq", seed=0, agent_params={"steps": 500})
 
 
@@ -162,8 +163,9 @@ def test_sb3_policy_trains_saves_loads_and_serves(tmp_path):
     meta = json.loads((tmp_path / "meta.json").read_text())
     assert meta["reward"] == "long-term" and (tmp_path / "policy.zip").is_file()
     assert list((tmp_path / "checkpoints").glob("ppo_*_steps.zip"))
+    pinned = {"path": str(tmp_path / "policy.zip"), "sha256": meta["sha256"]}
     cfg = lts_population()
-    loaded = make_agent("sb3-ppo", path=str(tmp_path / "policy.zip"))
+    loaded = make_agent("sb3-ppo", **pinned)
     r = Simulation(cfg).run(loaded, seed=0)
     assert r.totals["impressions"] > 0 and r.cost.params > 0
     # Served slates are the policy's greedy choices among the request's candidates.
@@ -171,16 +173,44 @@ def test_sb3_policy_trains_saves_loads_and_serves(tmp_path):
     from simrec.types import RequestBatch
 
     world = Simulation(cfg).build_world(0)
-    agent = make_agent("sb3-ppo", path=str(tmp_path / "policy.zip"))
+    agent = make_agent("sb3-ppo", **pinned)
     agent.setup(AgentContext(world.observable, np.random.default_rng(0), 1, 10, 1.0))
     cands = np.arange(40).reshape(4, 10)
     batch = RequestBatch(np.arange(4), 0.0, np.zeros(4, np.int32), np.arange(300), cands, 1)
     expected, _ = model.predict(agent.observer(batch), deterministic=True)
-    agent2 = make_agent("sb3-ppo", path=str(tmp_path / "policy.zip"))
+    agent2 = make_agent("sb3-ppo", **pinned)
     agent2.setup(AgentContext(world.observable, np.random.default_rng(0), 1, 10, 1.0))
     assert agent2.recommend(batch)[:, 0].tolist() == cands[np.arange(4), expected].tolist()
-    with pytest.raises(ConfigError, match="path: no policy file"):
-        make_agent("sb3-ppo", path=str(tmp_path / "missing.zip"))
+    with pytest.raises(ConfigError, match="path: cannot read the policy file"):
+        make_agent("sb3-ppo", path=str(tmp_path / "missing.zip"), sha256="0" * 64)
+
+
+def test_sb3_policy_file_must_be_pinned_by_its_sha256(tmp_path):
+    """Loading an SB3 zip unpickles objects (runs code): no load without the file's hash."""
+    pytest.importorskip("stable_baselines3", reason="needs the rl extra")
+    from simrec_agents.rl.sb3 import train_policy
+
+    train_policy(
+        "ppo",
+        timesteps=64,
+        out=tmp_path,
+        n_steps=32,
+        batch_size=32,
+        env_kwargs={"env": {"warmup_users": 0}},
+    )
+    path = tmp_path / "policy.zip"
+    digest = json.loads((tmp_path / "meta.json").read_text())["sha256"]
+    assert digest == hashlib.sha256(path.read_bytes()).hexdigest()
+    with pytest.raises(ConfigError, match=f"sha256: .*this file's is {digest}"):
+        make_agent("sb3-ppo", path=str(path))
+    with pytest.raises(ConfigError, match="sha256: expected 64 hexadecimal digits"):
+        make_agent("sb3-ppo", path=str(path), sha256="abc")
+    agent = make_agent("sb3-ppo", path=str(path), sha256=digest.upper())  # case-insensitive
+    path.write_bytes(path.read_bytes() + b"\0")  # the file changes after it was pinned
+    with pytest.raises(ConfigError, match="the file changed since it was pinned"):
+        agent._load()
+    with pytest.raises(ConfigError, match="the file changed since it was pinned"):
+        make_agent("sb3-ppo", path=str(path), sha256=digest)
 
 
 def test_reinforce_uses_observable_data_only():
