@@ -10,7 +10,8 @@ Expected runtime: ~25 s for PPO on the `learnable` preset with the defaults on 2
         --timesteps 50000 --reward long-term --out policies/ppo_lts_longterm \
         --logdir runs/tb --checkpoint-every 10000
     # then in a scenario:  - name: sb3-ppo
-    #                         params: {path: policies/ppo_lts_longterm/policy.zip}
+    #                         params: {path: policies/ppo_lts_longterm/policy.zip,
+    #                                  sha256: <"sha256" of policies/ppo_lts_longterm/meta.json>}
 
 Needs the ``rl`` extra (torch 2.13.0 CPU and stable-baselines3).
 """

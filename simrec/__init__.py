@@ -9,6 +9,7 @@ from simrec import envs  # registers the gymnasium ids
 from simrec.agent import Agent, AgentContext, available_agents, make_agent
 from simrec.config import Config, ScenarioConfig, from_dict, load_yaml, to_yaml
 from simrec.errors import (
+    AgentError,
     ConfigError,
     DependencyNotInstalled,
     InvalidActionError,
@@ -25,6 +26,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Agent",
     "AgentContext",
+    "AgentError",
     "Config",
     "ConfigError",
     "Cost",

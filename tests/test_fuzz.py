@@ -62,9 +62,40 @@ _leaves(to_dict(load_yaml(yaml.safe_dump(BASE))))
 
 NASTY = st.one_of(
     st.sampled_from(
-        [math.nan, math.inf, -math.inf, 0, -1, 1, 2, 3, 0.0, 0.5, 1.0, -0.5, 1e-300, 1e300,
-         10**30, -(10**30), 2**63, 2**64, "", "x", "random", None, True, False, [], {}, [1, 2],
-         {"a": 1}, "1e3", 1440.0, 7.0, 36500]
+        [
+            math.nan,
+            math.inf,
+            -math.inf,
+            0,
+            -1,
+            1,
+            2,
+            3,
+            0.0,
+            0.5,
+            1.0,
+            -0.5,
+            1e-300,
+            1e300,
+            10**30,
+            -(10**30),
+            2**63,
+            2**64,
+            "",
+            "x",
+            "random",
+            None,
+            True,
+            False,
+            [],
+            {},
+            [1, 2],
+            {"a": 1},
+            "1e3",
+            1440.0,
+            7.0,
+            36500,
+        ]
     ),
     st.integers(-5, 50),
     st.floats(allow_nan=True, allow_infinity=True),
@@ -231,8 +262,13 @@ def test_single_env_actions_and_seeds(seed, actions, slate):
 @settings(max_examples=100, deadline=None, derandomize=True)
 @given(seed=SEEDS, actions=st.lists(ACTIONS, min_size=1, max_size=3), slate=st.sampled_from([1, 3]))
 def test_vector_env_actions_and_seeds(seed, actions, slate):
-    env = gym.make_vec("simrec/UserLifetime-v0", num_envs=4, slate_size=slate, candidates=10,
-                       env={"warmup_users": 0})
+    env = gym.make_vec(
+        "simrec/UserLifetime-v0",
+        num_envs=4,
+        slate_size=slate,
+        candidates=10,
+        env={"warmup_users": 0},
+    )
     try:
         env.reset(seed=seed)
     except SimrecError:

@@ -220,7 +220,7 @@ class ReinforceTopKAgent(Agent):
         if batch.time < self.behaviour_days or self.fits == 0:
             return self.behaviour.recommend(batch)
         with torch.no_grad():
-            s = self.model.state(torch.from_numpy(hist), self.profile[batch.users])
+            s = self.model.state(torch.from_numpy(hist), self.profile[batch.users.copy()])
             logits = (s @ self.model.pi.T).numpy()
         pool = item_pool(batch)
         scores = np.take_along_axis(logits, pool, axis=1)

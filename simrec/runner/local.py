@@ -45,6 +45,7 @@ from simrec.runner.results import (
     foreign_entries,
     lock_folder,
     long_metrics,
+    parquet_bytes,
     read_run,
     remove_owned,
     run_dir,
@@ -524,16 +525,8 @@ def collect(
     totals = pd.DataFrame(rows)
     summary = summarize(totals, scenario.baseline or None) if rows else pd.DataFrame()
     with writing(f"the summaries in {out}", "the finished runs are kept"):
-        atomic_write_bytes(out / "metrics.parquet", _parquet(metrics))
+        atomic_write_bytes(out / "metrics.parquet", parquet_bytes(metrics, index=False))
         atomic_write_text(out / "summary.csv", summary.to_csv(index=False))
     return ScenarioResult(
         out=out, totals=totals, summary=summary, metrics=metrics, ran=ran, missing=tuple(missing)
     )
-
-
-def _parquet(frame: pd.DataFrame) -> bytes:
-    import io
-
-    buf = io.BytesIO()
-    frame.to_parquet(buf, index=False)
-    return buf.getvalue()

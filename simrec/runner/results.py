@@ -59,6 +59,7 @@ __all__ = [
     "foreign_entries",
     "lock_folder",
     "long_metrics",
+    "parquet_bytes",
     "read_run",
     "remove_owned",
     "run_dir",
@@ -186,7 +187,8 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def _parquet_bytes(frame: pd.DataFrame, index: bool = True) -> bytes:
+def parquet_bytes(frame: pd.DataFrame, index: bool = True) -> bytes:
+    """The Parquet file of ``frame``, as bytes (to be written atomically)."""
     buf = io.BytesIO()
     frame.to_parquet(buf, index=index)
     return buf.getvalue()
@@ -282,12 +284,12 @@ def write_run(
         try:
             os.chmod(tmp, 0o777 & ~_umask())
             files = {
-                "daily.parquet": _parquet_bytes(daily),
+                "daily.parquet": parquet_bytes(daily),
                 "totals.json": json.dumps(totals, indent=1, sort_keys=True).encode(),
                 "cost.json": json.dumps(cost, indent=1, sort_keys=True, default=str).encode(),
             }
             if events is not None:
-                files["events.parquet"] = _parquet_bytes(events, index=False)
+                files["events.parquet"] = parquet_bytes(events, index=False)
             for name, data in files.items():
                 (tmp / name).write_bytes(data)
             manifest = {
