@@ -36,8 +36,9 @@ wheel-check: setup
 	$(PYTHON) -m venv $(WHEEL_DIR)/venv
 	$(WHEEL_DIR)/venv/bin/python -m pip install --quiet --disable-pip-version-check \
 	  -c requirements/constraints.txt "$$(ls $(WHEEL_DIR)/simrec-*.whl)[plots]"
-	cd $(WHEEL_DIR) && venv/bin/python -c "import simrec, simrec_agents, simrec_agents.rl.slateq, \
-	  simrec_agents.kg.cke; assert '/site-packages/' in simrec_agents.__file__, simrec_agents.__file__"
+	cd $(WHEEL_DIR) && venv/bin/python -c "import importlib.util as u, simrec_agents; \
+	  assert '/site-packages/' in simrec_agents.__file__, simrec_agents.__file__; \
+	  assert all(u.find_spec(m) for m in ('simrec.data', 'simrec_agents.rl.slateq', 'simrec_agents.kg.cke'))"
 	cd $(WHEEL_DIR) && venv/bin/simrec run $(CURDIR)/scenarios/quickstart.yaml --smoke \
 	  --out smoke --no-progress --workers 2
 	test -s $(WHEEL_DIR)/smoke/report.md && test -s $(WHEEL_DIR)/smoke/figures/retention.png

@@ -309,9 +309,10 @@ def _prepare_folder(scenario: ScenarioConfig, out: Path, resume: bool, force: bo
                 f"{'; '.join(diffs[:3])}{more}; choose another folder or pass --force to "
                 f"replace them"
             )
-        if finished_runs(out) and not resume:
+        finished = finished_runs(out)
+        if finished and not resume:
             raise ResultsError(
-                f"--out {out}: already holds {len(finished_runs(out))} finished runs of this "
+                f"--out {out}: already holds {len(finished)} finished runs of this "
                 f"scenario; pass --resume to keep them and run the rest, or --force to replace"
             )
     elif any((out / "runs").glob("*/*")):
