@@ -115,14 +115,20 @@ def resolve(
     agents: Sequence[str] | None = None,
     days: int | None = None,
     smoke: bool = False,
+    settings: Sequence[tuple[str, Any]] = (),
 ) -> ScenarioConfig:
     """Apply command-line overrides to a scenario (validated like the YAML).
+
+    ``settings`` are ``(dotted key, value)`` pairs (``--set KEY=VALUE``), applied after the
+    smoke variant and before ``days``/``seeds``.
 
     Raises:
         ConfigError: An unknown agent label (with suggestion) or an invalid override.
     """
     if smoke:
         scenario = scenario.smoke_variant()
+    for key, value in settings:
+        scenario = replace_path(scenario, key, value)
     if days is not None:
         scenario = replace_path(scenario, "simulation.days", days)
     if seeds is not None:
@@ -267,8 +273,13 @@ def _dot(path: str, key: Any) -> str:
     return f"{path}.{key}" if path else str(key)
 
 
-def _check_owner(out: Path) -> None:
-    """Refuse a folder that holds anything simrec did not write (before writing into it)."""
+def _check_owner(out: Path, locked: bool) -> None:
+    """Refuse a folder that holds anything simrec did not write.
+
+    Before the lock (``locked=False``) only a folder without simrec's marker is checked (so
+    that nothing is written into it, not even the lock); the whole contents are checked once
+    the lock is held, when no other simrec process is writing there.
+    """
     if not out.exists():
         return
     if not out.is_dir():
@@ -280,6 +291,8 @@ def _check_owner(out: Path) -> None:
             f"--out {out}: holds files simrec did not write ({shown}); choose an empty or new "
             f"folder (simrec writes only into folders it created)"
         )
+    if not locked:
+        return
     foreign = foreign_entries(out)
     if foreign:
         more = f" and {len(foreign) - 5} more" if len(foreign) > 5 else ""
@@ -410,11 +423,11 @@ def run_scenario(
     if not 0.0 <= events <= 1.0:
         raise ConfigError(f"--events: expected a share in [0, 1], got {events!r}")
     preflight(scenario)
-    _check_owner(out)
+    _check_owner(out, locked=False)
     with writing(f"--out {out}"):
         out.mkdir(parents=True, exist_ok=True)
     with lock_folder(out, f"simrec run {scenario.name}"):
-        _check_owner(out)  # another process may have written between the check and the lock
+        _check_owner(out, locked=True)
         _prepare_folder(scenario, out, resume, force)
         _remove_stale_temporaries(out)
         for spec, problem in _invalid_runs(scenario, out):

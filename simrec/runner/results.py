@@ -402,12 +402,17 @@ def foreign_entries(out: Path) -> list[str]:
         if name in TOP_FILES or (name.startswith(".") and name.endswith(".tmp")):
             continue
         if name == "figures" and entry.is_dir():
-            foreign += [f"figures/{p.name}" for p in entry.iterdir() if p.suffix != ".png"]
+            foreign += [f"figures/{p.name}" for p in entry.iterdir() if not _figure(p.name)]
         elif name == "runs" and entry.is_dir():
             foreign += _foreign_in_runs(entry)
         else:
             foreign.append(name + ("/" if entry.is_dir() else ""))
     return foreign
+
+
+def _figure(name: str) -> bool:
+    """A figure, or the temporary file of one being written."""
+    return name.endswith(".png") or (name.startswith(".") and name.endswith(".tmp"))
 
 
 def _foreign_in_runs(runs: Path) -> list[str]:
