@@ -37,6 +37,18 @@ def _int_list(text: str) -> list[int]:
         ) from None
 
 
+def _setting(text: str) -> tuple[str, object]:
+    from simrec.config import parse_yaml
+
+    key, eq, value = text.partition("=")
+    if not eq or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key.strip(), parse_yaml(value, f"--set {key.strip()}")
+    except SimrecError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="simrec", description="Simulate the long-term effects of recommender systems."
@@ -48,6 +60,15 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--seeds", type=_int_list, help="override seeds, e.g. 0,1,2")
     r.add_argument("--agents", help="run only these agent labels, comma-separated")
     r.add_argument("--days", type=int, help="override the horizon (days)")
+    r.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        type=_setting,
+        help="override one scenario field, e.g. --set user_model.choice=cascade "
+        "(repeatable; the value is read as YAML)",
+    )
     r.add_argument(
         "--workers",
         type=int,
@@ -140,6 +161,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         agents=[a.strip() for a in args.agents.split(",")] if args.agents else None,
         days=args.days,
         smoke=args.smoke,
+        settings=args.set,
     )
     if args.workers < 1:
         raise SimrecError(f"--workers: expected a positive integer, got {args.workers}")
@@ -192,6 +214,11 @@ def _cmd_list() -> int:
     print("worlds:")
     for name, (_, _, summary) in sorted(WORLDS.items()):
         print(f"  {name:16s} {summary}")
+    from simrec.usermodel import available_components
+
+    print("user-model components (user_model.<role>: <name>):")
+    for role, named in available_components().items():
+        print(f"  {role:16s} {', '.join(named)}")
     print("agents:")
     for name, info in sorted(available_agents().items()):
         extras = f" [needs simrec[{','.join(info.extras)}]]" if info.extras else ""

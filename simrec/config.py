@@ -49,6 +49,7 @@ __all__ = [
     "RewardConfig",
     "ScenarioConfig",
     "SimulationConfig",
+    "UserModelConfig",
     "UsersConfig",
     "WorldConfig",
     "from_dict",
@@ -403,6 +404,35 @@ class WorldConfig(_Base):
     movielens: MovieLensConfig = param(MovieLensConfig, "fit of the movielens-100k world")
 
 
+# ----------------------------------------------------------------------------- user model
+
+
+@dataclass(frozen=True)
+class UserModelConfig(_Base):
+    """Which component fills each role of the user model (``docs/model.md``).
+
+    Built-in names, or names registered under the ``simrec.components`` entry-point group.
+    """
+
+    choice: str = param(
+        "mnl", "choice model: mnl (logit, the default), cascade, pbm (position-based)"
+    )
+    engagement: str = param("default", "minutes spent on a clicked item")
+    purchase: str = param("default", "purchase and revenue of a click")
+    drift: str = param("default", "interest drift toward consumed items; random walk")
+    satisfaction: str = param("default", "satisfaction: decay, update on click and no-click")
+    memory: str = param("default", "the buffer of recently consumed items")
+    fatigue: str = param("default", "per-genre fatigue")
+    session_exit: str = param("default", "leaving the session after a request")
+    retention: str = param("default", "return gaps and churn at session ends")
+
+    def __post_init__(self) -> None:
+        """Validate fields, then that each name is a plain name."""
+        super().__post_init__()
+        for f in dataclasses.fields(self):
+            check_plain_name(f.name, getattr(self, f.name))
+
+
 # ----------------------------------------------------------------------------- dynamics
 
 
@@ -696,6 +726,7 @@ class Config(_Base):
     """Everything one simulation run needs besides the agent and the seed."""
 
     world: WorldConfig = param(WorldConfig, "world to build")
+    user_model: UserModelConfig = param(UserModelConfig, "the components of the user model")
     dynamics: DynamicsConfig = param(DynamicsConfig, "user behaviour rules")
     retention: RetentionConfig = param(RetentionConfig, "return and churn rules")
     economy: EconomyConfig = param(EconomyConfig, "purchase and revenue rules")
@@ -745,6 +776,7 @@ class ScenarioConfig(_Base):
     baseline: str = param("", "agent label paired differences are taken against")
     agents: tuple[AgentSpec, ...] = param((AgentSpec(),), "the agents compared")
     world: WorldConfig = param(WorldConfig, "world to build")
+    user_model: UserModelConfig = param(UserModelConfig, "the components of the user model")
     dynamics: DynamicsConfig = param(DynamicsConfig, "user behaviour rules")
     retention: RetentionConfig = param(RetentionConfig, "return and churn rules")
     economy: EconomyConfig = param(EconomyConfig, "purchase and revenue rules")
@@ -784,6 +816,7 @@ class ScenarioConfig(_Base):
         """The :class:`Config` of one run of this scenario."""
         return Config(
             world=self.world,
+            user_model=self.user_model,
             dynamics=self.dynamics,
             retention=self.retention,
             economy=self.economy,
@@ -1080,6 +1113,7 @@ def markdown_tables() -> str:
         ("world.items", ItemsConfig),
         ("world.users", UsersConfig),
         ("world.movielens", MovieLensConfig),
+        ("user_model", UserModelConfig),
         ("dynamics", DynamicsConfig),
         ("retention", RetentionConfig),
         ("economy", EconomyConfig),

@@ -13,6 +13,7 @@ True
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,7 @@ from simrec.metrics import daily_metrics, run_totals
 from simrec.resources import check_memory
 from simrec.rng import make_streams
 from simrec.types import Cost, readonly
+from simrec.usermodel import Component
 from simrec.worlds import World, check_catalog, make_world
 
 __all__ = ["Simulation", "SimulationResult"]
@@ -142,10 +144,15 @@ class Simulation:
 
     Args:
         config: The run configuration (defaults: :class:`~simrec.config.Config`).
+        components: User-model components replacing the configured ones, by role (e.g.
+            ``{"retention": MyRetention()}``; see :mod:`simrec.usermodel`).
     """
 
-    def __init__(self, config: Config | None = None) -> None:
+    def __init__(
+        self, config: Config | None = None, components: Mapping[str, Component] | None = None
+    ) -> None:
         self.config = config if config is not None else Config()
+        self.components = dict(components or {})
         self.calendar = Calendar(self.config.simulation)
 
     def build_world(self, seed: int) -> World:
@@ -217,7 +224,7 @@ class Simulation:
             spill_dir=log_dir,
             n_items=world.n_items,
         )
-        engine = Engine(world, cfg, streams.behaviour, log)
+        engine = Engine(world, cfg, streams.behaviour, log, self.components)
         run = _Run(engine, agent, None, name, seed)
         run.call(
             "setup",

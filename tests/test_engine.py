@@ -46,9 +46,9 @@ def test_validate_slates_errors(slates, pattern):
 
 
 def test_validate_slates_in_blocks_reports_the_first_check_over_the_batch(monkeypatch):
-    from simrec import engine
+    from simrec.engine import slates
 
-    monkeypatch.setattr(engine, "LOG_BLOCK", 2)
+    monkeypatch.setattr(slates, "LOG_BLOCK", 2)
     users = np.arange(5) + 100
     avail = np.ones(10, dtype=bool)
     avail[9] = False

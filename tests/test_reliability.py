@@ -422,7 +422,7 @@ def test_memory_estimate_is_a_lower_bound_of_a_real_run():
     engine = Engine(world, cfg, s.behaviour, None)
     held = sum(
         v.nbytes
-        for obj in (world.items, world.item_truth, world.users, world.user_truth, engine)
+        for obj in (world.items, world.item_truth, world.users, world.user_truth, engine.pop)
         for v in vars(obj).values()
         if isinstance(v, np.ndarray)
     )

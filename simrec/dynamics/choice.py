@@ -1,22 +1,44 @@
-r"""Choice: multinomial logit over the slate plus a no-click option.
+r"""Choice: which items of a slate a user clicks.
 
 User *j* shown slate :math:`S = (i_0, \dots, i_{K-1})` has utility for the item at position
 *k*
 
 .. math::
     v_{jk} = b_{int} \langle u_j, z_{i_k} \rangle + b_{app} a_{i_k}
-             - b_{fat} F_{j, g(i_k)} - b_{rep} \mathbb{1}[i_k \in R_j] - b_{pos} \log_2(1 + k)
+             - b_{fat} F_{j, g(i_k)} - b_{rep} \mathbb{1}[i_k \in R_j]
 
-(:math:`R_j`: the user's recently consumed items), and picks *k* with probability
-:math:`e^{v_{jk}} / (e^{v_0} + \sum_{k'} e^{v_{jk'}})`, or nothing with the remaining
-probability. The draw inverts the cumulative probabilities with one uniform per request.
+(:math:`R_j`: the user's recently consumed items) and :math:`v_0` is the utility of not
+clicking. Three models turn utilities into clicks:
+
+* **multinomial logit** (the default): with position bias
+  :math:`\beta_k = -b_{pos}\log_2(1+k)`, the user clicks position *k* with probability
+  :math:`e^{v_{jk}+\beta_k} / (e^{v_0} + \sum_{k'} e^{v_{jk'}+\beta_{k'}})`, or nothing;
+  one uniform per request inverts the cumulative probabilities (:func:`choose`).
+* **cascade** (Craswell et al., WSDM 2008): the user scans top-down and clicks the item at
+  *k* with its attractiveness :math:`r_{jk} = \sigma(v_{jk} - v_0)`, stopping at the first
+  click: :math:`P(k) = r_{jk}\prod_{k'<k}(1 - r_{jk'})`, :math:`P(\text{none}) =
+  \prod_k (1 - r_{jk})` (:func:`cascade_probabilities`, :func:`choose_cascade`).
+* **position-based** (Richardson et al. 2007; Chuklin et al. 2015): position *k* is examined
+  with probability :math:`\theta_k = e^{-b_{pos}\log_2(1+k)}` and clicked if examined with
+  probability :math:`r_{jk}`, independently: :math:`P(\text{click } k) = \theta_k r_{jk}`;
+  several items of one slate can be clicked (:func:`click_position_based`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["choice_probabilities", "choose", "position_bias", "utility"]
+__all__ = [
+    "attractiveness",
+    "cascade_probabilities",
+    "choice_probabilities",
+    "choose",
+    "choose_cascade",
+    "click_position_based",
+    "examination",
+    "position_bias",
+    "utility",
+]
 
 #: Utilities within +-this need no shift before exp (e^300 ~ 1e130: sums stay finite).
 _EXP_SAFE = 300.0
@@ -109,3 +131,63 @@ def choose(v: np.ndarray, no_click_utility: float, u: np.ndarray) -> np.ndarray:
     for j in range(1, K + 1):
         np.add(p[j], p[j - 1], out=p[j])
     return np.count_nonzero(u * p[K] >= p[:K], axis=0)
+
+
+def attractiveness(v: np.ndarray, no_click_utility: float) -> np.ndarray:
+    r"""Click probability of an examined item, :math:`\sigma(v - v_0)`, float64.
+
+    >>> attractiveness(np.array([[0.0, 2.0]]), 0.0).round(3).tolist()
+    [[0.5, 0.881]]
+    """
+    x = np.clip(np.asarray(v, dtype=np.float64) - no_click_utility, -700.0, 700.0)
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def examination(k: int, weight: float) -> np.ndarray:
+    r"""Examination probability of positions ``0..k-1``, :math:`e^{-w \log_2(1 + k)}`.
+
+    >>> examination(3, 1.0).round(3).tolist()
+    [1.0, 0.368, 0.205]
+    """
+    return np.exp(-weight * np.log2(1.0 + np.arange(k)))
+
+
+def cascade_probabilities(r: np.ndarray) -> np.ndarray:
+    """Cascade-model probabilities ``(B, K + 1)`` of a click at each position, then none.
+
+    >>> cascade_probabilities(np.array([[0.5, 0.5]])).tolist()
+    [[0.5, 0.25, 0.25]]
+    """
+    B, K = r.shape
+    survive = np.cumprod(np.concatenate([np.ones((B, 1)), 1.0 - r], axis=1), axis=1)
+    return np.concatenate([survive[:, :K] * r, survive[:, K:]], axis=1)
+
+
+def choose_cascade(r: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Draw the clicked position of the cascade model per request (``K``: no click).
+
+    Args:
+        r: Attractiveness ``(B, K)``.
+        u: One uniform in [0, 1) per request.
+
+    >>> choose_cascade(np.array([[0.5, 0.5], [0.5, 0.5], [0.5, 0.5]]),
+    ...                np.array([0.4, 0.6, 0.8])).tolist()
+    [0, 1, 2]
+    """
+    cum = np.cumsum(cascade_probabilities(r)[:, :-1], axis=1)
+    return np.count_nonzero(u[:, None] >= cum, axis=1)
+
+
+def click_position_based(r: np.ndarray, theta: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Clicks of the position-based model, ``(B, K)`` bool: ``u < theta_k * r``.
+
+    Args:
+        r: Attractiveness ``(B, K)``.
+        theta: Examination probability per position ``(K,)``.
+        u: One uniform in [0, 1) per impression ``(B, K)``.
+
+    >>> click_position_based(np.array([[1.0, 1.0]]), np.array([1.0, 0.5]),
+    ...                      np.array([[0.9, 0.6]])).tolist()
+    [[True, False]]
+    """
+    return u < theta[None, :] * r

@@ -39,7 +39,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from simrec.config import Config, EnvConfig, replace_path
-from simrec.dynamics import retention
 from simrec.engine import Engine, as_array
 from simrec.errors import ConfigError, InvalidActionError, SimrecError
 from simrec.log import EventLog
@@ -199,14 +198,7 @@ class LifetimeCore:
         for slot, rng in zip(slots, rngs, strict=True):
             users, truth = new_users(self.config.world, world, rng, 1)
             key = rng.integers(0, 2**63, dtype=np.int64).astype(np.uint64)
-            self.engine.reset_users(
-                np.array([slot]),
-                truth.interest,
-                truth.satisfaction,
-                truth.price_sensitivity,
-                np.array([key]),
-                np.zeros(1),
-            )
+            self.engine.reset_users(np.array([slot]), truth, np.array([key]), np.zeros(1))
             self.profile[slot] = users.profile[0]
         self.now[slots] = 0.0
         self.prev[slots] = 0.0
@@ -357,15 +349,8 @@ class LifetimeCore:
             e.start_sessions(back, self.now[back])
         if go_on.size:
             self._new_candidates(go_on)
-        ret = self.config.retention
         s = e.satisfaction[slots]
-        hazard = retention.churn_hazard(
-            s,
-            h_min=ret.churn_min,
-            h_max=ret.churn_max,
-            midpoint=ret.churn_midpoint,
-            width=ret.churn_width,
-        )
+        hazard = e.model.retention.hazard(e.pop, slots)
         info = {
             "clicked": clicks > 0,
             # Slate position of the clicked item (-1: no click), for slate-level learners.

@@ -1,0 +1,257 @@
+"""The user model as composable parts.
+
+A :class:`UserModel` fills each role of :data:`ROLES` with a component
+(:class:`~simrec.usermodel.base.Component`), chosen by name in the ``user_model`` section of
+the configuration -- built-ins (:data:`BUILTIN`) or components registered by other packages
+under the entry-point group ``simrec.components`` -- or passed as instances from Python::
+
+    Simulation(config, components={"retention": MyRetention()})
+
+The model checks the components' declarations when it is built: every state variable a
+component ``uses`` is owned by another (or by the engine: :data:`~simrec.usermodel.base.
+BASE_STATE`), and every request signal it ``reads`` is one of the engine's
+(:data:`~simrec.usermodel.base.BASE_SIGNALS`) or written by a component that runs earlier.
+How to write a component: ``docs/model.md``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from importlib.metadata import entry_points
+from typing import Any
+
+from simrec.config import Config, UserModelConfig
+from simrec.errors import ConfigError, suggest
+from simrec.usermodel.base import (
+    BASE_SIGNALS,
+    BASE_STATE,
+    OUTPUT_SIGNALS,
+    Clicks,
+    Component,
+    Items,
+    Request,
+    RetentionComponent,
+)
+from simrec.usermodel.components import (
+    CascadeChoice,
+    ChoiceComponent,
+    Drift,
+    Engagement,
+    Fatigue,
+    Memory,
+    MNLChoice,
+    PositionBasedChoice,
+    Purchase,
+    Retention,
+    Satisfaction,
+    SessionExit,
+)
+from simrec.usermodel.population import Population, StateVar
+
+__all__ = [
+    "BASE_SIGNALS",
+    "BASE_STATE",
+    "BUILTIN",
+    "ENTRY_POINT_GROUP",
+    "ROLES",
+    "Clicks",
+    "Component",
+    "Items",
+    "Population",
+    "Request",
+    "RetentionComponent",
+    "StateVar",
+    "UserModel",
+    "available_components",
+]
+
+#: The roles, in the order a request runs through them (``retention`` runs at session ends).
+ROLES = (
+    "choice",
+    "engagement",
+    "purchase",
+    "drift",
+    "satisfaction",
+    "memory",
+    "fatigue",
+    "session_exit",
+    "retention",
+)
+#: Entry-point group of third-party components: ``name = "module:Class"`` (the class's
+#: ``role`` says which role it fills).
+ENTRY_POINT_GROUP = "simrec.components"
+#: Built-in components by role and name.
+BUILTIN: dict[str, dict[str, type[Component]]] = {
+    "choice": {"mnl": MNLChoice, "cascade": CascadeChoice, "pbm": PositionBasedChoice},
+    "engagement": {"default": Engagement},
+    "purchase": {"default": Purchase},
+    "drift": {"default": Drift},
+    "satisfaction": {"default": Satisfaction},
+    "memory": {"default": Memory},
+    "fatigue": {"default": Fatigue},
+    "session_exit": {"default": SessionExit},
+    "retention": {"default": Retention},
+}
+
+
+def available_components() -> dict[str, dict[str, str]]:
+    """Role -> name -> ``"module:Class"`` of every built-in and registered component."""
+    found = {
+        role: {name: f"{cls.__module__}:{cls.__name__}" for name, cls in named.items()}
+        for role, named in BUILTIN.items()
+    }
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        cls = _load(ep.value, ep.name)
+        found.setdefault(cls.role, {}).setdefault(ep.name, ep.value)
+    return found
+
+
+def _load(target: str, name: str) -> type[Component]:
+    module, _, attr = target.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as err:
+        raise ConfigError(
+            f"user_model: component {name!r} ({target}) cannot be loaded: {err}"
+        ) from err
+    if not (isinstance(cls, type) and issubclass(cls, Component)) or cls.role not in ROLES:
+        raise ConfigError(
+            f"user_model: {target} is not a simrec component (a Component subclass whose "
+            f"role is one of {', '.join(ROLES)})"
+        )
+    return cls
+
+
+def _make(role: str, name: str) -> Component:
+    if name in BUILTIN[role]:
+        return BUILTIN[role][name]()
+    for ep in entry_points(group=ENTRY_POINT_GROUP, name=name):
+        cls = _load(ep.value, name)
+        if cls.role != role:
+            raise ConfigError(
+                f"user_model.{role}: component {name!r} fills the role {cls.role!r}, not {role!r}"
+            )
+        return cls()
+    known = list(BUILTIN[role])
+    raise ConfigError(
+        f"user_model.{role}: unknown component {name!r}{suggest(name, known)}; built-in: "
+        f"{', '.join(known)} (or register one under the entry-point group {ENTRY_POINT_GROUP!r})"
+    )
+
+
+class UserModel:
+    """An ordered composition of components, one per role (see the module docstring).
+
+    Args:
+        config: The run configuration; ``config.user_model`` names the components.
+        dims: Sizes: ``N`` users, ``M`` items, ``d``, ``G`` genres, ``L`` recent items.
+        components: Instances that replace the configured component of their role.
+
+    Raises:
+        ConfigError: An unknown name, an instance of the wrong role, or declarations that do
+            not fit together (a state variable or signal nobody provides).
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        dims: Mapping[str, int],
+        components: Mapping[str, Component] | None = None,
+    ) -> None:
+        """Build the components and check that their declarations fit together."""
+        given = dict(components or {})
+        for role, comp in given.items():
+            if role not in ROLES:
+                raise ConfigError(
+                    f"components: unknown role {role!r}{suggest(role, ROLES)}; roles: "
+                    f"{', '.join(ROLES)}"
+                )
+            if not isinstance(comp, Component) or comp.role != role:
+                raise ConfigError(
+                    f"components.{role}: expected a Component instance with role {role!r}, "
+                    f"got {comp!r}"
+                )
+        chosen: UserModelConfig = config.user_model
+        self.components = [given.get(role) or _make(role, getattr(chosen, role)) for role in ROLES]
+        self.by_role = dict(zip(ROLES, self.components, strict=True))
+        if not isinstance(self.retention, RetentionComponent):
+            raise ConfigError("components.retention: expected a RetentionComponent")
+        self.dims = dict(dims)
+        self.variables = [*BASE_STATE]
+        for comp in self.components:
+            self.variables += comp.state_vars(self.dims)
+        self._check_declarations()
+        self.bind(config)
+
+    @property
+    def choice(self) -> ChoiceComponent:
+        """The choice component."""
+        return self.by_role["choice"]  # type: ignore[return-value]
+
+    @property
+    def satisfaction(self) -> Component:
+        """The satisfaction component."""
+        return self.by_role["satisfaction"]
+
+    @property
+    def retention(self) -> RetentionComponent:
+        """The retention component."""
+        return self.by_role["retention"]  # type: ignore[return-value]
+
+    def _check_declarations(self) -> None:
+        owned = {v.name for v in self.variables}
+        for comp in self.components:
+            missing = [v for v in comp.uses if v not in owned]
+            if missing:
+                raise ConfigError(
+                    f"user_model.{comp.role}: {type(comp).__name__} uses state {missing} that "
+                    f"no component declares"
+                )
+        # Every prepare() runs before any respond(): what prepare() sets is there for all.
+        available = set(BASE_SIGNALS) | OUTPUT_SIGNALS
+        for comp in self.components:
+            available |= set(comp.prepares)
+        for comp in self.components:
+            missing = [x for x in comp.reads if x not in available]
+            if missing:
+                raise ConfigError(
+                    f"user_model.{comp.role}: {type(comp).__name__} reads {missing}, which no "
+                    f"earlier component writes"
+                )
+            available |= set(comp.writes)
+
+    def bind(self, config: Config) -> None:
+        """Give every component the (new) configuration."""
+        self.config = config
+        for comp in self.components:
+            comp.bind(config)
+
+    def population(self, n: int) -> Population:
+        """A population of ``n`` users with every declared state variable."""
+        return Population(n, {**self.dims, "N": n}, self.variables)
+
+    def init_users(self, pop: Population, users: Any, truth: Any) -> None:
+        """Initial state of ``users`` from their hidden truth (``UserTruth`` rows)."""
+        for comp in self.components:
+            comp.init_users(pop, users, truth)
+
+    def serve(self, r: Request) -> None:
+        """Run a chunk of requests through every component, up to the session counters."""
+        for comp in self.components:
+            comp.prepare(r)
+        for comp in self.components[: ROLES.index("session_exit")]:
+            comp.respond(r)
+
+    def exit(self, r: Request) -> None:
+        """The session-exit component (after the engine counted the request)."""
+        self.by_role["session_exit"].respond(r)
+
+    def on_session_start(self, pop: Population, users: Any, now: Any) -> None:
+        """Every component's session-start hook."""
+        for comp in self.components:
+            comp.on_session_start(pop, users, now)
+
+    def describe(self) -> dict[str, str]:
+        """Role -> the component's class (recorded in results)."""
+        return {role: type(c).__name__ for role, c in self.by_role.items()}
