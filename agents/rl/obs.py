@@ -5,7 +5,8 @@ A policy trained on ``simrec/UserLifetime-v0`` (or a preset) sees per request a 
 :class:`PopulationObservation` builds the same arrays for a population batch from what an
 agent may see: the users' observable profile, the agent's own log of what each user clicked,
 the request's candidates and their observable features, and each item's smoothed CTR in the
-agent's own log (the env uses a random-exposure warm-up log; same Beta(1, 50) smoothing).
+agent's own log (the env uses a random-exposure warm-up log; the same smoothing). The arrays
+are built by the env's own :class:`simrec.envs.observation.ObservationBuilder`.
 Context: days since the agent first served the user, days since the user's previous request,
 the request's index in its session, and sessions seen so far.
 """
@@ -15,15 +16,13 @@ from __future__ import annotations
 import numpy as np
 
 from simrec.config import REWARDS
-from simrec.envs.core import LOG_PRICE_BOUND, MAX_AGE
 from simrec.envs.lifetime import resolve
+from simrec.envs.observation import ObservationBuilder, newest_first, smoothed_ctr
 from simrec.envs.presets import PRESETS
 from simrec.errors import ConfigError, suggest
 from simrec.types import Feedback, RequestBatch
 
 __all__ = ["PopulationObservation", "check_fits", "check_preset_reward", "env_shape"]
-
-PRIOR_CLICKS, PRIOR_N = 1.0, 50.0
 
 
 def check_preset_reward(preset: str, reward: object) -> None:
@@ -96,11 +95,8 @@ class PopulationObservation:
     def __init__(self, world, candidates: int, history_length: int) -> None:
         self.world = world
         self.C, self.L = candidates, history_length
-        M, N, G = world.n_items, world.n_users, world.n_genres
-        log_price = np.clip(np.log(world.items.price), -LOG_PRICE_BOUND, LOG_PRICE_BOUND)
-        self.static = np.concatenate(
-            [np.eye(G, dtype=np.float32)[world.items.genre], log_price[:, None]], axis=1
-        ).astype(np.float32)
+        M, N = world.n_items, world.n_users
+        self.build = ObservationBuilder(world.items, world.n_genres, history_length)
         self.shown = np.zeros(M)
         self.clicked = np.zeros(M)
         self.recent = np.full((N, history_length), -1, dtype=np.int64)
@@ -127,27 +123,18 @@ class PopulationObservation:
         self.visits[u[batch.step == 0]] += 1
         since = np.where(np.isnan(self.prev[u]), 0.0, now - self.prev[u])
         self.prev[u] = now
-        L = self.L
-        idx = (self.recent_next[u][:, None] - 1 - np.arange(L)[None, :]) % L
-        hist = np.take_along_axis(self.recent[u], idx, axis=1)
-        valid = (hist >= 0) & (np.arange(L)[None, :] < self.recent_next[u][:, None])
-        history = np.concatenate(
-            [self.static[np.where(valid, hist, 0)], valid[:, :, None].astype(np.float32)], axis=2
-        )
-        history = np.where(valid[:, :, None], history, 0.0)
-        cands = batch.candidates
-        age = np.clip((now - self.world.items.release_day[cands]) / 30.0, 0.0, MAX_AGE)
-        pop = (self.clicked[cands] + PRIOR_CLICKS) / (self.shown[cands] + PRIOR_N)
-        candidates = np.concatenate([self.static[cands], age[:, :, None], pop[:, :, None]], axis=2)
         context = np.stack(
             [now - self.first[u], since, batch.step.astype(float), self.visits[u]], axis=1
         )
-        return {
-            "profile": self.world.users.profile[u].astype(np.float32),
-            "history": history.astype(np.float32),
-            "context": context.astype(np.float32),
-            "candidates": candidates.astype(np.float32),
-        }
+        cands = batch.candidates
+        return self.build(
+            self.world.users.profile[u],
+            newest_first(self.recent[u], self.recent_next[u], self.L),
+            context,
+            cands,
+            np.full(len(u), now),
+            smoothed_ctr(self.clicked[cands], self.shown[cands]),
+        )
 
     def observe(self, fb: Feedback) -> None:
         """Update the per-item CTR counts and the users' consumed-item buffers."""

@@ -18,16 +18,10 @@ which also draws the user's behaviour-stream key; so a slot's trajectory depends
 own seed and actions, whatever the other slots do. The native vector env and ``n`` single
 envs therefore produce the same trajectories for the same seeds.
 
-Observation (all ``float32``):
-
-- ``profile`` ``(1 + G,)``: scaled age and one-hot stated genre (observable profile);
-- ``history`` ``(L, G + 2 + E)``: the last L consumed items, newest first: genre one-hot,
-  log price, item vector (if given), and a validity flag (0 for empty slots);
-- ``context`` ``(4,)``: day of the user's life, days since the previous request, request
-  index within the session, visits so far;
-- ``candidates`` ``(C, G + 3 + E)``: genre one-hot, log price, age in days / 30, popularity
-  (the item's smoothed CTR in a random-exposure warm-up log over a background population,
-  computed once per catalog), item vector (if given).
+The observation is built by :class:`simrec.envs.observation.ObservationBuilder` (the same
+builder the RL agents use when they serve a population); popularity is the item's smoothed
+CTR in a random-exposure warm-up log over a background population, computed once per
+catalog.
 """
 
 from __future__ import annotations
@@ -40,17 +34,16 @@ import numpy as np
 
 from simrec.config import Config, EnvConfig, replace_path
 from simrec.engine import Engine, as_array
+from simrec.envs.observation import ObservationBuilder, newest_first, smoothed_ctr
 from simrec.errors import ConfigError, InvalidActionError, SimrecError
 from simrec.log import EventLog
 from simrec.resources import check_memory
 from simrec.rng import CounterStream, make_streams
 from simrec.worlds import World, fewest_available, make_world, new_users
 
-__all__ = ["LOG_PRICE_BOUND", "MAX_AGE", "Catalog", "LifetimeCore", "StepResult", "catalog_for"]
+__all__ = ["Catalog", "LifetimeCore", "StepResult", "catalog_for"]
 
 #: Bounds of observation features (the values are clipped to them).
-LOG_PRICE_BOUND = 20.0
-MAX_AGE = 100.0  # item age in units of 30 days
 
 
 @dataclass(frozen=True)
@@ -58,7 +51,6 @@ class Catalog:
     """A built world shared by every slot, with precomputed observable item features."""
 
     world: World
-    static: np.ndarray  # (M, G + 1): genre one-hot, log price
     popularity: np.ndarray  # (M,): warm-up CTR, smoothed
     order: np.ndarray  # item ids sorted by release day
     release_sorted: np.ndarray
@@ -68,9 +60,8 @@ class Catalog:
 def _warmup_popularity(world: World, config: Config, env: EnvConfig) -> np.ndarray:
     """Smoothed CTR of each item under uniformly random slates over a background population."""
     M = world.n_items
-    prior_clicks, prior_n = 1.0, 50.0  # Beta smoothing toward a 2% CTR
     if env.warmup_users == 0:
-        return np.full(M, prior_clicks / prior_n, dtype=np.float32)
+        return smoothed_ctr(np.zeros(M), np.zeros(M))
     cfg = replace_path(config, "world.users.n_users", env.warmup_users)
     cfg = replace_path(cfg, "world.users.arrivals_per_day", 0.0)
     streams = make_streams(env.world_seed)
@@ -94,7 +85,7 @@ def _warmup_popularity(world: World, config: Config, env: EnvConfig) -> np.ndarr
     imp = log.impressions.columns()
     shown = np.bincount(imp["item"], minlength=M)
     clicked = np.bincount(imp["item"], weights=imp["click"], minlength=M)
-    return ((clicked + prior_clicks) / (shown + prior_n)).astype(np.float32)
+    return smoothed_ctr(clicked, shown)
 
 
 @functools.lru_cache(maxsize=8)
@@ -103,15 +94,9 @@ def _cached_catalog(config: Config, env: EnvConfig) -> Catalog:
     cfg = replace_path(config, "world.users.n_users", 1)
     cfg = replace_path(cfg, "world.users.arrivals_per_day", 0.0)
     world = make_world(cfg.world, streams.world, streams.arrivals, env.horizon_days)
-    G = len(world.genre_names)
-    log_price = np.clip(np.log(world.items.price), -LOG_PRICE_BOUND, LOG_PRICE_BOUND)
-    static = np.concatenate(
-        [np.eye(G, dtype=np.float32)[world.items.genre], log_price[:, None]], axis=1
-    ).astype(np.float32)
     order = np.argsort(world.items.release_day, kind="stable")
     return Catalog(
         world=world,
-        static=static,
         popularity=_warmup_popularity(world, config, env),
         order=order,
         release_sorted=world.items.release_day[order],
@@ -165,6 +150,7 @@ class LifetimeCore:
             if not np.isfinite(item_vectors).all():
                 raise ConfigError("item_vectors: expected finite values")
         self.item_vectors = item_vectors
+        self.observation = ObservationBuilder(world.items, G, env.history_length, item_vectors)
         E = 0 if item_vectors is None else item_vectors.shape[1]
         self.n_genres, self.n_vec = G, E
         self.K = config.simulation.slate_size
@@ -223,52 +209,22 @@ class LifetimeCore:
 
     # ------------------------------------------------------------------ observations
 
-    def _item_block(self, items: np.ndarray) -> list[np.ndarray]:
-        parts = [self.catalog.static[items]]
-        if self.item_vectors is not None:
-            parts.append(self.item_vectors[items])
-        return parts
-
     def observe(self, slots: np.ndarray) -> dict[str, np.ndarray]:
         """Observation arrays for ``slots`` (leading dimension: the slots)."""
         e = self.engine
-        B = len(slots)
-        # History: newest first; -1 marks empty buffer slots.
-        Lb = e.recent.shape[1]
-        idx = (e.recent_next[slots][:, None] - 1 - np.arange(self.L)[None, :]) % Lb
-        hist = np.take_along_axis(e.recent[slots], idx, axis=1)
-        valid = (hist >= 0) & (np.arange(self.L)[None, :] < e.recent_next[slots][:, None])
-        hist_items = np.where(valid, hist, 0)
-        history = np.concatenate(
-            [*self._item_block(hist_items), valid[:, :, None].astype(np.float32)], axis=2
-        )
-        history = np.where(valid[:, :, None], history, 0.0)
-        cands = self.cands[slots]
-        age = np.clip(
-            (self.now[slots][:, None] - self.catalog.world.items.release_day[cands]) / 30.0,
-            0.0,
-            MAX_AGE,
-        )
-        static, *vectors = self._item_block(cands)
-        candidates = np.concatenate(
-            [static, age[:, :, None], self.catalog.popularity[cands][:, :, None], *vectors],
-            axis=2,
-        )
+        now = self.now[slots]
         context = np.stack(
-            [
-                self.now[slots],
-                self.now[slots] - self.prev[slots],
-                e.session_requests[slots],
-                e.visits[slots],
-            ],
-            axis=1,
+            [now, now - self.prev[slots], e.session_requests[slots], e.visits[slots]], axis=1
         )
-        return {
-            "profile": self.profile[slots].reshape(B, -1),
-            "history": history.astype(np.float32),
-            "context": context.astype(np.float32),
-            "candidates": candidates.astype(np.float32),
-        }
+        cands = self.cands[slots]
+        return self.observation(
+            self.profile[slots].reshape(len(slots), -1),
+            newest_first(e.recent[slots], e.recent_next[slots], self.L),
+            context,
+            cands,
+            now,
+            self.catalog.popularity[cands],
+        )
 
     # ------------------------------------------------------------------ the step
 

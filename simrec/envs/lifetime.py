@@ -14,10 +14,12 @@ from gymnasium.vector.utils import batch_space
 
 from simrec.config import REWARDS, Config, EnvConfig, RewardConfig, from_dict, to_dict
 from simrec.engine import as_array
-from simrec.envs.core import LOG_PRICE_BOUND, MAX_AGE, LifetimeCore
+from simrec.envs.core import LifetimeCore
+from simrec.envs.observation import LOG_PRICE_BOUND, MAX_AGE
 from simrec.envs.presets import PRESETS
 from simrec.errors import ConfigError, UnknownNameError, suggest
 from simrec.rng import check_seed
+from simrec.worlds.base import AGE_RANGE, scale_age
 
 __all__ = ["BatchedSlateSpace", "SlateSpace", "UserLifetimeEnv", "make_spaces", "resolve"]
 
@@ -200,7 +202,7 @@ def make_spaces(core: LifetimeCore) -> tuple[spaces.Dict, spaces.Space]:
     big = 1e6
     obs = spaces.Dict(
         {
-            "profile": _box([(16 - 34) / 12, zeros], [(90 - 34) / 12, ones]),
+            "profile": _box([scale_age(AGE_RANGE[0]), zeros], [scale_age(AGE_RANGE[1]), ones]),
             "history": _box(
                 [zeros, -LOG_PRICE_BOUND, *v_lo, 0.0], [ones, LOG_PRICE_BOUND, *v_hi, 1.0], L
             ),

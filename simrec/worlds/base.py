@@ -21,6 +21,7 @@ import numpy as np
 from simrec.types import freeze_arrays
 
 __all__ = [
+    "AGE_RANGE",
     "ItemFeatures",
     "ItemTruth",
     "KnowledgeGraph",
@@ -28,7 +29,22 @@ __all__ = [
     "UserFeatures",
     "UserTruth",
     "World",
+    "scale_age",
 ]
+
+#: Ages (years) a profile may hold; the envs' observation bounds come from it.
+AGE_RANGE = (0.0, 120.0)
+#: The age scaling of every observable profile: (age - 34) / 12.
+_AGE_CENTRE, _AGE_SCALE = 34.0, 12.0
+
+
+def scale_age(age: np.ndarray | float) -> np.ndarray:
+    """The profile feature of an age in years, ``(age - 34) / 12``, float64.
+
+    >>> scale_age(np.array([34, 46])).tolist()
+    [0.0, 1.0]
+    """
+    return (np.asarray(age, dtype=np.float64) - _AGE_CENTRE) / _AGE_SCALE
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,7 @@ from simrec.worlds.base import (
     UserFeatures,
     UserTruth,
     World,
+    scale_age,
 )
 from simrec.worlds.graph import attribute_graph, merge_graphs
 
@@ -299,7 +300,7 @@ def build_movielens(
         first = primary[si[start[j] : start[j] + 5]]
         stated[j] = np.bincount(first, minlength=G).argmax()
     age = data.users.age.astype(np.int16)
-    profile = np.concatenate([((age - 34.0) / 12.0)[:, None], np.eye(G)[stated]], axis=1).astype(
+    profile = np.concatenate([scale_age(age)[:, None], np.eye(G)[stated]], axis=1).astype(
         np.float32
     )
     gender = {"M": "man", "F": "woman"}

@@ -25,7 +25,14 @@ import numpy as np
 
 from simrec.config import WorldConfig
 from simrec.errors import ConfigError
-from simrec.worlds.base import ItemFeatures, ItemTruth, UserFeatures, UserTruth, World
+from simrec.worlds.base import (
+    ItemFeatures,
+    ItemTruth,
+    UserFeatures,
+    UserTruth,
+    World,
+    scale_age,
+)
 from simrec.worlds.text import GENRES, draw_words, item_texts, word_offsets
 
 __all__ = ["build_catalog", "build_synthetic", "draw_users", "sample_users"]
@@ -143,7 +150,7 @@ def draw_users(
     top = genre_mix.argmax(axis=1)
     stated = np.where(rng.random(N) < uc.stated_genre_accuracy, top, rng.integers(G, size=N))
     age = np.clip(np.round(rng.normal(34.0, 12.0, N)), 16, 90)
-    profile = np.concatenate([((age - 34.0) / 12.0)[:, None], np.eye(G)[stated]], axis=1)
+    profile = np.concatenate([scale_age(age)[:, None], np.eye(G)[stated]], axis=1)
     users = UserFeatures(
         age=age.astype(np.int16),
         stated_genre=stated.astype(np.int16),

@@ -217,3 +217,72 @@ def test_reinforce_uses_observable_data_only():
     from test_cf import test_outputs_depend_only_on_observable_data_and_logs as replay
 
     replay("reinforce-topk")  # same requests and logs, hidden state shuffled: same slates
+
+
+def test_population_observation_equals_the_env_observation_value_for_value():
+    """An agent that saw what the env saw builds the env's observation, exactly.
+
+    One user's episode on the env; the population builder observes the same impressions
+    (the user's clicks) and is asked for the observation of the same request. Every value is
+    equal, except the candidates' popularity, which by design comes from the env's warm-up
+    log on one side and the agent's own log on the other (with the same smoothing).
+    """
+    import dataclasses
+
+    from simrec_agents.rl.obs import PopulationObservation
+
+    from simrec.types import Feedback, RequestBatch
+
+    env = gym.make("simrec/UserLifetime-v0", candidates=8, env={"warmup_users": 0})
+    core = env.unwrapped.core
+    world = core.catalog.world.observable
+    G = world.n_genres
+    rng = np.random.default_rng(0)
+    compared, clicked_history = 0, 0
+    for seed in range(8):
+        obs, info = env.reset(seed=seed)
+        users = dataclasses.replace(
+            world.users,
+            age=np.zeros(1, np.int16),
+            stated_genre=np.zeros(1, np.int16),
+            arrival_day=np.zeros(1),
+            profile=core.profile[:1].copy(),
+            description=(),
+        )
+        builder = PopulationObservation(dataclasses.replace(world, users=users), 8, core.L)
+        for _ in range(200):
+            batch = RequestBatch(
+                users=np.zeros(1, np.int64),
+                time=float(core.now[0]),
+                step=core.engine.session_requests[:1].copy(),
+                available=np.arange(world.n_items),
+                candidates=info["candidates"][None, :],
+                slate_size=1,
+            )
+            mine = builder(batch)
+            for key in ("profile", "history", "context"):
+                np.testing.assert_array_equal(mine[key][0], obs[key], err_msg=key)
+            cols = [c for c in range(obs["candidates"].shape[1]) if c != G + 2]
+            np.testing.assert_array_equal(
+                mine["candidates"][0][:, cols], obs["candidates"][:, cols]
+            )
+            compared += 1
+            clicked_history += int(obs["history"][:, -1].sum() > 0)
+            action = int(rng.integers(8))
+            item = int(info["candidates"][action])
+            obs, _, terminated, truncated, info = env.step(action)
+            builder.observe(
+                Feedback(
+                    users=np.zeros(1, np.int64),
+                    time=batch.time,
+                    slates=np.array([[item]]),
+                    clicked=np.array([[info["clicked"]]]),
+                    purchased=np.zeros((1, 1), bool),
+                    engagement=np.zeros((1, 1), np.float32),
+                    revenue=np.zeros((1, 1), np.float32),
+                    session_ended=np.array([info["session_ended"]]),
+                )
+            )
+            if terminated or truncated:
+                break
+    assert compared > 60 and clicked_history > 10  # clicks reached the histories
