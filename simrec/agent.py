@@ -19,9 +19,10 @@ the result records); they reach the hidden state through the one accessor
 the engine. These guards keep an agent from reading or changing the simulation by accident;
 they cannot stop deliberate tampering from code running in the same Python process.
 
-Agents are found by name: a built-in table (``module:Class`` strings, imported lazily so
-``simrec`` never imports ``simrec_agents`` at module level) and the entry-point group
-``simrec.agents`` for third-party packages.
+Agents are found by name in the entry-point group ``simrec.agents``: simrec's own
+``pyproject.toml`` registers the built-in ones (``simrec_agents``) there exactly as a
+third-party package registers its own, so ``simrec`` never names ``simrec_agents`` and runs
+without it.
 """
 
 from __future__ import annotations
@@ -48,11 +49,11 @@ from simrec.types import Cost, Feedback, RequestBatch
 from simrec.worlds.base import ObservableWorld
 
 __all__ = [
-    "AGENTS",
     "ENTRY_POINT_GROUP",
     "Agent",
     "AgentContext",
     "AgentInfo",
+    "agent_summary",
     "available_agents",
     "make_agent",
 ]
@@ -166,132 +167,30 @@ class AgentInfo:
     summary: str = ""
 
 
-#: Built-in agents (imported lazily from ``simrec_agents``).
-AGENTS: dict[str, AgentInfo] = {
-    info.name: info
-    for info in (
-        AgentInfo(
-            "random", "simrec_agents.baselines:RandomAgent", (), "uniformly random distinct items"
-        ),
-        AgentInfo(
-            "popularity",
-            "simrec_agents.baselines:PopularityAgent",
-            (),
-            "most clicked items over a recent window, excluding items recently shown to the user",
-        ),
-        AgentInfo(
-            "oracle",
-            "simrec_agents.baselines:OracleAgent",
-            (),
-            "upper bound: ranks by the true value of consumption (match x quality)",
-        ),
-        AgentInfo(
-            "mf",
-            "simrec_agents.cf.mf:MFAgent",
-            ("cf",),
-            "matrix factorisation, BPR loss on its own logs, warm-started retraining (torch)",
-        ),
-        AgentInfo(
-            "ncf",
-            "simrec_agents.cf.ncf:NCFAgent",
-            ("cf",),
-            "neural CF (GMF + MLP towers, BCE with sampled negatives; He et al. 2017)",
-        ),
-        AgentInfo(
-            "item-knn",
-            "simrec_agents.cf.item_knn:ItemKNNAgent",
-            ("cf",),
-            "item-based CF: shrunk cosine over the click matrix, top-k neighbours (scipy)",
-        ),
-        AgentInfo(
-            "als",
-            "simrec_agents.cf.als:ALSAgent",
-            ("cf",),
-            "weighted ALS for implicit feedback (Hu, Koren, Volinsky 2008; numpy)",
-        ),
-        AgentInfo(
-            "lm-content",
-            "simrec_agents.lm.content:LMContentAgent",
-            ("lm",),
-            "content-based: sentence-model vectors of item and profile text (MiniLM, offline)",
-        ),
-        AgentInfo(
-            "lm-cf",
-            "simrec_agents.lm.cf:LMCFAgent",
-            ("lm",),
-            "BPR CF whose item embeddings are a trained adapter over frozen MiniLM vectors",
-        ),
-        AgentInfo(
-            "kg",
-            "simrec_agents.kg.cke:KGAgent",
-            ("cf",),
-            "CKE-style: BPR CF whose items add a TransE embedding of the item knowledge graph",
-        ),
-        AgentInfo(
-            "lm-kg",
-            "simrec_agents.kg.cke:LMKGAgent",
-            ("lm",),
-            "kg plus a trained adapter over frozen MiniLM text vectors in each item embedding",
-        ),
-        AgentInfo(
-            "slateq",
-            "simrec_agents.rl.slateq:SlateQAgent",
-            ("torch",),
-            "SlateQ (Ie et al. 2019): item-level long-term values + learned choice model, "
-            "trained on the env",
-        ),
-        AgentInfo(
-            "reinforce-topk",
-            "simrec_agents.rl.reinforce:ReinforceTopKAgent",
-            ("torch",),
-            "REINFORCE with top-K off-policy correction (Chen et al. 2019) on another agent's logs",
-        ),
-        AgentInfo(
-            "sb3-ppo",
-            "simrec_agents.rl.sb3:SB3PPOAgent",
-            ("rl",),
-            "a stable-baselines3 PPO policy trained on a simrec env, serving the population",
-        ),
-        AgentInfo(
-            "sb3-dqn",
-            "simrec_agents.rl.sb3:SB3DQNAgent",
-            ("rl",),
-            "a stable-baselines3 DQN policy trained on a simrec env, serving the population",
-        ),
-        AgentInfo(
-            "lm-hybrid",
-            "simrec_agents.lm.hybrid:LMHybridAgent",
-            ("lm",),
-            "blend of mf and lm-content, shifting to CF as an item accumulates interactions",
-        ),
-        AgentInfo(
-            "seq",
-            "simrec_agents.lm.seq:SeqAgent",
-            ("cf",),
-            "SASRec-style causal transformer over the click history, learned item-ID embeddings",
-        ),
-        AgentInfo(
-            "lm-seq",
-            "simrec_agents.lm.seq:LMSeqAgent",
-            ("lm",),
-            "the same transformer with item inputs = adapter over frozen MiniLM vectors",
-        ),
-        AgentInfo(
-            "myopic-oracle",
-            "simrec_agents.baselines:MyopicOracleAgent",
-            (),
-            "upper bound on clicks: ranks by the true click utility, appeal included",
-        ),
-    )
-}
-
-
 def available_agents() -> dict[str, AgentInfo]:
-    """Built-in agents plus those registered under the ``simrec.agents`` entry-point group."""
-    found = dict(AGENTS)
+    """Every agent registered under the ``simrec.agents`` entry-point group.
+
+    The built-in agents are registered there too, by simrec's own ``pyproject.toml``; a name
+    registered twice keeps its first registration.
+    """
+    found: dict[str, AgentInfo] = {}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
-        found.setdefault(ep.name, AgentInfo(ep.name, ep.value, (), "third-party agent"))
+        found.setdefault(ep.name, AgentInfo(ep.name, f"{ep.module}:{ep.attr}", tuple(ep.extras)))
     return found
+
+
+def agent_summary(info: AgentInfo) -> str:
+    """One line on the agent: its class docstring's first line (this imports the class).
+
+    ``"(not installed)"`` when the agent's module or an extra it needs is missing.
+    """
+    if info.summary:
+        return info.summary
+    try:
+        cls = _load(info)
+    except DependencyNotInstalled:
+        return "(not installed)"
+    return (inspect.getdoc(cls) or "").splitlines()[0] if inspect.getdoc(cls) else ""
 
 
 def _load(info: AgentInfo) -> type[Agent]:
@@ -300,13 +199,18 @@ def _load(info: AgentInfo) -> type[Agent]:
         mod = importlib.import_module(module)
     except ModuleNotFoundError as err:
         if err.name and (err.name == module or module.startswith(err.name + ".")):
-            raise
+            raise DependencyNotInstalled(
+                f"agent {info.name!r} is registered as {info.target}, but its module "
+                f"{err.name!r} is not installed"
+            ) from err
         extra = info.extras[0] if info.extras else "all"
         raise DependencyNotInstalled(
             f"agent {info.name!r} needs the package {err.name!r}; install it with "
             f"pip install 'simrec[{extra}]'"
         ) from err
-    cls = getattr(mod, attr)
+    cls = getattr(mod, attr, None)
+    if not (isinstance(cls, type) and issubclass(cls, Agent)):
+        raise SimrecError(f"agent {info.name!r}: {info.target} is not a simrec Agent class")
     if cls.reads_hidden_state and "oracle" not in info.name:
         raise SimrecError(
             f"agent {info.name!r} reads hidden state but is not registered as an oracle"

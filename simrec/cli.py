@@ -208,7 +208,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_list() -> int:
-    from simrec.agent import available_agents
+    from simrec.agent import agent_summary, available_agents
     from simrec.worlds import WORLDS
 
     print("worlds:")
@@ -222,7 +222,7 @@ def _cmd_list() -> int:
     print("agents:")
     for name, info in sorted(available_agents().items()):
         extras = f" [needs simrec[{','.join(info.extras)}]]" if info.extras else ""
-        print(f"  {name:16s} {info.summary}{extras}")
+        print(f"  {name:16s} {agent_summary(info)}{extras}")
     scen = Path(__file__).resolve().parent.parent / "scenarios"
     if scen.is_dir():
         from simrec.config import load_yaml

@@ -97,7 +97,11 @@ CASES: tuple[Case, ...] = (
         "a wheel built from the project holds every registered agent's module",
         """
         import zipfile, glob
-        from simrec.agent import AGENTS
+        try:
+            from simrec.agent import available_agents
+            AGENTS = available_agents()
+        except ImportError:
+            from simrec.agent import AGENTS
         root = pathlib.Path(os.environ["SIMREC_ROOT"])
         subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
                         "-q", "-w", str(TMP), str(root)], check=True, capture_output=True)

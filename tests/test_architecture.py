@@ -38,3 +38,43 @@ def test_importing_simrec_does_not_import_heavy_packages():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_simrec_runs_without_simrec_agents(tmp_path):
+    """simrec finds agents only through entry points: without simrec_agents it still runs a
+    custom agent (an instance, or a name another package registers) and says clearly that a
+    built-in one is not installed."""
+    (tmp_path / "myagents.py").write_text(
+        "import numpy as np\n"
+        "from simrec import Agent\n"
+        "class First(Agent):\n"
+        "    name = 'first'\n"
+        "    def recommend(self, batch):\n"
+        "        return np.tile(batch.available[: batch.slate_size], (len(batch), 1))\n"
+    )
+    info = tmp_path / "myagents-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: myagents\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[simrec.agents]\nfirst = myagents:First\n")
+    code = f"""
+import sys
+sys.modules["simrec_agents"] = None  # simrec_agents is not installed
+sys.path.insert(0, {str(tmp_path)!r})
+from simrec import Config, Simulation, from_dict
+from simrec.errors import DependencyNotInstalled
+from myagents import First
+cfg = from_dict(Config, {{"world": {{"items": {{"n_items": 50}}, "users": {{"n_users": 30}}}},
+                          "simulation": {{"days": 2}}}})
+print(Simulation(cfg).run(First(), seed=0).totals["impressions"] > 0)
+print(Simulation(cfg).run("first", seed=0).totals["impressions"] > 0)
+try:
+    Simulation(cfg).run("random", seed=0)
+except DependencyNotInstalled as err:
+    print(err)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert lines[:2] == ["True", "True"]
+    assert "agent 'random' is registered as simrec_agents.baselines:RandomAgent" in lines[2]
+    assert "'simrec_agents.baselines' is not installed" in lines[2]

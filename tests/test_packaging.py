@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from simrec.agent import AGENTS
+from simrec.agent import available_agents
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Source folder -> import package in the wheel.
@@ -61,7 +61,7 @@ def _tracked(folder: str) -> list[str]:
 def test_every_registered_agent_module_is_in_the_wheel(wheel_names):
     missing = sorted(
         info.name
-        for info in AGENTS.values()
+        for info in available_agents().values()
         if info.target.split(":")[0].replace(".", "/") + ".py" not in wheel_names
     )
     assert not missing, f"agents whose module the wheel lacks: {missing}"

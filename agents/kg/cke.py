@@ -56,7 +56,7 @@ def transe_loss(
 
 
 class KGAgent(MFAgent):
-    """CF + TransE item embeddings (see the module docstring).
+    """CKE-style BPR CF whose items add a TransE embedding of the item knowledge graph.
 
     Args:
         kg_weight: Weight of the TransE loss in each step.
@@ -150,7 +150,7 @@ class KGAgent(MFAgent):
 
 
 class LMKGAgent(KGAgent):
-    """``kg`` whose item vectors add a trained adapter over frozen LM text vectors.
+    """The ``kg`` agent whose item vectors add a trained adapter over frozen LM text vectors.
 
     Args:
         encoder: Encoder backend (``minilm`` or ``tfidf``).

@@ -40,7 +40,7 @@ def _standardise(x: np.ndarray) -> np.ndarray:
 
 
 class LMHybridAgent(CFAgent):
-    """Content-to-CF hybrid (see the module docstring).
+    """Blend of mf and lm-content, shifting to CF as an item accumulates interactions.
 
     Args:
         k: Impressions at which the CF and content scores weigh equally.

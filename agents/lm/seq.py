@@ -126,7 +126,7 @@ def click_sequences(data: dict[str, np.ndarray], max_len: int) -> tuple[np.ndarr
 
 
 class SeqAgent(CFAgent):
-    """``seq``: SASRec with learned item-ID embeddings.
+    """SASRec-style causal transformer over the click history, learned item-ID embeddings.
 
     Args:
         dim: Model width.
@@ -259,7 +259,7 @@ class SeqAgent(CFAgent):
 
 
 class LMSeqAgent(SeqAgent):
-    """``lm-seq``: SASRec whose item embeddings are an adapter over frozen LM vectors.
+    """The same transformer with item inputs from an adapter over frozen MiniLM vectors.
 
     Args:
         encoder: Encoder backend (``minilm`` or ``tfidf``).

@@ -113,7 +113,7 @@ class _Policy(nn.Module):
 
 
 class ReinforceTopKAgent(Agent):
-    """REINFORCE with top-K off-policy correction (see the module docstring).
+    """REINFORCE with top-K off-policy correction (Chen et al. 2019) on another agent's logs.
 
     Args:
         behaviour: Registered agent whose slates are served (and logged) first.

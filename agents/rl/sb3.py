@@ -297,14 +297,14 @@ def _distinct(idx: np.ndarray, C: int) -> np.ndarray:
 
 
 class SB3PPOAgent(_SB3Agent):
-    """PPO (see :class:`_SB3Agent`)."""
+    """A stable-baselines3 PPO policy trained on a simrec env, serving the population."""
 
     name = "sb3-ppo"
     algo = "ppo"
 
 
 class SB3DQNAgent(_SB3Agent):
-    """DQN (see :class:`_SB3Agent`); needs a ``Discrete`` action space (slate size 1)."""
+    """A stable-baselines3 DQN policy (slate size 1) trained on a simrec env, serving."""
 
     name = "sb3-dqn"
     algo = "dqn"

@@ -7,7 +7,7 @@ from conftest import quickstart_like
 from simrec_agents.baselines import PopularityAgent, RandomAgent
 
 from simrec import Simulation, make_agent
-from simrec.agent import AGENTS, AgentContext, AgentInfo, _load
+from simrec.agent import AgentContext, AgentInfo, _load, available_agents
 from simrec.config import Config, from_dict
 from simrec.errors import ConfigError, SimrecError, UnknownNameError
 from simrec.types import Feedback, RequestBatch
@@ -40,7 +40,7 @@ def test_bad_agent_params():
 
 
 def test_only_oracle_names_may_read_hidden_state():
-    assert {n for n, i in AGENTS.items() if _load(i).reads_hidden_state} == {
+    assert {n for n, i in available_agents().items() if _load(i).reads_hidden_state} == {
         "oracle",
         "myopic-oracle",
     }
