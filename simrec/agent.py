@@ -38,6 +38,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from simrec.config import Config
 from simrec.errors import (
     ConfigError,
     DependencyNotInstalled,
@@ -71,6 +72,10 @@ class AgentContext:
         slate_size: K.
         n_candidates: C per request (0: the whole available catalog).
         retrain_every_days: The calendar's retraining period (0: never).
+        config: The run's configuration: the rules and parameters of the simulated world,
+            no per-user or per-item hidden state. An agent that trains in a simulator of its
+            own reads it to build that simulator from the same rules (the RL agents with
+            ``preset: scenario``) -- a best case a real platform does not have.
     """
 
     world: ObservableWorld
@@ -78,6 +83,7 @@ class AgentContext:
     slate_size: int
     n_candidates: int
     retrain_every_days: float
+    config: Config | None = None
     _ground_truth: Callable[[], Any] | None = None
 
     def ground_truth(self) -> Any:

@@ -28,7 +28,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 import yaml
 
@@ -764,23 +764,22 @@ class AgentSpec(_Base):
 
 
 @dataclass(frozen=True)
-class ScenarioConfig(_Base):
-    """A scenario: one question, a world, agents, seeds.
+class ScenarioConfig(Config):
+    """A scenario: one question, the agents and seeds, and the :class:`Config` of its runs.
 
-    ``smoke`` holds overrides (same structure as the scenario) for a tiny variant.
+    It *is* a :class:`Config` (world, user model, dynamics, retention, economy, simulation:
+    one tree, declared once) with the scenario's own fields added. ``smoke`` holds overrides
+    (same structure as the scenario) for a tiny variant.
     """
+
+    #: Fields written first in YAML (the scenario's own, before the Config sections).
+    LEADING: ClassVar[tuple[str, ...]] = ("name", "question", "seeds", "baseline", "agents")
 
     name: str = param("scenario", "scenario name, used in results")
     question: str = param("", "the question the scenario answers")
     seeds: tuple[int, ...] = param((0,), "run seeds; every agent runs on every seed")
     baseline: str = param("", "agent label paired differences are taken against")
     agents: tuple[AgentSpec, ...] = param((AgentSpec(),), "the agents compared")
-    world: WorldConfig = param(WorldConfig, "world to build")
-    user_model: UserModelConfig = param(UserModelConfig, "the components of the user model")
-    dynamics: DynamicsConfig = param(DynamicsConfig, "user behaviour rules")
-    retention: RetentionConfig = param(RetentionConfig, "return and churn rules")
-    economy: EconomyConfig = param(EconomyConfig, "purchase and revenue rules")
-    simulation: SimulationConfig = param(SimulationConfig, "horizon, ticks, slates")
     smoke: dict[str, Any] = param({}, "overrides giving the scenario's tiny variant")
 
     def __post_init__(self) -> None:
@@ -807,21 +806,13 @@ class ScenarioConfig(_Base):
                 f"expected one of the agent labels {labels}, got "
                 f"{self.baseline!r}{suggest(self.baseline, labels)}",
             )
-        self.config  # noqa: B018 - validates the cross-field rules of Config
         if self.smoke:
             self.smoke_variant()  # a broken smoke block fails now, not when it is first used
 
     @property
     def config(self) -> Config:
-        """The :class:`Config` of one run of this scenario."""
-        return Config(
-            world=self.world,
-            user_model=self.user_model,
-            dynamics=self.dynamics,
-            retention=self.retention,
-            economy=self.economy,
-            simulation=self.simulation,
-        )
+        """The :class:`Config` of one run of this scenario (its Config part, as a Config)."""
+        return Config(**{f.name: getattr(self, f.name) for f in dataclasses.fields(Config)})
 
     def smoke_variant(self) -> ScenarioConfig:
         """The scenario with its ``smoke`` overrides applied (and no further smoke)."""
@@ -899,7 +890,9 @@ def to_dict(cfg: Any) -> dict[str, Any]:
 
     def plain(v: Any) -> Any:
         if dataclasses.is_dataclass(v) and not isinstance(v, type):
-            return {f.name: plain(getattr(v, f.name)) for f in dataclasses.fields(v)}
+            names = [f.name for f in dataclasses.fields(v)]
+            lead = [n for n in getattr(v, "LEADING", ()) if n in names]
+            return {n: plain(getattr(v, n)) for n in [*lead, *(n for n in names if n not in lead)]}
         if isinstance(v, (list, tuple)):
             return [plain(x) for x in v]
         if isinstance(v, Mapping):

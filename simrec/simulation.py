@@ -234,6 +234,7 @@ class Simulation:
                 slate_size=cfg.simulation.slate_size,
                 n_candidates=cfg.simulation.candidates,
                 retrain_every_days=cfg.simulation.retrain_every_days,
+                config=cfg,
                 _ground_truth=engine.ground_truth if agent.reads_hidden_state else None,
             ),
         )

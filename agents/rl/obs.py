@@ -22,21 +22,61 @@ from simrec.envs.presets import PRESETS
 from simrec.errors import ConfigError, suggest
 from simrec.types import Feedback, RequestBatch
 
-__all__ = ["PopulationObservation", "check_fits", "check_preset_reward", "env_shape"]
+__all__ = [
+    "SCENARIO",
+    "PopulationObservation",
+    "check_fits",
+    "check_preset_reward",
+    "env_shape",
+    "training_env",
+]
+
+
+#: The training preset that is the scenario itself: the env built from the run's own
+#: configuration (world, user model, dynamics, retention, economy, slate size) with the
+#: scenario's candidates per request.
+SCENARIO = "scenario"
 
 
 def check_preset_reward(preset: str, reward: object) -> None:
     """Raise ``ConfigError`` for an unknown env preset or reward name (with a suggestion)."""
-    if preset not in PRESETS:
+    known = [SCENARIO, *PRESETS]
+    if preset not in known:
         raise ConfigError(
-            f"preset: unknown preset {preset!r}{suggest(preset, PRESETS)}; "
-            f"known: {', '.join(PRESETS)}"
+            f"preset: unknown preset {preset!r}{suggest(preset, known)}; known: {', '.join(known)}"
         )
     if isinstance(reward, str) and reward not in REWARDS:
         raise ConfigError(
             f"reward: unknown reward {reward!r}{suggest(reward, REWARDS)}; "
             f"known: {', '.join(REWARDS)}"
         )
+
+
+def training_env(preset: str, context: object, env_kwargs: dict | None = None) -> tuple[str, dict]:
+    """The env preset and keyword arguments an RL agent trains on.
+
+    A named preset trains on that preset's world; :data:`SCENARIO` on the env built from the
+    run's configuration (``context.config``) with the scenario's candidates per request
+    (``env_kwargs["env"]`` may set the rest: horizon, warm-up, history).
+
+    Raises:
+        ConfigError: ``scenario`` without a configuration in the context, or without
+            candidates (``simulation.candidates: 0``).
+    """
+    kwargs = dict(env_kwargs or {})
+    if preset != SCENARIO:
+        return preset, kwargs
+    config = getattr(context, "config", None)
+    if config is None:
+        raise ConfigError("preset: 'scenario' needs the run's configuration in the agent context")
+    C = context.n_candidates  # type: ignore[attr-defined]
+    if not C:
+        raise ConfigError(
+            "simulation.candidates: preset 'scenario' trains a policy over C candidates per "
+            "request; set simulation.candidates > 0"
+        )
+    env = {"candidates": C, **kwargs.pop("env", {})}
+    return "user_lifetime", {**kwargs, "config": config, "env": env}
 
 
 def env_shape(preset: str, reward: object, env_kwargs: dict | None = None) -> dict[str, int]:

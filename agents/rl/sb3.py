@@ -23,6 +23,7 @@ starts (:meth:`_SB3Agent.check`).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -38,9 +39,11 @@ from simrec_agents.rl.obs import (
     check_fits,
     check_preset_reward,
     env_shape,
+    training_env,
 )
 
 from simrec.agent import Agent
+from simrec.config import to_dict
 from simrec.errors import ConfigError, DependencyNotInstalled
 from simrec.types import Cost, Feedback, RequestBatch
 
@@ -146,9 +149,14 @@ def train_policy(
             "train_seconds": seconds,
             "env_kwargs": env_kwargs or {},
         }
-        (out / "meta.json").write_text(json.dumps(meta, indent=1))
+        (out / "meta.json").write_text(json.dumps(meta, indent=1, default=_plain))
     model.train_seconds = seconds
     return model
+
+
+def _plain(obj: Any) -> Any:
+    """JSON form of a config object in ``meta.json``."""
+    return to_dict(obj) if dataclasses.is_dataclass(obj) else str(obj)
 
 
 def read_verified(path: str, sha256: str | None) -> bytes:
@@ -182,7 +190,9 @@ class _SB3Agent(Agent):
     Args:
         path: A ``policy.zip`` written by :func:`train_policy` (or ``model.save``).
         sha256: The sha256 of ``path`` (required with ``path``; in ``meta.json``).
-        preset: Env preset to train on when no ``path`` is given.
+        preset: Env preset to train on when no ``path`` is given, or ``"scenario"``: the env
+            built from the run's own configuration (world, user model, dynamics, slate
+            size, candidates).
         reward: Training reward when no ``path`` is given.
         timesteps: Training steps when no ``path`` is given.
         deterministic: Greedy actions (else sampled from the policy).
@@ -226,7 +236,10 @@ class _SB3Agent(Agent):
         if self.path is not None:
             shape = _model_shape(self._load())
         else:
-            shape = env_shape(self.preset, self.reward, self.train_options.get("env_kwargs"))
+            preset, kwargs = training_env(
+                self.preset, context, self.train_options.get("env_kwargs")
+            )
+            shape = env_shape(preset, self.reward, kwargs)
             if self.algo == "dqn" and shape["slate_size"] != 1:
                 raise ConfigError(
                     f"preset: sb3-dqn needs a Discrete action (slate size 1); preset "
@@ -241,8 +254,12 @@ class _SB3Agent(Agent):
             self.model = self._load()
         else:
             seed = int(self.rng.integers(0, 2**31))
+            preset, kwargs = training_env(
+                self.preset, context, self.train_options.get("env_kwargs")
+            )
+            options = {**self.train_options, "env_kwargs": kwargs}
             self.model = train_policy(
-                self.algo, self.preset, self.reward, self.timesteps, seed, **self.train_options
+                self.algo, preset, self.reward, self.timesteps, seed, **options
             )
             self.train_seconds = self.model.train_seconds
         shape = _model_shape(self.model)

@@ -39,6 +39,7 @@ from simrec_agents.rl.obs import (
     check_fits,
     check_preset_reward,
     env_shape,
+    training_env,
 )
 from torch import nn
 
@@ -325,7 +326,8 @@ class SlateQAgent(Agent):
     """A SlateQ policy serving a population (trained on the env at setup, or loaded).
 
     Args:
-        preset: Env preset to train on (its world should match the scenario's).
+        preset: Env preset to train on, or ``"scenario"``: the env built from the run's own
+            configuration (world, user model, dynamics, slate size, candidates).
         reward: Training reward (see :data:`simrec.config.REWARDS`).
         steps: Training env steps.
         gamma: Discount (0: myopic).
@@ -376,15 +378,16 @@ class SlateQAgent(Agent):
         }
         self.train_seconds = 0.0
 
-    def _shape(self) -> dict[str, int]:
+    def _shape(self, context) -> dict[str, int]:
         """The C, K, L (and G) of the policy: the saved one's, or the training env's."""
         if self.path:
             return torch.load(self.path, weights_only=True)["spec"]
-        return env_shape(self.preset, self.reward)
+        preset, env_kwargs = training_env(self.preset, context)
+        return env_shape(preset, self.reward, env_kwargs)
 
     def check(self, context) -> None:
         """The policy (saved, or the one training would give) fits the scenario."""
-        check_fits(self._shape(), context, "this slateq policy")
+        check_fits(self._shape(context), context, "this slateq policy")
 
     def setup(self, context) -> None:
         """Train (seeded from the agent's stream) or load the policy; build the observer."""
@@ -397,9 +400,11 @@ class SlateQAgent(Agent):
             self.net.load_state_dict(blob["state"])
         else:
             seed = int(self.rng.integers(0, 2**31))
+            preset, env_kwargs = training_env(self.preset, context)
             self.net, self.spec, stats = train_slateq(
-                self.preset,
+                preset,
                 self.reward,
+                env_kwargs=env_kwargs,
                 steps=self.steps,
                 gamma=self.gamma,
                 seed=seed,

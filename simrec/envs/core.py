@@ -64,6 +64,7 @@ def _warmup_popularity(world: World, config: Config, env: EnvConfig) -> np.ndarr
         return smoothed_ctr(np.zeros(M), np.zeros(M))
     cfg = replace_path(config, "world.users.n_users", env.warmup_users)
     cfg = replace_path(cfg, "world.users.arrivals_per_day", 0.0)
+    cfg = replace_path(cfg, "simulation.candidates", 0)  # random slates from the catalog
     streams = make_streams(env.world_seed)
     users, truth = new_users(cfg.world, world, streams.arrivals, env.warmup_users)
     log = EventLog(users.arrival_day)

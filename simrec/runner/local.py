@@ -249,6 +249,7 @@ def preflight(scenario: ScenarioConfig) -> None:
             slate_size=cfg.simulation.slate_size,
             n_candidates=cfg.simulation.candidates,
             retrain_every_days=cfg.simulation.retrain_every_days,
+            config=cfg,
         )
         try:
             make_agent(spec.name, **dict(spec.params)).check(context)

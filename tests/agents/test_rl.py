@@ -13,7 +13,7 @@ import torch
 from conftest import small_config
 
 from simrec import Simulation, make_agent
-from simrec.config import Config, from_dict, to_dict
+from simrec.config import Config, from_dict, replace_path, to_dict
 from simrec.envs.presets import long_term_satisfaction
 from simrec.errors import ConfigError
 
@@ -286,3 +286,27 @@ def test_population_observation_equals_the_env_observation_value_for_value():
             if terminated or truncated:
                 break
     assert compared > 60 and clicked_history > 10  # clicks reached the histories
+
+
+def test_rl_agents_train_on_the_scenarios_own_world():
+    """`preset: scenario`: the training env is built from the run's own configuration."""
+    from simrec_agents.rl.obs import training_env
+
+    from simrec.agent import AgentContext
+
+    cfg = small_config(days=2, n_users=80, n_items=150, candidates=6, slate_size=2)
+    cfg = replace_path(cfg, "dynamics.appeal_weight", 1.5)
+    cfg = replace_path(cfg, "user_model.choice", "cascade")
+    agent = make_agent("slateq", preset="scenario", steps=300, n_envs=8)
+    result = Simulation(cfg).run(agent, seed=0)
+    assert result.totals["impressions"] > 0
+    assert (agent.spec["slate_size"], agent.spec["candidates"]) == (2, 6)
+    world = Simulation(cfg).build_world(0).observable
+    ctx = AgentContext(world, np.random.default_rng(0), 2, 6, 1.0, config=cfg)
+    preset, kwargs = training_env("scenario", ctx)
+    assert kwargs["config"] is cfg and kwargs["env"] == {"candidates": 6}
+    env = gym.make("simrec/UserLifetime-v0", preset=preset, **kwargs)
+    assert env.unwrapped.config == cfg  # the very rules of the scenario, user model included
+    whole_catalog = replace_path(cfg, "simulation.candidates", 0)
+    with pytest.raises(ConfigError, match=r"simulation\.candidates: preset 'scenario'"):
+        Simulation(whole_catalog).run("slateq", agent_params={"preset": "scenario", "steps": 10})
