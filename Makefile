@@ -32,6 +32,23 @@ test: setup
 	@echo "line coverage of simrec_agents (>= 90% required):"
 	$(VENV)/bin/coverage report --include='agents/*' --fail-under=90
 
+# Build the wheel, install it (not editable) in a fresh venv outside the source tree and run
+# the quickstart's smoke variant from it: proves `pip install .` gives a working simrec.
+WHEEL_DIR ?= /tmp/simrec-wheel-check
+wheel-check: setup
+	rm -rf $(WHEEL_DIR) && mkdir -p $(WHEEL_DIR)
+	$(PY) -m pip wheel --no-deps --no-build-isolation --quiet -w $(WHEEL_DIR) .
+	$(PYTHON) -m venv $(WHEEL_DIR)/venv
+	$(WHEEL_DIR)/venv/bin/python -m pip install --quiet --disable-pip-version-check \
+	  -c requirements/constraints.txt "$$(ls $(WHEEL_DIR)/simrec-*.whl)[plots]"
+	cd $(WHEEL_DIR) && venv/bin/python -c "import importlib.util as u, simrec_agents; \
+	  assert '/site-packages/' in simrec_agents.__file__, simrec_agents.__file__; \
+	  assert all(u.find_spec(m) for m in ('simrec.data', 'simrec_agents.rl.slateq', 'simrec_agents.kg.cke'))"
+	cd $(WHEEL_DIR) && venv/bin/simrec run $(CURDIR)/scenarios/quickstart.yaml --smoke \
+	  --out smoke --no-progress --workers 2
+	test -s $(WHEEL_DIR)/smoke/report.md && test -s $(WHEEL_DIR)/smoke/figures/retention.png
+	rm -rf $(WHEEL_DIR)
+
 lint: setup
 	$(VENV)/bin/ruff check simrec agents tests
 	$(VENV)/bin/lint-imports

@@ -24,3 +24,12 @@ def test_readme_names_the_two_commands_and_ci_runs_the_test_command():
 def test_model_doc_parameter_tables_match_the_config():
     doc = (REPO / "docs" / "model.md").read_text()
     assert markdown_tables().strip() in doc, "regenerate docs/model.md section 8"
+
+
+def test_ci_installs_the_wheel_and_runs_a_smoke_scenario_from_it():
+    """`.ci/run` calls `make wheel-check`, and the target exists (make would silently do
+    nothing for a missing .PHONY target)."""
+    makefile = (REPO / "Makefile").read_text()
+    assert re.search(r"^wheel-check: setup$", makefile, flags=re.M)
+    assert "--smoke" in makefile.split("wheel-check: setup", 1)[1].split("\n\n", 1)[0]
+    assert "make wheel-check" in (REPO / ".ci" / "run").read_text()
