@@ -10,10 +10,13 @@ objects, no lists of dicts) and hands back concatenated numpy columns or a panda
 * ``sessions`` -- one row per finished session: user, visit number, start, end, requests,
   clicks, the gap to the next visit (days; inf after churn) and whether the user churned;
 * ``days`` -- one row per simulated day, written at the day's end by the collector: users
-  arrived, users alive, mean hidden satisfaction of alive users, mean interest drift
+  arrived, users alive, mean hidden satisfaction of alive users and of the day-0 cohort
+  (churned users at their level when they left), mean interest drift
   :math:`1 - \langle u_j(t), u_j(0)\rangle` of alive users, items available;
 * ``users`` -- one row per user: arrival day (static);
-* ``items`` -- one row per item: release day, genre and the hidden topic (static).
+* ``items`` -- one row per item: release and expiry day, genre, creator, the hidden topic and
+  the reference popularity (static);
+* ``pairs`` -- the user pairs homogenization follows (static).
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ DAY_SCHEMA: dict[str, type] = {
     "arrived": np.int64,
     "alive": np.int64,
     "satisfaction": np.float64,
+    "satisfaction_cohort": np.float64,
     "interest_drift": np.float64,
     "available_items": np.int64,
 }
@@ -277,6 +281,10 @@ class Counts:
         self.day: dict[str, list[float]] = {k: [] for k in self.COLUMNS}
         self.item_shown: list[np.ndarray] = []
         self.item_clicks: list[np.ndarray] = []
+        #: Exact per-user totals over the run (the user table of a sampled log).
+        self.user = {
+            k: np.zeros(n_users) for k in ("impressions", "clicks", "revenue", "engagement")
+        }
 
     def _grow(self, day: int) -> None:
         while len(self.item_shown) <= day:
@@ -312,18 +320,29 @@ class Counts:
         d["revenue"][day] += float(revenue.sum(dtype=np.float64))
         d["engagement"][day] += float(engagement.sum(dtype=np.float64))
         if len(self.last_day) and len(users):
-            new = users[self.last_day[users] != day]  # a batch holds each user once
+            u = self.user  # a batch holds each user once: plain fancy-index adds are exact
+            u["impressions"][users] += items.shape[1]
+            u["clicks"][users] += clicked.sum(axis=1)
+            u["revenue"][users] += revenue.sum(axis=1, dtype=np.float64)
+            u["engagement"][users] += engagement.sum(axis=1, dtype=np.float64)
+            new = users[self.last_day[users] != day]
             d["dau"][day] += float(new.size)
             self.last_day[new] = day
 
     def table(self) -> dict[str, np.ndarray]:
-        """Columns: ``day``, the five daily totals, ``item_shown`` and ``item_clicks`` (D, M)."""
+        """The counts as columns.
+
+        ``day``, the daily totals, ``item_shown`` and ``item_clicks`` (D, M), and
+        ``user_impressions``, ``user_clicks``, ``user_revenue``, ``user_engagement`` (N,).
+        """
         D = len(self.item_shown)
         out: dict[str, np.ndarray] = {"day": np.arange(D)}
         out.update({k: np.asarray(v, dtype=np.float64) for k, v in self.day.items()})
         shape = (D, self.n_items)
         out["item_shown"] = np.array(self.item_shown).reshape(shape)
         out["item_clicks"] = np.array(self.item_clicks).reshape(shape)
+        for k, v in self.user.items():
+            out[f"user_{k}"] = v.copy()
         return out
 
 
@@ -342,8 +361,9 @@ class EventLog:
 
         Args:
             arrival_day: Arrival day of every user ``(N,)``.
-            items: Static item columns metrics need (``release_day``, ``genre``, and the
-                hidden ``topic`` for intra-list diversity), or ``None``.
+            items: Static item columns metrics need (``release_day``, ``expire_day``,
+                ``genre``, ``creator``, the hidden ``topic`` for intra-list diversity, the
+                ``reference`` popularity), or ``None``.
             sample: Share of requests whose impressions are kept (the engine draws which);
                 below 1 the engine also keeps exact :class:`Counts` of every impression, which
                 feed the count metrics (a full log's rows are the counts: ``counts`` stays
@@ -360,6 +380,9 @@ class EventLog:
         if n_items is None:
             n_items = len(next(iter(self.items.values()))) if self.items else 0
         self.counts = Counts(n_items, len(self.arrival_day))
+        #: The user pairs homogenization follows (``a``, ``b``: user ids; see
+        #: :func:`simrec.metrics.reference.chaney_pairs`); empty: none.
+        self.pairs: dict[str, np.ndarray] = {"a": np.zeros(0, np.int64), "b": np.zeros(0, np.int64)}
 
     def flush(self) -> None:
         """Wait until every spilled chunk of the impressions is written."""
@@ -367,6 +390,8 @@ class EventLog:
 
     def tables(self) -> dict[str, dict[str, np.ndarray]]:
         """All tables as column dicts (``users`` holds ``user`` and ``arrival_day``).
+
+        ``pairs`` holds the user pairs homogenization follows (``a``, ``b``).
 
         ``counts`` holds the exact counts and ``log`` the sampling share (``sample``).
         """
@@ -379,6 +404,7 @@ class EventLog:
                 "arrival_day": self.arrival_day,
             },
             "items": self.items,
+            "pairs": self.pairs,
             "counts": self.counts.table(),
             "log": {"sample": np.array([self.sample])},
         }

@@ -9,7 +9,10 @@ draws:
 * ``agent``     -- the recommender's own randomness (a :class:`numpy.random.Generator`
   whose ``seed_seq`` does not hold the run seed);
 * ``behaviour`` -- every draw a user makes (click, purchase, session exit, return gap, churn,
-  interest random walk, candidate retrieval), a :class:`CounterStream`.
+  interest random walk, candidate retrieval), a :class:`CounterStream`;
+* ``measure``   -- the measurement's own draws (the user pairs homogenization follows, the
+  users the reference popularity is computed over): the same for every agent of a seed
+  (a :class:`numpy.random.Generator`; spawned fifth, so the other four are unchanged).
 
 Why the behaviour stream is counter-based
 -----------------------------------------
@@ -161,6 +164,7 @@ class Streams:
         arrivals: Generator for user arrival times.
         agent: Generator handed to the agent.
         behaviour: Counter-based stream for every user draw.
+        measure: Generator for the metrics' samples (never seen by the agent or the users).
     """
 
     seed: int
@@ -168,6 +172,7 @@ class Streams:
     arrivals: np.random.Generator
     agent: np.random.Generator
     behaviour: CounterStream
+    measure: np.random.Generator
 
 
 #: Largest seed (seeds are stored as int64 in results).
@@ -205,7 +210,7 @@ def make_streams(seed: int) -> Streams:
     """
     check_seed(seed)
     root = np.random.SeedSequence(int(seed))
-    world, arrivals, agent, behaviour = root.spawn(4)
+    world, arrivals, agent, behaviour, measure = root.spawn(5)
     key = int(behaviour.generate_state(1, dtype=np.uint64)[0])
     return Streams(
         seed=int(seed),
@@ -213,6 +218,7 @@ def make_streams(seed: int) -> Streams:
         arrivals=np.random.default_rng(arrivals),
         agent=_opaque(agent),
         behaviour=CounterStream(key=key),
+        measure=np.random.default_rng(measure),
     )
 
 

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from simrec.agent import Agent, AgentContext, make_agent
 from simrec.clock import Calendar
 from simrec.config import Config, Intervention, replace_path
@@ -24,6 +26,8 @@ from simrec.engine import Engine
 from simrec.errors import InvalidActionError, SimrecError, in_context
 from simrec.log import EventLog
 from simrec.metrics import daily_metrics, run_totals
+from simrec.metrics.reference import PAIRS, chaney_pairs, reference_popularity
+from simrec.metrics.users import user_table, user_totals
 from simrec.resources import check_memory
 from simrec.rng import make_streams
 from simrec.types import Cost, readonly
@@ -43,9 +47,12 @@ class SimulationResult:
         config: The configuration the run started with.
         log: The event log.
         daily: Daily metrics, one row per day (see :mod:`simrec.metrics`).
-        totals: Whole-run aggregates (see :func:`simrec.metrics.run_totals`).
+        totals: Whole-run aggregates (see :func:`simrec.metrics.run_totals`), with the
+            lifetime value and return rates of :func:`simrec.metrics.users.user_totals`.
         cost: The agent's cost, with measured timings.
         wall_seconds: Wall time of the run.
+        users: The per-user table (see :mod:`simrec.metrics.users`), a
+            :class:`pandas.DataFrame`.
     """
 
     agent: str
@@ -57,6 +64,7 @@ class SimulationResult:
     cost: Cost
     wall_seconds: float
     hidden_state_read: bool = field(default=False)
+    users: Any = None
 
 
 class _Run:
@@ -217,7 +225,9 @@ class Simulation:
             world.users.arrival_day,
             items={
                 "release_day": world.items.release_day,
+                "expire_day": world.items.expire_day,
                 "genre": world.items.genre,
+                "creator": world.items.creator,
                 "topic": world.item_truth.topic,
             },
             sample=cfg.simulation.log_impressions,
@@ -225,6 +235,7 @@ class Simulation:
             n_items=world.n_items,
         )
         engine = Engine(world, cfg, streams.behaviour, log, self.components)
+        _measure_against(world, engine, log, streams.measure)
         run = _Run(engine, agent, None, name, seed)
         run.call(
             "setup",
@@ -258,6 +269,9 @@ class Simulation:
         tables = log.tables()
         days = cfg.simulation.days
         daily = daily_metrics(tables, days)
+        import pandas as pd  # lazily, as daily_metrics does: `import simrec` stays light
+
+        users = pd.DataFrame(user_table(tables, days))
         base = run.call("cost")
         pool = run.pool_items / max(run.requests, 1)
         cost = Cost(
@@ -281,8 +295,26 @@ class Simulation:
             config=cfg,
             log=log,
             daily=daily,
-            totals=run_totals(tables, days, daily=daily),
+            totals=run_totals(tables, days, daily=daily) | user_totals(users),
             cost=cost,
             wall_seconds=time.perf_counter() - t_start,
             hidden_state_read=agent.reads_hidden_state,
+            users=users,
         )
+
+
+def _measure_against(world: World, engine: Engine, log: EventLog, rng: np.random.Generator) -> None:
+    """Store what the metrics of every agent of this world and seed are measured against.
+
+    The user pairs homogenization follows and the reference popularity of every item
+    (:mod:`simrec.metrics.reference`), from the day-0 state before any request.
+    """
+    cohort = np.flatnonzero(world.users.arrival_day == 0.0)
+    a, b = chaney_pairs(world.user_truth.interest, cohort, PAIRS, rng)
+    log.pairs = {"a": a, "b": b}
+    truth = engine.ground_truth()
+    if hasattr(engine.model.choice, "item_utility"):
+        utility = truth.utility
+    else:  # a researcher's choice component without utilities: the true match
+        utility = truth.match
+    log.items["reference"] = reference_popularity(utility, cohort, world.n_items, rng)

@@ -93,7 +93,8 @@ class Feedback:
         users: User ids ``(B,)``.
         time: Simulated time, days.
         slates: Served item ids ``(B, K)``.
-        clicked: Click per impression ``(B, K)`` bool (at most one per row).
+        clicked: Click per impression ``(B, K)`` bool (at most one per row under the logit
+            and the cascade choice models; any number under the position-based model).
         purchased: Purchase per impression ``(B, K)`` bool.
         engagement: Minutes spent per impression ``(B, K)`` float32 (0 unless clicked).
         revenue: Revenue per impression ``(B, K)`` float32, currency.

@@ -20,11 +20,22 @@ import simrec  # noqa: F401 - registers the envs
 from simrec import Simulation
 from simrec.config import replace_path
 
+#: The columns of each table when the digests were recorded (columns added since, such as
+#: ``days.satisfaction_cohort``, are new information and do not enter the digest).
+RECORDED = {
+    "impressions": (
+        "click day engagement item match position purchase revenue satisfaction time user"
+    ),
+    "sessions": "churned clicks end gap requests start user visit",
+    "days": "alive arrived available_items day interest_drift satisfaction",
+}
+
 
 def _digest(tables: dict[str, dict[str, np.ndarray]]) -> str:
     h = hashlib.sha256()
     for name in ("impressions", "sessions", "days"):
-        for col, values in sorted(tables[name].items()):
+        for col in sorted(RECORDED[name].split()):
+            values = tables[name][col]
             a = np.ascontiguousarray(values)
             h.update(f"{name}.{col}:{a.dtype.str}:{a.shape}".encode())
             h.update(a.tobytes())

@@ -29,12 +29,27 @@ def tables():
         "alive": np.array([1, 2]),
         "arrived": np.array([2, 3]),
         "satisfaction": np.array([0.6, 0.5]),
+        "satisfaction_cohort": np.array([0.6, 0.45]),
         "available_items": np.array([4, 4]),
     }
     users = {"user": np.arange(3), "arrival_day": np.array([0.0, 0.0, 1.2])}
     days["interest_drift"] = np.array([0.0, 0.1])
-    items = {"topic": np.eye(4), "release_day": np.zeros(4), "genre": np.zeros(4, np.int16)}
-    return {"impressions": imp, "sessions": sessions, "days": days, "users": users, "items": items}
+    items = {
+        "topic": np.eye(4),
+        "release_day": np.array([0.0, 0.0, 0.0, 1.0]),
+        "genre": np.array([0, 0, 1, 1], np.int16),
+        "creator": np.array([0, 0, 1, 2]),
+        "reference": np.array([0.4, 0.3, 0.2, 0.1]),
+    }
+    pairs = {"a": np.array([0]), "b": np.array([1])}
+    return {
+        "impressions": imp,
+        "sessions": sessions,
+        "days": days,
+        "users": users,
+        "items": items,
+        "pairs": pairs,
+    }
 
 
 def test_daily_metrics_by_hand():
@@ -51,7 +66,11 @@ def test_daily_metrics_by_hand():
     assert np.isnan(metrics.return_gap_days(t, 2)[0])
     assert metrics.sessions_per_user(t, 2).tolist() == [2.0, 1.0]
     assert metrics.coverage(t, 2).tolist() == [0.75, 0.75]
-    assert metrics.satisfaction(t, 2).tolist() == [0.6, 0.5]
+    assert metrics.satisfaction_alive(t, 2).tolist() == [0.6, 0.5]
+    assert metrics.satisfaction_cohort(t, 2).tolist() == [0.6, 0.45]
+    # Day-0 cohort = users 0 and 1: one click on day 0 (user 0), one on day 1 (user 0; user
+    # 2's click is not the cohort's).
+    assert metrics.clicks_per_cohort_user(t, 2).tolist() == [0.5, 0.5]
     # Day 1 exposure over 4 items: counts {0: 2, 1: 1, 3: 1, 2: 0}.
     assert metrics.gini_exposure(t, 2)[1] == pytest.approx(metrics.gini(np.array([0, 1, 1, 2])))
     frame = metrics.daily_metrics(t, 2)
@@ -90,10 +109,27 @@ def slate_tables():
         "topic": z,
         "release_day": np.array([0.0, 0.0, 0.0, 1.0]),
         "genre": np.zeros(4, np.int16),
+        "creator": np.arange(4),
+        # Reference popularity: item 1 is the head (top 20% of 4 items = 1 item).
+        "reference": np.array([0.25, 0.5, 0.125, 0.125]),
     }
     users = {"user": np.arange(3), "arrival_day": np.array([0.0, 0.0, 1.0])}
     days = {"day": np.array([0, 1]), "interest_drift": np.array([0.01, 0.03])}
-    return {"impressions": imp, "items": items, "users": users, "days": days, "sessions": {}}
+    sessions = {
+        "user": np.array([0, 1, 0]),
+        "start": np.array([0.1, 0.2, 1.5]),
+        "end": np.array([0.15, 0.25, 1.6]),
+        "churned": np.zeros(3, bool),
+    }
+    pairs = {"a": np.array([0, 1]), "b": np.array([1, 0])}
+    return {
+        "impressions": imp,
+        "items": items,
+        "users": users,
+        "days": days,
+        "sessions": sessions,
+        "pairs": pairs,
+    }
 
 
 def test_diversity_novelty_tail_cold_by_hand():
@@ -101,13 +137,12 @@ def test_diversity_novelty_tail_cold_by_hand():
     ild = metrics.intra_list_diversity(t, 2)
     # Day 0: slates (0, 1) distance 1 and (0, 2) distance 0; day 1: (3, 1) distance 0.2.
     assert ild.tolist() == pytest.approx([0.5, 0.2])
-    # Clicks over the run: item 0 twice, item 3 once -> the head (top 20% of 4 items) is
-    # item 0; day 0 shows items 0, 1, 0, 2 -> tail share 0.5; day 1 shows 3, 1 -> 1.0.
-    assert metrics.long_tail_share(t, 2).tolist() == pytest.approx([0.5, 1.0])
+    # The head of the reference popularity is item 1; day 0 shows 0, 1, 0, 2 -> tail 0.75;
+    # day 1 shows 3, 1 -> 0.5.
+    assert metrics.long_tail_share(t, 2).tolist() == pytest.approx([0.75, 0.5])
     nov = metrics.novelty(t, 2)
-    assert nov[0] == pytest.approx(-np.log2(1 / 4))  # no clicks before day 0: uniform
-    # Before day 1: item 0 clicked twice -> p = (0 + 1) / (2 + 4) for items 3 and 1.
-    assert nov[1] == pytest.approx(-np.log2(1 / 6))
+    # Self-information of the reference: item 0: 2 bits, 1: 1 bit, 2 and 3: 3 bits.
+    assert nov.tolist() == pytest.approx([(2 + 1 + 2 + 3) / 4, (3 + 1) / 2])
     # Item 3 is released on day 1 and clicked at day 1.5: cold CTR 1.0 on day 1.
     cold = metrics.cold_item_ctr(t, 2)
     assert np.isnan(cold[0]) and cold[1] == 1.0
@@ -116,9 +151,13 @@ def test_diversity_novelty_tail_cold_by_hand():
 
 def test_homogenization_by_hand():
     t = slate_tables()
-    # Cohort users 0 and 1 both clicked item 0 on day 0; user 0 also item 3 on day 1.
+    # Users 0 and 1 both clicked item 0 on day 0; user 0 also item 3 on day 1.
     h = metrics.homogenization(t, 2)
-    assert h.tolist() == pytest.approx([1.0, 0.5])  # every sampled pair is (0, 1) or (1, 0)
+    assert h.tolist() == pytest.approx([1.0, 0.5])  # the pairs are (0, 1) and (1, 0)
+    # Per click: day 1, J = 0.5 over (2 + 1) / 2 clicks per paired user.
+    assert metrics.homogenization_per_click(t, 2)[1] == pytest.approx(0.5 / 1.5)
+    # Nobody has 10 distinct items: the volume-matched variant has no pair to count.
+    assert np.isnan(metrics.homogenization_matched(t, 2)).all()
 
 
 def test_run_totals_reuse_the_daily_frame():
@@ -165,7 +204,10 @@ def test_sampled_log_keeps_exact_counts_and_the_same_run(tmp_path):
         "long_tail_share",
         "novelty",
         "cold_item_ctr",
-        "satisfaction",
+        "satisfaction_alive",
+        "satisfaction_cohort",
+        "provider_gini",
+        "provider_zero_share",
         "retention",
         "dau",
     ]
@@ -180,6 +222,9 @@ def test_sampled_log_keeps_exact_counts_and_the_same_run(tmp_path):
     assert np.array_equal(counts["clicks"][:6], full.daily["clicks"].to_numpy())
     assert np.array_equal(counts["impressions"][:6], full.daily["impressions"].to_numpy())
     assert len(full.log.counts.table()["day"]) == 0
+    # The per-user table of the sampled run is exact too (kept by the counts).
+    for col in ("impressions", "clicks", "revenue", "engagement", "lifetime_days"):
+        assert np.allclose(part.users[col], full.users[col], rtol=1e-6), col
     share = len(part.log.impressions) / len(full.log.impressions)
     assert 0.07 < share < 0.13
     rows = part.log.impressions.columns()

@@ -181,7 +181,7 @@ def test_golden_totals_fixed_seed():
     assert t["clicks"] == pytest.approx(GOLDEN["clicks"], rel=1e-6)
     assert t["revenue"] == pytest.approx(GOLDEN["revenue"], rel=1e-4)
     assert t["retention"] == pytest.approx(GOLDEN["retention"], abs=1e-9)
-    assert t["satisfaction"] == pytest.approx(GOLDEN["satisfaction"], rel=1e-4)
+    assert t["satisfaction_alive"] == pytest.approx(GOLDEN["satisfaction"], rel=1e-4)
 
 
 GOLDEN = {"clicks": 606.0, "revenue": 116.5761, "retention": 140 / 150, "satisfaction": 0.417991}

@@ -278,15 +278,20 @@ class Engine:
         arrived = self.world.users.arrival_day < t
         alive = arrived & ~(pop.churn_time < t)
         sat = self.model.satisfaction
+        cohort = self.world.users.arrival_day == 0.0
         if "satisfaction" in pop.variables and hasattr(sat, "level"):
             s = sat.level(pop.satisfaction[alive], t - pop.last_seen[alive])
+            # The day-0 cohort, churned users included with their level when they left.
+            until = np.minimum(t, pop.churn_time[cohort])
+            s0 = sat.level(pop.satisfaction[cohort], until - pop.last_seen[cohort])
         else:
-            s = np.zeros(0)
+            s = s0 = np.zeros(0)
         return {
             "day": day,
             "arrived": int(arrived.sum()),
             "alive": int(alive.sum()),
             "satisfaction": float(s.mean()) if s.size else float("nan"),
+            "satisfaction_cohort": float(s0.mean()) if s0.size else float("nan"),
             "interest_drift": float(
                 1.0 - (pop.interest[alive] * pop.interest0[alive]).sum(axis=1).mean()
             )

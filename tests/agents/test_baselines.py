@@ -120,7 +120,7 @@ def test_quickstart_ordering_over_seeds():
         assert t["myopic-oracle"]["clicks"] > t["popularity"]["clicks"]
         assert t["myopic-oracle"]["ctr_early"] > 1.5 * t["oracle"]["ctr_early"]
         assert t["myopic-oracle"]["retention"] < t["oracle"]["retention"] - 0.2
-        assert t["myopic-oracle"]["satisfaction"] < t["oracle"]["satisfaction"] - 0.1
+        assert t["myopic-oracle"]["satisfaction_cohort"] < t["oracle"]["satisfaction_cohort"] - 0.1
 
 
 def test_entry_point_agents_are_found(monkeypatch):

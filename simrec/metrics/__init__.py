@@ -162,9 +162,34 @@ def _days_column(t: Tables, days: int, col: str) -> np.ndarray:
     return out
 
 
-def satisfaction(t: Tables, days: int) -> np.ndarray:
-    """Mean hidden satisfaction of alive users at each day's end."""
+def satisfaction_alive(t: Tables, days: int) -> np.ndarray:
+    """Mean hidden satisfaction of the users alive at each day's end (survivors only)."""
     return _days_column(t, days, "satisfaction")
+
+
+def satisfaction_cohort(t: Tables, days: int) -> np.ndarray:
+    """Mean hidden satisfaction of the day-0 cohort at each day's end.
+
+    Churned users count with the level they left with.
+    """
+    return _days_column(t, days, "satisfaction_cohort")
+
+
+def _scaled(t: Tables) -> float:
+    """What one logged row stands for: 1, or 1 / the sampling share of a sampled log."""
+    log = t.get("log")
+    return 1.0 if log is None else 1.0 / float(np.asarray(log["sample"])[0])
+
+
+def clicks_per_cohort_user(t: Tables, days: int) -> np.ndarray:
+    """Clicks of the day-0 cohort on each day over the cohort's size.
+
+    Churned users count as zero: the intention-to-treat counterpart of the survivors' CTR.
+    """
+    cohort = np.asarray(t["users"]["arrival_day"]) == 0.0
+    imp = t["impressions"]
+    mine = cohort[imp["user"]] & np.asarray(imp["click"], dtype=bool)
+    return _per_day(imp["day"][mine], days) * _scaled(t) / max(int(cohort.sum()), 1)
 
 
 def _churn_day(t: Tables) -> tuple[np.ndarray, np.ndarray]:
@@ -265,32 +290,37 @@ def gini_exposure(t: Tables, days: int) -> np.ndarray:
 HEAD_SHARE = 0.2
 #: Days after its release during which an item counts as cold.
 COLD_DAYS = 3
-#: User pairs sampled (fixed seed) for homogenization.
-HOMOGENIZATION_PAIRS = 2000
+#: Distinct items per user in the volume-matched homogenization.
+HOMOGENIZATION_VOLUME = 10
+
+
+def _reference(t: Tables) -> np.ndarray:
+    """The reference popularity of every item (see :mod:`simrec.metrics.reference`)."""
+    ref = t["items"].get("reference")
+    if ref is None:
+        raise KeyError(
+            "items.reference: the reference popularity is missing from the log (runs made by "
+            "Simulation.run store it; a hand-built log must give it)"
+        )
+    return np.asarray(ref, dtype=np.float64)
+
+
+def head_items(reference: np.ndarray) -> np.ndarray:
+    """The head: the ``HEAD_SHARE`` of items of highest reference popularity (ties by id)."""
+    n_head = max(int(np.ceil(HEAD_SHARE * len(reference))), 1)
+    head = np.zeros(len(reference), dtype=bool)
+    head[np.argsort(-reference, kind="stable")[:n_head]] = True
+    return head
 
 
 def long_tail_share(t: Tables, days: int) -> np.ndarray:
-    """Share of impressions on items outside the click head of the run."""
+    """Share of impressions on items outside the head of the reference popularity."""
+    tail = ~head_items(_reference(t))
     if (c := _exact(t)) is not None:
-        shown, clicked = _item_rows(c, "item_shown", days), _item_rows(c, "item_clicks", days)
-        seen = np.flatnonzero(shown.sum(axis=0) > 0)
-        if seen.size == 0:
-            return np.full(days, np.nan)
-        m = int(seen[-1]) + 1
-        n_head = max(int(np.ceil(HEAD_SHARE * m)), 1)
-        head = np.zeros(shown.shape[1], dtype=bool)
-        head[np.argsort(-clicked.sum(axis=0)[:m], kind="stable")[:n_head]] = True
-        return _ratio(shown[:, ~head].sum(axis=1), impressions(t, days))
+        shown = _item_rows(c, "item_shown", days)
+        return _ratio(shown[:, tail[: shown.shape[1]]].sum(axis=1), impressions(t, days))
     imp = t["impressions"]
-    if len(imp["item"]) == 0:
-        return np.full(days, np.nan)
-    m = int(imp["item"].max()) + 1
-    clicks_per_item = np.bincount(imp["item"], weights=imp["click"], minlength=m)
-    n_head = max(int(np.ceil(HEAD_SHARE * m)), 1)
-    head = np.zeros(m, dtype=bool)
-    head[np.argsort(-clicks_per_item, kind="stable")[:n_head]] = True
-    tail = ~head[imp["item"]]
-    return _ratio(_per_day(imp["day"], days, tail), impressions(t, days))
+    return _ratio(_per_day(imp["day"], days, tail[imp["item"]]), impressions(t, days))
 
 
 def _slates(t: Tables) -> tuple[np.ndarray, np.ndarray]:
@@ -319,80 +349,249 @@ def intra_list_diversity(t: Tables, days: int) -> np.ndarray:
 
 
 def novelty(t: Tables, days: int) -> np.ndarray:
-    """Mean self-information of impressions given the clicks before each day."""
+    r"""Mean self-information :math:`-\log_2 r_i` of the day's impressions (reference *r*)."""
+    info = -np.log2(np.maximum(_reference(t), np.finfo(np.float64).tiny))
     if (c := _exact(t)) is not None:
-        shown, clicked = _item_rows(c, "item_shown", days), _item_rows(c, "item_clicks", days)
-        seen = np.flatnonzero(shown.sum(axis=0) > 0)
-        out = np.full(days, np.nan)
-        if seen.size == 0:
-            return out
-        m = int(seen[-1]) + 1
-        before = np.zeros(m)
-        for d in range(days):
-            n = shown[d, :m]
-            if n.sum() > 0:
-                p = (before + 1.0) / (before.sum() + m)
-                out[d] = float((n * -np.log2(p)).sum() / n.sum())
-            before += clicked[d, :m]
-        return out
+        shown = _item_rows(c, "item_shown", days)
+        return _ratio(shown @ info[: shown.shape[1]], impressions(t, days))
     imp = t["impressions"]
-    if len(imp["item"]) == 0:
-        return np.full(days, np.nan)
-    m = int(imp["item"].max()) + 1
-    out = np.full(days, np.nan)
-    before = np.zeros(m)
-    order = np.argsort(imp["day"], kind="stable")
-    day, item, click = imp["day"][order], imp["item"][order], imp["click"][order]
-    bounds = np.searchsorted(day, np.arange(days + 1))
-    for d in range(days):
-        lo, hi = bounds[d], bounds[d + 1]
-        if hi > lo:
-            p = (before[item[lo:hi]] + 1.0) / (before.sum() + m)
-            out[d] = float(-np.log2(p).mean())
-        before += np.bincount(item[lo:hi], weights=click[lo:hi], minlength=m)
+    return _ratio(_per_day(imp["day"], days, info[imp["item"]]), impressions(t, days))
+
+
+def churn_time(t: Tables) -> np.ndarray:
+    """Each user's churn time in days (inf: did not churn within the log)."""
+    out = np.full(len(t["users"]["arrival_day"]), np.inf)
+    s = t["sessions"]
+    out[s["user"][s["churned"]]] = s["end"][s["churned"]]
     return out
 
 
-def homogenization(t: Tables, days: int) -> np.ndarray:
-    """Mean Jaccard similarity of consumed sets over a fixed sample of user pairs."""
+def _consumption(t: Tables) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct clicked items per user in order of first click.
+
+    Returns ``(items, first_day, offsets)``: user *j*'s items are
+    ``items[offsets[j]:offsets[j + 1]]``, ordered by their first click (ties by item id),
+    with the day of that first click.
+    """
     imp = t["impressions"]
-    cohort = np.flatnonzero(t["users"]["arrival_day"] == 0.0)
-    if len(cohort) < 2:
-        return np.full(days, np.nan)
-    rng = np.random.default_rng(len(cohort))  # fixed pairs: the same for every agent
-    a = rng.choice(cohort, HOMOGENIZATION_PAIRS)
-    b = rng.choice(cohort, HOMOGENIZATION_PAIRS)
-    keep = a != b
-    a, b = a[keep], b[keep]
-    clicked = imp["click"]
-    u, i, d = imp["user"][clicked], imp["item"][clicked], imp["day"][clicked]
-    m = int(imp["item"].max()) + 1 if len(imp["item"]) else 1
-    key, first = np.unique(u.astype(np.int64) * m + i, return_index=True)
-    first_day = d[first]
+    n = len(t["users"]["arrival_day"])
+    clicked = np.asarray(imp["click"], dtype=bool)
+    u = np.asarray(imp["user"], dtype=np.int64)[clicked]
+    i = np.asarray(imp["item"], dtype=np.int64)[clicked]
+    d = np.asarray(imp["day"], dtype=np.int64)[clicked]
+    time = np.asarray(imp["time"], dtype=np.float64)[clicked]
+    m = int(i.max()) + 1 if len(i) else 1
+    key = u * m + i
+    order = np.lexsort((time, key))  # by (user, item), earliest click first
+    key, d, time = key[order], d[order], time[order]
+    first = np.concatenate([[True], key[1:] != key[:-1]]) if len(key) else np.zeros(0, bool)
+    key, d, time = key[first], d[first], time[first]
     owner = key // m
-    by_user = np.searchsorted(owner, np.arange(len(t["users"]["user"]) + 1))
-    sizes = np.zeros((len(a), days))
-    inter = np.zeros((len(a), days))
+    order = np.lexsort((key % m, time, owner))  # each user's items by first click
+    key, d, owner = key[order], d[order], owner[order]
+    return key % m, d, np.searchsorted(owner, np.arange(n + 1))
 
-    def cumulative(days_of_items: np.ndarray) -> np.ndarray:
-        return np.cumsum(np.bincount(np.minimum(days_of_items, days - 1), minlength=days))
 
+#: The last log :func:`_pair_curves` measured (its click column, horizon and curves): the
+#: three homogenization metrics of one log share one pass.
+_PAIR_CACHE: list = []
+
+
+def _pair_curves(t: Tables, days: int) -> dict[str, np.ndarray]:
+    """Homogenization over the log's user pairs: plain, volume-matched and per click."""
+    key = (t["impressions"]["click"], t["pairs"]["a"], t["pairs"]["b"], days)
+    if _PAIR_CACHE and all(x is y for x, y in zip(_PAIR_CACHE[0][:3], key, strict=False)):
+        if _PAIR_CACHE[0][3] == days:
+            return _PAIR_CACHE[1]
+    out = _pair_curves_uncached(t, days)
+    _PAIR_CACHE[:] = [key, out]
+    return out
+
+
+def _pair_curves_uncached(t: Tables, days: int) -> dict[str, np.ndarray]:
+    a, b = (np.asarray(t["pairs"][k], dtype=np.int64) for k in ("a", "b"))
+    nan = np.full(days, np.nan)
+    if len(a) == 0 or days == 0:
+        return {"homogenization": nan, "homogenization_matched": nan, "per_click": nan}
+    items, first_day, offsets = _consumption(t)
+    alive_until = churn_time(t)
+    day_end = np.arange(1, days + 1, dtype=np.float64)
+    imp = t["impressions"]
+    clicked = np.asarray(imp["click"], dtype=bool)
+    users_of_pairs = np.unique(np.concatenate([a, b]))
+    # Cumulative clicks (not distinct) of the paired users by the end of each day.
+    cu = np.asarray(imp["user"], dtype=np.int64)[clicked]
+    cd = np.asarray(imp["day"], dtype=np.int64)[clicked]
+    keep = np.isin(cu, users_of_pairs) & (cd < days)
+    row = np.searchsorted(users_of_pairs, cu[keep])
+    per_day = np.zeros((len(users_of_pairs), days))
+    np.add.at(per_day, (row, cd[keep]), 1.0)
+    cum_clicks = np.cumsum(per_day, axis=1)
+    V = HOMOGENIZATION_VOLUME
+    jac = np.zeros((len(a), days))
+    jac_v = np.zeros((len(a), days))
+    counted = np.zeros((len(a), days), dtype=bool)
+    counted_v = np.zeros((len(a), days), dtype=bool)
     for k, (x, y) in enumerate(zip(a, b, strict=True)):
-        ix = key[by_user[x] : by_user[x + 1]] % m
-        iy = key[by_user[y] : by_user[y + 1]] % m
-        dx, dy = first_day[by_user[x] : by_user[x + 1]], first_day[by_user[y] : by_user[y + 1]]
-        common, cx, cy = np.intersect1d(ix, iy, assume_unique=True, return_indices=True)
-        sizes[k] = cumulative(dx) + cumulative(dy)
-        if len(common):
-            inter[k] = cumulative(np.maximum(dx[cx], dy[cy]))
-    union = sizes - inter
-    jac = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
-    return jac.mean(axis=0)
+        ix, iy = items[offsets[x] : offsets[x + 1]], items[offsets[y] : offsets[y + 1]]
+        dx, dy = first_day[offsets[x] : offsets[x + 1]], first_day[offsets[y] : offsets[y + 1]]
+        nx = np.searchsorted(dx, np.arange(days), side="right")  # distinct items by day d
+        ny = np.searchsorted(dy, np.arange(days), side="right")
+        alive = (alive_until[x] >= day_end) & (alive_until[y] >= day_end)
+        counted[k] = alive & (nx > 0) & (ny > 0)
+        if len(ix) and len(iy):
+            _, cx, cy = np.intersect1d(ix, iy, assume_unique=True, return_indices=True)
+            both = np.maximum(dx[cx], dy[cy])
+            inter = np.searchsorted(np.sort(both), np.arange(days), side="right")
+            union = nx + ny - inter
+            jac[k] = np.where(union > 0, inter / np.maximum(union, 1), 0.0)
+        counted_v[k] = alive & (nx >= V) & (ny >= V)
+        if counted_v[k].any():
+            d_on = np.flatnonzero(counted_v[k])
+            wx = ix[nx[d_on, None] - V + np.arange(V)]  # the V most recent distinct items
+            wy = iy[ny[d_on, None] - V + np.arange(V)]
+            inter_v = (wx[:, :, None] == wy[:, None, :]).sum(axis=(1, 2))
+            jac_v[k, d_on] = inter_v / (2 * V - inter_v)
+    n = counted.sum(axis=0)
+    n_v = counted_v.sum(axis=0)
+    h = _ratio((jac * counted).sum(axis=0), n.astype(np.float64))
+    h_v = _ratio((jac_v * counted_v).sum(axis=0), n_v.astype(np.float64))
+    ra, rb = np.searchsorted(users_of_pairs, a), np.searchsorted(users_of_pairs, b)
+    volume = (cum_clicks[ra] + cum_clicks[rb]) / 2.0
+    mean_volume = _ratio((volume * counted).sum(axis=0), n.astype(np.float64))
+    return {"homogenization": h, "homogenization_matched": h_v, "per_click": h / mean_volume}
+
+
+def homogenization(t: Tables, days: int) -> np.ndarray:
+    """Mean Jaccard of consumed sets over Chaney's pairs of active, consuming users."""
+    return _pair_curves(t, days)["homogenization"]
+
+
+def homogenization_matched(t: Tables, days: int) -> np.ndarray:
+    """Mean Jaccard of each paired user's ``HOMOGENIZATION_VOLUME`` most recent items."""
+    return _pair_curves(t, days)["homogenization_matched"]
+
+
+def homogenization_per_click(t: Tables, days: int) -> np.ndarray:
+    """Homogenization over the mean cumulative clicks of the users it averages."""
+    return _pair_curves(t, days)["per_click"]
 
 
 def interest_drift(t: Tables, days: int) -> np.ndarray:
     """Mean drift of alive users' hidden interests from their start, at each day's end."""
     return _days_column(t, days, "interest_drift")
+
+
+def interest_drift_per_click(t: Tables, days: int) -> np.ndarray:
+    """Interest drift over the mean cumulative clicks of the users alive at each day's end."""
+    imp = t["impressions"]
+    clicked = np.asarray(imp["click"], dtype=bool)
+    total = np.cumsum(_per_day(imp["day"][clicked], days)) * _scaled(t)
+    ct = churn_time(t)
+    user_clicks = np.bincount(imp["user"][clicked], minlength=len(ct)) * _scaled(t)
+    gone = np.isfinite(ct)
+    # Churned users click no more: subtract their clicks from the day they churned on.
+    left = np.cumsum(_per_day(np.floor(ct[gone]).astype(np.int64), days, user_clicks[gone]))
+    per_user = _ratio(total - left, _days_column(t, days, "alive"))
+    return _ratio(interest_drift(t, days), per_user)
+
+
+#: Steck's mixing weight: the recommendations' genre mix is blended with the history's.
+CALIBRATION_ALPHA = 0.01
+
+
+def calibration(t: Tables, days: int) -> np.ndarray:
+    r"""Steck's miscalibration :math:`C_{KL}`, mean over the users served each day.
+
+    For user *u* on day *d*: *p* is the genre distribution of the items *u* clicked before
+    day *d*, *q* that of the items *u* was shown on day *d* (each impression weighs one),
+    :math:`C_{KL} = \sum_g p(g) \log(p(g) / \tilde q(g))` with
+    :math:`\tilde q = (1 - \alpha) q + \alpha p`, :math:`\alpha` = ``CALIBRATION_ALPHA``.
+    Users without clicks before *d* have no history and are left out. 0: the slates mirror
+    the user's history; larger: they drift from it.
+    """
+    imp = t["impressions"]
+    genre_of = np.asarray(t["items"]["genre"], dtype=np.int64)
+    out = np.full(days, np.nan)
+    if len(imp["item"]) == 0:
+        return out
+    G = int(genre_of.max()) + 1
+    n = len(t["users"]["arrival_day"])
+    order = np.argsort(imp["day"], kind="stable")
+    day = np.asarray(imp["day"])[order]
+    user = np.asarray(imp["user"], dtype=np.int64)[order]
+    genre = genre_of[np.asarray(imp["item"])[order]]
+    click = np.asarray(imp["click"], dtype=bool)[order]
+    bounds = np.searchsorted(day, np.arange(days + 1))
+    history = np.zeros((n, G))
+    a = CALIBRATION_ALPHA
+    for d in range(days):
+        lo, hi = bounds[d], bounds[d + 1]
+        if hi > lo:
+            served, row = np.unique(user[lo:hi], return_inverse=True)
+            q = np.bincount(row * G + genre[lo:hi], minlength=len(served) * G)
+            q = q.reshape(len(served), G).astype(np.float64)
+            p = history[served]
+            has = p.sum(axis=1) > 0
+            if has.any():
+                p = p[has] / p[has].sum(axis=1, keepdims=True)
+                q = q[has] / q[has].sum(axis=1, keepdims=True)
+                mix = (1.0 - a) * q + a * p
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    terms = np.where(p > 0, p * np.log(p / mix), 0.0)
+                out[d] = float(terms.sum(axis=1).mean())
+            c = click[lo:hi]
+            np.add.at(history, (user[lo:hi][c], genre[lo:hi][c]), 1.0)
+    return out
+
+
+def _active_creators(t: Tables, days: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(creator of each item, (days, C) mask of creators with an item in the catalog)``."""
+    items = t["items"]
+    creator = np.asarray(items["creator"], dtype=np.int64)
+    release = np.asarray(items["release_day"], dtype=np.float64)
+    expire = np.asarray(items.get("expire_day", np.full(len(release), np.inf)), np.float64)
+    C = int(creator.max()) + 1 if len(creator) else 0
+    active = np.zeros((days, C), dtype=bool)
+    for d in range(days):
+        on = (release <= d) & (d < expire)
+        active[d, creator[on]] = True
+    return creator, active
+
+
+def _creator_exposure(t: Tables, days: int, creator: np.ndarray, C: int) -> np.ndarray:
+    """``(days, C)`` impressions of each creator's items per day."""
+    if (c := _exact(t)) is not None:
+        shown = _item_rows(c, "item_shown", days)
+        out = np.zeros((days, C))
+        for d in range(days):
+            out[d] = np.bincount(creator[: shown.shape[1]], weights=shown[d], minlength=C)
+        return out
+    imp = t["impressions"]
+    ok = imp["day"] < days
+    key = np.asarray(imp["day"][ok], np.int64) * C + creator[imp["item"][ok]]
+    return np.bincount(key, minlength=days * C).reshape(days, C).astype(np.float64)
+
+
+def _provider_curves(t: Tables, days: int) -> tuple[np.ndarray, np.ndarray]:
+    creator, active = _active_creators(t, days)
+    exposure = _creator_exposure(t, days, creator, active.shape[1])
+    g, z = np.full(days, np.nan), np.full(days, np.nan)
+    for d in range(days):
+        e = exposure[d][active[d]]
+        if e.size and e.sum() > 0:
+            g[d], z[d] = gini(e), float((e == 0).mean())
+    return g, z
+
+
+def provider_gini(t: Tables, days: int) -> np.ndarray:
+    """Gini of impressions over the creators with an item in the catalog that day."""
+    return _provider_curves(t, days)[0]
+
+
+def provider_zero_share(t: Tables, days: int) -> np.ndarray:
+    """Share of the creators with an item in the catalog that day who got no impression."""
+    return _provider_curves(t, days)[1]
 
 
 def _cold(t: Tables) -> np.ndarray:
@@ -449,7 +648,9 @@ DAILY_METRICS: dict[str, Callable[[Tables, int], np.ndarray]] = {
     "conversion_rate": conversion_rate,
     "revenue": revenue,
     "engagement": engagement,
-    "satisfaction": satisfaction,
+    "satisfaction_alive": satisfaction_alive,
+    "satisfaction_cohort": satisfaction_cohort,
+    "clicks_per_cohort_user": clicks_per_cohort_user,
     "retention": retention,
     "dau": dau,
     "sessions_per_user": sessions_per_user,
@@ -461,17 +662,44 @@ DAILY_METRICS: dict[str, Callable[[Tables, int], np.ndarray]] = {
     "intra_list_diversity": intra_list_diversity,
     "novelty": novelty,
     "homogenization": homogenization,
+    "homogenization_matched": homogenization_matched,
+    "homogenization_per_click": homogenization_per_click,
     "interest_drift": interest_drift,
+    "interest_drift_per_click": interest_drift_per_click,
+    "calibration": calibration,
+    "provider_gini": provider_gini,
+    "provider_zero_share": provider_zero_share,
     "cold_item_ctr": cold_item_ctr,
     "new_user_ctr": new_user_ctr,
 }
 
 
+#: Names no custom metric may take: the daily metrics and every whole-run total simrec writes.
+BUILTIN_NAMES = frozenset(
+    {
+        *DAILY_METRICS,
+        *("ctr_early", "ctr_late", "items_shown", "cold_item_clicks"),
+        *("ms_per_request", "fit_seconds", "params", "flops_per_request"),
+        *("median_lifetime_days", "rmst_days", "worse_off_share", "regret_revenue_mean"),
+        *(f"regret_engagement_{k}" for k in ("mean", "median", "p90")),
+        *(f"ltv_{c}_{k}" for c in ("revenue", "engagement") for k in ("mean", "median", "p90")),
+        *("return_d1", "return_d7", "return_d30"),
+        *("homogenization_vs_ideal", "homogenization_matched_vs_ideal"),
+    }
+)
+
+
 def daily_metrics(t: Tables, days: int):  # noqa: ANN201 - pandas imported lazily
-    """All daily metrics as a :class:`pandas.DataFrame` indexed by ``day``."""
+    """All daily metrics, custom ones included, as a :class:`pandas.DataFrame` by ``day``."""
     import pandas as pd
 
-    frame = pd.DataFrame({name: fn(t, days) for name, fn in DAILY_METRICS.items()})
+    from simrec.metrics.custom import custom_metrics
+
+    columns = {name: fn(t, days) for name, fn in DAILY_METRICS.items()}
+    for name, metric in custom_metrics().items():
+        if metric.daily is not None:
+            columns[name] = metric.daily_values(t, days)
+    frame = pd.DataFrame(columns)
     frame.index.name = "day"
     return frame
 
@@ -496,9 +724,14 @@ def run_totals(
     Returns:
         ``clicks``, ``impressions``, ``ctr``, ``ctr_early`` (first ``early_days``),
         ``ctr_late`` (last ``late_days``),
-        ``revenue``, ``engagement``, ``retention`` and ``satisfaction`` (at the last day),
+        ``revenue``, ``engagement``, ``retention``, ``satisfaction_alive`` and
+        ``satisfaction_cohort`` (at the last day), ``clicks_per_cohort_user`` (over the run),
         ``dau`` (mean), ``items_shown`` (distinct items shown over the run),
-        ``homogenization`` and ``interest_drift`` (at the last day), and the daily means of
+        ``homogenization``, ``homogenization_matched``, ``homogenization_per_click``,
+        ``interest_drift`` and ``interest_drift_per_click`` (at the last day),
+        ``provider_gini`` and ``provider_zero_share`` (impressions summed over the run, over
+        the creators with an item in the catalog on any day), and the daily means of
+        ``calibration``,
         ``intra_list_diversity``, ``long_tail_share``, ``novelty`` and ``cold_item_ctr``,
         and ``cold_item_clicks`` (clicks on items in their first ``COLD_DAYS`` after a
         release during the run; an agent that never shows new items has NaN CTR and 0 here),
@@ -522,6 +755,14 @@ def run_totals(
     else:
         m = len(np.unique(imp["item"])) if len(imp["item"]) else 0
         cold_clicks = float(t["impressions"]["click"][_cold(t)].sum())
+    from simrec.metrics.custom import custom_metrics
+
+    custom = {}
+    for name, metric in custom_metrics().items():
+        values = None
+        if metric.daily is not None and daily is not None and name in daily:
+            values = np.asarray(daily[name], dtype=np.float64)
+        custom[name] = metric.total_value(t, days, values)
     return {
         "clicks": float(c.sum()),
         "impressions": float(n.sum()),
@@ -531,18 +772,41 @@ def run_totals(
         "revenue": float(col("revenue").sum()),
         "engagement": float(col("engagement").sum()),
         "retention": float(col("retention")[-1]),
-        "satisfaction": float(col("satisfaction")[-1]),
+        "satisfaction_alive": float(col("satisfaction_alive")[-1]),
+        "satisfaction_cohort": float(col("satisfaction_cohort")[-1]),
+        "clicks_per_cohort_user": float(col("clicks_per_cohort_user").sum()),
         "dau": float(np.nanmean(col("dau"))),
         "items_shown": float(m),
         "homogenization": _last(col("homogenization")),
+        "homogenization_matched": _last(col("homogenization_matched")),
+        "homogenization_per_click": _last(col("homogenization_per_click")),
         "interest_drift": _last(col("interest_drift")),
+        "interest_drift_per_click": _last(col("interest_drift_per_click")),
+        "calibration": _mean(col("calibration")),
+        **_provider_totals(t, days),
         "intra_list_diversity": _mean(col("intra_list_diversity")),
         "long_tail_share": _mean(col("long_tail_share")),
         "novelty": _mean(col("novelty")),
         "cold_item_ctr": _mean(col("cold_item_ctr")),
         "cold_item_clicks": cold_clicks,
         "new_user_ctr": _pooled_ctr(t["impressions"]["click"][_new_user(t)]),
+        **custom,
     }
+
+
+def _provider_totals(t: Tables, days: int) -> dict[str, float]:
+    """Provider exposure over the whole run.
+
+    Over the creators with an item in the catalog on any day, impressions summed over the run.
+    """
+    if days == 0:
+        return {"provider_gini": float("nan"), "provider_zero_share": float("nan")}
+    creator, active = _active_creators(t, days)
+    exposure = _creator_exposure(t, days, creator, active.shape[1]).sum(axis=0)
+    e = exposure[active.any(axis=0)]
+    if e.size == 0 or e.sum() == 0:
+        return {"provider_gini": float("nan"), "provider_zero_share": float("nan")}
+    return {"provider_gini": gini(e), "provider_zero_share": float((e == 0).mean())}
 
 
 def _pooled_ctr(clicked: np.ndarray) -> float:
