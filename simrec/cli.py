@@ -17,16 +17,6 @@ from simrec.errors import AgentError, DependencyNotInstalled, SimrecError
 
 __all__ = ["main"]
 
-#: Columns of the per-agent table printed after a run: (totals key, header, format).
-TABLE = (
-    ("clicks", "clicks", "{:,.0f}"),
-    ("ctr_early", "CTR d0-2", "{:.4f}"),
-    ("ctr", "CTR", "{:.4f}"),
-    ("retention", "retention", "{:.3f}"),
-    ("satisfaction", "satisfaction", "{:.3f}"),
-    ("revenue", "revenue", "{:,.0f}"),
-)
-
 
 def _int_list(text: str) -> list[int]:
     try:
@@ -35,6 +25,10 @@ def _int_list(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(
             f"expected comma-separated integers, got {text!r}"
         ) from None
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    return tuple(f.strip().lower() for f in text.split(",") if f.strip())
 
 
 def _setting(text: str) -> tuple[str, object]:
@@ -114,6 +108,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     for command in (r, rep):
         command.add_argument(
+            "--format",
+            type=_formats,
+            default=("png",),
+            metavar="FORMATS",
+            help="figure formats, comma-separated: png, svg, pdf (default: png)",
+        )
+        command.add_argument(
+            "--dpi", type=int, default=110, help="resolution of png figures (default: 110)"
+        )
+        command.add_argument(
             "--traceback",
             action="store_true",
             help="on an error, print the full traceback instead of one line",
@@ -121,39 +125,9 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _format_table(result, order: Sequence[str]) -> str:  # noqa: ANN001 - ScenarioResult
-    s = result.summary
-    if s.empty:
-        return "(no finished runs)"
-    header = ["agent", *(h for _, h, _ in TABLE)]
-    rows = []
-    for agent in [a for a in order if a in set(s["agent"])]:
-        cells = [agent]
-        for key, _, fmt in TABLE:
-            hit = s[(s["agent"] == agent) & (s["metric"] == key)]
-            if hit.empty:
-                cells.append("-")
-                continue
-            mean, ci = float(hit["mean"].iloc[0]), float(hit["ci95"].iloc[0])
-            cell = fmt.format(mean)
-            if ci == ci:  # not NaN
-                cell += " ± " + fmt.format(ci)
-            cells.append(cell)
-        rows.append(cells)
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = [
-        "  ".join(
-            c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
-        )
-        for r in [header, *rows]
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
 def _cmd_run(args: argparse.Namespace) -> int:
     from simrec.config import load_yaml
-    from simrec.runner import resolve, run_scenario
+    from simrec.runner import resolve, run_grid
 
     scenario = resolve(
         load_yaml(args.scenario),
@@ -165,14 +139,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
     )
     if args.workers < 1:
         raise SimrecError(f"--workers: expected a positive integer, got {args.workers}")
-    n = len(scenario.agents) * len(scenario.seeds)
+    variants = scenario.variants()
+    n = len(scenario.agents) * len(scenario.seeds) * len(variants)
+    grid = f" x {len(variants)} grid variants" if scenario.grid else ""
     print(
         f"scenario {scenario.name!r}: {len(scenario.agents)} agents x "
-        f"{len(scenario.seeds)} seeds = {n} runs, {scenario.simulation.days} days "
+        f"{len(scenario.seeds)} seeds{grid} = {n} runs, {scenario.simulation.days} days "
         f"-> {args.out}",
         file=sys.stderr,
     )
-    result = run_scenario(
+    results = run_grid(
         scenario,
         args.out,
         workers=args.workers,
@@ -183,27 +159,45 @@ def _cmd_run(args: argparse.Namespace) -> int:
         events=args.events,
         progress=not args.no_progress,
     )
+    for (label, variant), result in zip(variants, results.values(), strict=True):
+        out = args.out / label if label else args.out
+        _print_result(variant, result, out, args)
+    if scenario.grid:
+        print(f"grid: {args.out / 'grid.csv'} (every variant's summary)")
+    return 0
+
+
+def _print_result(scenario, result, out: Path, args: argparse.Namespace) -> None:  # noqa: ANN001
+    from simrec.report.tables import DEFAULT_METRICS, check_metrics, console_table
+
     days = scenario.simulation.days
+    paired = f"; Δ: paired difference against {scenario.baseline}" if scenario.baseline else ""
     print(
-        f"\n{scenario.name}: means ± 95% CI over seeds {list(scenario.seeds)}; "
-        f"retention and satisfaction at day {days - 1}, totals over {days} days"
+        f"\n{scenario.name}: means ± 95% CI over seeds {list(scenario.seeds)}{paired}; "
+        f"retention and satisfaction (day-0 cohort) at day {days - 1}, totals over {days} days"
     )
-    print(_format_table(result, [a.key for a in scenario.agents]))
+    check_metrics(scenario.report.metrics, result.summary)
+    shown = scenario.report.metrics or DEFAULT_METRICS
+    print(console_table(result.summary, [a.key for a in scenario.agents], scenario.baseline, shown))
     try:
         from simrec.report import write_report
 
-        report = write_report(args.out)
-        print(f"\nreport: {report} (figures in {args.out / 'figures'})")
+        report = write_report(out, formats=args.format, dpi=args.dpi)
+        print(f"\nreport: {report} (figures in {out / 'figures'})")
     except DependencyNotInstalled as err:
         print(f"\nno figures: {err}", file=sys.stderr)
-    print(f"results: {result.out}/ (metrics.parquet, summary.csv, runs/)")
-    return 0
+    print(f"results: {result.out}/ (metrics.parquet, summary.csv, survival.csv, runs/)")
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from simrec.report import write_report
+    from simrec.runner.local import GRID_MARKER
 
-    print(write_report(args.out, partial=args.partial))
+    if (args.out / GRID_MARKER).is_file():  # a grid: one report per variant
+        for folder in sorted(p for p in args.out.iterdir() if p.is_dir()):
+            print(write_report(folder, partial=args.partial, formats=args.format, dpi=args.dpi))
+        return 0
+    print(write_report(args.out, partial=args.partial, formats=args.format, dpi=args.dpi))
     return 0
 
 
@@ -219,6 +213,14 @@ def _cmd_list() -> int:
     print("user-model components (user_model.<role>: <name>):")
     for role, named in available_components().items():
         print(f"  {role:16s} {', '.join(named)}")
+    from simrec.metrics import DAILY_METRICS
+    from simrec.metrics.custom import custom_metrics
+
+    print("daily metrics (docs/scenarios.md; whole-run totals: summary.csv):")
+    print("  " + ", ".join(DAILY_METRICS))
+    custom = custom_metrics()
+    print("custom metrics (entry-point group simrec.metrics or register_metric):")
+    print("  " + (", ".join(custom) if custom else "(none registered)"))
     print("agents:")
     for name, info in sorted(available_agents().items()):
         extras = f" [needs simrec[{','.join(info.extras)}]]" if info.extras else ""

@@ -21,6 +21,7 @@ simrec.errors.ConfigError: simulation.dayz: unknown key (did you mean 'days'?); 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import re
 import types
@@ -750,17 +751,71 @@ class AgentSpec(_Base):
     name: str = param("random", "registered agent name (see `simrec list`)")
     label: str = param("", "name in results (default: the agent name)")
     params: dict[str, Any] = param({}, "keyword arguments of the agent")
+    grid: dict[str, Any] = param(
+        {},
+        "parameter lists: one agent per combination, labelled <label>-<param>-<value> "
+        "(expanded when the scenario is loaded)",
+    )
 
     def __post_init__(self) -> None:
         """Validate fields, then that the results label is a plain name (it becomes a folder)."""
         super().__post_init__()
         field_name = "label" if self.label else "name"
         check_plain_name(field_name, self.key)
+        for key, values in self.grid.items():
+            if not isinstance(values, list | tuple) or not values:
+                raise _FieldError(
+                    f"grid.{key}", f"expected a non-empty list of values, got {values!r}"
+                )
+            if key in self.params:
+                raise _FieldError(f"grid.{key}", "is also in params; give it in one place")
+
+    def expand(self) -> tuple[AgentSpec, ...]:
+        """One spec per combination of the grid's values (itself without a grid)."""
+        if not self.grid:
+            return (self,)
+        keys = list(self.grid)
+        out = []
+        for combo in itertools.product(*(self.grid[k] for k in keys)):
+            label = "-".join(
+                [self.key, *(f"{k}-{_grid_value(v)}" for k, v in zip(keys, combo, strict=True))]
+            )
+            check_plain_name("label (from grid)", label)
+            params = dict(self.params) | dict(zip(keys, combo, strict=True))
+            out.append(AgentSpec(name=self.name, label=label, params=params))
+        return tuple(out)
 
     @property
     def key(self) -> str:
         """Label used in results: ``label`` if given, else ``name``."""
         return self.label or self.name
+
+
+def _grid_value(value: Any) -> str:
+    """A grid value as it appears in a label: ``0.1``, ``32``, ``true``, ``cosine``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+#: Sections a scenario grid may vary.
+_GRID_SECTIONS = ("world", "user_model", "dynamics", "retention", "economy", "simulation")
+
+
+@dataclass(frozen=True)
+class ReportConfig(_Base):
+    """What ``simrec report`` shows for a scenario (it does not change any run)."""
+
+    metrics: tuple[str, ...] = param(
+        (),
+        "whole-run metrics of the report's table, in order (empty: the standard table; "
+        "any metric of summary.csv, custom ones included: `simrec list` names them)",
+    )
+    ideal: str = param(
+        "",
+        "agent label of the ideal recommender homogenization and regret are measured "
+        "against (empty: the agent named 'oracle', if the scenario has one)",
+    )
 
 
 @dataclass(frozen=True)
@@ -773,18 +828,45 @@ class ScenarioConfig(Config):
     """
 
     #: Fields written first in YAML (the scenario's own, before the Config sections).
-    LEADING: ClassVar[tuple[str, ...]] = ("name", "question", "seeds", "baseline", "agents")
+    LEADING: ClassVar[tuple[str, ...]] = (
+        "name",
+        "question",
+        "seeds",
+        "baseline",
+        "agents",
+        "report",
+    )
 
     name: str = param("scenario", "scenario name, used in results")
     question: str = param("", "the question the scenario answers")
     seeds: tuple[int, ...] = param((0,), "run seeds; every agent runs on every seed")
     baseline: str = param("", "agent label paired differences are taken against")
     agents: tuple[AgentSpec, ...] = param((AgentSpec(),), "the agents compared")
+    report: ReportConfig = param(ReportConfig, "what the report shows")
+    grid: dict[str, Any] = param(
+        {},
+        "value lists of run settings (dotted keys such as dynamics.drift_rate): one variant "
+        "of the scenario per combination, each run into its own results folder",
+    )
     smoke: dict[str, Any] = param({}, "overrides giving the scenario's tiny variant")
 
     def __post_init__(self) -> None:
-        """Validate fields and that seeds, labels and the baseline are consistent."""
+        """Validate fields, expand agent grids, check seeds, labels and the baseline."""
         super().__post_init__()
+        if any(a.grid for a in self.agents):
+            expanded = tuple(x for a in self.agents for x in a.expand())
+            object.__setattr__(self, "agents", expanded)
+        for key, values in self.grid.items():
+            if not isinstance(values, list | tuple) or not values:
+                raise _FieldError(
+                    f"grid.{key}", f"expected a non-empty list of values, got {values!r}"
+                )
+            if key.split(".")[0] not in _GRID_SECTIONS:
+                raise _FieldError(
+                    f"grid.{key}",
+                    f"expected a setting of {', '.join(_GRID_SECTIONS)} (a dotted key), got "
+                    f"{key!r}; agent parameters have their own grid (agents[i].grid)",
+                )
         if not self.seeds:
             raise _FieldError("seeds", "expected at least one seed, got []")
         if any(not 0 <= s <= SEED_MAX for s in self.seeds) or len(set(self.seeds)) != len(
@@ -806,8 +888,51 @@ class ScenarioConfig(Config):
                 f"expected one of the agent labels {labels}, got "
                 f"{self.baseline!r}{suggest(self.baseline, labels)}",
             )
+        if self.report.ideal and self.report.ideal not in labels:
+            raise _FieldError(
+                "report.ideal",
+                f"expected one of the agent labels {labels}, got "
+                f"{self.report.ideal!r}{suggest(self.report.ideal, labels)}",
+            )
         if self.smoke:
             self.smoke_variant()  # a broken smoke block fails now, not when it is first used
+
+    @property
+    def ideal(self) -> str:
+        """Label of the ideal recommender: ``report.ideal``, else the agent named ``oracle``."""
+        if self.report.ideal:
+            return self.report.ideal
+        return next((a.key for a in self.agents if a.name == "oracle"), "")
+
+    def variants(self) -> list[tuple[str, ScenarioConfig]]:
+        """The scenario once per combination of ``grid`` values, labelled, without a grid.
+
+        Labels join ``<last key part>-<value>``: ``grid: {dynamics.drift_rate: [0.05,
+        0.2]}`` gives ``drift_rate-0.05`` and ``drift_rate-0.2``. Every value is validated
+        as the field it sets. Without a grid: ``[("", self)]``.
+
+        Raises:
+            ConfigError: A value the field refuses (naming ``grid.<key>``).
+        """
+        if not self.grid:
+            return [("", self)]
+        keys = list(self.grid)
+        base = dataclasses.replace(self, grid={})
+        out = []
+        for combo in itertools.product(*(self.grid[k] for k in keys)):
+            parts = [
+                f"{k.split('.')[-1]}-{_grid_value(v)}" for k, v in zip(keys, combo, strict=True)
+            ]
+            label = "-".join(parts)
+            check_plain_name("grid variant label", label)
+            variant = base
+            for key, value in zip(keys, combo, strict=True):
+                try:
+                    variant = replace_path(variant, key, value)
+                except ConfigError as err:
+                    raise _FieldError(f"grid.{key}", str(err)) from None
+            out.append((label, dataclasses.replace(variant, name=f"{self.name}-{label}")))
+        return out
 
     @property
     def config(self) -> Config:

@@ -47,3 +47,18 @@ def movielens():
         return load_movielens_100k(quiet=True)
     except DataUnavailableError as err:
         pytest.skip(f"MovieLens-100K could not be fetched: {err}")
+
+
+def fake_distribution(folder, name: str, code: str, entry_points: str) -> None:
+    """An installed-looking package in ``folder``: ``name/__init__.py`` holding ``code`` and a
+    ``name-0.1.dist-info`` whose ``entry_points.txt`` is ``entry_points`` (importlib.metadata
+    finds it once ``folder`` is on ``sys.path``)."""
+    import textwrap
+
+    pkg = folder / name
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text(textwrap.dedent(code))
+    info = folder / f"{name}-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(entry_points)

@@ -76,6 +76,10 @@ def test_quickstart_smoke_cli_writes_results(tmp_path, capsys):
         "long_tail",
         "interest_drift",
         "cost_vs_outcome",
+        "calibration",
+        "provider_exposure",
+        "survival",
+        "paired_differences",
     ):
         png = out / "figures" / f"{name}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name

@@ -200,7 +200,7 @@ def test_the_scenario_fuzzer_reaches_runs_and_refusals():
     """The mutations are not all refused at parse time: many reach preflight and a run."""
     seen: dict[str, int] = {}
 
-    @settings(max_examples=80, deadline=None, derandomize=True, database=None)
+    @settings(max_examples=160, deadline=None, derandomize=True, database=None)
     @given(mutated())
     def collect(data):
         with time_limit(60):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import small_config
+from conftest import fake_distribution, small_config
 
 from simrec import Simulation
 from simrec.cli import main
@@ -139,11 +139,10 @@ def test_own_component_instance_replaces_the_retention_rule():
 
 def test_own_component_registered_under_the_entry_point_group(tmp_path):
     """A package installed beside simrec registers a component; a scenario names it."""
-    pkg = tmp_path / "myrules"
-    pkg.mkdir()
-    (pkg / "__init__.py").write_text(
-        textwrap.dedent(
-            """
+    fake_distribution(
+        tmp_path,
+        "myrules",
+        """
             import numpy as np
             from simrec.usermodel import RetentionComponent
 
@@ -154,14 +153,8 @@ def test_own_component_registered_under_the_entry_point_group(tmp_path):
                     return np.zeros(len(users), dtype=bool), np.ones(len(users))
                 def hazard(self, pop, users):
                     return np.zeros(len(users))
-            """
-        )
-    )
-    info = tmp_path / "myrules-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: myrules\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(
-        "[simrec.components]\nnever-churn = myrules:NeverChurn\n"
+            """,
+        "[simrec.components]\nnever-churn = myrules:NeverChurn\n",
     )
     program = textwrap.dedent(
         f"""

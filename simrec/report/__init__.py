@@ -1,25 +1,31 @@
 """Figures and ``report.md`` from a results folder.
 
-:func:`write_report` reads ``config.yaml``, ``metrics.parquet`` and ``summary.csv`` (all
-written by the runner) and writes ``figures/*.png`` and ``report.md``, each atomically.
-Curves are the mean over seeds with a 95% confidence band (Student t over seeds). matplotlib
-is imported lazily (the ``plots`` extra): it is the named exception to simrec's no-heavy-
-imports rule.
+:func:`write_report` verifies the runs of a results folder, summarises them
+(:func:`simrec.runner.collect`) and writes ``figures/*.{png,svg,pdf}`` and ``report.md``, each
+atomically. Curves are the mean over seeds with a 95% confidence band (Student t over
+seeds); the paired-difference figure shows agent - baseline seed by seed (common random
+numbers) with the CI of those differences; the survival figure is the Kaplan--Meier curve of
+the day-0 cohort (lifelines). Tables show the scenario's ``report.metrics``. matplotlib is
+imported lazily (the ``plots`` extra): it is the named exception to simrec's no-heavy-imports
+rule.
 """
 
 from __future__ import annotations
 
 import io
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from simrec.config import ScenarioConfig, load_yaml
-from simrec.errors import DependencyNotInstalled, ResultsError, SimrecError
-from simrec.runner import collect
+from simrec.errors import ConfigError, DependencyNotInstalled, ResultsError, SimrecError
+from simrec.report.tables import DEFAULT_METRICS, check_metrics, markdown_table
+from simrec.runner import ScenarioResult, collect
 from simrec.runner.results import (
+    FIGURE_FORMATS,
     MARKER,
     atomic_write_bytes,
     atomic_write_text,
@@ -28,18 +34,35 @@ from simrec.runner.results import (
     writing,
 )
 
-__all__ = ["FIGURES", "daily_bands", "write_report"]
+__all__ = ["FIGURES", "daily_bands", "paired_bands", "write_report"]
 
 #: Metrics that are shares in [0, 1]; their CI bands are clipped to that range.
 BOUNDED = frozenset(
-    {"retention", "satisfaction", "ctr", "coverage", "homogenization", "long_tail_share"}
+    {
+        "retention",
+        "satisfaction_alive",
+        "satisfaction_cohort",
+        "ctr",
+        "coverage",
+        "homogenization",
+        "homogenization_matched",
+        "long_tail_share",
+        "provider_gini",
+        "provider_zero_share",
+    }
 )
 
-#: Figure name -> (metric, y label, title, cumulative).
+#: Figure name -> (metric, y label, title, cumulative). A figure whose metric the results do
+#: not hold (``homogenization_vs_ideal`` without an ideal recommender) is left out.
 FIGURES: dict[str, tuple[str, str, str, bool]] = {
     "retention": ("retention", "share of day-0 cohort not churned", "Retention", False),
-    "satisfaction": ("satisfaction", "mean hidden satisfaction [0, 1]", "Satisfaction", False),
-    "ctr": ("ctr", "clicks per impression", "Click-through rate per day", False),
+    "satisfaction": (
+        "satisfaction_cohort",
+        "mean hidden satisfaction of the day-0 cohort",
+        "Satisfaction (day-0 cohort, churned users included)",
+        False,
+    ),
+    "ctr": ("ctr", "clicks per impression (active users)", "Click-through rate per day", False),
     "dau": ("dau", "daily active users", "Daily active users", False),
     "revenue": ("revenue", "cumulative revenue (currency)", "Cumulative revenue", True),
     "coverage": ("coverage", "share of catalog shown that day", "Catalog coverage", False),
@@ -50,15 +73,27 @@ FIGURES: dict[str, tuple[str, str, str, bool]] = {
         False,
     ),
     "homogenization": (
-        "homogenization",
-        "mean Jaccard of users' consumed sets",
-        "Homogenization of users",
+        "homogenization_vs_ideal",
+        "Jaccard of paired users' items, minus the ideal's",
+        "Homogenization relative to the ideal recommender (Chaney et al.)",
         False,
     ),
     "long_tail": (
         "long_tail_share",
-        "share of impressions on tail items",
+        "share of impressions outside the reference head",
         "Long-tail share",
+        False,
+    ),
+    "calibration": (
+        "calibration",
+        "KL(history genres || shown genres)",
+        "Miscalibration (Steck 2018)",
+        False,
+    ),
+    "provider_exposure": (
+        "provider_gini",
+        "Gini of impressions over creators",
+        "Provider exposure inequality",
         False,
     ),
     "interest_drift": (
@@ -69,18 +104,12 @@ FIGURES: dict[str, tuple[str, str, str, bool]] = {
     ),
 }
 
-#: Rows of the summary table in the report: (metric, header, format).
-REPORT_TABLE = (
-    ("clicks", "clicks", "{:,.0f}"),
-    ("ctr_early", "CTR d0-2", "{:.4f}"),
-    ("ctr", "CTR", "{:.4f}"),
-    ("ctr_late", "CTR last 7 d", "{:.4f}"),
-    ("retention", "retention (end)", "{:.3f}"),
-    ("satisfaction", "satisfaction (end)", "{:.3f}"),
-    ("revenue", "revenue", "{:,.0f}"),
-    ("dau", "mean DAU", "{:,.0f}"),
-    ("ms_per_request", "ms/request", "{:.3f}"),
-    ("flops_per_request", "FLOPs/request", "{:.3g}"),
+#: Panels of the paired-difference figure: (metric, y label, cumulative).
+PAIRED_PANELS = (
+    ("retention", "retention", False),
+    ("satisfaction_cohort", "satisfaction (cohort)", False),
+    ("clicks_per_cohort_user", "cumulative clicks per day-0 user", True),
+    ("revenue", "cumulative revenue", True),
 )
 
 
@@ -118,13 +147,30 @@ def daily_bands(metrics: pd.DataFrame, metric: str, cumulative: bool = False) ->
     return out.drop(columns="sd")
 
 
-def _png(fig) -> bytes:  # noqa: ANN001 - matplotlib figure
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    return buf.getvalue()
+@dataclass(frozen=True)
+class _Output:
+    """Where figures go and how: formats (png, svg, pdf) and the raster resolution."""
+
+    folder: Path
+    formats: tuple[str, ...] = ("png",)
+    dpi: int = 110
+
+    def save(self, fig, name: str) -> None:  # noqa: ANN001 - matplotlib figure
+        """Write ``fig`` as ``name.<format>`` for every format (atomically), then close it."""
+        import matplotlib.pyplot as plt
+
+        for fmt in self.formats:
+            buf = io.BytesIO()
+            # Vector files carry no creation date, so the same results give the same bytes.
+            meta = (
+                {"CreationDate": None} if fmt == "pdf" else {"Date": None} if fmt == "svg" else {}
+            )
+            fig.savefig(buf, format=fmt, dpi=self.dpi, bbox_inches="tight", metadata=meta)
+            atomic_write_bytes(self.folder / f"{name}.{fmt}", buf.getvalue())
+        plt.close(fig)
 
 
-def _line_figure(plt, metrics, order, metric, ylabel, title, cumulative) -> bytes:  # noqa: ANN001
+def _line_figure(plt, metrics, order, metric, ylabel, title, cumulative):  # noqa: ANN001, ANN202
     bands = daily_bands(metrics, metric, cumulative)
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     for agent in order:
@@ -139,15 +185,14 @@ def _line_figure(plt, metrics, order, metric, ylabel, title, cumulative) -> byte
             ax.fill_between(b["day"], lo, hi, color=line.get_color(), alpha=0.18, lw=0)
     ax.set_xlabel("simulated day")
     ax.set_ylabel(ylabel)
-    ax.set_title(f"{title} (mean over seeds, 95% CI band)")
+    ax.set_title(f"{title}\n(mean over seeds, 95% CI band)", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(frameon=False)
-    data = _png(fig)
-    plt.close(fig)
-    return data
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(frameon=False, fontsize=8)
+    return fig
 
 
-def _tradeoff_figure(plt, summary, order, days) -> bytes:  # noqa: ANN001
+def _tradeoff_figure(plt, summary, order, days):  # noqa: ANN001, ANN202
     fig, ax = plt.subplots(figsize=(6.0, 4.4))
     for agent in order:
         row = summary[summary["agent"] == agent].set_index("metric")
@@ -157,23 +202,20 @@ def _tradeoff_figure(plt, summary, order, days) -> bytes:  # noqa: ANN001
         ax.errorbar(
             x["mean"], y["mean"], xerr=x["ci95"], yerr=y["ci95"], fmt="o", capsize=3, label=agent
         )
-        ax.annotate(agent, (x["mean"], y["mean"]), textcoords="offset points", xytext=(6, 4))
     ax.set_xlabel("CTR in days 0-2 (short term, clicks per impression)")
     ax.set_ylabel(f"retention at day {days - 1} (long term, share)")
     ax.set_title("Short-term CTR vs long-term retention (95% CI)")
     ax.grid(alpha=0.3)
-    if len(order) > 4:  # labels of nearby points overlap; a legend stays readable
-        ax.legend(frameon=False, fontsize=8, loc="best")
-    data = _png(fig)
-    plt.close(fig)
-    return data
+    # A legend, not labels at the points: labels of nearby agents collide.
+    ax.legend(frameon=False, fontsize=8, loc="best")
+    return fig
 
 
 #: Where zero costs are drawn on the log axes of the cost figure.
 COST_FLOOR = 1e-3
 
 
-def _cost_figure(plt, summary, order, days) -> bytes:  # noqa: ANN001
+def _cost_figure(plt, summary, order, days):  # noqa: ANN001, ANN202
     """Cost (ms per request; fit seconds) against long-term outcomes (retention; revenue)."""
     from matplotlib.ticker import NullFormatter
 
@@ -218,55 +260,146 @@ def _cost_figure(plt, summary, order, days) -> bytes:  # noqa: ANN001
         ax.grid(alpha=0.3)
     axes[0].legend(frameon=False, fontsize=8, loc="best")
     fig.suptitle("Compute cost vs long-term outcome (mean over seeds, 95% CI)")
-    data = _png(fig)
-    plt.close(fig)
-    return data
+    return fig
 
 
-def _summary_markdown(summary: pd.DataFrame, order: list[str], baseline: str) -> str:
-    header = ["agent", *(h for _, h, _ in REPORT_TABLE)]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for agent in order:
-        cells = [f"`{agent}`"]
-        for metric, _, fmt in REPORT_TABLE:
-            hit = summary[(summary["agent"] == agent) & (summary["metric"] == metric)]
-            if hit.empty:
-                cells.append("–")
+def paired_bands(
+    metrics: pd.DataFrame, metric: str, baseline: str, cumulative: bool = False
+) -> pd.DataFrame:
+    """Per agent and day: the paired difference agent - baseline over seeds, with its CI.
+
+    The difference is taken seed by seed (the same users and draws: common random numbers)
+    and then averaged; the band is the Student-t 95% CI of those per-seed differences.
+
+    Returns:
+        Columns ``agent``, ``day``, ``mean``, ``ci95``, ``n`` (seeds both ran); no rows for
+        the baseline itself.
+    """
+    m = metrics[metrics["metric"] == metric].sort_values(["agent", "seed", "day"])
+    if cumulative:
+        m = m.assign(value=m.groupby(["agent", "seed"])["value"].cumsum())
+    base = m[m["agent"] == baseline][["seed", "day", "value"]]
+    d = m[m["agent"] != baseline].merge(base, on=["seed", "day"], suffixes=("", "_base"))
+    d = d.assign(value=d["value"] - d["value_base"])
+    out = d.groupby(["agent", "day"])["value"].agg(mean="mean", sd="std", n="count")
+    out = out.reset_index()
+    t = out["n"].map(lambda n: t_quantile_975(int(n) - 1) if n > 1 else math.nan)
+    out["ci95"] = t * out["sd"] / np.sqrt(out["n"])
+    return out.drop(columns="sd")
+
+
+def _paired_figure(plt, metrics, order, baseline):  # noqa: ANN001, ANN202
+    panels = [p for p in PAIRED_PANELS if p[0] in set(metrics["metric"])]
+    cols = 2 if len(panels) > 1 else 1
+    rows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.6 * rows), squeeze=False)
+    for ax in axes.ravel()[len(panels) :]:
+        ax.set_visible(False)
+    for ax, (metric, label, cumulative) in zip(axes.ravel(), panels, strict=False):
+        bands = paired_bands(metrics, metric, baseline, cumulative)
+        for i, agent in enumerate(order):
+            b = bands[bands["agent"] == agent]
+            if agent == baseline or b.empty:
                 continue
-            r = hit.iloc[0]
-            cell = fmt.format(r["mean"])
-            if r["ci95"] == r["ci95"]:
-                cell += " ± " + fmt.format(r["ci95"])
-            if (
-                baseline
-                and agent != baseline
-                and "diff_mean" in r
-                and r["diff_mean"] == r["diff_mean"]
-            ):
-                sign = "+" if r["diff_mean"] >= 0 else "−"
-                cell += f" ({sign}{fmt.format(abs(r['diff_mean']))})"
-            cells.append(cell)
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+            color = f"C{i % 10}"
+            ax.plot(b["day"], b["mean"], label=agent, lw=1.6, color=color)
+            if b["ci95"].notna().any():
+                lo, hi = b["mean"] - b["ci95"], b["mean"] + b["ci95"]
+                ax.fill_between(b["day"], lo, hi, color=color, alpha=0.18, lw=0)
+        ax.axhline(0.0, color="0.3", lw=0.8)
+        ax.set_title(label, fontsize=10)
+        ax.set_xlabel("simulated day")
+        ax.set_ylabel(f"agent − {baseline}")
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(frameon=False, fontsize=8, loc="best")
+    fig.suptitle(
+        f"Paired difference against {baseline}\n(per-seed differences: mean, 95% CI band)",
+        fontsize=11,
+    )
+    fig.tight_layout()
+    return fig
 
 
-def write_report(out: Path | str, partial: bool = False) -> Path:
-    """Write ``figures/*.png`` and ``report.md`` for the results folder ``out``.
+def _survival_figure(plt, users, order, days):  # noqa: ANN001, ANN202
+    """Two panels: survival of the day-0 cohort, and time to the second visit."""
+    from simrec.metrics.survival import kaplan_meier
+
+    fig, axes = plt.subplots(1, 2, figsize=(11.0, 4.2))
+    panels = (
+        (
+            "lifetime_days",
+            "churned",
+            "days since day 0 (censored at the horizon)",
+            "share of the day-0 cohort not churned",
+            "Survival of users",
+        ),
+        (
+            "gap_days",
+            "gap_observed",
+            "days since the end of the first session (users not back: censored)",
+            "share of the day-0 cohort not yet back",
+            "Time to the second visit",
+        ),
+    )
+    for ax, (duration, event, xlabel, ylabel, title) in zip(axes, panels, strict=True):
+        for i, agent in enumerate(order):
+            runs = [u for (a, _), u in users.items() if a == agent]
+            if not runs:
+                continue
+            table = pd.concat(runs, ignore_index=True)
+            km = kaplan_meier(table, days, 4 * days + 1, duration=duration, event=event)
+            color = f"C{i % 10}"
+            ax.step(km["day"], km["survival"], where="post", label=agent, color=color, lw=1.6)
+            ax.fill_between(
+                km["day"], km["lower"], km["upper"], step="post", color=color, alpha=0.18, lw=0
+            )
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_ylim(top=1.01)
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[0].legend(frameon=False, fontsize=8, loc="lower left")
+    fig.suptitle("Kaplan–Meier estimates, seeds pooled, 95% pointwise band", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def write_report(
+    out: Path | str,
+    partial: bool = False,
+    formats: tuple[str, ...] = ("png",),
+    dpi: int = 110,
+) -> Path:
+    """Write the figures and ``report.md`` for the results folder ``out``.
 
     Args:
         out: A results folder written by ``simrec run``.
         partial: Report the runs that are there when some were never run (an interrupted
             sweep); the report lists the missing ones. Corrupt runs are an error regardless.
+        formats: Figure formats, any of ``png``, ``svg``, ``pdf`` (``report.md`` links the
+            first).
+        dpi: Resolution of raster figures.
 
     Returns:
         The path of ``report.md``.
 
     Raises:
+        ConfigError: An unknown format, a dpi outside [30, 1200], or a ``report.metrics``
+            name the results do not hold.
         ResultsError: Not a results folder, another process is using it, or a run is
             missing (unless ``partial``), partial or corrupt -- each one named.
         DependencyNotInstalled: matplotlib is missing.
     """
     out = Path(out)
+    formats = tuple(formats)
+    bad = [f for f in formats if f not in FIGURE_FORMATS]
+    if bad or not formats:
+        raise ConfigError(
+            f"--format: expected one or more of {', '.join(FIGURE_FORMATS)}, got "
+            f"{','.join(formats) or '(none)'}"
+        )
+    if not 30 <= int(dpi) <= 1200:
+        raise ConfigError(f"--dpi: expected an integer in [30, 1200], got {dpi!r}")
     if not (out / MARKER).is_file() or not (out / "config.yaml").is_file():
         raise ResultsError(
             f"{out}: not a simrec results folder (no {MARKER} or config.yaml); run "
@@ -278,31 +411,67 @@ def write_report(out: Path | str, partial: bool = False) -> Path:
         except SimrecError as err:
             raise ResultsError(f"{out}: unreadable config.yaml ({err})") from None
         result = collect(scenario, out, allow_missing=partial)
+        metrics_shown = scenario.report.metrics or DEFAULT_METRICS
+        check_metrics(scenario.report.metrics, result.summary)
         with writing(f"the report in {out}", "the runs are kept"):
-            return _write(out, scenario, result.metrics, result.summary, result.missing)
+            return _write(
+                _Output(out / "figures", formats, int(dpi)), scenario, result, metrics_shown
+            )
+
+
+def _survival_markdown(survival: pd.DataFrame, baseline: str, days: int) -> str:
+    versus = f"hazard ratio vs `{baseline}` (95% CI)" if baseline else "hazard ratio"
+    lines = [
+        f"| agent | day-0 users | churned | median lifetime (d) | RMST (d) | {versus} | p "
+        "| median days to 2nd visit | median session (min) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for _, r in survival.iterrows():
+        m = r["median_lifetime_days"]
+        median = f"> {days}" if m == math.inf else "–" if m != m else f"{m:.1f}"
+        hr = (
+            "–"
+            if r["hr"] != r["hr"]
+            else f"{r['hr']:.2f} ({r['hr_lower']:.2f}–{r['hr_upper']:.2f})"
+        )
+        p = "–" if r["p"] != r["p"] else f"{r['p']:.2g}" if r["p"] > 0 else "< 1e-300"
+        back = r["median_days_to_return"]
+        back = f"> {days}" if back == math.inf else "–" if back != back else f"{back:.2f}"
+        lines.append(
+            f"| `{r['agent']}` | {int(r['users']):,} | {r['churned']:.3f} | {median} | "
+            f"{r['rmst_days']:.2f} | {hr} | {p} | {back} | {r['median_session_minutes']:.0f} |"
+        )
+    return "\n".join(lines)
 
 
 def _write(
-    out: Path,
-    scenario: ScenarioConfig,
-    metrics: pd.DataFrame,
-    summary: pd.DataFrame,
-    missing: tuple[str, ...],
+    output: _Output, scenario: ScenarioConfig, result: ScenarioResult, shown: tuple[str, ...]
 ) -> Path:
     plt = _pyplot()
+    metrics, summary = result.metrics, result.summary
     order = [a.key for a in scenario.agents if a.key in set(metrics["agent"])]
     days = scenario.simulation.days
-    figs = out / "figures"
+    baseline = scenario.baseline
+    present = set(metrics["metric"])
     names = []
     for name, (metric, ylabel, title, cumulative) in FIGURES.items():
-        data = _line_figure(plt, metrics, order, metric, ylabel, title, cumulative)
-        atomic_write_bytes(figs / f"{name}.png", data)
+        if metric not in present:
+            continue
+        output.save(_line_figure(plt, metrics, order, metric, ylabel, title, cumulative), name)
         names.append((name, title))
-    atomic_write_bytes(figs / "ctr_vs_retention.png", _tradeoff_figure(plt, summary, order, days))
+    output.save(_tradeoff_figure(plt, summary, order, days), "ctr_vs_retention")
     names.append(("ctr_vs_retention", "Short-term CTR vs long-term retention"))
-    atomic_write_bytes(figs / "cost_vs_outcome.png", _cost_figure(plt, summary, order, days))
+    output.save(_cost_figure(plt, summary, order, days), "cost_vs_outcome")
     names.append(("cost_vs_outcome", "Compute cost vs long-term outcome"))
+    if result.users:
+        output.save(_survival_figure(plt, result.users, order, days), "survival")
+        names.insert(0, ("survival", "Survival and time to the second visit (Kaplan–Meier)"))
+    if baseline and len(order) > 1:
+        output.save(_paired_figure(plt, metrics, order, baseline), "paired_differences")
+        names.insert(0, ("paired_differences", f"Paired differences against {baseline}"))
     seeds = sorted(set(metrics["seed"]))
+    missing = result.missing
+    ext = output.formats[0]
     text = [
         f"# {scenario.name}",
         "",
@@ -312,7 +481,7 @@ def _write(
         f"`{scenario.world.kind}` ({scenario.world.users.n_users:,} users at day 0, "
         f"{scenario.world.items.n_items:,} items), slate of {scenario.simulation.slate_size}.",
         "Every agent meets the same users and the same behavioural draws for a given seed "
-        "(common random numbers).",
+        "(common random numbers), so differences are paired seed by seed.",
         "",
         *(
             [
@@ -325,21 +494,45 @@ def _write(
         ),
         "## Summary",
         "",
-        "Mean ± 95% CI over seeds"
+        "Mean ± 95% CI over seeds (Student t)"
         + (
-            f"; in brackets the mean paired difference against `{scenario.baseline}`."
-            if scenario.baseline
+            f"; beneath each agent, in italics, the paired difference against `{baseline}` "
+            "(mean ± 95% CI of the per-seed differences)."
+            if baseline
             else "."
         )
-        + " Retention and satisfaction are at the last day; clicks and revenue are totals.",
+        + " Retention and satisfaction are at the last day; clicks and revenue are totals; "
+        "satisfaction is over the day-0 cohort, churned users included (`satisfaction_alive` "
+        "in `summary.csv` is over survivors only).",
         "",
-        _summary_markdown(summary, order, scenario.baseline),
-        "",
-        "## Figures",
+        markdown_table(summary, order, baseline, shown),
         "",
     ]
+    if result.survival is not None and not result.survival.empty:
+        text += [
+            "## Survival",
+            "",
+            "Day-0 users of all seeds pooled: Kaplan–Meier median lifetime (censored at the "
+            f"horizon, day {days}) and restricted mean survival time (RMST, mean days within "
+            "the horizon); the hazard ratio of churn is a Cox model stratified by seed with "
+            "a robust variance clustered on the user (the same users under every agent).",
+            "",
+            _survival_markdown(result.survival, baseline, days),
+            "",
+        ]
+    text += ["## Figures", ""]
+    if "homogenization_vs_ideal" in present:
+        text += [
+            "Homogenization is Chaney et al.'s measure: the mean Jaccard index of the items "
+            "consumed by pairs of users most alike in true preference, minus the same under "
+            f"the ideal recommender (`{scenario.ideal}`) on the same seed; users with no "
+            "consumption or who churned are left out. The volume-matched variant "
+            "(`homogenization_matched_vs_ideal`, each user's 10 most recent items) is in "
+            "`summary.csv` and `metrics.parquet`.",
+            "",
+        ]
     for name, title in names:
-        text += [f"### {title}", "", f"![{title}](figures/{name}.png)", ""]
+        text += [f"### {title}", "", f"![{title}](figures/{name}.{ext})", ""]
     text += [
         "## Files",
         "",
@@ -347,9 +540,10 @@ def _write(
         "- `metrics.parquet` — daily metrics, long format: scenario, agent, seed, day, "
         "metric, value.",
         "- `summary.csv` — agent × metric: mean, 95% CI, paired difference to the baseline.",
-        "- `runs/<agent>/<seed>/` — per-run daily metrics, totals and cost report.",
+        "- `survival.csv` — per agent: median lifetime, RMST, hazard ratio vs the baseline.",
+        "- `runs/<agent>/<seed>/` — per-run daily metrics, per-user table, totals and cost.",
         "",
     ]
-    path = out / "report.md"
+    path = output.folder.parent / "report.md"
     atomic_write_text(path, "\n".join(text))
     return path

@@ -1,5 +1,13 @@
 """Scenario runner: agents x seeds -> a results folder (see :mod:`simrec.runner.results`)."""
 
-from simrec.runner.local import RunSpec, ScenarioResult, collect, plan, resolve, run_scenario
+from simrec.runner.local import (
+    RunSpec,
+    ScenarioResult,
+    collect,
+    plan,
+    resolve,
+    run_grid,
+    run_scenario,
+)
 
-__all__ = ["RunSpec", "ScenarioResult", "collect", "plan", "resolve", "run_scenario"]
+__all__ = ["RunSpec", "ScenarioResult", "collect", "plan", "resolve", "run_grid", "run_scenario"]

@@ -17,14 +17,14 @@ import os
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from simrec.agent import AgentContext, make_agent
+from simrec.agent import Agent, AgentContext, make_agent
 from simrec.config import (
     AgentSpec,
     ScenarioConfig,
@@ -33,6 +33,9 @@ from simrec.config import (
     to_yaml,
 )
 from simrec.errors import ConfigError, ResultsError, SimrecError, in_context, suggest
+from simrec.metrics.custom import CustomMetric, ensure_registered, registered_from_python
+from simrec.metrics.paired import VERSUS_IDEAL, regret, versus_ideal
+from simrec.metrics.survival import lifetime_summary, survival_table
 from simrec.resources import check_memory
 from simrec.rng import make_streams
 from simrec.runner.results import (
@@ -47,6 +50,7 @@ from simrec.runner.results import (
     long_metrics,
     parquet_bytes,
     read_run,
+    read_users,
     remove_owned,
     run_dir,
     run_identity,
@@ -69,7 +73,9 @@ __all__ = [
     "execute",
     "plan",
     "preflight",
+    "python_agents",
     "resolve",
+    "run_grid",
     "run_scenario",
 ]
 
@@ -84,6 +90,12 @@ class RunSpec:
     out: str
     events: float = 0.0  # share of impressions saved to events.parquet
     show_days: bool = False  # a progress bar over simulated days (in-process runs)
+    #: For an agent given as a Python object: makes a fresh instance for this run (the run
+    #: then executes in the calling process).
+    factory: Callable[[], Agent] | None = field(default=None, compare=False, repr=False)
+    #: Custom metrics registered from Python in the calling process (registered again in a
+    #: worker process before the run).
+    metrics: tuple[CustomMetric, ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -98,6 +110,9 @@ class ScenarioResult:
         ran: Runs executed now (the others were already in the folder).
         missing: ``agent/seed`` of planned runs not in the folder (only when
             :func:`collect` was asked to allow them).
+        survival: Per agent: pooled median lifetime, RMST and the hazard ratio of churn
+            against the baseline (:func:`simrec.metrics.survival.survival_table`).
+        users: ``(agent, seed)`` -> the run's per-user table.
     """
 
     out: Path
@@ -106,6 +121,8 @@ class ScenarioResult:
     metrics: pd.DataFrame
     ran: int
     missing: tuple[str, ...] = ()
+    survival: pd.DataFrame | None = None
+    users: dict[tuple[str, int], pd.DataFrame] | None = None
 
 
 def resolve(
@@ -168,14 +185,69 @@ def _one_thread_env() -> Iterator[None]:
 
 
 def plan(
-    scenario: ScenarioConfig, out: Path, events: float = 0.0, show_days: bool = False
+    scenario: ScenarioConfig,
+    out: Path,
+    events: float = 0.0,
+    show_days: bool = False,
+    factories: dict[str, Callable[[], Agent]] | None = None,
 ) -> list[RunSpec]:
     """All (agent, seed) runs of the scenario, agent-major."""
+    factories = factories or {}
+    custom = registered_from_python()
     return [
-        RunSpec(scenario, agent, seed, str(out), events, show_days)
+        RunSpec(
+            scenario, agent, seed, str(out), events, show_days, factories.get(agent.key), custom
+        )
         for agent in scenario.agents
         for seed in scenario.seeds
     ]
+
+
+#: Prefix of the ``name`` recorded for an agent given as a Python object.
+PYTHON_AGENT = "python:"
+
+
+def python_agents(
+    scenario: ScenarioConfig, agents: dict[str, Any]
+) -> tuple[ScenarioConfig, dict[str, Callable[[], Agent]]]:
+    """Add agents given as Python classes or instances to a scenario.
+
+    Each becomes an agent of the scenario under its label (a plain name), recorded in
+    ``config.yaml`` as ``name: "python:<module>.<class>"``; every run gets a fresh object:
+    a class is instantiated without arguments, an instance is deep-copied, so no state
+    passes from one seed to the next.
+
+    Raises:
+        ConfigError: A label that is not a plain name or repeats one of the scenario, or a
+            value that is neither an :class:`~simrec.agent.Agent` subclass nor an instance.
+    """
+    import copy
+
+    from simrec.config import AgentSpec, check_plain_name
+
+    labels = {a.key for a in scenario.agents}
+    specs, factories = [], {}
+    for label, obj in agents.items():
+        check_plain_name(f"agents[{label!r}]", label)
+        if label in labels:
+            raise ConfigError(
+                f"agents[{label!r}]: the scenario already has an agent labelled {label!r}; "
+                "choose another label"
+            )
+        if isinstance(obj, type) and issubclass(obj, Agent):
+            cls, factory = obj, obj
+        elif isinstance(obj, Agent):
+            cls, factory = type(obj), (lambda o=obj: copy.deepcopy(o))
+        else:
+            raise ConfigError(
+                f"agents[{label!r}]: expected an Agent subclass or instance, got "
+                f"{type(obj).__name__}"
+            )
+        name = f"{PYTHON_AGENT}{cls.__module__}.{cls.__qualname__}"
+        specs.append(AgentSpec(name=name, label=label))
+        factories[label] = factory
+        labels.add(label)
+    return dataclasses.replace(scenario, agents=(*scenario.agents, *specs)), factories
 
 
 #: Thread pools each worker process is limited to one thread of (set before numpy loads).
@@ -192,14 +264,17 @@ class RunOutput:
     totals: dict[str, float]
     cost: dict[str, Any]
     events: pd.DataFrame | None = None
+    users: pd.DataFrame | None = None
 
 
 def execute(spec: RunSpec) -> RunOutput:
     """Simulate one run (in any process or on any Ray node; nothing is written here)."""
+    ensure_registered(spec.metrics)
+    agent = spec.factory() if spec.factory is not None else spec.agent.name
     result = Simulation(spec.scenario.config).run(
-        spec.agent.name,
+        agent,
         seed=spec.seed,
-        agent_params=dict(spec.agent.params),
+        agent_params=None if spec.factory is not None else dict(spec.agent.params),
         label=spec.agent.key,
         progress=spec.show_days,
     )
@@ -219,10 +294,12 @@ def execute(spec: RunSpec) -> RunOutput:
         # A seeded, per-run sample: the same rows for the same run, whatever the backend.
         keep = np.random.default_rng(spec.seed).random(len(frame)) < spec.events
         events = frame[keep].reset_index(drop=True)
-    return RunOutput(spec.agent.key, spec.seed, result.daily, totals, cost, events)
+    return RunOutput(spec.agent.key, spec.seed, result.daily, totals, cost, events, result.users)
 
 
-def preflight(scenario: ScenarioConfig) -> None:
+def preflight(
+    scenario: ScenarioConfig, factories: dict[str, Callable[[], Agent]] | None = None
+) -> None:
     """Check a whole sweep before any run starts (and before any folder is made).
 
     Checked: the memory a run needs (:func:`simrec.resources.check_memory`); every seed's
@@ -252,7 +329,9 @@ def preflight(scenario: ScenarioConfig) -> None:
             config=cfg,
         )
         try:
-            make_agent(spec.name, **dict(spec.params)).check(context)
+            factory = (factories or {}).get(spec.key)
+            agent = factory() if factory else make_agent(spec.name, **dict(spec.params))
+            agent.check(context)
         except Exception as err:
             raise in_context(err, f"agents[{i}] {spec.key!r} (preflight)") from err
 
@@ -388,6 +467,7 @@ def run_scenario(
     events: float = 0.0,
     progress: bool = True,
     on_run: Callable[[str, int, dict[str, float]], Any] | None = None,
+    agents: dict[str, Any] | None = None,
 ) -> ScenarioResult:
     """Run every agent x seed of a scenario into ``out``.
 
@@ -409,6 +489,11 @@ def run_scenario(
         events: Share of impressions to save per run in ``events.parquet`` (0: none).
         progress: Show a progress bar over runs.
         on_run: Called with (agent, seed, totals) as each run finishes.
+        agents: More agents, given as Python objects: label -> an
+            :class:`~simrec.agent.Agent` subclass (instantiated without arguments for
+            each run) or instance (deep-copied for each run); see :func:`python_agents`.
+            Their runs execute in this process (the local backend only), so an agent
+            written in a notebook gets seeds, CIs and a report like a registered one.
 
     Raises:
         ConfigError: Preflight failed (a parameter, an agent, the catalog, memory).
@@ -423,7 +508,15 @@ def run_scenario(
         raise ConfigError(f"--backend: expected 'local' or 'ray', got {backend!r}")
     if not 0.0 <= events <= 1.0:
         raise ConfigError(f"--events: expected a share in [0, 1], got {events!r}")
-    preflight(scenario)
+    factories: dict[str, Callable[[], Agent]] = {}
+    if agents:
+        if backend != "local":
+            raise ConfigError(
+                "agents: agents given as Python objects run in this process; use "
+                "backend='local' (or register them to run them on Ray)"
+            )
+        scenario, factories = python_agents(scenario, dict(agents))
+    preflight(scenario, factories)
     _check_owner(out, locked=False)
     with writing(f"--out {out}"):
         out.mkdir(parents=True, exist_ok=True)
@@ -443,7 +536,7 @@ def run_scenario(
                 atomic_write_text(out / "config.yaml", text)
         done = set(finished_runs(out))
         in_process = backend == "local" and workers == 1
-        runs = plan(scenario, out, events, show_days=progress and in_process)
+        runs = plan(scenario, out, events, progress and in_process, factories)
         todo = [s for s in runs if (s.agent.key, s.seed) not in done]
         specs = {a.key: a for a in scenario.agents}
         _run_all(scenario, out, todo, specs, workers, backend, ray_address, progress, on_run)
@@ -471,7 +564,17 @@ def _run_all(
     def finished(run: RunOutput) -> None:
         # The driver writes each run as it arrives (atomically), whatever the backend.
         identity = run_identity(scenario, specs[run.agent], run.seed)
-        write_run(out, run.agent, run.seed, run.daily, run.totals, run.cost, run.events, identity)
+        write_run(
+            out,
+            run.agent,
+            run.seed,
+            run.daily,
+            run.totals,
+            run.cost,
+            run.events,
+            identity,
+            users=run.users,
+        )
         if bar is not None:
             bar.update(1)
             bar.set_postfix_str(f"{run.agent} seed {run.seed}")
@@ -485,9 +588,14 @@ def _run_all(
             run_on_ray(execute, todo, finished, address=ray_address, num_cpus=workers)
         elif workers > 1 and len(todo) > 1:
             # Fresh ("spawn") workers read the one-thread settings before importing numpy, so
-            # parallel runs do not oversubscribe the cores with BLAS threads.
-            with _pool(min(workers, len(todo))) as pool:
-                futures: list[Future] = [pool.submit(execute, s) for s in todo]
+            # parallel runs do not oversubscribe the cores with BLAS threads. Agents given as
+            # Python objects (perhaps defined in a notebook) run here, between the results.
+            pooled = [s for s in todo if s.factory is None]
+            with _pool(min(workers, max(len(pooled), 1))) as pool:
+                futures: list[Future] = [pool.submit(execute, s) for s in pooled]
+                for spec in todo:
+                    if spec.factory is not None:
+                        finished(execute(spec))
                 for fut in as_completed(futures):
                     finished(fut.result())
         else:
@@ -536,12 +644,123 @@ def collect(
             f"invalid: {'; '.join(problems[:5])}{more}; `simrec run <scenario> --out {out} "
             f"--resume` runs them again"
         )
+    users = {(r["agent"], r["seed"]): read_users(out, r["agent"], r["seed"]) for r in rows}
     metrics = long_metrics(scenario.name, runs)
+    metrics = _compare_runs(scenario, rows, users, metrics)
     totals = pd.DataFrame(rows)
     summary = summarize(totals, scenario.baseline or None) if rows else pd.DataFrame()
+    order = [a.key for a in scenario.agents]
+    survival = survival_table(users, order, scenario.baseline, scenario.simulation.days)
     with writing(f"the summaries in {out}", "the finished runs are kept"):
         atomic_write_bytes(out / "metrics.parquet", parquet_bytes(metrics, index=False))
         atomic_write_text(out / "summary.csv", summary.to_csv(index=False))
+        atomic_write_text(out / "survival.csv", survival.to_csv(index=False))
     return ScenarioResult(
-        out=out, totals=totals, summary=summary, metrics=metrics, ran=ran, missing=tuple(missing)
+        out=out,
+        totals=totals,
+        summary=summary,
+        metrics=metrics,
+        ran=ran,
+        missing=tuple(missing),
+        survival=survival,
+        users=users,
     )
+
+
+def _compare_runs(
+    scenario: ScenarioConfig,
+    rows: list[dict[str, Any]],
+    users: dict[tuple[str, int], pd.DataFrame],
+    metrics: pd.DataFrame,
+) -> pd.DataFrame:
+    """Add what needs more than one run to each run's totals, and to the daily metrics.
+
+    Each run gains its Kaplan--Meier median lifetime and RMST (its own day-0 cohort); with an
+    ideal recommender in the scenario (:attr:`ScenarioConfig.ideal`), the per-user regret
+    against it and the homogenization relative to it on the same seed
+    (:mod:`simrec.metrics.paired`), as daily metrics ``*_vs_ideal`` and last-day totals.
+    """
+    days = scenario.simulation.days
+    for row in rows:
+        row.update(lifetime_summary(users[(row["agent"], row["seed"])], days))
+    ideal = scenario.ideal
+    if not ideal or not any(r["agent"] == ideal for r in rows):
+        return metrics
+    relative = versus_ideal(metrics, ideal)
+    last = relative[relative["day"] == days - 1].set_index(["agent", "seed", "metric"])["value"]
+    for row in rows:
+        base = users.get((ideal, row["seed"]))
+        if base is not None:
+            row.update(regret(users[(row["agent"], row["seed"])], base))
+            for name in VERSUS_IDEAL:
+                key = (row["agent"], row["seed"], f"{name}_vs_ideal")
+                row[f"{name}_vs_ideal"] = float(last.get(key, float("nan")))
+    return pd.concat([metrics, relative], ignore_index=True).sort_values(
+        ["agent", "seed", "metric", "day"], ignore_index=True
+    )
+
+
+#: Marks a folder holding the variants of a scenario grid (one results folder each).
+GRID_MARKER = ".simrec-grid"
+
+
+def run_grid(
+    scenario: ScenarioConfig, out: Path | str, **options: Any
+) -> dict[str, ScenarioResult]:
+    """Run every variant of a scenario's ``grid`` into ``out/<variant>/``.
+
+    Each variant (:meth:`ScenarioConfig.variants`) is a complete scenario with its own
+    results folder, report and paired differences against the baseline under the same
+    settings; ``out/grid.csv`` gathers their summaries with one column per grid key. A
+    scenario without a grid runs into ``out`` itself. ``options`` are those of
+    :func:`run_scenario`.
+
+    Raises:
+        ResultsError: ``out`` holds files that are not this grid's.
+        ConfigError: A grid value the field refuses, before anything runs.
+    """
+    out = Path(out)
+    if not scenario.grid:
+        return {"": run_scenario(scenario, out, **options)}
+    variants = scenario.variants()  # every value checked before any run
+    labels = {label for label, _ in variants}
+    for _, variant in variants:
+        preflight(variant)
+    if out.exists():
+        allowed = labels | {GRID_MARKER, "grid.csv"}
+        stray = sorted(p.name for p in out.iterdir() if p.name not in allowed)
+        if stray:
+            raise ResultsError(
+                f"--out {out}: holds entries that are not variants of this grid "
+                f"({', '.join(stray[:5])}); choose an empty or new folder"
+            )
+    with writing(f"--out {out}"):
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out / GRID_MARKER, "This folder holds the variants of a simrec grid.\n")
+    results = {}
+    for label, variant in variants:
+        results[label] = run_scenario(variant, out / label, **options)
+    write_grid_summary(scenario, out, {k: r.summary for k, r in results.items()})
+    return results
+
+
+def write_grid_summary(
+    scenario: ScenarioConfig, out: Path, summaries: dict[str, pd.DataFrame]
+) -> pd.DataFrame:
+    """Write ``out/grid.csv``: every variant's summary, with its label and grid values."""
+    parts = []
+    for (label, variant), summary in zip(scenario.variants(), summaries.values(), strict=True):
+        values = {key: _get_path(variant, key) for key in scenario.grid}
+        parts.append(summary.assign(variant=label, **values))
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    front = ["variant", *scenario.grid]
+    frame = frame[front + [c for c in frame.columns if c not in front]]
+    with writing(f"{out / 'grid.csv'}", "the variants' results are kept"):
+        atomic_write_text(out / "grid.csv", frame.to_csv(index=False))
+    return frame
+
+
+def _get_path(cfg: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        cfg = getattr(cfg, part)
+    return cfg

@@ -7,6 +7,7 @@ Layout of ``DIR``::
     config.yaml                  the fully resolved scenario (round-trips)
     runs/<agent>/<seed>/         one folder per finished run, created by an atomic rename:
         daily.parquet            per-day metrics (wide)
+        users.parquet            one row per user: lifetime, churn, returns, value
         events.parquet           optional: a sample of the impressions (--events FRACTION)
         totals.json              whole-run aggregates
         cost.json                the agent's cost report
@@ -15,6 +16,8 @@ Layout of ``DIR``::
     metrics.parquet              long format: scenario, agent, seed, day, metric, value
     summary.csv                  agent x metric: mean, 95% CI over seeds, paired difference
                                  against the baseline agent
+    survival.csv                 per agent: pooled Kaplan-Meier median lifetime and RMST,
+                                 Cox hazard ratio of churn against the baseline (95% CI)
     figures/, report.md          written by `simrec report` (and at the end of `simrec run`)
 
 A run folder either exists complete or not at all: it is written under a temporary name and
@@ -79,9 +82,15 @@ LOCK = ".simrec.lock"
 #: The manifest of a run folder, written last.
 MANIFEST = "manifest.json"
 #: What simrec writes at the top of a results folder.
-TOP_FILES = frozenset({MARKER, LOCK, "config.yaml", "metrics.parquet", "summary.csv", "report.md"})
+TOP_FILES = frozenset(
+    {MARKER, LOCK, "config.yaml", "metrics.parquet", "summary.csv", "survival.csv", "report.md"}
+)
 #: What simrec writes in a run folder.
-RUN_FILES = frozenset({"daily.parquet", "totals.json", "cost.json", "events.parquet", MANIFEST})
+RUN_FILES = frozenset(
+    {"daily.parquet", "users.parquet", "totals.json", "cost.json", "events.parquet", MANIFEST}
+)
+#: Files every finished run has (``events.parquet`` is optional).
+REQUIRED_RUN_FILES = ("daily.parquet", "users.parquet", "totals.json", "cost.json")
 
 # Two-sided 95% Student t quantiles t_{0.975, df} for df = 1..30 (standard table values).
 _T975 = (
@@ -214,11 +223,11 @@ def comparable(scenario: ScenarioConfig) -> dict[str, Any]:
     That is the name, world, dynamics, retention, economy, simulation and the agents
     (names, labels, parameters).
 
-    Seeds, the baseline, the question and the smoke block are left out: they choose which
-    runs exist and how they are summarised, not what a run produces.
+    Seeds, the baseline, the question, the report section and the smoke block are left out:
+    they choose which runs exist and how they are summarised, not what a run produces.
     """
     data = to_dict(scenario)
-    for key in ("seeds", "baseline", "question", "smoke"):
+    for key in ("seeds", "baseline", "question", "report", "smoke"):
         data.pop(key, None)
     return data
 
@@ -231,8 +240,9 @@ def scenario_fingerprint(scenario: ScenarioConfig) -> str:
 def run_identity(scenario: ScenarioConfig, agent: Any, seed: int) -> dict[str, Any]:
     """What a run folder is the result of: the agent's spec, the seed and the configuration."""
     config = to_dict(scenario.config)
+    spec = {k: v for k, v in to_dict(agent).items() if k != "grid"}  # expanded: never a grid
     identity = {
-        "agent": to_dict(agent),
+        "agent": spec,
         "seed": int(seed),
         "config_sha256": hashlib.sha256(_canonical(config)).hexdigest(),
     }
@@ -256,6 +266,7 @@ def write_run(
     cost: dict[str, Any],
     events: pd.DataFrame | None = None,
     identity: dict[str, Any] | None = None,
+    users: pd.DataFrame | None = None,
 ) -> Path:
     """Write one finished run as a folder that appears atomically, manifest last.
 
@@ -269,6 +280,8 @@ def write_run(
         events: Optional (sampled) impressions of the event log, written as
             ``events.parquet``.
         identity: :func:`run_identity` of the run, recorded in the manifest.
+        users: The per-user table (:mod:`simrec.metrics.users`), written as
+            ``users.parquet``.
 
     Returns:
         The run folder.
@@ -285,6 +298,9 @@ def write_run(
             os.chmod(tmp, 0o777 & ~_umask())
             files = {
                 "daily.parquet": parquet_bytes(daily),
+                "users.parquet": parquet_bytes(
+                    users if users is not None else pd.DataFrame(), index=False
+                ),
                 "totals.json": json.dumps(totals, indent=1, sort_keys=True).encode(),
                 "cost.json": json.dumps(cost, indent=1, sort_keys=True, default=str).encode(),
             }
@@ -335,6 +351,9 @@ def verify_run(out: Path, agent: str, seed: int, identity: dict[str, Any] | None
             return f"{name} has {size:,} bytes, the manifest says {meta.get('bytes'):,}"
         if _sha256(path) != meta.get("sha256"):
             return f"{name} does not match its sha256 in the manifest (changed or damaged)"
+    absent = [name for name in REQUIRED_RUN_FILES if name not in files]
+    if absent:
+        return f"has no {', '.join(absent)} (written by an older simrec)"
     extra = sorted(p.name for p in d.iterdir() if p.name not in files and p.name != MANIFEST)
     if extra:
         return f"holds files the manifest does not list: {', '.join(extra)}"
@@ -373,6 +392,19 @@ def finished_runs(out: Path) -> list[tuple[str, int]]:
     return sorted(found)
 
 
+def read_users(out: Path, agent: str, seed: int) -> pd.DataFrame:
+    """Read one run's per-user table (``users.parquet``).
+
+    Raises:
+        ResultsError: The file is missing or unreadable.
+    """
+    path = run_dir(out, agent, seed) / "users.parquet"
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError) as err:
+        raise ResultsError(f"{path}: cannot read the user table ({err})") from err
+
+
 def read_run(out: Path, agent: str, seed: int) -> tuple[pd.DataFrame, dict, dict]:
     """Read one run's daily metrics, totals and cost.
 
@@ -392,7 +424,7 @@ def read_run(out: Path, agent: str, seed: int) -> tuple[pd.DataFrame, dict, dict
 def foreign_entries(out: Path) -> list[str]:
     """Paths under ``out`` (relative) that simrec did not write; empty for a folder it owns.
 
-    Simrec writes the files of :data:`TOP_FILES`, ``figures/*.png``, run folders
+    Simrec writes the files of :data:`TOP_FILES`, ``figures/*.{png,svg,pdf}``, run folders
     ``runs/<label>/<seed>/`` holding :data:`RUN_FILES`, and temporary ``.*.tmp`` entries.
     """
     out = Path(out)
@@ -410,9 +442,15 @@ def foreign_entries(out: Path) -> list[str]:
     return foreign
 
 
+#: Figure formats ``simrec report --format`` writes.
+FIGURE_FORMATS = ("png", "svg", "pdf")
+
+
 def _figure(name: str) -> bool:
     """A figure, or the temporary file of one being written."""
-    return name.endswith(".png") or (name.startswith(".") and name.endswith(".tmp"))
+    return name.endswith(tuple(f".{f}" for f in FIGURE_FORMATS)) or (
+        name.startswith(".") and name.endswith(".tmp")
+    )
 
 
 def _foreign_in_runs(runs: Path) -> list[str]:
@@ -531,7 +569,14 @@ def summarize(totals: pd.DataFrame, baseline: str | None) -> pd.DataFrame:
 
 
 def _mean_ci(x: np.ndarray) -> dict[str, float]:
-    x = x[np.isfinite(x)]
+    """Mean and 95% CI half-width of the values that are not NaN.
+
+    An infinite value (a median lifetime beyond the horizon) makes the mean infinite and
+    the CI NaN: it is never dropped as if it were missing.
+    """
+    x = x[~np.isnan(x)]
+    if np.isinf(x).any():
+        return {"mean": float(x.mean()), "ci95": math.nan}
     if len(x) == 0:
         return {"mean": math.nan, "ci95": math.nan}
     half = (

@@ -1,0 +1,154 @@
+"""The summary tables of a results folder, for the console and for ``report.md``.
+
+Each agent has a row of means ± 95% CI over seeds and, when the scenario names a baseline, a
+row beneath it of the paired differences against the baseline (agent - baseline on the same
+seeds, mean ± 95% CI: common random numbers make these far narrower than the two CIs
+suggest). The metrics shown are the scenario's ``report.metrics``, else
+:data:`DEFAULT_METRICS`. No plotting library is imported here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from simrec.errors import ConfigError, suggest
+
+__all__ = ["DEFAULT_METRICS", "LABELS", "check_metrics", "console_table", "markdown_table"]
+
+#: Whole-run metric -> (column header, number format). Others get their name and ``{:.4g}``.
+LABELS: dict[str, tuple[str, str]] = {
+    "clicks": ("clicks", "{:,.0f}"),
+    "impressions": ("impressions", "{:,.0f}"),
+    "ctr_early": ("CTR d0-2", "{:.4f}"),
+    "ctr": ("CTR", "{:.4f}"),
+    "ctr_late": ("CTR last 7 d", "{:.4f}"),
+    "retention": ("retention (end)", "{:.3f}"),
+    "satisfaction_cohort": ("satisfaction, cohort (end)", "{:.3f}"),
+    "satisfaction_alive": ("satisfaction, alive (end)", "{:.3f}"),
+    "clicks_per_cohort_user": ("clicks / day-0 user", "{:.2f}"),
+    "revenue": ("revenue", "{:,.0f}"),
+    "engagement": ("engagement (min)", "{:,.0f}"),
+    "dau": ("mean DAU", "{:,.0f}"),
+    "rmst_days": ("mean lifetime (RMST, d)", "{:.2f}"),
+    "median_lifetime_days": ("median lifetime (d)", "{:.1f}"),
+    "return_d1": ("D1 return", "{:.3f}"),
+    "return_d7": ("D7 return", "{:.3f}"),
+    "return_d30": ("D30 return", "{:.3f}"),
+    "ltv_revenue_mean": ("LTV revenue (mean)", "{:.2f}"),
+    "ltv_engagement_mean": ("LTV minutes (mean)", "{:.1f}"),
+    "regret_engagement_mean": ("regret vs ideal (min)", "{:.1f}"),
+    "worse_off_share": ("worse off than ideal", "{:.3f}"),
+    "homogenization": ("homogenization (end)", "{:.4f}"),
+    "homogenization_vs_ideal": ("homogenization vs ideal", "{:+.4f}"),
+    "homogenization_matched": ("homogenization, 10 items", "{:.4f}"),
+    "homogenization_matched_vs_ideal": ("homog. 10 items vs ideal", "{:+.4f}"),
+    "long_tail_share": ("long-tail share", "{:.3f}"),
+    "novelty": ("novelty (bits)", "{:.2f}"),
+    "intra_list_diversity": ("intra-list diversity", "{:.3f}"),
+    "calibration": ("miscalibration (KL)", "{:.3f}"),
+    "provider_gini": ("provider Gini", "{:.3f}"),
+    "provider_zero_share": ("providers unseen", "{:.3f}"),
+    "interest_drift": ("interest drift (end)", "{:.4f}"),
+    "cold_item_ctr": ("cold-item CTR", "{:.4f}"),
+    "cold_item_clicks": ("cold-item clicks", "{:,.0f}"),
+    "new_user_ctr": ("new-user CTR", "{:.4f}"),
+    "ms_per_request": ("ms/request", "{:.3f}"),
+    "flops_per_request": ("FLOPs/request", "{:.3g}"),
+    "fit_seconds": ("fit s", "{:.1f}"),
+}
+
+#: The table when the scenario does not choose one.
+DEFAULT_METRICS = (
+    "clicks",
+    "ctr_early",
+    "retention",
+    "satisfaction_cohort",
+    "rmst_days",
+    "revenue",
+    "ms_per_request",
+)
+
+
+def check_metrics(metrics: Sequence[str], summary: pd.DataFrame) -> None:
+    """Refuse ``report.metrics`` names the summary does not hold, naming each.
+
+    Raises:
+        ConfigError: ``report.metrics[i]`` is unknown (with a suggestion).
+    """
+    known = sorted(set(summary["metric"])) if not summary.empty else []
+    for i, name in enumerate(metrics):
+        if name not in known:
+            raise ConfigError(
+                f"report.metrics[{i}]: {name!r} is not a whole-run metric of these results"
+                f"{suggest(name, known)}; known: {', '.join(known)}"
+            )
+
+
+def _cell(summary: pd.DataFrame, agent: str, metric: str, diff: bool) -> str:
+    hit = summary[(summary["agent"] == agent) & (summary["metric"] == metric)]
+    if hit.empty:
+        return "-"
+    r = hit.iloc[0]
+    fmt = LABELS.get(metric, (metric, "{:.4g}"))[1]
+    mean, ci = (r["diff_mean"], r["diff_ci95"]) if diff else (r["mean"], r["ci95"])
+    if mean != mean:  # NaN
+        return "-"
+    plain = fmt.replace("+", "")
+    if diff or "+" in fmt:  # signed: differences, and metrics that are differences already
+        text = ("+" if mean >= 0 else "−") + plain.format(abs(mean))
+    else:
+        text = plain.format(mean)
+    if ci == ci:
+        text += " ± " + plain.format(ci)
+    return text
+
+
+def _rows(
+    summary: pd.DataFrame, order: Sequence[str], baseline: str, metrics: Sequence[str]
+) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    header = ["agent", *(LABELS.get(m, (m, ""))[0] for m in metrics)]
+    present = set(summary["agent"]) if not summary.empty else set()
+    rows: list[tuple[str, list[str]]] = []
+    has_diff = bool(baseline) and "diff_mean" in summary.columns
+    for agent in [a for a in order if a in present]:
+        rows.append(("mean", [agent, *(_cell(summary, agent, m, False) for m in metrics)]))
+        if has_diff and agent != baseline:
+            cells = [_cell(summary, agent, m, True) for m in metrics]
+            rows.append(("diff", [f"  Δ vs {baseline}", *cells]))
+    return header, rows
+
+
+def console_table(
+    summary: pd.DataFrame, order: Sequence[str], baseline: str, metrics: Sequence[str]
+) -> str:
+    """Plain-text table: agents with their means ± CI, paired differences beneath."""
+    if summary.empty:
+        return "(no finished runs)"
+    header, rows = _rows(summary, order, baseline, metrics)
+    cells = [header, *(r for _, r in rows)]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = [
+        "  ".join(
+            c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in cells
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def markdown_table(
+    summary: pd.DataFrame, order: Sequence[str], baseline: str, metrics: Sequence[str]
+) -> str:
+    """Markdown table: agents in code font, paired-difference rows in italics."""
+    header, rows = _rows(summary, order, baseline, metrics)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for kind, cells in rows:
+        if kind == "mean":
+            cells = [f"`{cells[0]}`", *cells[1:]]
+        else:
+            cells = [f"*Δ vs `{baseline}`*", *(f"*{c}*" if c != "-" else c for c in cells[1:])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
