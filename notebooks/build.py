@@ -67,13 +67,13 @@ metrics.head()""",
         (
             "code",
             """\
-table = summary[summary.metric.isin(["clicks", "ctr_early", "retention", "satisfaction"])]
+table = summary[summary.metric.isin(["clicks", "ctr_early", "retention", "satisfaction_cohort"])]
 table.pivot(index="agent", columns="metric", values="mean").round(3)""",
         ),
         (
             "markdown",
             """\
-## Retention and satisfaction over time
+## Retention and satisfaction (day-0 cohort, churned users included) over time
 
 Mean over seeds; the shaded band is the spread between seeds' minimum and maximum.""",
         ),
@@ -81,7 +81,7 @@ Mean over seeds; the shaded band is the spread between seeds' minimum and maximu
             "code",
             """\
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-for ax, metric in zip(axes, ["retention", "satisfaction"], strict=True):
+for ax, metric in zip(axes, ["retention", "satisfaction_cohort"], strict=True):
     daily = metrics[metrics.metric == metric].groupby(["agent", "day"])["value"]
     for agent in [a.key for a in scenario.agents]:
         mean, lo, hi = daily.mean()[agent], daily.min()[agent], daily.max()[agent]
@@ -125,7 +125,7 @@ for agent_dir in sorted((out / "runs").iterdir()):
         totals = pd.read_json(seed_dir / "totals.json", typ="series")
         runs.append({"agent": agent_dir.name, "seed": int(seed_dir.name), **totals})
 runs = pd.DataFrame(runs)
-runs[["agent", "seed", "ctr_early", "retention", "satisfaction"]].round(3)""",
+runs[["agent", "seed", "ctr_early", "retention", "satisfaction_cohort"]].round(3)""",
         ),
         ("markdown", "## Paired differences: myopic click maximiser minus quality-aware oracle"),
         (

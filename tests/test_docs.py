@@ -1,5 +1,6 @@
 """Runnable artefacts are tests: README code blocks run, docs stay in sync with the code."""
 
+import importlib.util
 import re
 from pathlib import Path
 
@@ -26,6 +27,17 @@ def test_model_doc_parameter_tables_match_the_config():
     assert markdown_tables().strip() in doc, "regenerate docs/model.md section 8"
 
 
+def test_generated_docs_are_current():
+    """docs/model.md's tables and docs/scenarios.md's complete scenario match the code."""
+    spec = importlib.util.spec_from_file_location("regenerate", REPO / "docs" / "regenerate.py")
+    regenerate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(regenerate)
+    assert regenerate.model_doc() == (REPO / "docs" / "model.md").read_text()
+    stale = "run python docs/regenerate.py"
+    assert regenerate.scenarios_doc() == (REPO / "docs" / "scenarios.md").read_text(), stale
+    assert "homogenization_vs_ideal" in regenerate.example_scenario()
+
+
 def test_ci_installs_the_wheel_and_runs_a_smoke_scenario_from_it():
     """`.ci/run` calls `make wheel-check`, and the target exists (make would silently do
     nothing for a missing .PHONY target)."""
@@ -33,3 +45,17 @@ def test_ci_installs_the_wheel_and_runs_a_smoke_scenario_from_it():
     assert re.search(r"^wheel-check: setup$", makefile, flags=re.M)
     assert "--smoke" in makefile.split("wheel-check: setup", 1)[1].split("\n\n", 1)[0]
     assert "make wheel-check" in (REPO / ".ci" / "run").read_text()
+
+
+def test_agents_doc_names_every_field_an_agent_is_handed():
+    import dataclasses
+
+    from simrec.agent import AgentContext
+    from simrec.types import Feedback, RequestBatch
+
+    doc = (REPO / "docs" / "agents.md").read_text()
+    for cls in (RequestBatch, Feedback):
+        for f in dataclasses.fields(cls):
+            assert f"| `{f.name}` |" in doc, (cls.__name__, f.name)
+    for f in dataclasses.fields(AgentContext):
+        assert f.name.startswith("_") or f"`{f.name}`" in doc, f.name
