@@ -1,52 +1,73 @@
 r"""Metrics: pure functions of the event log.
 
 Each daily metric takes the log's tables (see :mod:`simrec.log`) and the horizon and returns
-one value per simulated day. Definitions (day *d* is the interval ``[d, d + 1)``):
+one value per simulated day. Every agent of a world and seed is measured against the same
+references, fixed before the first request (:mod:`simrec.metrics.reference`): the reference
+popularity :math:`r_i` of every item (its share of free choices from the whole catalog at
+day 0), its head (the ``HEAD_SHARE`` of items with the highest :math:`r_i`) and Chaney's user
+pairs (sampled day-0 users, each with the day-0 user most alike in initial interest).
+Definitions (day *d* is the interval ``[d, d + 1)``):
 
-==================== ==========================================================================
-``clicks``           clicked impressions on day d
-``ctr``              clicks / impressions on day d (click-through rate per impression)
-``conversion_rate``  purchases / clicks on day d
-``revenue``          platform revenue on day d (currency)
-``engagement``       minutes spent on clicked items on day d
-``satisfaction``     mean hidden satisfaction of users alive at the end of day d
-``retention``        share of the day-0 cohort not churned by the end of day d
-``dau``              distinct users with at least one request on day d
-``sessions_per_user`` sessions started on day d / users alive at the end of day d
-``return_gap_days``  mean days between a session's start and the end of the user's previous
-                     session, over sessions starting on day d
-``churn_rate``       users churning on day d / users at risk (arrived by its end, alive
-                     at its start)
-``coverage``         distinct items shown on day d / items in the catalog on day d
-``gini_exposure``    Gini coefficient of impressions over the items in the catalog on day d
-``long_tail_share``  share of day d's impressions on long-tail items: outside the 20% of
-                     items with the most clicks over the whole run
-``intra_list_diversity`` mean over day d's slates of the mean pairwise topic distance
-                     :math:`1 - \cos(z_i, z_j)` within the slate (hidden topics)
-``novelty``          mean self-information :math:`-\log_2 p_i` of day d's impressions, with
-                     :math:`p_i` the item's share of all clicks before day d (add-one
-                     smoothing; Zhou et al. 2010)
-``homogenization``   mean Jaccard similarity of the consumed (clicked) item sets of a fixed
-                     sample of user pairs of the day-0 cohort, at the end of day d
-                     (Chaney et al. 2018)
-``interest_drift``   mean :math:`1 - \langle u_j(t), u_j(0)\rangle` of users alive at the end
-                     of day d (hidden interests)
-``cold_item_ctr``    CTR on day d of impressions of items released during the run and at most
-                     ``COLD_DAYS`` days old
-``new_user_ctr``     CTR on day d of impressions served to users who arrived during the run
-                     (after day 0), in their first ``COLD_DAYS`` days since arrival
-==================== ==========================================================================
+========================== ====================================================================
+``clicks``                 clicked impressions on day d
+``ctr``                    clicks / impressions on day d (of the users still there)
+``clicks_per_cohort_user`` clicks of the day-0 cohort on day d / the cohort's size (churned
+                           users count 0)
+``conversion_rate``        purchases / clicks on day d
+``revenue``                platform revenue on day d (currency)
+``engagement``             minutes spent on clicked items on day d
+``satisfaction_alive``     mean hidden satisfaction of users alive at the end of day d
+``satisfaction_cohort``    mean hidden satisfaction of the day-0 cohort at the end of day d,
+                           churned users at the level they left with
+``retention``              share of the day-0 cohort not churned by the end of day d
+``dau``                    distinct users with at least one request on day d
+``sessions_per_user``      sessions started on day d / users alive at the end of day d
+``return_gap_days``        mean days between a session's start and the end of the user's
+                           previous session, over sessions starting on day d (conditional on
+                           a return)
+``churn_rate``             users churning on day d / users at risk (arrived by its end, alive
+                           at its start)
+``coverage``               distinct items shown on day d / items in the catalog on day d
+``gini_exposure``          Gini coefficient of impressions over the items in the catalog
+``long_tail_share``        share of day d's impressions on items outside the reference head
+``intra_list_diversity``   mean over day d's slates of the mean pairwise topic distance
+                           :math:`1 - \cos(z_i, z_j)` within the slate (hidden topics)
+``novelty``                mean self-information :math:`-\log_2 r_i` of day d's impressions
+                           (Zhou et al. 2010)
+``calibration``            Steck's (2018) :math:`C_{KL}` of the genres a user clicked before d
+                           against the genres shown on d, mean over users served with a history
+``provider_gini``          Gini of impressions over the creators with an item in the catalog
+``provider_zero_share``    share of those creators without an impression on day d
+``homogenization``         mean Jaccard index of the items consumed by d over Chaney's pairs,
+                           both users alive at the end of d and with consumption (Chaney,
+                           Stewart and Engelhardt 2018; relative to the ideal recommender:
+                           :mod:`simrec.metrics.paired`)
+``homogenization_matched`` the same over each user's ``HOMOGENIZATION_VOLUME`` most recent
+                           distinct items (pairs where both have as many)
+``homogenization_per_click`` ``homogenization`` / mean cumulative clicks of its users
+``interest_drift``         mean :math:`1 - \langle u_j(t), u_j(0)\rangle` of users alive at the
+                           end of day d (hidden interests)
+``interest_drift_per_click`` ``interest_drift`` / mean cumulative clicks of the alive users
+``cold_item_ctr``          CTR on day d of impressions of items released during the run and at
+                           most ``COLD_DAYS`` days old
+``new_user_ctr``           CTR on day d of impressions served to users who arrived during the
+                           run (after day 0), in their first ``COLD_DAYS`` days since arrival
+========================== ====================================================================
 
 Cost metrics (``ms_per_request``, ``fit_seconds``, ``params``, ``flops_per_request``) are
-per-run scalars of the agent's cost report, added to the run totals by the runner.
+per-run scalars of the agent's cost report, added to the run totals by the runner. The
+per-user table (lifetime, returns, value) is :mod:`simrec.metrics.users`; survival analysis
+:mod:`simrec.metrics.survival`; researchers' own metrics :mod:`simrec.metrics.custom`.
 
 Sampled logs: with ``simulation.log_impressions < 1`` the log keeps only a share of the
-requests' slates, and the exact per-day and per-(day, item) counts the engine keeps
+requests' slates, and the exact per-day, per-(day, item) and per-user counts the engine keeps
 (:class:`simrec.log.Counts`) feed ``clicks``, ``impressions``, ``ctr``, ``conversion_rate``,
 ``revenue``, ``engagement``, ``dau``, ``coverage``, ``gini_exposure``, ``long_tail_share``,
-``novelty`` and ``cold_item_ctr`` -- identical to a full log of the same run. The
-day-table, session and user metrics are exact anyway; ``intra_list_diversity``,
-``homogenization`` and ``new_user_ctr`` are estimated from the sampled slates.
+``novelty``, ``provider_gini``, ``provider_zero_share``, ``cold_item_ctr`` and the per-user
+table -- identical to a full log of the same run. The day-table and session metrics are exact
+anyway; ``intra_list_diversity``, ``calibration``, the homogenization metrics,
+``clicks_per_cohort_user``, ``interest_drift_per_click`` and ``new_user_ctr`` are estimated
+from the sampled slates.
 
 >>> gini(np.array([1.0, 1.0, 1.0, 1.0]))
 0.0
