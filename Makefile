@@ -14,7 +14,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml requirements/constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	# torch, when an extra needs it, must be the CPU build 2.13.0 and come first (RECIPES.md).
+	# torch, when an extra needs it, must be the CPU build 2.13.0 and come first (a later or unpinned torch pulls the CUDA build).
 	case ",$(EXTRAS)," in *,torch,*|*,lm,*|*,rl,*|*,all,*) \
 	  $(PY) -m pip install --quiet --disable-pip-version-check torch==2.13.0 ;; esac
 	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements/constraints.txt -e '.[$(EXTRAS)]'

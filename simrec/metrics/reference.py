@@ -58,12 +58,16 @@ def chaney_pairs(
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     anchors = np.sort(rng.choice(cohort, size=min(n, len(cohort)), replace=False))
     pool = np.asarray(interest[cohort], dtype=np.float64)
+    own = np.searchsorted(np.sort(cohort), anchors)  # each anchor's column in the pool
+    order = np.argsort(cohort, kind="stable")
     partner = np.empty(len(anchors), dtype=np.int64)
-    for s in range(0, len(anchors), _BLOCK):
-        a = anchors[s : s + _BLOCK]
+    # Blocks of anchors whose similarity rows stay under 128 MB, whatever the cohort's size.
+    block = max(1, min(_BLOCK, (1 << 24) // max(len(cohort), 1)))
+    for s in range(0, len(anchors), block):
+        a = anchors[s : s + block]
         sim = np.asarray(interest[a], dtype=np.float64) @ pool.T
-        sim[cohort[None, :] == a[:, None]] = -np.inf  # never the user themself
-        partner[s : s + _BLOCK] = cohort[np.argmax(sim, axis=1)]
+        sim[np.arange(len(a)), order[own[s : s + block]]] = -np.inf  # never the user themself
+        partner[s : s + block] = cohort[np.argmax(sim, axis=1)]
     return anchors, partner
 
 
