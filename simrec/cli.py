@@ -1,4 +1,4 @@
-"""The ``simrec`` command line: ``simrec run``, ``simrec report`` and ``simrec list``.
+"""The ``simrec`` command line: ``simrec run``, ``sensitivity``, ``report`` and ``list``.
 
 Errors in the user's input (a scenario key, an agent name, a results folder) are printed as
 one line naming what was wrong and exit with status 2; nothing half-written is left behind.
@@ -51,40 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run a scenario (agents x seeds) into a results folder")
     r.add_argument("scenario", type=Path, help="scenario YAML file")
     r.add_argument("--out", type=Path, required=True, help="results folder")
-    r.add_argument("--seeds", type=_int_list, help="override seeds, e.g. 0,1,2")
-    r.add_argument("--agents", help="run only these agent labels, comma-separated")
-    r.add_argument("--days", type=int, help="override the horizon (days)")
-    r.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        type=_setting,
-        help="override one scenario field, e.g. --set user_model.choice=cascade "
-        "(repeatable; the value is read as YAML)",
-    )
-    r.add_argument(
-        "--workers",
-        type=int,
-        default=os.cpu_count() or 1,
-        help="parallel processes (default: CPU count)",
-    )
-    r.add_argument("--smoke", action="store_true", help="run the scenario's tiny variant")
-    r.add_argument(
-        "--resume",
-        action="store_true",
-        help="keep finished runs in --out and run only the missing ones",
-    )
-    r.add_argument("--force", action="store_true", help="replace previous results in --out")
-    r.add_argument(
-        "--backend",
-        choices=["local", "ray"],
-        default="local",
-        help="local process pool (default) or Ray tasks",
-    )
-    r.add_argument(
-        "--ray-address", default=None, help="Ray cluster to join (default: start a local one)"
-    )
+    _run_options(r)
     r.add_argument(
         "--events",
         type=float,
@@ -92,7 +59,33 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FRACTION",
         help="save this share of each run's impressions to runs/<agent>/<seed>/events.parquet",
     )
-    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sens = sub.add_parser(
+        "sensitivity",
+        help="do a scenario's conclusions hold over its uncertain parameters? (Morris, Sobol)",
+    )
+    sens.add_argument("scenario", type=Path, help="scenario YAML file with `uncertain` ranges")
+    sens.add_argument("--out", type=Path, required=True, help="results folder of the analysis")
+    sens.add_argument(
+        "--method", choices=["morris", "sobol"], default="morris", help="design (default: morris)"
+    )
+    sens.add_argument(
+        "--samples",
+        type=int,
+        default=None,
+        help="Morris trajectories (default 10; k + 1 points each) or Sobol base samples "
+        "(a power of 2, default 64; k + 2 points each)",
+    )
+    sens.add_argument("--levels", type=int, default=4, help="Morris grid levels (default: 4)")
+    sens.add_argument(
+        "--design-seed", type=int, default=0, help="seed of the design's sampler (default: 0)"
+    )
+    sens.add_argument(
+        "--metrics",
+        help="headline whole-run metrics, comma-separated (default: the scenario's "
+        "report.metrics, else clicks, ctr_early, engagement, retention, satisfaction_cohort, "
+        "rmst_days, revenue)",
+    )
+    _run_options(sens)
     sub.add_parser("list", help="list worlds, agents and scenarios")
     sub.add_parser(
         "bench",
@@ -106,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="report an interrupted sweep: the runs that are there (missing ones are listed)",
     )
-    for command in (r, rep):
+    for command in (r, sens, rep):
         command.add_argument(
             "--format",
             type=_formats,
@@ -125,11 +118,52 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
-    from simrec.config import load_yaml
-    from simrec.runner import resolve, run_grid
+def _run_options(cmd: argparse.ArgumentParser) -> None:
+    """The options of commands that run a scenario (run, sensitivity)."""
+    cmd.add_argument("--seeds", type=_int_list, help="override seeds, e.g. 0,1,2")
+    cmd.add_argument("--agents", help="run only these agent labels, comma-separated")
+    cmd.add_argument("--days", type=int, help="override the horizon (days)")
+    cmd.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        type=_setting,
+        help="override one scenario field, e.g. --set user_model.choice=cascade "
+        "(repeatable; the value is read as YAML)",
+    )
+    cmd.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="parallel processes (default: CPU count)",
+    )
+    cmd.add_argument("--smoke", action="store_true", help="run the scenario's tiny variant")
+    cmd.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep finished runs in --out and run only the missing ones",
+    )
+    cmd.add_argument("--force", action="store_true", help="replace previous results in --out")
+    cmd.add_argument(
+        "--backend",
+        choices=["local", "ray"],
+        default="local",
+        help="local process pool (default) or Ray tasks",
+    )
+    cmd.add_argument(
+        "--ray-address", default=None, help="Ray cluster to join (default: start a local one)"
+    )
+    cmd.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    scenario = resolve(
+
+def _resolved(args: argparse.Namespace):  # noqa: ANN202 - ScenarioConfig
+    from simrec.config import load_yaml
+    from simrec.runner import resolve
+
+    if args.workers < 1:
+        raise SimrecError(f"--workers: expected a positive integer, got {args.workers}")
+    return resolve(
         load_yaml(args.scenario),
         seeds=args.seeds,
         agents=[a.strip() for a in args.agents.split(",")] if args.agents else None,
@@ -137,8 +171,63 @@ def _cmd_run(args: argparse.Namespace) -> int:
         smoke=args.smoke,
         settings=args.set,
     )
-    if args.workers < 1:
-        raise SimrecError(f"--workers: expected a positive integer, got {args.workers}")
+
+
+def _cmd_sensitivity(args: argparse.Namespace) -> int:
+    from simrec.sensitivity import make_design, run_sensitivity
+
+    scenario = _resolved(args)
+    design = make_design(scenario, args.method, args.samples, args.levels, args.design_seed)
+    per_point = len(scenario.agents) * len(scenario.seeds)
+    print(
+        f"scenario {scenario.name!r}: {args.method} design over {len(design.names)} uncertain "
+        f"parameters, {len(design.points)} points + the scenario's own settings, each "
+        f"{len(scenario.agents)} agents x {len(scenario.seeds)} seeds = "
+        f"{per_point * (len(design.points) + 1)} runs, {scenario.simulation.days} days -> "
+        f"{args.out}",
+        file=sys.stderr,
+    )
+    result = run_sensitivity(
+        scenario,
+        args.out,
+        method=args.method,
+        samples=args.samples,
+        levels=args.levels,
+        design_seed=args.design_seed,
+        metrics=tuple(m.strip() for m in args.metrics.split(",")) if args.metrics else None,
+        workers=args.workers,
+        backend=args.backend,
+        ray_address=args.ray_address,
+        resume=args.resume,
+        force=args.force,
+        progress=not args.no_progress,
+    )
+    table = result.robustness
+    print(f"\n{scenario.name}: {len(table)} conclusions (agent pair x metric) over the design")
+    for verdict in ("holds", "weakens", "flips", "no conclusion"):
+        rows = table[table["verdict"] == verdict]
+        print(f"  {verdict:14s} {len(rows)}")
+    for _, row in table[table["verdict"] == "flips"].iterrows():
+        rule = f" (flips when {row['flips_when']})" if row["flips_when"] else ""
+        print(
+            f"  flips: {row['conclusion']} on {row['metric']}: nominal sign at "
+            f"{row['share_holds']:.0%} of points, reversed at {row['share_reversed']:.0%}{rule}"
+        )
+    try:
+        from simrec.sensitivity.report import write_sensitivity_report
+
+        report = write_sensitivity_report(args.out, formats=args.format, dpi=args.dpi)
+        print(f"\nreport: {report}")
+    except DependencyNotInstalled as err:
+        print(f"\nno figures: {err}", file=sys.stderr)
+    print(f"results: {args.out}/ (robustness.csv, indices.csv, differences.csv, design.csv)")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from simrec.runner import run_grid
+
+    scenario = _resolved(args)
     variants = scenario.variants()
     n = len(scenario.agents) * len(scenario.seeds) * len(variants)
     grid = f" x {len(variants)} grid variants" if scenario.grid else ""
@@ -192,7 +281,13 @@ def _print_result(scenario, result, out: Path, args: argparse.Namespace) -> None
 def _cmd_report(args: argparse.Namespace) -> int:
     from simrec.report import write_report
     from simrec.runner.local import GRID_MARKER
+    from simrec.sensitivity import SENSITIVITY_MARKER
 
+    if (args.out / SENSITIVITY_MARKER).is_file():
+        from simrec.sensitivity.report import write_sensitivity_report
+
+        print(write_sensitivity_report(args.out, formats=args.format, dpi=args.dpi))
+        return 0
     if (args.out / GRID_MARKER).is_file():  # a grid: one report per variant
         for folder in sorted(p for p in args.out.iterdir() if p.is_dir()):
             print(write_report(folder, partial=args.partial, formats=args.format, dpi=args.dpi))
@@ -254,6 +349,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_run(args)
         if args.command == "report":
             return _cmd_report(args)
+        if args.command == "sensitivity":
+            return _cmd_sensitivity(args)
         return _cmd_list()
     except SimrecError as err:
         if getattr(args, "traceback", False):

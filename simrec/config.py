@@ -54,6 +54,7 @@ __all__ = [
     "UsersConfig",
     "WorldConfig",
     "from_dict",
+    "get_path",
     "load_yaml",
     "parse_yaml",
     "read_text_file",
@@ -791,6 +792,13 @@ class AgentSpec(_Base):
         return self.label or self.name
 
 
+def get_path(cfg: Any, dotted: str) -> Any:
+    """The value of a dotted config path (``AttributeError`` if it does not exist)."""
+    for part in dotted.split("."):
+        cfg = getattr(cfg, part)
+    return cfg
+
+
 def _grid_value(value: Any) -> str:
     """A grid value as it appears in a label: ``0.1``, ``32``, ``true``, ``cosine``."""
     if isinstance(value, bool):
@@ -848,6 +856,12 @@ class ScenarioConfig(Config):
         "value lists of run settings (dotted keys such as dynamics.drift_rate): one variant "
         "of the scenario per combination, each run into its own results folder",
     )
+    uncertain: dict[str, Any] = param(
+        {},
+        "plausible ranges [low, high] of numeric run settings whose true value is not known "
+        "(dotted keys such as retention.churn_max): `simrec sensitivity` varies them over "
+        "these ranges to test whether the scenario's conclusions hold",
+    )
     smoke: dict[str, Any] = param({}, "overrides giving the scenario's tiny variant")
 
     def __post_init__(self) -> None:
@@ -867,6 +881,8 @@ class ScenarioConfig(Config):
                     f"expected a setting of {', '.join(_GRID_SECTIONS)} (a dotted key), got "
                     f"{key!r}; agent parameters have their own grid (agents[i].grid)",
                 )
+        for key, bounds in self.uncertain.items():
+            self._check_uncertain(key, bounds)
         if not self.seeds:
             raise _FieldError("seeds", "expected at least one seed, got []")
         if any(not 0 <= s <= SEED_MAX for s in self.seeds) or len(set(self.seeds)) != len(
@@ -896,6 +912,42 @@ class ScenarioConfig(Config):
             )
         if self.smoke:
             self.smoke_variant()  # a broken smoke block fails now, not when it is first used
+
+    def _check_uncertain(self, key: str, bounds: Any) -> None:
+        where = f"uncertain.{key}"
+        if key.split(".")[0] not in _GRID_SECTIONS:
+            raise _FieldError(
+                where,
+                f"expected a setting of {', '.join(_GRID_SECTIONS)} (a dotted key), got {key!r}",
+            )
+        try:
+            current = get_path(self, key)
+        except AttributeError:
+            try:  # raises naming the unknown key, with a suggestion
+                replace_path(self.config, key, 0)
+            except ConfigError as err:
+                raise _FieldError(where, str(err)) from None
+            raise
+        if isinstance(current, bool) or not isinstance(current, int | float):
+            raise _FieldError(
+                where, f"expected a numeric setting, but {key} is {type(current).__name__}"
+            )
+        numeric = isinstance(bounds, list | tuple) and all(
+            isinstance(b, int | float) and not isinstance(b, bool) for b in bounds
+        )
+        if not numeric or len(bounds) != 2 or not bounds[0] < bounds[1]:
+            raise _FieldError(
+                where, f"expected a range [low, high] with low < high, got {bounds!r}"
+            )
+        if isinstance(current, int) and not all(float(b).is_integer() for b in bounds):
+            raise _FieldError(
+                where, f"{key} is an integer setting; expected integer bounds, got {bounds!r}"
+            )
+        for b in bounds:
+            try:
+                replace_path(self.config, key, type(current)(b))
+            except ConfigError as err:
+                raise _FieldError(where, str(err)) from None
 
     @property
     def ideal(self) -> str:

@@ -28,6 +28,7 @@ from simrec.agent import Agent, AgentContext, make_agent
 from simrec.config import (
     AgentSpec,
     ScenarioConfig,
+    get_path,
     load_yaml,
     replace_path,
     to_yaml,
@@ -265,6 +266,7 @@ class RunOutput:
     cost: dict[str, Any]
     events: pd.DataFrame | None = None
     users: pd.DataFrame | None = None
+    out: str = ""  # the results folder the run belongs to
 
 
 def execute(spec: RunSpec) -> RunOutput:
@@ -294,7 +296,9 @@ def execute(spec: RunSpec) -> RunOutput:
         # A seeded, per-run sample: the same rows for the same run, whatever the backend.
         keep = np.random.default_rng(spec.seed).random(len(frame)) < spec.events
         events = frame[keep].reset_index(drop=True)
-    return RunOutput(spec.agent.key, spec.seed, result.daily, totals, cost, events, result.users)
+    return RunOutput(
+        spec.agent.key, spec.seed, result.daily, totals, cost, events, result.users, spec.out
+    )
 
 
 def preflight(
@@ -521,58 +525,90 @@ def run_scenario(
     with writing(f"--out {out}"):
         out.mkdir(parents=True, exist_ok=True)
     with lock_folder(out, f"simrec run {scenario.name}"):
-        _check_owner(out, locked=True)
-        _prepare_folder(scenario, out, resume, force)
-        _remove_stale_temporaries(out)
-        for spec, problem in _invalid_runs(scenario, out):
-            log.warning("runs/%s/%d %s: it will be run again", spec.agent.key, spec.seed, problem)
-            shutil.rmtree(run_dir(out, spec.agent.key, spec.seed))
-        kept = f"the finished runs in {out} are kept (--resume runs the rest)"
-        with writing(str(out / "config.yaml"), kept):
-            if not (out / MARKER).exists():
-                atomic_write_text(out / MARKER, "This folder was written by simrec.\n")
-            text = to_yaml(scenario)
-            if not (out / "config.yaml").exists() or (out / "config.yaml").read_text() != text:
-                atomic_write_text(out / "config.yaml", text)
-        done = set(finished_runs(out))
-        in_process = backend == "local" and workers == 1
-        runs = plan(scenario, out, events, progress and in_process, factories)
-        todo = [s for s in runs if (s.agent.key, s.seed) not in done]
-        specs = {a.key: a for a in scenario.agents}
-        _run_all(scenario, out, todo, specs, workers, backend, ray_address, progress, on_run)
+        todo = open_folder(
+            scenario,
+            out,
+            resume,
+            force,
+            events,
+            progress and in_process(workers, backend),
+            factories,
+        )
+        run_all(todo, workers, backend, ray_address, progress, on_run, desc=scenario.name)
         return collect(scenario, out, ran=len(todo))
 
 
-def _run_all(
+def in_process(workers: int, backend: str) -> bool:
+    """Whether runs execute in this process (then each can show a bar over days)."""
+    return backend == "local" and workers == 1
+
+
+def open_folder(
     scenario: ScenarioConfig,
     out: Path,
-    todo: list[RunSpec],
-    specs: dict[str, AgentSpec],
+    resume: bool,
+    force: bool,
+    events: float = 0.0,
+    show_days: bool = False,
+    factories: dict[str, Callable[[], Agent]] | None = None,
+) -> list[RunSpec]:
+    """Make ``out`` this scenario's results folder (locked by the caller); the runs to do.
+
+    The folder must be one simrec owns; ``force`` empties it, ``resume`` keeps the valid runs
+    of the very same scenario; partial or corrupt runs are removed to be run again.
+    """
+    _check_owner(out, locked=True)
+    _prepare_folder(scenario, out, resume, force)
+    _remove_stale_temporaries(out)
+    for spec, problem in _invalid_runs(scenario, out):
+        log.warning("runs/%s/%d %s: it will be run again", spec.agent.key, spec.seed, problem)
+        shutil.rmtree(run_dir(out, spec.agent.key, spec.seed))
+    kept = f"the finished runs in {out} are kept (--resume runs the rest)"
+    with writing(str(out / "config.yaml"), kept):
+        if not (out / MARKER).exists():
+            atomic_write_text(out / MARKER, "This folder was written by simrec.\n")
+        text = to_yaml(scenario)
+        if not (out / "config.yaml").exists() or (out / "config.yaml").read_text() != text:
+            atomic_write_text(out / "config.yaml", text)
+    done = set(finished_runs(out))
+    runs = plan(scenario, out, events, show_days, factories)
+    return [s for s in runs if (s.agent.key, s.seed) not in done]
+
+
+def run_all(
+    todo: Sequence[RunSpec],
     workers: int,
     backend: str,
     ray_address: str | None,
     progress: bool,
-    on_run: Callable[[str, int, dict[str, float]], Any] | None,
+    on_run: Callable[[str, int, dict[str, float]], Any] | None = None,
+    desc: str = "runs",
 ) -> None:
-    """Execute ``todo`` on the backend, writing each run as it arrives."""
+    """Execute ``todo`` on the backend, writing each run into its own folder as it arrives.
+
+    The runs may belong to several scenarios and folders (each :class:`RunSpec` names its
+    scenario and folder, which the caller has opened and locked).
+    """
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(todo), desc=scenario.name, unit="run")
+        bar = tqdm(total=len(todo), desc=desc, unit="run")
+    scenarios = {s.out: s.scenario for s in todo}
 
     def finished(run: RunOutput) -> None:
         # The driver writes each run as it arrives (atomically), whatever the backend.
-        identity = run_identity(scenario, specs[run.agent], run.seed)
+        scenario = scenarios[run.out]
+        agent = next(a for a in scenario.agents if a.key == run.agent)
         write_run(
-            out,
+            Path(run.out),
             run.agent,
             run.seed,
             run.daily,
             run.totals,
             run.cost,
             run.events,
-            identity,
+            run_identity(scenario, agent, run.seed),
             users=run.users,
         )
         if bar is not None:
@@ -750,7 +786,7 @@ def write_grid_summary(
     """Write ``out/grid.csv``: every variant's summary, with its label and grid values."""
     parts = []
     for (label, variant), summary in zip(scenario.variants(), summaries.values(), strict=True):
-        values = {key: _get_path(variant, key) for key in scenario.grid}
+        values = {key: get_path(variant, key) for key in scenario.grid}
         parts.append(summary.assign(variant=label, **values))
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     front = ["variant", *scenario.grid]
@@ -758,9 +794,3 @@ def write_grid_summary(
     with writing(f"{out / 'grid.csv'}", "the variants' results are kept"):
         atomic_write_text(out / "grid.csv", frame.to_csv(index=False))
     return frame
-
-
-def _get_path(cfg: Any, dotted: str) -> Any:
-    for part in dotted.split("."):
-        cfg = getattr(cfg, part)
-    return cfg

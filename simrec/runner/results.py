@@ -62,6 +62,7 @@ __all__ = [
     "foreign_entries",
     "lock_folder",
     "long_metrics",
+    "mean_ci",
     "parquet_bytes",
     "read_run",
     "remove_owned",
@@ -558,17 +559,17 @@ def summarize(totals: pd.DataFrame, baseline: str | None) -> pd.DataFrame:
         g = grp.set_index("seed")
         for m in metrics:
             x = g[m].to_numpy(dtype=float)
-            row = {"agent": agent, "metric": m, "n": len(x), **_mean_ci(x)}
+            row = {"agent": agent, "metric": m, "n": len(x), **mean_ci(x)}
             if base is not None:
                 common = g.index.intersection(base.index)
                 diff = (g.loc[common, m] - base.loc[common, m]).to_numpy(dtype=float)
-                d = _mean_ci(diff)
+                d = mean_ci(diff)
                 row.update(diff_mean=d["mean"], diff_ci95=d["ci95"])
             rows.append(row)
     return pd.DataFrame(rows)
 
 
-def _mean_ci(x: np.ndarray) -> dict[str, float]:
+def mean_ci(x: np.ndarray) -> dict[str, float]:
     """Mean and 95% CI half-width of the values that are not NaN.
 
     An infinite value (a median lifetime beyond the horizon) makes the mean infinite and

@@ -1,0 +1,337 @@
+"""Robustness of a scenario's conclusions: ``simrec sensitivity``.
+
+A scenario's answer rests on settings nobody can measure exactly (how fast users churn, how
+strongly they chase appeal, how much clickbait there is). The scenario declares them with
+plausible ranges (``uncertain``); :func:`run_sensitivity` runs the scenario at its own
+settings (``nominal/``) and at every point of a Morris or Sobol design over those ranges
+(``points/p0000/`` ...), every agent on the same seeds at every point, all runs in one pool
+(or on Ray). Each folder is an ordinary results folder (``simrec report`` works on it).
+:mod:`simrec.sensitivity.analysis` then says, for every agent pair and headline metric,
+whether the nominal conclusion holds over the design and which parameters drive it.
+
+The results folder::
+
+    OUT/.simrec-sensitivity     marker
+    OUT/sensitivity.yaml        the design's settings (a --resume must match them)
+    OUT/config.yaml             the scenario as run
+    OUT/design.csv              one row per point: its settings
+    OUT/nominal/, OUT/points/   results folders
+    OUT/differences.csv         paired differences at the nominal point and every point
+    OUT/indices.csv             Morris mu*, sigma or Sobol S1, ST per difference and parameter
+    OUT/robustness.csv          one row per conclusion: shares, verdict, driver, flip rule
+    OUT/report.md, OUT/figures/ the robustness report
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from simrec.config import ScenarioConfig, load_yaml, to_yaml
+from simrec.errors import ConfigError, ResultsError
+from simrec.runner.local import (
+    ScenarioResult,
+    collect,
+    open_folder,
+    preflight,
+    run_all,
+)
+from simrec.runner.results import LOCK, atomic_write_text, lock_folder, writing
+from simrec.sensitivity.analysis import agent_pairs, differences, indices, robustness
+from simrec.sensitivity.design import METHODS, Design, make_design
+
+__all__ = [
+    "DEFAULT_METRICS",
+    "METHODS",
+    "SENSITIVITY_MARKER",
+    "Design",
+    "SensitivityResult",
+    "analyse",
+    "make_design",
+    "run_sensitivity",
+]
+
+#: Marks a folder written by ``simrec sensitivity``.
+SENSITIVITY_MARKER = ".simrec-sensitivity"
+#: What ``simrec sensitivity`` writes at the top of its folder.
+_TOP = (
+    "sensitivity.yaml",
+    "config.yaml",
+    "design.csv",
+    "differences.csv",
+    "indices.csv",
+    "robustness.csv",
+    "report.md",
+)
+_DIRS = ("nominal", "points", "figures")
+
+#: Headline metrics when neither ``--metrics`` nor the scenario's ``report.metrics`` name them.
+DEFAULT_METRICS = (
+    "clicks",
+    "ctr_early",
+    "engagement",
+    "retention",
+    "satisfaction_cohort",
+    "rmst_days",
+    "revenue",
+)
+
+
+@dataclass(frozen=True)
+class SensitivityResult:
+    """What :func:`run_sensitivity` returns (and :func:`analyse` reads back).
+
+    Attributes:
+        out: The folder.
+        scenario: The scenario as run (its seeds those of the design).
+        design: The design.
+        nominal: The results at the scenario's own settings.
+        differences: Paired differences; ``point`` is ``"nominal"`` or a design point.
+        indices: Sensitivity indices (:func:`simrec.sensitivity.analysis.indices`).
+        robustness: One row per conclusion (:func:`simrec.sensitivity.analysis.robustness`).
+        metrics: The headline metrics analysed.
+        ran: Runs executed now.
+    """
+
+    out: Path
+    scenario: ScenarioConfig
+    design: Design
+    nominal: ScenarioResult
+    differences: pd.DataFrame
+    indices: pd.DataFrame
+    robustness: pd.DataFrame
+    metrics: tuple[str, ...]
+    ran: int = 0
+
+
+def _settings(design: Design, scenario: ScenarioConfig, metrics: tuple[str, ...]) -> str:
+    data = design.settings() | {"seeds": list(scenario.seeds), "metrics": list(metrics)}
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def _check_foreign(out: Path) -> None:
+    """Refuse a folder that holds files and is not a sensitivity folder (nothing written)."""
+    if out.exists() and not out.is_dir():
+        raise ResultsError(f"--out {out}: is a file, not a folder")
+    entries = sorted(p.name for p in out.iterdir() if p.name != LOCK) if out.exists() else []
+    if entries and SENSITIVITY_MARKER not in entries:
+        raise ResultsError(
+            f"--out {out}: not empty and not a `simrec sensitivity` folder; choose an empty "
+            "or new folder"
+        )
+
+
+def _prepare(out: Path, scenario: ScenarioConfig, settings: str, resume: bool, force: bool) -> None:
+    """Make ``out`` this design's folder (the root lock held), or refuse it."""
+    _check_foreign(out)
+    entries = sorted(p.name for p in out.iterdir() if p.name != LOCK)
+    stray = [
+        e
+        for e in entries
+        if e not in {SENSITIVITY_MARKER, *_TOP, *_DIRS}
+        and not (e.startswith(".") and e.endswith(".tmp"))
+    ]
+    if stray:
+        raise ResultsError(
+            f"--out {out}: holds entries `simrec sensitivity` did not write "
+            f"({', '.join(stray[:5])}); move them away or choose another folder"
+        )
+    if force:
+        for name in _DIRS:
+            shutil.rmtree(out / name, ignore_errors=True)
+        for name in _TOP:
+            (out / name).unlink(missing_ok=True)
+    elif (out / "sensitivity.yaml").exists():
+        same = (out / "sensitivity.yaml").read_text() == settings and (
+            out / "config.yaml"
+        ).read_text() == to_yaml(scenario)
+        if not resume:
+            raise ResultsError(
+                f"--out {out}: holds a sensitivity analysis already; --resume continues it "
+                "(same scenario and design), --force starts it again"
+            )
+        if not same:
+            raise ResultsError(
+                f"--out {out}: holds a sensitivity analysis of another scenario or design "
+                "(config.yaml or sensitivity.yaml differ); --force starts it again, or choose "
+                "another folder"
+            )
+    with writing(f"--out {out}", "finished runs are kept"):
+        atomic_write_text(
+            out / SENSITIVITY_MARKER, "This folder was written by simrec sensitivity.\n"
+        )
+        atomic_write_text(out / "config.yaml", to_yaml(scenario))
+        atomic_write_text(out / "sensitivity.yaml", settings)
+
+
+def _headline(scenario: ScenarioConfig, metrics: tuple[str, ...] | None) -> tuple[str, ...]:
+    if metrics:
+        return tuple(metrics)
+    shown = scenario.report.metrics
+    return tuple(m for m in shown if m not in ("ms_per_request", "fit_seconds")) or DEFAULT_METRICS
+
+
+def run_sensitivity(
+    scenario: ScenarioConfig,
+    out: Path | str,
+    *,
+    method: str = "morris",
+    samples: int | None = None,
+    levels: int = 4,
+    design_seed: int = 0,
+    metrics: tuple[str, ...] | None = None,
+    workers: int = 1,
+    backend: str = "local",
+    ray_address: str | None = None,
+    resume: bool = False,
+    force: bool = False,
+    progress: bool = True,
+) -> SensitivityResult:
+    """Run a scenario at its own settings and over a design of its uncertain parameters.
+
+    Args:
+        scenario: The scenario (resolved; its ``seeds`` are used at every point; it must
+            declare ``uncertain`` ranges and have no ``grid``).
+        out: The folder (created; see the module docstring for its layout).
+        method: ``"morris"`` or ``"sobol"`` (:func:`make_design`).
+        samples: Morris trajectories or Sobol base samples (:func:`make_design`).
+        levels: Morris grid levels.
+        design_seed: Seed of the design's sampler.
+        metrics: Headline whole-run metrics (default: the scenario's ``report.metrics``
+            without cost columns, else :data:`DEFAULT_METRICS`).
+        workers: Processes in the local pool, or CPUs of a local Ray cluster.
+        backend: ``"local"`` or ``"ray"``.
+        ray_address: Ray cluster to join.
+        resume: Keep the finished runs of the same scenario and design; run the others.
+        force: Delete a previous analysis in ``out`` first.
+        progress: A progress bar over all runs.
+
+    Raises:
+        ConfigError: No ranges, a grid, an unknown method or metric, a bad sample size, or a
+            point whose settings preflight refuses (before anything runs).
+        ResultsError: ``out`` is not this analysis' folder, or a run or a write failed
+            (finished runs are kept; ``resume`` continues).
+    """
+    if scenario.grid:
+        raise ConfigError(
+            "grid: a sensitivity analysis varies the `uncertain` ranges; remove the `grid` "
+            "(or analyse each variant's scenario on its own)"
+        )
+    if backend not in ("local", "ray"):
+        raise ConfigError(f"--backend: expected 'local' or 'ray', got {backend!r}")
+    design = make_design(scenario, method, samples, levels, design_seed)
+    headline = _headline(scenario, metrics)
+    folders = [("nominal", dataclasses.replace(scenario, uncertain={}))]
+    folders += [
+        (f"points/{label}", design.scenario_at(scenario, i))
+        for i, label in enumerate(design.labels)
+    ]
+    for _, variant in folders:
+        preflight(variant)
+    out = Path(out)
+    settings = _settings(design, scenario, headline)
+    _check_foreign(out)
+    with writing(f"--out {out}"):
+        out.mkdir(parents=True, exist_ok=True)
+    with lock_folder(out, f"simrec sensitivity {scenario.name}"), contextlib.ExitStack() as locks:
+        _prepare(out, scenario, settings, resume, force)
+        with writing(f"{out / 'design.csv'}"):
+            atomic_write_text(out / "design.csv", design.frame().to_csv(index=False))
+        todo = []
+        for sub, variant in folders:
+            folder = out / sub
+            with writing(f"--out {folder}"):
+                folder.mkdir(parents=True, exist_ok=True)
+            locks.enter_context(lock_folder(folder, f"simrec sensitivity {scenario.name}"))
+            todo.append(open_folder(variant, folder, resume=True, force=False))
+        # The scenario's own settings first: a headline metric its results do not hold is
+        # refused before the design runs.
+        run_all(todo[0], workers, backend, ray_address, progress, desc=f"{scenario.name} nominal")
+        _check_metrics(headline, collect(folders[0][1], out / "nominal"))
+        rest = [spec for specs in todo[1:] for spec in specs]
+        run_all(rest, workers, backend, ray_address, progress, desc=f"{scenario.name} design")
+        results = {sub: collect(variant, out / sub) for sub, variant in folders}
+        ran = len(todo[0]) + len(rest)
+        return _analyse(out, scenario, design, results, headline, ran=ran)
+
+
+def _check_metrics(headline: tuple[str, ...], nominal: ScenarioResult) -> None:
+    known = set(nominal.totals.columns) - {"agent", "seed"}
+    unknown = [m for m in headline if m not in known]
+    if unknown:
+        raise ConfigError(
+            f"--metrics: {', '.join(map(repr, unknown))} not whole-run metrics of these "
+            f"results; known: {', '.join(sorted(known))}"
+        )
+
+
+def _analyse(
+    out: Path,
+    scenario: ScenarioConfig,
+    design: Design,
+    results: dict[str, ScenarioResult],
+    headline: tuple[str, ...],
+    ran: int = 0,
+) -> SensitivityResult:
+    nominal = results["nominal"]
+    _check_metrics(headline, nominal)
+    pairs = agent_pairs(scenario)
+    parts = [differences(nominal.totals, pairs, headline).assign(point="nominal")]
+    for label in design.labels:
+        parts.append(
+            differences(results[f"points/{label}"].totals, pairs, headline).assign(point=label)
+        )
+    diffs = pd.concat(parts, ignore_index=True)
+    diffs = diffs[["point", *[c for c in diffs.columns if c != "point"]]]
+    on_points = diffs[diffs["point"] != "nominal"]
+    idx = indices(design, on_points, seed=design.seed)
+    table = robustness(design, diffs[diffs["point"] == "nominal"], on_points, idx)
+    with writing(f"the analysis in {out}", "the runs are kept"):
+        atomic_write_text(out / "differences.csv", diffs.to_csv(index=False))
+        atomic_write_text(out / "indices.csv", idx.to_csv(index=False))
+        atomic_write_text(out / "robustness.csv", table.to_csv(index=False))
+    return SensitivityResult(out, scenario, design, nominal, diffs, idx, table, headline, ran)
+
+
+def analyse(out: Path | str) -> SensitivityResult:
+    """Read a finished sensitivity folder back, verify every run and analyse it again.
+
+    Raises:
+        ResultsError: Not a sensitivity folder, or a run is missing or corrupt (named).
+    """
+    out = Path(out)
+    if not (out / SENSITIVITY_MARKER).is_file() or not (out / "sensitivity.yaml").is_file():
+        raise ResultsError(
+            f"{out}: not a `simrec sensitivity` folder (no {SENSITIVITY_MARKER} or "
+            "sensitivity.yaml)"
+        )
+    scenario: ScenarioConfig = load_yaml(out / "config.yaml")
+    settings: dict[str, Any] = yaml.safe_load((out / "sensitivity.yaml").read_text())
+    design = make_design(
+        scenario,
+        settings["method"],
+        settings["samples"],
+        settings["levels"],
+        settings["design_seed"],
+    )
+    stored = pd.read_csv(out / "design.csv")
+    if not stored.equals(pd.read_csv(io.StringIO(design.frame().to_csv(index=False)))):
+        raise ResultsError(
+            f"{out}: design.csv is not the design sensitivity.yaml describes (edited, or "
+            "drawn by another SALib version); run the analysis again with --force"
+        )
+    folders = {"nominal": dataclasses.replace(scenario, uncertain={})}
+    folders |= {
+        f"points/{lab}": design.scenario_at(scenario, i) for i, lab in enumerate(design.labels)
+    }
+    with lock_folder(out, "simrec report"):
+        results = {sub: collect(variant, out / sub) for sub, variant in folders.items()}
+        return _analyse(out, scenario, design, results, tuple(settings["metrics"]))
