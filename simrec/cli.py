@@ -268,6 +268,11 @@ def _print_result(scenario, result, out: Path, args: argparse.Namespace) -> None
     check_metrics(scenario.report.metrics, result.summary)
     shown = scenario.report.metrics or DEFAULT_METRICS
     print(console_table(result.summary, [a.key for a in scenario.agents], scenario.baseline, shown))
+    from simrec.report import horizon_table
+
+    for h, table in horizon_table(scenario, result, console=True):
+        print(f"\nthe first {h} days (retention and satisfaction on day {h - 1}):")
+        print(table)
     try:
         from simrec.report import write_report
 

@@ -37,6 +37,7 @@ from simrec.errors import ConfigError, suggest
 from simrec.rng import SEED_MAX
 
 __all__ = [
+    "DEFAULTS_0_1",
     "REWARDS",
     "AgentSpec",
     "Config",
@@ -61,6 +62,7 @@ __all__ = [
     "replace_path",
     "to_dict",
     "to_yaml",
+    "with_settings",
 ]
 
 T = TypeVar("T")
@@ -285,8 +287,27 @@ class ItemsConfig(_Base):
         ge=0.0,
         le=10.0,
     )
+    appeal_model: Literal["continuum", "classes"] = param(
+        "continuum",
+        "how appeal and quality are drawn: 'continuum' (correlated, every item trading some "
+        "quality for appeal by its clickbaitiness c; the tail c > 0.5 is the clickbait) or "
+        "'classes' (a separate clickbait class with its own Beta pairs)",
+    )
     clickbait_fraction: float = param(
-        0.2, "share of clickbait items (high appeal, low quality)", "share", ge=0.0, le=1.0
+        0.1,
+        "share of clickbait items (high appeal, low quality): 'classes', the class's share; "
+        "'continuum', the expected share with clickbaitiness c > 0.5",
+        "share",
+        ge=0.0,
+        le=1.0,
+    )
+    appeal_quality_correlation: float = param(
+        0.3,
+        "'continuum': correlation of the Gaussian copula joining base appeal and quality, before "
+        "clickbaitiness trades one for the other",
+        "",
+        ge=-1.0,
+        le=1.0,
     )
     quality_a: float = param(
         5.0, "Beta shape a of quality of regular items", "", ge=1e-3, le=1000.0
@@ -477,11 +498,19 @@ class DynamicsConfig(_Base):
         10.0, "mean engagement of a perfect-match, quality-1 item", "minutes", ge=0.0, le=1440.0
     )
     engagement_noise: float = param(0.5, "log-normal sigma of engagement", "", ge=0.0, le=5.0)
+    engagement_appeal_weight: float = param(
+        0.6,
+        "lambda: weight of appeal (against quality) in the minutes a click holds; above 0.5 "
+        "an item that trades quality for appeal holds attention longer now",
+        "[0,1]",
+        ge=0.0,
+        le=1.0,
+    )
     clickbait_penalty: float = param(
         1.0, "w_cb: value lost per unit of appeal in excess of quality", "value", ge=0.0, le=100.0
     )
     satisfaction_rate: float = param(
-        0.15,
+        0.05,
         "alpha: step of satisfaction toward the experienced value",
         "per click",
         ge=0.0,
@@ -494,7 +523,7 @@ class DynamicsConfig(_Base):
         0.5, "s_base: level satisfaction decays to between visits", "[0,1]", ge=0.0, le=1.0
     )
     satisfaction_tau_days: float = param(
-        14.0, "tau_s: time constant of satisfaction decay", "days", ge=1e-3, le=1e5
+        60.0, "tau_s: time constant of satisfaction decay", "days", ge=1e-3, le=1e5
     )
     fatigue_exposure: float = param(
         0.01, "genre fatigue added per impression of the genre", "fatigue", ge=0.0, le=100.0
@@ -536,31 +565,31 @@ class RetentionConfig(_Base):
     """Return gaps between sessions and churn at session end."""
 
     gap_min_days: float = param(
-        0.3, "mean return gap of a fully satisfied user", "days", ge=1e-4, le=MAX_DAYS
+        1.0, "mean return gap of a fully satisfied user", "days", ge=1e-4, le=MAX_DAYS
     )
     gap_max_days: float = param(
-        6.0, "mean return gap of a fully dissatisfied user", "days", ge=1e-4, le=MAX_DAYS
+        10.0, "mean return gap of a fully dissatisfied user", "days", ge=1e-4, le=MAX_DAYS
     )
-    gap_shape: float = param(1.5, "exponent gamma of (1 - s) in the mean gap", "", gt=0.0, le=100.0)
+    gap_shape: float = param(1.0, "exponent gamma of (1 - s) in the mean gap", "", gt=0.0, le=100.0)
     churn_min: float = param(
-        0.002,
+        0.001,
         "churn hazard per session end at full satisfaction",
         "per session",
         ge=0.0,
         le=1.0,
     )
     churn_max: float = param(
-        0.25,
+        0.15,
         "churn hazard per session end at zero satisfaction",
         "per session",
         ge=0.0,
         le=1.0,
     )
     churn_midpoint: float = param(
-        0.3, "satisfaction at which the hazard is halfway", "[0,1]", ge=0.0, le=1.0
+        0.2, "satisfaction at which the hazard is halfway", "[0,1]", ge=0.0, le=1.0
     )
     churn_width: float = param(
-        0.05, "width of the logistic hazard curve", "satisfaction", ge=1e-4, le=100.0
+        0.1, "width of the logistic hazard curve", "satisfaction", ge=1e-4, le=100.0
     )
 
     def __post_init__(self) -> None:
@@ -824,6 +853,19 @@ class ReportConfig(_Base):
         "agent label of the ideal recommender homogenization and regret are measured "
         "against (empty: the agent named 'oracle', if the scenario has one)",
     )
+    horizons: tuple[int, ...] = param(
+        (),
+        "days H of the short-term vs long-term table: clicks, engagement and revenue over "
+        "the first H days, retention and cohort satisfaction on day H - 1 (e.g. [14, 30, "
+        "180]: a two-week A/B test, a month, half a year); horizons beyond the run are left out",
+    )
+
+    def __post_init__(self) -> None:
+        """Horizons are positive and increasing."""
+        super().__post_init__()
+        h = list(self.horizons)
+        if any(x < 1 for x in h) or h != sorted(set(h)):
+            raise _FieldError("horizons", f"expected increasing positive days, got {h!r}")
 
 
 @dataclass(frozen=True)
@@ -999,6 +1041,37 @@ class ScenarioConfig(Config):
 
 
 # ----------------------------------------------------------------------------- loading
+
+
+#: The settings that changed when the defaults were recalibrated (issue 17), at their earlier
+#: values: applied to a :class:`Config` (``replace_path``, or ``--set`` each), they reproduce
+#: results of simrec 0.1 (the golden-log test runs them, bit for bit). docs/model.md section 6
+#: gives the reasons for each change.
+DEFAULTS_0_1: dict[str, Any] = {
+    "world.items.appeal_model": "classes",
+    "world.items.clickbait_fraction": 0.2,
+    "dynamics.engagement_appeal_weight": 0.0,
+    "dynamics.satisfaction_rate": 0.15,
+    "dynamics.satisfaction_tau_days": 14.0,
+    "retention.gap_min_days": 0.3,
+    "retention.gap_max_days": 6.0,
+    "retention.gap_shape": 1.5,
+    "retention.churn_min": 0.002,
+    "retention.churn_max": 0.25,
+    "retention.churn_midpoint": 0.3,
+    "retention.churn_width": 0.05,
+}
+
+
+def with_settings(cfg: T, settings: Mapping[str, Any]) -> T:
+    """``cfg`` with every dotted setting of ``settings`` replaced (each validated).
+
+    >>> with_settings(Config(), DEFAULTS_0_1).retention.churn_max
+    0.25
+    """
+    for key, value in settings.items():
+        cfg = replace_path(cfg, key, value)
+    return cfg
 
 
 def from_dict(cls: type[T], data: Any, path: str = "") -> T:

@@ -28,6 +28,18 @@ def small_config(days: int = 5, n_users: int = 150, n_items: int = 200, **sim) -
     )
 
 
+#: Return gaps of hours rather than days (the default world's before its recalibration):
+#: tests of learners use it so that a short run holds enough interactions to learn from.
+BUSY = {"retention.gap_min_days": 0.3, "retention.gap_max_days": 6.0}
+
+
+def busy(cfg: Config) -> Config:
+    """``cfg`` with users returning within hours (:data:`BUSY`)."""
+    from simrec.config import with_settings
+
+    return with_settings(cfg, BUSY)
+
+
 def quickstart_like() -> Config:
     """The quickstart world at half size (1,000 users x 1,000 items), 30 days."""
     return small_config(days=30, n_users=1000, n_items=1000)

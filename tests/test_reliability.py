@@ -235,14 +235,15 @@ def test_results_respect_the_umask(tmp_path, umask, file_mode, dir_mode):
 
 
 def test_a_failed_write_stops_cleanly_and_keeps_finished_runs(tmp_path):
-    """A real failed write: the file-size limit makes the OS refuse the events file."""
+    """A real failed write: the file-size limit makes the OS refuse a run's file (its daily
+    metrics, about 19 kB, or its events)."""
     out = tmp_path / "r"
     run_scenario(tiny(seeds=[0]), out, progress=False)
     before = {p: p.read_bytes() for p in (out / "runs").rglob("*") if p.is_file()}
     path = write_yaml(tmp_path, {**TINY, "seeds": [0, 1]})
 
     def limit():
-        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (16_000, 16_000))
 
     r = subprocess.run(
         [

@@ -49,9 +49,11 @@ def interest_evolution() -> tuple[Config, EnvConfig]:
 def long_term_satisfaction() -> tuple[Config, EnvConfig]:
     """RecSim long-term-satisfaction analogue ("chocolate" vs "kale").
 
-    Half the items are clickbait: their appeal raises immediate engagement, but the letdown
-    erodes satisfaction, and churn follows. One item from 10 candidates. Reward: clicks, so
-    a myopic policy is rewarded now and pays later. The candidates' popularity feature
+    Half the items are mostly clickbait (clickbaitiness above one half on the default
+    continuum): their appeal raises immediate clicks and, with the default engagement weight
+    of appeal (0.6), the minutes a click holds, but the letdown erodes satisfaction, and churn
+    follows (checked in ``tests/envs/test_envs.py``). One item from 10 candidates. Reward:
+    clicks, so a myopic policy is rewarded now and pays later. The candidates' popularity feature
     comes from a 3,000-user warm-up log, so high appeal is observable.
     """
     cfg = from_dict(
@@ -85,7 +87,8 @@ def learnable() -> tuple[Config, EnvConfig]:
     Two genres, users who each like one genre and state it truthfully, clicks driven by
     the match alone (no appeal, no clickbait): picking a candidate of the stated genre
     roughly doubles the clicks of a random policy. One item from 5 candidates, 3-day
-    episodes.
+    episodes; users come back within hours (mean gaps of 0.3 to 6 days, the default world's
+    before its recalibration) so that an episode holds many requests.
     """
     cfg = from_dict(
         Config,
@@ -96,6 +99,7 @@ def learnable() -> tuple[Config, EnvConfig]:
                 "users": {"interest_concentration": 0.05, "stated_genre_accuracy": 1.0},
             },
             "dynamics": {"appeal_weight": 0.0, "interest_weight": 8.0, "no_click_utility": 3.0},
+            "retention": {"gap_min_days": 0.3, "gap_max_days": 6.0},
             "simulation": {"slate_size": 1},
         },
     )

@@ -101,7 +101,11 @@ def user_table(t: Tables, days: int) -> dict[str, np.ndarray]:
     two = has & (second < len(user))
     two[two] = user[np.minimum(second[two], len(user) - 1)] == np.arange(n)[two]
     gap = np.full(n, np.nan)
-    first_end = np.where(has, end[np.minimum(first, len(user) - 1)], np.nan)
+    first_end = (
+        np.where(has, end[np.minimum(first, len(user) - 1)], np.nan)
+        if len(user)
+        else np.full(n, np.nan)  # no session at all (a tiny world, a short horizon)
+    )
     gap[two] = start[second[two]] - first_end[two]
     gap[has & ~two] = np.maximum(days - first_end[has & ~two], 0.0)
     out["gap_days"] = gap

@@ -22,7 +22,14 @@ import pandas as pd
 
 from simrec.config import ScenarioConfig, load_yaml
 from simrec.errors import ConfigError, DependencyNotInstalled, ResultsError, SimrecError
-from simrec.report.tables import DEFAULT_METRICS, check_metrics, markdown_table
+from simrec.report.tables import (
+    DEFAULT_METRICS,
+    HORIZON_METRICS,
+    check_metrics,
+    console_table,
+    horizon_totals,
+    markdown_table,
+)
 from simrec.runner import ScenarioResult, collect
 from simrec.runner.results import (
     FIGURE_FORMATS,
@@ -30,11 +37,12 @@ from simrec.runner.results import (
     atomic_write_bytes,
     atomic_write_text,
     lock_folder,
+    summarize,
     t_quantile_975,
     writing,
 )
 
-__all__ = ["FIGURES", "daily_bands", "paired_bands", "write_report"]
+__all__ = ["FIGURES", "daily_bands", "horizon_table", "paired_bands", "write_report"]
 
 #: Metrics that are shares in [0, 1]; their CI bands are clipped to that range.
 BOUNDED = frozenset(
@@ -419,6 +427,27 @@ def write_report(
             )
 
 
+def horizon_table(
+    scenario: ScenarioConfig, result: ScenarioResult, console: bool = False
+) -> list[tuple[int, str]]:
+    """The short-term/long-term tables of ``report.horizons``: one ``(H, table)`` per horizon.
+
+    Horizons beyond the run's days are left out (empty list without horizons). Tables are
+    markdown, or plain text with ``console``.
+    """
+    kept = [h for h in scenario.report.horizons if h <= scenario.simulation.days]
+    if not kept or result.metrics.empty:
+        return []
+    totals = horizon_totals(result.metrics, kept)
+    summary = summarize(totals, scenario.baseline or None)
+    order = [a.key for a in scenario.agents]
+    render = console_table if console else markdown_table
+    return [
+        (h, render(summary, order, scenario.baseline, [f"{m}@{h}" for m in HORIZON_METRICS]))
+        for h in kept
+    ]
+
+
 def _survival_markdown(survival: pd.DataFrame, baseline: str, days: int) -> str:
     versus = f"hazard ratio vs `{baseline}` (95% CI)" if baseline else "hazard ratio"
     lines = [
@@ -508,6 +537,20 @@ def _write(
         markdown_table(summary, order, baseline, shown),
         "",
     ]
+    horizons = horizon_table(scenario, result)
+    if horizons:
+        text += [
+            "## Short term and long term",
+            "",
+            "The same runs cut at "
+            + ", ".join(f"{h} days" for h, _ in horizons)
+            + ": clicks, engagement and revenue summed over the first H days, retention and "
+            "cohort satisfaction on day H − 1 (mean ± 95% CI; paired differences beneath). A "
+            "short A/B test reads the first table; the platform lives with the last.",
+            "",
+        ]
+        for h, table in horizons:
+            text += [f"### The first {h} days", "", table, ""]
     if result.survival is not None and not result.survival.empty:
         text += [
             "## Survival",

@@ -15,7 +15,16 @@ import pandas as pd
 
 from simrec.errors import ConfigError, suggest
 
-__all__ = ["DEFAULT_METRICS", "LABELS", "check_metrics", "console_table", "markdown_table"]
+__all__ = [
+    "DEFAULT_METRICS",
+    "HORIZON_METRICS",
+    "LABELS",
+    "check_metrics",
+    "console_table",
+    "horizon_totals",
+    "label_format",
+    "markdown_table",
+]
 
 #: Whole-run metric -> (column header, number format). Others get their name and ``{:.4g}``.
 LABELS: dict[str, tuple[str, str]] = {
@@ -71,6 +80,51 @@ DEFAULT_METRICS = (
 )
 
 
+#: The short-term/long-term table (``report.horizons``): metric -> summed over the first H
+#: days (True) or its value on day H - 1 (False).
+HORIZON_METRICS = {
+    "clicks": True,
+    "engagement": True,
+    "revenue": True,
+    "retention": False,
+    "satisfaction_cohort": False,
+}
+
+
+def label_format(metric: str) -> tuple[str, str]:
+    """Column header and number format of a metric (``clicks@14`` for the horizon table)."""
+    base, at, horizon = metric.partition("@")
+    label, fmt = LABELS.get(base, (base, "{:.4g}"))
+    if at:
+        days = int(horizon)
+        label = (
+            f"{label.split(' (')[0]}, days 0–{days - 1}"
+            if HORIZON_METRICS.get(base, True)
+            else f"{label.split(' (')[0]}, day {days - 1}"
+        )
+    return label, fmt
+
+
+def horizon_totals(metrics: pd.DataFrame, horizons: Sequence[int]) -> pd.DataFrame:
+    """One row per run (``agent``, ``seed``): :data:`HORIZON_METRICS` at each horizon H.
+
+    Columns ``<metric>@<H>``: cumulative metrics summed over days 0..H-1, the others on day
+    H - 1 (the same definitions as the whole-run totals, cut at H).
+    """
+    rows: dict[tuple[str, int], dict[str, float]] = {}
+    for (agent, seed, metric), grp in metrics[
+        metrics["metric"].isin(list(HORIZON_METRICS))
+    ].groupby(["agent", "seed", "metric"], sort=False):
+        series = grp.set_index("day")["value"].sort_index()
+        row = rows.setdefault((agent, seed), {"agent": agent, "seed": seed})
+        for h in horizons:
+            if HORIZON_METRICS[metric]:
+                row[f"{metric}@{h}"] = float(series.loc[: h - 1].sum())
+            else:
+                row[f"{metric}@{h}"] = float(series.get(h - 1, float("nan")))
+    return pd.DataFrame(list(rows.values()))
+
+
 def check_metrics(metrics: Sequence[str], summary: pd.DataFrame) -> None:
     """Refuse ``report.metrics`` names the summary does not hold, naming each.
 
@@ -91,7 +145,7 @@ def _cell(summary: pd.DataFrame, agent: str, metric: str, diff: bool) -> str:
     if hit.empty:
         return "-"
     r = hit.iloc[0]
-    fmt = LABELS.get(metric, (metric, "{:.4g}"))[1]
+    fmt = label_format(metric)[1]
     mean, ci = (r["diff_mean"], r["diff_ci95"]) if diff else (r["mean"], r["ci95"])
     if mean != mean:  # NaN
         return "-"
@@ -108,7 +162,7 @@ def _cell(summary: pd.DataFrame, agent: str, metric: str, diff: bool) -> str:
 def _rows(
     summary: pd.DataFrame, order: Sequence[str], baseline: str, metrics: Sequence[str]
 ) -> tuple[list[str], list[tuple[str, list[str]]]]:
-    header = ["agent", *(LABELS.get(m, (m, ""))[0] for m in metrics)]
+    header = ["agent", *(label_format(m)[0] for m in metrics)]
     present = set(summary["agent"]) if not summary.empty else set()
     rows: list[tuple[str, list[str]]] = []
     has_diff = bool(baseline) and "diff_mean" in summary.columns

@@ -203,6 +203,8 @@ class Engagement(Component):
                 xi,
                 minutes=dyn.engagement_minutes,
                 noise=dyn.engagement_noise,
+                appeal=r.items.appeal[c.item[i]],
+                appeal_weight=dyn.engagement_appeal_weight,
             )
         r.engaged[c.rows, c.pos] = r.minutes
 

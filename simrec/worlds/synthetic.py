@@ -10,10 +10,22 @@ words :math:`W_i` (three of its genre's words, which also make up its text):
           + o_k + \sigma_z \epsilon_i/\sqrt{d}\Big),
     \quad \mu_i \sim U(0, m),\ \epsilon_i \sim N(0, I_d)
 
-Quality and appeal are Beta draws, with a clickbait share drawn from a high-appeal,
-low-quality Beta pair. Prices are log-normal. User *j* has a Dirichlet genre mixture
-:math:`\pi_j` and interest :math:`u_j = \operatorname{normalize}(\sum_g \pi_{jg} c_g +
-\sigma_u \epsilon_j/\sqrt{d})`; initial satisfaction is Beta with the configured mean; price
+Quality and appeal: with ``appeal_model: continuum``, base quality :math:`\tilde q_i` and base
+appeal :math:`\tilde a_i` are Beta draws joined by a Gaussian copula of correlation
+:math:`\rho` (good items tend to be attractive too), and each item trades some of its quality
+for appeal by its clickbaitiness :math:`c_i \in [0, 1]`:
+
+.. math:: q_i = \tilde q_i (1 - c_i), \qquad a_i = \tilde a_i + c_i (1 - \tilde a_i),
+          \qquad P(c_i > x) = (1 - x)^{\beta}
+
+(a Kumaraswamy(1, :math:`\beta`) law, mostly near 0 with a tail), :math:`\beta` set so that
+the expected share of clickbait, :math:`P(c_i > 0.5) = 0.5^{\beta}`, is ``clickbait_fraction``.
+With ``appeal_model: classes`` a clickbait class of that share draws quality and appeal from
+its own high-appeal, low-quality Beta pair. Prices are log-normal.
+
+User *j* has a Dirichlet genre mixture :math:`\pi_j` and interest
+:math:`u_j = \operatorname{normalize}(\sum_g \pi_{jg} c_g + \sigma_u \epsilon_j/\sqrt{d})`;
+initial satisfaction is Beta with the configured mean; price
 sensitivity is log-normal. Users of the initial cohort arrive on day 0, later users as a
 Poisson process over the horizon. The observable stated genre equals the user's top genre with
 the configured accuracy, else a random genre.
@@ -79,23 +91,27 @@ def build_catalog(config: WorldConfig, rng: np.random.Generator) -> tuple[ItemFe
         + creator_offset[genre, creator_local]
         + ic.topic_spread * rng.standard_normal((M, d)) / np.sqrt(d)
     )
-    clickbait = rng.random(M) < ic.clickbait_fraction
-    quality = np.where(
-        clickbait,
-        rng.beta(ic.clickbait_quality_a, ic.clickbait_quality_b, M),
-        rng.beta(ic.quality_a, ic.quality_b, M),
-    )
+    if ic.appeal_model == "continuum":
+        quality, appeal, clickbait = _continuum(ic, M, rng)
+    else:
+        clickbait = rng.random(M) < ic.clickbait_fraction
+        quality = np.where(
+            clickbait,
+            rng.beta(ic.clickbait_quality_a, ic.clickbait_quality_b, M),
+            rng.beta(ic.quality_a, ic.quality_b, M),
+        )
     if ic.genre_quality_sd > 0.0:
         # Whole genres (topic clusters) of higher or lower quality, as in RecSim's
         # interest-evolution environment: a per-genre shift of the quality logit.
         shift = rng.normal(0.0, ic.genre_quality_sd, G)
         logit = np.log(quality) - np.log1p(-quality)
         quality = 1.0 / (1.0 + np.exp(-(logit + shift[genre])))
-    appeal = np.where(
-        clickbait,
-        rng.beta(ic.clickbait_appeal_a, ic.clickbait_appeal_b, M),
-        rng.beta(ic.appeal_a, ic.appeal_b, M),
-    )
+    if ic.appeal_model == "classes":
+        appeal = np.where(
+            clickbait,
+            rng.beta(ic.clickbait_appeal_a, ic.clickbait_appeal_b, M),
+            rng.beta(ic.appeal_a, ic.appeal_b, M),
+        )
     price = ic.price_median * np.exp(ic.price_sigma * rng.standard_normal(M))
     later = rng.random(M) >= ic.initial_fraction
     release = np.where(later, np.ceil(rng.uniform(0.0, ic.release_over_days, M)), 0.0)
@@ -119,6 +135,40 @@ def build_catalog(config: WorldConfig, rng: np.random.Generator) -> tuple[ItemFe
         genre_centroid=centroids.astype(np.float32),
     )
     return items, truth
+
+
+def clickbaitiness(u: np.ndarray, fraction: float) -> np.ndarray:
+    """Clickbaitiness ``c`` by inversion of uniforms: ``P(c > x) = (1 - x) ** beta``.
+
+    ``beta = log(fraction) / log(0.5)``, so that ``P(c > 0.5) = fraction``.
+
+    >>> c = clickbaitiness(np.random.default_rng(0).random(200_000), 0.2)
+    >>> round(float((c > 0.5).mean()), 2)
+    0.2
+    >>> clickbaitiness(np.array([0.3, 0.9]), 0.0).tolist()
+    [0.0, 0.0]
+    """
+    if fraction <= 0.0:
+        return np.zeros_like(u)
+    if fraction >= 1.0:
+        return np.ones_like(u)
+    beta = np.log(fraction) / np.log(0.5)
+    return 1.0 - (1.0 - u) ** (1.0 / beta)
+
+
+def _continuum(ic, M: int, rng: np.random.Generator):  # noqa: ANN001, ANN202 - ItemsConfig
+    """Quality, appeal and the clickbait flag of the 'continuum' appeal model."""
+    base_q = np.sort(rng.beta(ic.quality_a, ic.quality_b, M))
+    base_a = np.sort(rng.beta(ic.appeal_a, ic.appeal_b, M))
+    # A Gaussian copula with Beta marginals: each item takes the order statistics of the
+    # two Beta samples at the ranks of a correlated normal pair.
+    rho = ic.appeal_quality_correlation
+    z1 = rng.standard_normal(M)
+    z2 = rho * z1 + np.sqrt(max(1.0 - rho * rho, 0.0)) * rng.standard_normal(M)
+    q0 = base_q[np.argsort(np.argsort(z1))]
+    a0 = base_a[np.argsort(np.argsort(z2))]
+    c = clickbaitiness(rng.random(M), ic.clickbait_fraction)
+    return q0 * (1.0 - c), a0 + c * (1.0 - a0), c > 0.5
 
 
 def draw_users(

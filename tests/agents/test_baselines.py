@@ -108,19 +108,29 @@ def test_popularity_ranks_recent_clicks_and_excludes_items_shown_to_the_user():
 
 
 def test_quickstart_ordering_over_seeds():
-    """Both oracles beat popularity, which beats random, on clicks; the myopic oracle has the
-    higher early CTR but the lower retention and satisfaction at the end (clickbait world)."""
+    """The calibration targets of the default world (docs/model.md section 6), at half the
+    quickstart's size: the myopic click maximiser wins the first two weeks on clicks and
+    engagement and has by far the highest early CTR, yet ends the month with fewer users and
+    lower satisfaction than the quality-aware oracle -- by points, not tens of points; both
+    oracles beat popularity, which beats random, on clicks."""
     sim = Simulation(quickstart_like())
     for seed in (0, 1):
-        t = {
-            a: sim.run(a, seed=seed).totals
-            for a in ("random", "popularity", "oracle", "myopic-oracle")
+        runs = {
+            a: sim.run(a, seed=seed) for a in ("random", "popularity", "oracle", "myopic-oracle")
         }
+        t = {a: r.totals for a, r in runs.items()}
+        first = {a: r.daily.iloc[:14][["clicks", "engagement"]].sum() for a, r in runs.items()}
         assert t["oracle"]["clicks"] > t["popularity"]["clicks"] > t["random"]["clicks"]
         assert t["myopic-oracle"]["clicks"] > t["popularity"]["clicks"]
         assert t["myopic-oracle"]["ctr_early"] > 1.5 * t["oracle"]["ctr_early"]
-        assert t["myopic-oracle"]["retention"] < t["oracle"]["retention"] - 0.2
+        assert first["myopic-oracle"]["clicks"] > 1.2 * first["oracle"]["clicks"]
+        assert first["myopic-oracle"]["engagement"] > 1.2 * first["oracle"]["engagement"]
+        gap = t["oracle"]["retention"] - t["myopic-oracle"]["retention"]
+        assert 0.02 < gap < 0.2
         assert t["myopic-oracle"]["satisfaction_cohort"] < t["oracle"]["satisfaction_cohort"] - 0.1
+        # Organic churn (random, popularity) well under 1% of users per day.
+        for a in ("random", "popularity"):
+            assert 1 - t[a]["retention"] ** (1 / 30) < 0.005
 
 
 def test_entry_point_agents_are_found(monkeypatch):

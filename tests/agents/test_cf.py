@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("torch", reason="needs the cf extra: pip install 'simrec[cf]'")
 pytest.importorskip("scipy", reason="needs the cf extra: pip install 'simrec[cf]'")
 
-from conftest import quickstart_like, small_config
+from conftest import busy, quickstart_like, small_config
 
 from simrec import Agent, Simulation, make_agent
 from simrec.agent import AgentContext
@@ -202,8 +202,9 @@ def test_bad_hyperparameters(name, params, pattern):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", CF)
 def test_beats_random_and_popularity_below_oracle(name):
-    """30 days in a quickstart-like world (1,000 users x 1,000 items), two seeds."""
-    sim = Simulation(quickstart_like())
+    """30 days in a quickstart-like world (1,000 users x 1,000 items) whose users come back
+    within hours (enough interactions to learn from in a month), two seeds."""
+    sim = Simulation(busy(quickstart_like()))
     for seed in (0, 1):
         clicks = {
             a: sim.run(a, seed=seed).totals["clicks"]

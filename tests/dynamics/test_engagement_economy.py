@@ -30,3 +30,18 @@ def test_purchase_probability_falls_with_price_and_sensitivity():
 def test_revenue_only_on_purchase():
     r = revenue(np.array([10.0, 10.0]), np.array([True, False]), margin=0.3)
     assert r.tolist() == pytest.approx([3.0, 0.0])
+
+
+def test_engagement_appeal_weight_trades_quality_for_appeal():
+    q, a, m, xi = np.array([0.8, 0.2]), np.array([0.2, 0.9]), np.ones(2), np.zeros(2)
+    quality_only = engagement(q, m, xi, minutes=10.0, noise=0.0)
+    assert quality_only.tolist() == pytest.approx([8.0, 2.0])
+    # lambda = 0 is the quality-only rule, whatever the appeal.
+    same = engagement(q, m, xi, minutes=10.0, noise=0.0, appeal=a, appeal_weight=0.0)
+    assert same.tolist() == quality_only.tolist()
+    mixed = engagement(q, m, xi, minutes=10.0, noise=0.0, appeal=a, appeal_weight=0.7)
+    assert mixed.tolist() == pytest.approx(
+        [10 * (0.3 * 0.8 + 0.7 * 0.2), 10 * (0.3 * 0.2 + 0.7 * 0.9)]
+    )
+    # Above one half, the high-appeal low-quality item holds attention longer.
+    assert mixed[1] > mixed[0]

@@ -235,3 +235,33 @@ def test_presets_differ_as_documented():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert simrec.envs.ENV_IDS["simrec/Retention-v0"] == "retention"
+
+
+def test_long_term_satisfaction_clickbait_engages_now_and_lets_down_later():
+    """The preset's documented semantics (RecSim's chocolate and kale): clickbait holds more
+    attention per click than the rest, and leaves less value (satisfaction) behind."""
+    from simrec.dynamics.engagement import engagement
+    from simrec.dynamics.satisfaction import experienced_value
+    from simrec.rng import make_streams
+    from simrec.worlds import make_world
+
+    cfg = UserLifetimeEnv(preset="long_term_satisfaction").config
+    s = make_streams(0)
+    truth = make_world(cfg.world, s.world, s.arrivals, 10.0).item_truth
+    cb = truth.clickbait
+    match = np.full(len(cb), 0.5)
+    minutes = engagement(
+        truth.quality,
+        match,
+        np.zeros(len(cb)),
+        minutes=10.0,
+        noise=0.0,
+        appeal=truth.appeal,
+        appeal_weight=cfg.dynamics.engagement_appeal_weight,
+    )
+    value = experienced_value(
+        truth.quality, match, truth.appeal, clickbait_penalty=cfg.dynamics.clickbait_penalty
+    )
+    assert cb.mean() == pytest.approx(0.5, abs=0.05)
+    assert minutes[cb].mean() > 1.1 * minutes[~cb].mean()
+    assert value[cb].mean() < 0.5 * value[~cb].mean()

@@ -126,3 +126,44 @@ def test_genre_quality_clusters_and_fresh_users():
     _, truth2 = new_users(WorldConfig(), flat, np.random.default_rng(0), 5)
     assert np.array_equal(truth.interest, truth2.interest)
     assert users.profile.shape == (5, 9) and (users.arrival_day == 0).all()
+
+
+def continuum(n=20_000, **kw):
+    items = ItemsConfig(n_items=n, appeal_model="continuum", **kw)
+    return build(items=items, users=UsersConfig(n_users=10)).item_truth
+
+
+def test_continuum_clickbait_share_and_tradeoff():
+    t = continuum(clickbait_fraction=0.15, appeal_quality_correlation=0.0)
+    # The flagged tail (c > 0.5) has the configured expected share ...
+    assert t.clickbait.mean() == pytest.approx(0.15, abs=0.01)
+    # ... and is the high-appeal, low-quality end of a continuum, not a separate class:
+    assert t.appeal[t.clickbait].mean() > t.appeal[~t.clickbait].mean() + 0.3
+    assert t.quality[t.clickbait].mean() < t.quality[~t.clickbait].mean() - 0.3
+    excess = t.appeal - t.quality
+    # Excess appeal is spread over the catalog (many values between the two ends).
+    inner = (excess > np.quantile(excess, 0.2)) & (excess < np.quantile(excess, 0.8))
+    assert np.unique(np.round(excess[inner], 2)).size > 50
+    assert excess[t.clickbait].min() > excess[~t.clickbait].min()
+
+
+def test_continuum_copula_correlates_base_appeal_and_quality():
+    none = continuum(clickbait_fraction=0.0, appeal_quality_correlation=0.0)
+    some = continuum(clickbait_fraction=0.0, appeal_quality_correlation=0.6)
+    r0 = np.corrcoef(np.argsort(np.argsort(none.quality)), np.argsort(np.argsort(none.appeal)))
+    r6 = np.corrcoef(np.argsort(np.argsort(some.quality)), np.argsort(np.argsort(some.appeal)))
+    assert abs(r0[0, 1]) < 0.03
+    # Spearman's rho of a Gaussian copula: (6 / pi) asin(rho / 2) = 0.585 at rho = 0.6.
+    assert r6[0, 1] == pytest.approx(6 / np.pi * np.arcsin(0.3), abs=0.03)
+    # The marginals are the Beta laws of regular items (quality Beta(5, 2): mean 5/7).
+    assert some.quality.mean() == pytest.approx(5 / 7, abs=0.01)
+    assert none.clickbait.sum() == 0
+
+
+def test_clickbaitiness_extremes_and_monotone_tail():
+    from simrec.worlds.synthetic import clickbaitiness
+
+    u = np.random.default_rng(0).random(100_000)
+    assert (clickbaitiness(u, 1.0) == 1.0).all() and (clickbaitiness(u, 0.0) == 0.0).all()
+    shares = [(clickbaitiness(u, f) > 0.5).mean() for f in (0.05, 0.2, 0.5)]
+    assert shares == pytest.approx([0.05, 0.2, 0.5], abs=0.01)
