@@ -21,7 +21,7 @@ from simrec.simulation import Simulation, SimulationResult
 from simrec.types import Cost, Feedback, RequestBatch
 from simrec.worlds import World, make_world
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "Agent",

@@ -322,3 +322,27 @@ def test_cli_writes_the_robustness_report(tmp_path, capsys) -> None:
     assert main(["report", str(out)]) == 0
     assert main(["sensitivity", str(scenario), "--out", str(out), "--samples", "2"]) == 2
     assert "--resume continues it" in capsys.readouterr().err
+
+
+def test_horizon_metrics_are_conclusions_too(tmp_path) -> None:
+    """``clicks@2``: the clicks of the first two days, as the report's horizon tables cut them."""
+    from simrec.report.tables import horizon_totals
+
+    res = run_sensitivity(
+        tiny(), tmp_path / "h", samples=2, metrics=("clicks@2", "retention"), progress=False
+    )
+    assert set(res.robustness["metric"]) == {"clicks@2", "retention"}
+    cut = horizon_totals(res.nominal.metrics, [2]).set_index(["agent", "seed"])["clicks@2"]
+    expected = (cut["myopic-oracle"] - cut["random"]).mean()
+    nominal = res.differences[(res.differences["point"] == "nominal")]
+    assert nominal.set_index("metric").loc["clicks@2", "diff"] == pytest.approx(expected)
+    with pytest.raises(ConfigError, match=r"'clicks@9': expected <metric>@<days>"):
+        run_sensitivity(tiny(), tmp_path / "bad", samples=2, metrics=("clicks@9",), progress=False)
+
+
+def test_horizons_lead_the_default_headline() -> None:
+    from simrec.sensitivity import _headline
+
+    sc = tiny(report={"horizons": [2, 3]})
+    assert _headline(sc, None)[:3] == ("clicks@2", "engagement@2", "revenue@2")
+    assert _headline(sc, ("retention",)) == ("retention",)

@@ -37,6 +37,7 @@ import yaml
 
 from simrec.config import ScenarioConfig, load_yaml, to_yaml
 from simrec.errors import ConfigError, ResultsError
+from simrec.report.tables import HORIZON_METRICS, horizon_totals
 from simrec.runner.local import (
     ScenarioResult,
     collect,
@@ -55,6 +56,7 @@ __all__ = [
     "Design",
     "SensitivityResult",
     "analyse",
+    "headline_totals",
     "make_design",
     "run_sensitivity",
 ]
@@ -173,10 +175,29 @@ def _prepare(out: Path, scenario: ScenarioConfig, settings: str, resume: bool, f
 
 
 def _headline(scenario: ScenarioConfig, metrics: tuple[str, ...] | None) -> tuple[str, ...]:
+    """The headline metrics of an analysis.
+
+    ``--metrics``, else ``report.metrics`` (no cost columns), else the defaults, led by
+    clicks, engagement and revenue over the first of ``report.horizons``.
+    """
     if metrics:
         return tuple(metrics)
-    shown = scenario.report.metrics
-    return tuple(m for m in shown if m not in ("ms_per_request", "fit_seconds")) or DEFAULT_METRICS
+    shown = tuple(m for m in scenario.report.metrics if m not in ("ms_per_request", "fit_seconds"))
+    if shown:
+        return shown
+    short = [h for h in scenario.report.horizons if h < scenario.simulation.days][:1]
+    return tuple(f"{m}@{h}" for h in short for m in ("clicks", "engagement", "revenue")) + (
+        DEFAULT_METRICS
+    )
+
+
+def headline_totals(result: ScenarioResult, headline: tuple[str, ...]) -> pd.DataFrame:
+    """The runs' whole-run totals, with the ``<metric>@<H>`` columns the headline names."""
+    horizons = sorted({int(m.split("@")[1]) for m in headline if "@" in m})
+    if not horizons:
+        return result.totals
+    extra = horizon_totals(result.metrics, horizons)
+    return result.totals.merge(extra, on=["agent", "seed"], how="left")
 
 
 def run_sensitivity(
@@ -255,7 +276,7 @@ def run_sensitivity(
         # The scenario's own settings first: a headline metric its results do not hold is
         # refused before the design runs.
         run_all(todo[0], workers, backend, ray_address, progress, desc=f"{scenario.name} nominal")
-        _check_metrics(headline, collect(folders[0][1], out / "nominal"))
+        _check_metrics(headline, collect(folders[0][1], out / "nominal"), scenario.simulation.days)
         rest = [spec for specs in todo[1:] for spec in specs]
         run_all(rest, workers, backend, ray_address, progress, desc=f"{scenario.name} design")
         results = {sub: collect(variant, out / sub) for sub, variant in folders}
@@ -263,13 +284,24 @@ def run_sensitivity(
         return _analyse(out, scenario, design, results, headline, ran=ran)
 
 
-def _check_metrics(headline: tuple[str, ...], nominal: ScenarioResult) -> None:
+def _check_metrics(headline: tuple[str, ...], nominal: ScenarioResult, days: int) -> None:
     known = set(nominal.totals.columns) - {"agent", "seed"}
-    unknown = [m for m in headline if m not in known]
+    unknown = []
+    for m in headline:
+        base, at, h = m.partition("@")
+        if at:
+            if base not in HORIZON_METRICS or not h.isdigit() or not 1 <= int(h) <= days:
+                raise ConfigError(
+                    f"--metrics: {m!r}: expected <metric>@<days> with a metric of "
+                    f"{', '.join(HORIZON_METRICS)} and days in [1, {days}]"
+                )
+        elif m not in known:
+            unknown.append(m)
     if unknown:
         raise ConfigError(
             f"--metrics: {', '.join(map(repr, unknown))} not whole-run metrics of these "
-            f"results; known: {', '.join(sorted(known))}"
+            f"results (or <metric>@<days>: {', '.join(HORIZON_METRICS)} over the first days); "
+            f"known: {', '.join(sorted(known))}"
         )
 
 
@@ -282,13 +314,14 @@ def _analyse(
     ran: int = 0,
 ) -> SensitivityResult:
     nominal = results["nominal"]
-    _check_metrics(headline, nominal)
+    _check_metrics(headline, nominal, scenario.simulation.days)
     pairs = agent_pairs(scenario)
-    parts = [differences(nominal.totals, pairs, headline).assign(point="nominal")]
+    parts = [
+        differences(headline_totals(nominal, headline), pairs, headline).assign(point="nominal")
+    ]
     for label in design.labels:
-        parts.append(
-            differences(results[f"points/{label}"].totals, pairs, headline).assign(point=label)
-        )
+        totals = headline_totals(results[f"points/{label}"], headline)
+        parts.append(differences(totals, pairs, headline).assign(point=label))
     diffs = pd.concat(parts, ignore_index=True)
     diffs = diffs[["point", *[c for c in diffs.columns if c != "point"]]]
     on_points = diffs[diffs["point"] != "nominal"]

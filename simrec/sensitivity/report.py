@@ -17,9 +17,9 @@ import pandas as pd
 
 from simrec.errors import ConfigError
 from simrec.report import FIGURE_FORMATS, _Output, _pyplot, write_report
-from simrec.report.tables import LABELS, markdown_table
-from simrec.runner.results import atomic_write_text, lock_folder, writing
-from simrec.sensitivity import SensitivityResult, analyse
+from simrec.report.tables import label_format, markdown_table
+from simrec.runner.results import atomic_write_text, lock_folder, summarize, writing
+from simrec.sensitivity import SensitivityResult, analyse, headline_totals
 from simrec.sensitivity.analysis import agent_pairs
 
 __all__ = ["write_sensitivity_report"]
@@ -29,13 +29,13 @@ MAX_FLIP_PANELS = 6
 
 
 def _label(metric: str) -> str:
-    return LABELS.get(metric, (metric, ""))[0]
+    return label_format(metric)[0]
 
 
 def _number(value: float, metric: str) -> str:
     if value != value:
         return "–"
-    fmt = LABELS.get(metric, (metric, "{:.4g}"))[1].replace("+", "")
+    fmt = label_format(metric)[1].replace("+", "")
     return ("+" if value >= 0 else "−") + fmt.format(abs(value))
 
 
@@ -207,7 +207,12 @@ def _markdown(res: SensitivityResult, figures: list[tuple[str, str]], ext: str) 
         "",
         "Mean ± 95% CI over seeds; the full report is [nominal/report.md](nominal/report.md).",
         "",
-        markdown_table(res.nominal.summary, agents, sc.baseline, res.metrics),
+        markdown_table(
+            summarize(headline_totals(res.nominal, res.metrics), sc.baseline or None),
+            agents,
+            sc.baseline,
+            res.metrics,
+        ),
         "",
         "## Robustness",
         "",
