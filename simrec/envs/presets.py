@@ -21,7 +21,7 @@ __all__ = [
 
 
 def user_lifetime() -> tuple[Config, EnvConfig]:
-    """The default world (20% clickbait); one item per request from 20 candidates."""
+    """The default world (10% mostly clickbait); one item per request from 20 candidates."""
     return from_dict(Config, {"simulation": {"slate_size": 1}}), EnvConfig()
 
 
