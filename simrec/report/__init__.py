@@ -42,7 +42,14 @@ from simrec.runner.results import (
     writing,
 )
 
-__all__ = ["FIGURES", "daily_bands", "horizon_table", "paired_bands", "write_report"]
+__all__ = [
+    "FIGURES",
+    "check_figure_options",
+    "daily_bands",
+    "horizon_table",
+    "paired_bands",
+    "write_report",
+]
 
 #: Metrics that are shares in [0, 1]; their CI bands are clipped to that range.
 BOUNDED = frozenset(
@@ -372,6 +379,24 @@ def _survival_figure(plt, users, order, days):  # noqa: ANN001, ANN202
     return fig
 
 
+def check_figure_options(formats: tuple[str, ...], dpi: int) -> tuple[str, ...]:
+    """The figure formats as a tuple, after checking them and the dpi.
+
+    Raises:
+        ConfigError: An unknown or empty format list, or a dpi outside [30, 1200].
+    """
+    formats = tuple(formats)
+    bad = [f for f in formats if f not in FIGURE_FORMATS]
+    if bad or not formats:
+        raise ConfigError(
+            f"--format: expected one or more of {', '.join(FIGURE_FORMATS)}, got "
+            f"{','.join(formats) or '(none)'}"
+        )
+    if not 30 <= int(dpi) <= 1200:
+        raise ConfigError(f"--dpi: expected an integer in [30, 1200], got {dpi!r}")
+    return formats
+
+
 def write_report(
     out: Path | str,
     partial: bool = False,
@@ -399,15 +424,7 @@ def write_report(
         DependencyNotInstalled: matplotlib is missing.
     """
     out = Path(out)
-    formats = tuple(formats)
-    bad = [f for f in formats if f not in FIGURE_FORMATS]
-    if bad or not formats:
-        raise ConfigError(
-            f"--format: expected one or more of {', '.join(FIGURE_FORMATS)}, got "
-            f"{','.join(formats) or '(none)'}"
-        )
-    if not 30 <= int(dpi) <= 1200:
-        raise ConfigError(f"--dpi: expected an integer in [30, 1200], got {dpi!r}")
+    formats = check_figure_options(formats, dpi)
     if not (out / MARKER).is_file() or not (out / "config.yaml").is_file():
         raise ResultsError(
             f"{out}: not a simrec results folder (no {MARKER} or config.yaml); run "

@@ -15,8 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from simrec.errors import ConfigError
-from simrec.report import FIGURE_FORMATS, _Output, _pyplot, write_report
+from simrec.report import _Output, _pyplot, check_figure_options, write_report
 from simrec.report.tables import label_format, markdown_table
 from simrec.runner.results import atomic_write_text, lock_folder, summarize, writing
 from simrec.sensitivity import SensitivityResult, analyse, headline_totals
@@ -279,15 +278,7 @@ def write_sensitivity_report(
         DependencyNotInstalled: SALib or matplotlib is missing.
     """
     out = Path(out)
-    formats = tuple(formats)
-    bad = [f for f in formats if f not in FIGURE_FORMATS]
-    if bad or not formats:
-        raise ConfigError(
-            f"--format: expected one or more of {', '.join(FIGURE_FORMATS)}, got "
-            f"{','.join(formats) or '(none)'}"
-        )
-    if not 30 <= int(dpi) <= 1200:
-        raise ConfigError(f"--dpi: expected an integer in [30, 1200], got {dpi!r}")
+    formats = check_figure_options(formats, dpi)
     res = analyse(out)
     write_report(out / "nominal", formats=formats, dpi=dpi)
     plt = _pyplot()
