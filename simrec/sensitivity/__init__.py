@@ -250,11 +250,7 @@ def run_sensitivity(
         raise ConfigError(f"--backend: expected 'local' or 'ray', got {backend!r}")
     design = make_design(scenario, method, samples, levels, design_seed)
     headline = _headline(scenario, metrics)
-    folders = [("nominal", dataclasses.replace(scenario, uncertain={}))]
-    folders += [
-        (f"points/{label}", design.scenario_at(scenario, i))
-        for i, label in enumerate(design.labels)
-    ]
+    folders = _folders(scenario, design)
     for _, variant in folders:
         preflight(variant)
     out = Path(out)
@@ -276,12 +272,24 @@ def run_sensitivity(
         # The scenario's own settings first: a headline metric its results do not hold is
         # refused before the design runs.
         run_all(todo[0], workers, backend, ray_address, progress, desc=f"{scenario.name} nominal")
-        _check_metrics(headline, collect(folders[0][1], out / "nominal"), scenario.simulation.days)
+        nominal = collect(folders[0][1], out / "nominal")
+        _check_metrics(headline, nominal, scenario.simulation.days)
         rest = [spec for specs in todo[1:] for spec in specs]
         run_all(rest, workers, backend, ray_address, progress, desc=f"{scenario.name} design")
-        results = {sub: collect(variant, out / sub) for sub, variant in folders}
+        results = {"nominal": nominal}
+        results |= {sub: collect(variant, out / sub) for sub, variant in folders[1:]}
         ran = len(todo[0]) + len(rest)
         return _analyse(out, scenario, design, results, headline, ran=ran)
+
+
+def _folders(scenario: ScenarioConfig, design: Design) -> list[tuple[str, ScenarioConfig]]:
+    """Each results folder of the analysis and its scenario: ``nominal``, then every point."""
+    folders = [("nominal", dataclasses.replace(scenario, uncertain={}))]
+    folders += [
+        (f"points/{label}", design.scenario_at(scenario, i))
+        for i, label in enumerate(design.labels)
+    ]
+    return folders
 
 
 def _check_metrics(headline: tuple[str, ...], nominal: ScenarioResult, days: int) -> None:
@@ -361,10 +369,6 @@ def analyse(out: Path | str) -> SensitivityResult:
             f"{out}: design.csv is not the design sensitivity.yaml describes (edited, or "
             "drawn by another SALib version); run the analysis again with --force"
         )
-    folders = {"nominal": dataclasses.replace(scenario, uncertain={})}
-    folders |= {
-        f"points/{lab}": design.scenario_at(scenario, i) for i, lab in enumerate(design.labels)
-    }
     with lock_folder(out, "simrec report"):
-        results = {sub: collect(variant, out / sub) for sub, variant in folders.items()}
+        results = {sub: collect(variant, out / sub) for sub, variant in _folders(scenario, design)}
         return _analyse(out, scenario, design, results, tuple(settings["metrics"]))

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simrec.config import ScenarioConfig, get_path, replace_path
+from simrec.config import ScenarioConfig, get_path, with_settings
 from simrec.errors import ConfigError, DependencyNotInstalled
 
 __all__ = ["METHODS", "Design", "make_design", "salib"]
@@ -88,9 +88,7 @@ class Design:
 
     def scenario_at(self, scenario: ScenarioConfig, i: int) -> ScenarioConfig:
         """``scenario`` with point ``i``'s settings, named ``<name>-p0000``, without ranges."""
-        variant = dataclasses.replace(scenario, uncertain={})
-        for name, value in self.values(i).items():
-            variant = replace_path(variant, name, value)
+        variant = with_settings(dataclasses.replace(scenario, uncertain={}), self.values(i))
         return dataclasses.replace(variant, name=f"{scenario.name}-{self.labels[i]}")
 
     def frame(self) -> pd.DataFrame:
