@@ -216,7 +216,7 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
     try:
         from simrec.sensitivity.report import write_sensitivity_report
 
-        report = write_sensitivity_report(args.out, formats=args.format, dpi=args.dpi)
+        report = write_sensitivity_report(args.out, args.format, args.dpi, result)
         print(f"\nreport: {report}")
     except DependencyNotInstalled as err:
         print(f"\nno figures: {err}", file=sys.stderr)

@@ -266,11 +266,16 @@ def _value(scenario, name: str) -> str:  # noqa: ANN001 - ScenarioConfig
 
 
 def write_sensitivity_report(
-    out: Path | str, formats: tuple[str, ...] = ("png",), dpi: int = 110
+    out: Path | str,
+    formats: tuple[str, ...] = ("png",),
+    dpi: int = 110,
+    result: SensitivityResult | None = None,
 ) -> Path:
-    """Analyse a sensitivity folder again and write its ``report.md`` and figures.
+    """Write a sensitivity folder's ``report.md`` and figures.
 
-    The folder's ``nominal/`` results get their ordinary report too.
+    ``result`` is the analysis just made by :func:`~simrec.sensitivity.run_sensitivity`;
+    without it the folder is verified and analysed again. The folder's ``nominal/`` results
+    get their ordinary report too.
 
     Raises:
         ResultsError: Not a sensitivity folder, or a run is missing or corrupt.
@@ -279,7 +284,7 @@ def write_sensitivity_report(
     """
     out = Path(out)
     formats = check_figure_options(formats, dpi)
-    res = analyse(out)
+    res = result if result is not None else analyse(out)
     write_report(out / "nominal", formats=formats, dpi=dpi)
     plt = _pyplot()
     with lock_folder(out, "simrec report"), writing(f"the report in {out}", "the runs are kept"):
