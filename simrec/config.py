@@ -839,6 +839,15 @@ def _grid_value(value: Any) -> str:
 _GRID_SECTIONS = ("world", "user_model", "dynamics", "retention", "economy", "simulation")
 
 
+def _check_run_setting(field: str, key: str, hint: str = "") -> None:
+    """Refuse a key of ``grid`` or ``uncertain`` outside the sections a run's settings live in."""
+    if key.split(".")[0] not in _GRID_SECTIONS:
+        raise _FieldError(
+            f"{field}.{key}",
+            f"expected a setting of {', '.join(_GRID_SECTIONS)} (a dotted key), got {key!r}{hint}",
+        )
+
+
 @dataclass(frozen=True)
 class ReportConfig(_Base):
     """What ``simrec report`` shows for a scenario (it does not change any run)."""
@@ -917,12 +926,9 @@ class ScenarioConfig(Config):
                 raise _FieldError(
                     f"grid.{key}", f"expected a non-empty list of values, got {values!r}"
                 )
-            if key.split(".")[0] not in _GRID_SECTIONS:
-                raise _FieldError(
-                    f"grid.{key}",
-                    f"expected a setting of {', '.join(_GRID_SECTIONS)} (a dotted key), got "
-                    f"{key!r}; agent parameters have their own grid (agents[i].grid)",
-                )
+            _check_run_setting(
+                "grid", key, "; agent parameters have their own grid (agents[i].grid)"
+            )
         for key, bounds in self.uncertain.items():
             self._check_uncertain(key, bounds)
         if not self.seeds:
@@ -957,11 +963,7 @@ class ScenarioConfig(Config):
 
     def _check_uncertain(self, key: str, bounds: Any) -> None:
         where = f"uncertain.{key}"
-        if key.split(".")[0] not in _GRID_SECTIONS:
-            raise _FieldError(
-                where,
-                f"expected a setting of {', '.join(_GRID_SECTIONS)} (a dotted key), got {key!r}",
-            )
+        _check_run_setting("uncertain", key)
         try:
             current = get_path(self, key)
         except AttributeError:
