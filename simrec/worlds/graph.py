@@ -34,7 +34,9 @@ def attribute_graph(items: ItemFeatures, n_genres: int) -> KnowledgeGraph:
     M = len(items.genre)
     item = np.arange(M, dtype=np.int64)
     _, creator = np.unique(items.creator, return_inverse=True)
-    period = np.floor(np.maximum(items.release_day, 0.0) / RELEASE_PERIOD_DAYS).astype(np.int64)
+    # A movie that is never released (release day inf) gets a period of its own.
+    day = np.nan_to_num(np.maximum(items.release_day, 0.0), posinf=1e12)
+    period = np.floor(day / RELEASE_PERIOD_DAYS).astype(np.int64)
     _, period = np.unique(period, return_inverse=True)
     n_creators = int(creator.max()) + 1 if M else 0
     genre_base, creator_base = M, M + n_genres

