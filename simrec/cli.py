@@ -87,6 +87,41 @@ def _parser() -> argparse.ArgumentParser:
     )
     _run_options(sens)
     sub.add_parser("list", help="list worlds, agents and scenarios")
+    cal = sub.add_parser(
+        "calibrate",
+        help="compare a MovieLens world with the real data (held-out period or in sample)",
+    )
+    cal.add_argument(
+        "--world", choices=["movielens-100k", "movielens-1m"], default="movielens-100k"
+    )
+    cal.add_argument(
+        "--split",
+        choices=["temporal", "in-sample"],
+        default="temporal",
+        help="temporal: fit on the first --fraction of the ratings in time order, judge on the "
+        "rest (default); in-sample: fit and compare on all ratings (movielens-100k only)",
+    )
+    cal.add_argument(
+        "--fraction",
+        type=float,
+        default=0.8,
+        help="share of the ratings (time order) to fit on (default: 0.8)",
+    )
+    cal.add_argument(
+        "--refit",
+        action="store_true",
+        help="choose the activity settings (simrec.calibration.SESSION_CANDIDATES) and the "
+        "exposure power on the training period again (one simulation each: minutes)",
+    )
+    cal.add_argument(
+        "--activity",
+        choices=["refitted", "defaults"],
+        default="refitted",
+        help="session, return and exposure settings: those refitted on the training period "
+        "(simrec.calibration.REFITTED; default) or the model defaults with exposure power 0.5",
+    )
+    cal.add_argument("--seed", type=int, default=0, help="run seed (default: 0)")
+    cal.add_argument("--no-progress", action="store_true", help="no progress bar")
     sub.add_parser(
         "bench",
         help="throughput benchmarks with a table of medians (simrec bench --help for options)",
@@ -301,6 +336,58 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from simrec import calibration
+
+    if not 0.0 < args.fraction < 1.0:
+        raise SimrecError(f"--fraction: expected a share in (0, 1), got {args.fraction}")
+    pd.set_option("display.width", 200)
+    pd.set_option("display.max_columns", 20)
+    pd.set_option("display.max_colwidth", 120)
+    if args.split == "in-sample":
+        if args.world != "movielens-100k":
+            raise SimrecError(f"--split in-sample: only for movielens-100k, got {args.world}")
+        real, sim, tv = calibration.calibrate(seed=args.seed, exposure_power=0.5)
+        print(f"{args.world}, in sample (fitted and compared on all ratings):")
+        print(calibration.comparison(real, sim).round(3).to_string())
+        print(f"genre shares, total-variation distance: {tv:.3f}")
+        return 0
+    name, split = args.world, args.fraction
+    ranking = calibration.heldout_ranking(name, split, seed=args.seed)
+    cover = ranking.attrs["coverage"]
+    print(f"{name}: fitted on the first {split:.0%} of the ratings (time order), judged on the")
+    print(f"last {1 - split:.0%} ({cover['held-out ratings']:,} ratings):")
+    for what, share in list(cover.items())[1:]:
+        print(f"  {share:6.1%} {what}")
+    print("\nheld-out ranking (per-user means; CIs: paired bootstrap over users):")
+    print(ranking.round(3).to_string())
+    overrides: dict = {}
+    power = 0.5
+    if args.activity == "refitted" and name in calibration.REFITTED:
+        overrides, power = calibration.REFITTED[name]
+    if args.refit:
+        overrides, power, table = calibration.refit_sessions(
+            name, split, seed=args.seed, progress=not args.no_progress
+        )
+        print("\nactivity settings and exposure, compared on the training period:")
+        print(table.round(3).to_string(index=False))
+        print(f"chosen: {overrides or 'defaults'}, exposure power {power}")
+    print(f"\nactivity settings: {overrides or 'model defaults'}; exposure power {power}")
+    out = calibration.temporal_calibration(
+        name, split, overrides, seed=args.seed, exposure_power=power
+    )
+    for period in ("train", "held-out"):
+        print(f"\nactivity, {period} period (real ratings vs simulated clicks):")
+        print(out[period].round(3).to_string())
+        print(
+            f"genre shares, total-variation distance: {out['genre_tv'][period]:.3f}; "
+            f"volume, real / simulated clicks per active user: {out['volume_ratio'][period]:.1f}x"
+        )
+    return 0
+
+
 def _cmd_list() -> int:
     from simrec.agent import agent_summary, available_agents
     from simrec.worlds import WORLDS
@@ -356,6 +443,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_report(args)
         if args.command == "sensitivity":
             return _cmd_sensitivity(args)
+        if args.command == "calibrate":
+            return _cmd_calibrate(args)
         return _cmd_list()
     except SimrecError as err:
         if getattr(args, "traceback", False):

@@ -44,13 +44,118 @@ def test_replay_exposure_follows_the_weights():
 
 @pytest.mark.slow
 def test_movielens_world_reproduces_real_popularity_genres_and_gaps(movielens):
-    # The return and churn settings this calibration was made with (simrec 0.1's): on the
-    # recalibrated synthetic defaults the simulated median gap between active days is 14
-    # days against the real 6; the held-out calibration of issue 17 is to refit them.
-    retention = {k.split(".")[1]: v for k, v in DEFAULTS_0_1.items() if k.startswith("retention")}
-    real, sim, genre_tv = calibrate({"retention": retention}, days=185, exposure_power=0.5)
+    # The in-sample calibration of simrec 0.1, on its settings (return, churn and the
+    # MovieLens appeal): it still holds there. The held-out calibration is tested below.
+    over: dict = {"retention": {}, "world": {"movielens": {}}}
+    for key, value in DEFAULTS_0_1.items():
+        if key.startswith("retention."):
+            over["retention"][key.split(".")[1]] = value
+        elif key.startswith("world.movielens."):
+            over["world"]["movielens"][key.split(".")[2]] = value
+    real, sim, genre_tv = calibrate(over, days=185, exposure_power=0.5)
     table = comparison(real, sim)
     assert genre_tv < 0.06, table
     assert abs(sim.item_gini - real.item_gini) < 0.06, table
     assert abs(sim.top10_share - real.top10_share) < 0.05, table
     assert abs(sim.gap_median_days - real.gap_median_days) <= 2, table
+
+
+def test_ranking_metrics_by_hand():
+    from simrec.calibration import _user_metrics
+
+    score = np.array([0.9, 0.8, 0.1, 0.5, 0.0])
+    candidates = np.array([True, True, True, True, False])  # item 4 was rated in training
+    positive = np.array([False, True, True, False, True])
+    auc, ndcg = _user_metrics(score, candidates, positive, k=2)
+    # Positives 0.8 and 0.1 against negatives 0.9 and 0.5: 1 of 4 pairs ordered right.
+    assert auc == 0.25
+    # Top 2: items 0 (miss) and 1 (hit at rank 2): (1 / log2 3) / (1 + 1 / log2 3).
+    assert ndcg == pytest.approx((1 / np.log2(3)) / (1 + 1 / np.log2(3)))
+
+
+def test_heldout_ranking_world_against_popularity_and_mf(movielens):
+    from simrec.calibration import heldout_ranking
+
+    table = heldout_ranking("movielens-100k", 0.8, n_boot=500)
+    cover = table.attrs["coverage"]
+    assert cover["held-out ratings"] == 20_001
+    assert sum(list(cover.values())[1:]) == pytest.approx(1.0)
+    warm = table.loc["users with training ratings"]
+    assert set(warm.index) == {"world click model", "popularity", "MF (PureSVD, d=32)"}
+    assert warm["n users"].nunique() == 1 and warm["n users"].iloc[0] > 100
+    # Every scorer ranks held-out ratings well above chance (AUC 0.5).
+    assert (warm["auc"] > 0.7).all(), table
+    # The target of docs/movielens.md: the world's click model ranks held-out ratings as well
+    # as popularity does -- its paired CI against popularity reaches 0 (measured: 0.781 vs
+    # 0.790, CI [-0.027, +0.008]); on NDCG@10 it is behind (said so in the docs).
+    lo, hi = (
+        float(x) for x in warm.loc["world click model", "auc - popularity, 95% CI"][1:-1].split(",")
+    )
+    assert lo < 0 < hi or lo >= 0, table
+    new = table.loc["new users"]
+    assert set(new.index) == {"world click model", "popularity"}  # MF has no new users
+
+
+def test_heldout_ranking_rejects_a_split_outside_0_1():
+    from simrec.calibration import heldout_ranking
+
+    with pytest.raises(ValueError, match=r"split: expected a share in \(0, 1\), got 1.0"):
+        heldout_ranking("movielens-100k", 1.0)
+
+
+@pytest.mark.slow
+def test_temporal_calibration_on_the_refitted_activity(movielens):
+    from simrec.calibration import REFITTED, temporal_calibration
+
+    overrides, power = REFITTED["movielens-100k"]
+    out = temporal_calibration("movielens-100k", 0.8, overrides, exposure_power=power)
+    assert out["days"] == 185 and 130 < out["split_day"] < 145
+    held = out["held-out"]
+    real, sim = held["real"], held["simulated"]
+    # The held-out period's real ratings come from users active in it (301 of 943).
+    assert real["active_users"] == 301
+    # What docs/movielens.md reports for the held-out period (seed 0): popularity, genres,
+    # the share of one-day users and the volume agree within the stated bounds; user
+    # activity is less unequal in the simulation (not asserted: said so in the docs).
+    assert out["genre_tv"]["held-out"] < 0.08, held
+    assert abs(sim["item_gini"] - real["item_gini"]) < 0.08, held
+    assert abs(sim["single_day_users"] - real["single_day_users"]) < 0.1, held
+    assert 1.0 / 2.5 < out["volume_ratio"]["held-out"] < 2.5, held
+    assert sim["active_users"] > 150
+
+
+@pytest.mark.slow
+def test_refit_prefers_the_recorded_settings_to_the_defaults(movielens):
+    from simrec.calibration import REFITTED, refit_sessions
+
+    overrides, power = REFITTED["movielens-100k"]
+    chosen, chosen_power, table = refit_sessions(
+        "movielens-100k", 0.8, candidates=({}, overrides), powers=(0.5, power)
+    )
+    assert chosen == overrides and chosen_power == power, table
+    assert list(table["stage"]) == [1, 1, 2, 2]
+    # Only the training period was simulated: the held-out period plays no part.
+    assert table["loss"].iloc[1] < table["loss"].iloc[0]
+
+
+def test_calibrate_command_rejects_bad_options(capsys):
+    from simrec.cli import main
+
+    assert main(["calibrate", "--fraction", "1.5"]) == 2
+    assert "--fraction: expected a share in (0, 1), got 1.5" in capsys.readouterr().err
+    assert main(["calibrate", "--split", "in-sample", "--world", "movielens-1m"]) == 2
+    assert "only for movielens-100k" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_calibrate_command_prints_the_heldout_tables(movielens, capsys):
+    from simrec.cli import main
+
+    assert main(["calibrate", "--world", "movielens-100k", "--split", "temporal"]) == 0
+    out = capsys.readouterr().out
+    assert "fitted on the first 80% of the ratings (time order)" in out
+    assert "last 20% (20,001 ratings)" in out
+    for line in ("world click model", "popularity", "MF (PureSVD, d=32)", "new users"):
+        assert line in out
+    assert "activity, held-out period (real ratings vs simulated clicks)" in out
+    assert "volume, real / simulated clicks per active user" in out
