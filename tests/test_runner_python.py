@@ -248,3 +248,18 @@ def test_custom_metric_registered_under_the_entry_point_group(tmp_path):
     purchases = (daily["conversion_rate"].fillna(0) * daily["clicks"]).sum()
     assert daily["purchases_daily"].sum() == pytest.approx(purchases)
     assert r.stdout.split() == [str(round(purchases)), "True"]
+
+
+def test_report_states_the_world_size_of_a_data_world():
+    from simrec.report import _world_sizes
+
+    synthetic = from_dict(ScenarioConfig, {"name": "s", "agents": [{"name": "random"}]})
+    assert _world_sizes(synthetic, None) == "2,000 users at day 0, 2,000 items"
+    real = from_dict(
+        ScenarioConfig,
+        {"name": "m", "agents": [{"name": "random"}], "world": {"kind": "movielens-100k"}},
+    )
+    users = {("random", 0): pd.DataFrame({"cohort": [True, True, False]})}
+    # A data world's sizes are not the config's (2,000): they come from a run's users.
+    assert _world_sizes(real, users) == "from the data: 2 users at day 0, 3 in all"
+    assert _world_sizes(real, None) == "users and items from the data"

@@ -335,6 +335,17 @@ def _paired_figure(plt, metrics, order, baseline):  # noqa: ANN001, ANN202
     return fig
 
 
+def _world_sizes(scenario: ScenarioConfig, users: dict | None) -> str:
+    """The world's size as the report states it: from the config, or from a run's users."""
+    w = scenario.world
+    if w.kind == "synthetic":
+        return f"{w.users.n_users:,} users at day 0, {w.items.n_items:,} items"
+    if users:  # sizes come from the data: read them off a run's user table
+        u = next(iter(users.values()))
+        return f"from the data: {int(u['cohort'].sum()):,} users at day 0, {len(u):,} in all"
+    return "users and items from the data"
+
+
 def _survival_figure(plt, users, order, days):  # noqa: ANN001, ANN202
     """Two panels: survival of the day-0 cohort, and time to the second visit."""
     from simrec.metrics.survival import kaplan_meier
@@ -524,8 +535,8 @@ def _write(
         f"**Question.** {scenario.question or '(none stated)'}",
         "",
         f"{len(order)} agents × {len(seeds)} seeds {seeds}, {days} simulated days, world "
-        f"`{scenario.world.kind}` ({scenario.world.users.n_users:,} users at day 0, "
-        f"{scenario.world.items.n_items:,} items), slate of {scenario.simulation.slate_size}.",
+        f"`{scenario.world.kind}` ({_world_sizes(scenario, result.users)}), slate of "
+        f"{scenario.simulation.slate_size}.",
         "Every agent meets the same users and the same behavioural draws for a given seed "
         "(common random numbers), so differences are paired seed by seed.",
         "",
