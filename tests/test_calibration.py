@@ -159,3 +159,17 @@ def test_calibrate_command_prints_the_heldout_tables(movielens, capsys):
         assert line in out
     assert "activity, held-out period (real ratings vs simulated clicks)" in out
     assert "volume, real / simulated clicks per active user" in out
+
+
+def test_session_loss_by_hand():
+    import pandas as pd
+
+    from simrec.calibration import session_loss
+
+    table = pd.DataFrame(
+        {"real": [100.0, 10.0, 0.6], "simulated": [50.0, 20.0, 0.2]},
+        index=["per_user_mean", "gap_mean_days", "single_day_users"],
+    )
+    logit = np.log(0.6 / 0.4) - np.log(0.2 / 0.8)
+    assert session_loss(table) == pytest.approx(np.log(2) + np.log(2) + logit)
+    assert session_loss(table.assign(simulated=table["real"])) == 0.0
