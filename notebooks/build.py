@@ -163,16 +163,25 @@ by its short-term A/B metric would pick the one that loses the most users.""",
         (
             "markdown",
             """\
-# Calibration of the MovieLens-100K world
+# Calibration of the MovieLens-100K world on a held-out period
 
 The `movielens-100k` world takes its movies, users and timeline from the real data and fits
-the hidden tastes to the 100,000 real ratings (docs/movielens.md). Here a logging policy that
-replays the real exposure (slates drawn from the available movies with probability
-proportional to real ratings^0.5, see docs/movielens.md for why the square root) runs on the
-world, and the simulated clicks are compared with the real ratings: item popularity, genre
-shares, user activity, return gaps. The data is fetched from PyPI on first use (the
-`recbole==1.2.1` wheel, 2.1 MB, GroupLens licence). Set `SIMREC_CALIBRATION_DAYS` to 185 for
-the full span of the data (about 40 s); the default is 60 days.""",
+the hidden tastes to the real ratings (docs/movielens.md). Checked on the ratings it was
+fitted to, any model looks good; here the world is fitted on the **first 80% of the ratings in
+time order** (`world.movielens.train_fraction: 0.8`) and judged on the **last 20%**, as a
+recommender would be:
+
+1. **ranking**: does the world's click model rank the movies each user rated in the held-out
+   period above the ones they did not -- better than popularity, better than a plain matrix
+   factorisation fitted on the same training ratings?
+2. **activity**: a logging policy that replays the training period's exposure runs over the
+   whole timeline; the simulated clicks of the held-out period are compared with the real
+   held-out ratings. The session, return and exposure settings were chosen on the training
+   period only (`simrec calibrate --refit`; set `SIMREC_REFIT=1` to redo it here, about 3
+   minutes).
+
+The data is fetched from PyPI on first use (the `recbole==1.2.1` wheel, 2.1 MB, GroupLens
+licence). The same commands run on MovieLens-1M with `world="movielens-1m"`.""",
         ),
         (
             "code",
@@ -181,38 +190,83 @@ import os
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 
-from simrec.calibration import calibrate, comparison
+from simrec.calibration import REFITTED, heldout_ranking, refit_sessions, temporal_calibration
 from simrec.data import load_movielens_100k
 
-days = int(os.environ.get("SIMREC_CALIBRATION_DAYS", "60"))
-real, sim, genre_tv = calibrate(days=days, exposure_power=0.5)
-print(f"{days} simulated days; total-variation distance of genre shares: {genre_tv:.3f}")
-comparison(real, sim).round(3)""",
+world = "movielens-100k"
+ranking = heldout_ranking(world, split=0.8)
+for what, share in ranking.attrs["coverage"].items():
+    print(f"{what}: {share:,.3f}" if share < 1 else f"{what}: {share:,}")
+ranking.round(3)""",
         ),
-        ("markdown", "## Genre shares of consumption (primary genre)"),
+        (
+            "code",
+            """\
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+warm = ranking.loc["users with training ratings"]
+for ax, metric in zip(axes, ["auc", "ndcg@10"], strict=True):
+    ax.barh(warm.index, warm[metric], color=["tab:blue", "tab:gray", "tab:orange"])
+    ax.set_xlabel(f"held-out {metric} (users with training ratings)")
+    if metric == "auc":
+        ax.set_xlim(0.5, 0.9)
+        ax.axvline(0.5, color="k", lw=0.5)
+fig.tight_layout()""",
+        ),
+        (
+            "markdown",
+            """\
+Popularity is a strong baseline on a temporal split: the world's click model (taste plus
+appeal, where appeal rises with training popularity) ranks as well as it on AUC -- the paired
+CI of the difference reaches zero -- and the PureSVD factorisation is behind on AUC, ahead on
+NDCG@10. The world's click model is behind popularity on NDCG@10: its taste term reorders the
+very top of the list less well than plain popularity does. 85% of the held-out ratings come
+from users who joined after the split; for them the world draws a taste from the genre they
+state at sign-up.""",
+        ),
+        (
+            "code",
+            """\
+overrides, power = REFITTED[world]
+if os.environ.get("SIMREC_REFIT"):
+    overrides, power, table = refit_sessions(world, 0.8, progress=True)
+    display(table.round(3))
+print("activity settings:", overrides, "exposure power:", power)
+out = temporal_calibration(world, 0.8, overrides, exposure_power=power)
+both = pd.concat({p: out[p] for p in ("train", "held-out")}, axis=1)
+for period in ("train", "held-out"):
+    print(
+        f"{period}: genre shares TV distance {out['genre_tv'][period]:.3f}, "
+        f"volume real / simulated {out['volume_ratio'][period]:.2f}x"
+    )
+both.round(3)""",
+        ),
+        ("markdown", "## Genre shares in the held-out period (primary genre)"),
         (
             "code",
             """\
 names = load_movielens_100k(quiet=True).genre_names
+real, sim = out["stats"]["held-out"]
 order = np.argsort(real.genre_share)[::-1]
 x = np.arange(len(order))
 fig, ax = plt.subplots(figsize=(9, 3.8))
-ax.bar(x - 0.2, real.genre_share[order], width=0.4, label="real ratings")
+ax.bar(x - 0.2, real.genre_share[order], width=0.4, label="real held-out ratings")
 ax.bar(x + 0.2, sim.genre_share[order], width=0.4, label="simulated clicks")
 ax.set_xticks(x, [names[i] for i in order], rotation=60, ha="right")
 ax.set_ylabel("share of consumption")
 ax.legend(frameon=False)
 fig.tight_layout()
-assert genre_tv < 0.15""",
+assert out["genre_tv"]["held-out"] < 0.15""",
         ),
         (
             "markdown",
             """\
-Popularity and genre shares agree closely; user activity is less concentrated in the
-simulation and most real users rate on a single day (a property of how MovieLens collected
-ratings: in bursts after sign-up) while simulated users return on a schedule -- see
-docs/movielens.md for the numbers and what they mean for a study.""",
+In the held-out period the world reproduces the popularity of movies, the genre shares, the
+share of users active on a single day and the volume of consumption per user within the
+factors docs/movielens.md states. It does not reproduce how unequal users are in activity
+(user Gini 0.36 against 0.57): every simulated user follows the same session and return
+rules, while real users range from one burst of ratings to months of returns.""",
         ),
     ],
 }
