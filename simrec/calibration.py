@@ -521,7 +521,7 @@ SESSION_CANDIDATES: tuple[dict[str, Any], ...] = tuple(
 #: MovieLens world whose conclusions rest on sessions and returns can apply the overrides.
 REFITTED: dict[str, tuple[dict[str, Any], float]] = {
     "movielens-100k": (SESSION_CANDIDATES[11], 0.25),
-    "movielens-1m": (SESSION_CANDIDATES[11], 0.25),
+    "movielens-1m": (SESSION_CANDIDATES[11], 0.5),
 }
 
 #: Exposure powers compared in the second stage of :func:`refit_sessions`.
