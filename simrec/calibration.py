@@ -42,7 +42,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from simrec.agent import Agent
-from simrec.config import Config, from_dict
+from simrec.config import Config, from_dict, replace_path
 from simrec.data.movielens import load_movielens, load_movielens_100k
 from simrec.engine import row_membership
 from simrec.metrics import gini
@@ -237,12 +237,8 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- held out
 
 
-def _world_config(
-    world: str, split: float, overrides: dict[str, Any] | None, days: int | None = None
-) -> Config:
-    base: dict[str, Any] = {"world": {"kind": world, "movielens": {"train_fraction": split}}}
-    if days is not None:
-        base["simulation"] = {"days": days}
+def _world_config(world: str, split: float, overrides: dict[str, Any] | None) -> Config:
+    base = {"world": {"kind": world, "movielens": {"train_fraction": split}}}
     return from_dict(Config, _merge(base, overrides or {}))
 
 
@@ -301,7 +297,7 @@ def heldout_ranking(
 
     from simrec.rng import make_streams
     from simrec.worlds import make_world
-    from simrec.worlds.movielens import split_time
+    from simrec.worlds.movielens import split_time, train_mask
 
     if not 0.0 < split < 1.0:
         raise ValueError(f"split: expected a share in (0, 1), got {split!r}")
@@ -313,26 +309,26 @@ def heldout_ranking(
     w = make_world(cfg.world, streams.world, streams.arrivals, cfg.simulation.days)
     r = data.ratings
     N, M = data.n_users, data.n_items
-    train = r.timestamp < split_time(data, split)
+    train = train_mask(data, split)
     judged = ~train if until >= 1.0 else ~train & (r.timestamp < split_time(data, until))
     X = sp.csr_matrix((np.ones(int(train.sum())), (r.user[train], r.item[train])), shape=(N, M))
     X.data[:] = 1.0
-    warm_u = np.diff(X.indptr) > 0
-    warm_i = np.asarray(X.sum(axis=0)).ravel() > 0
+    popularity = np.asarray(X.sum(axis=0)).ravel()
+    warm_u, warm_i = np.diff(X.indptr) > 0, popularity > 0
     held = judged & warm_i[r.item]
 
     d = cfg.world.dim
     U, S, Vt = svds(X.astype(np.float64), k=d, v0=np.full(min(N, M), 1.0 / np.sqrt(min(N, M))))
     mf_user, mf_item = U * S, Vt.T
-    popularity = np.asarray(X.sum(axis=0)).ravel()
     dyn = cfg.dynamics
     appeal = dyn.appeal_weight * w.item_truth.appeal.astype(np.float64)
     interest, topic = w.user_truth.interest.astype(np.float64), w.item_truth.topic
 
+    mf = f"MF (PureSVD, d={d})"  # no factors for new users: scored on the others only
     models = {
         "world click model": lambda u: dyn.interest_weight * (topic @ interest[u]) + appeal,
         "popularity": lambda u: popularity,
-        f"MF (PureSVD, d={d})": lambda u: mf_item @ mf_user[u],
+        mf: lambda u: mf_item @ mf_user[u],
     }
     order = np.argsort(r.user[held], kind="stable")
     hu, hi = r.user[held][order], r.item[held][order]
@@ -354,7 +350,7 @@ def heldout_ranking(
                 continue
             n_ratings += int(positive.sum())
             for name, score in models.items():
-                if is_warm or name != f"MF (PureSVD, d={d})":
+                if is_warm or name != mf:
                     per_model[name].append(_user_metrics(score(u), candidates, positive, k))
         base = np.array(per_model["popularity"])
         for name, values in per_model.items():
@@ -422,10 +418,11 @@ def temporal_calibration(
         "volume_ratio": {period: real / simulated clicks per active user (means)},
         "split_day": simulated day of the split, "days": simulated days}``.
     """
-    from simrec.worlds.movielens import split_time
+    from simrec.worlds.movielens import split_time, train_mask
 
     data = load_movielens(world, quiet=True)
-    mc = _world_config(world, split, overrides).world.movielens
+    cfg = _world_config(world, split, overrides)
+    mc = cfg.world.movielens
     r = data.ratings
     t0, cut = float(r.timestamp.min()), split_time(data, split)
 
@@ -438,9 +435,9 @@ def temporal_calibration(
     split_day = float(simulated_day(cut))
     if train_only:
         days = int(np.ceil(split_day))
-    sim = Simulation(_world_config(world, split, overrides, days))
+    sim = Simulation(replace_path(cfg, "simulation.days", days))
     w = sim.build_world(seed)
-    train = r.timestamp < cut
+    train = train_mask(data, split)
     weights = np.bincount(r.item[train], minlength=data.n_items)
     result = sim.run(ReplayExposure(weights, exposure_power), seed=seed)
     imp = result.log.impressions.columns()
