@@ -15,7 +15,7 @@ from gymnasium.vector.utils import batch_space
 from simrec.config import REWARDS, Config, EnvConfig, RewardConfig, from_dict, to_dict
 from simrec.engine import as_array
 from simrec.envs.core import LifetimeCore
-from simrec.envs.observation import LOG_PRICE_BOUND, MAX_AGE
+from simrec.envs.observation import LOG_PRICE_BOUND, MAX_AGE, PRIOR_CTR
 from simrec.envs.presets import PRESETS
 from simrec.errors import ConfigError, UnknownNameError, suggest
 from simrec.rng import check_seed
@@ -199,7 +199,7 @@ def make_spaces(core: LifetimeCore) -> tuple[spaces.Dict, spaces.Space]:
     v_lo = [] if vec is None else [vec.min(axis=0)]
     v_hi = [] if vec is None else [vec.max(axis=0)]
     zeros, ones = np.zeros(G), np.ones(G)
-    big = 1e6
+    big = float(np.log1p(1e6))  # log1p of days, requests and visits
     obs = spaces.Dict(
         {
             "profile": _box([scale_age(AGE_RANGE[0]), zeros], [scale_age(AGE_RANGE[1]), ones]),
@@ -209,7 +209,7 @@ def make_spaces(core: LifetimeCore) -> tuple[spaces.Dict, spaces.Space]:
             "context": _box([0.0, 0.0, 0.0, 0.0], [big, big, big, big]),
             "candidates": _box(
                 [zeros, -LOG_PRICE_BOUND, 0.0, 0.0, *v_lo],
-                [ones, LOG_PRICE_BOUND, MAX_AGE, 1.0, *v_hi],
+                [ones, LOG_PRICE_BOUND, np.log1p(MAX_AGE), 1.0 / PRIOR_CTR, *v_hi],
                 C,
             ),
         }
@@ -235,11 +235,13 @@ class UserLifetimeEnv(gym.Env):
 
     ``Dict`` of ``float32`` boxes: ``profile (1 + G,)`` (scaled age, one-hot stated genre),
     ``history (L, G + 2 + E)`` (last L consumed items, newest first: genre one-hot, log
-    price, optional item vector, validity flag), ``context (4,)`` (day of the user's life,
-    days since the previous request, request index in the session, visits so far) and
-    ``candidates (C, G + 3 + E)`` (genre one-hot, log price, age / 30 days, warm-up
-    popularity, optional item vector). ``E`` is the width of the ``item_vectors`` passed at
-    construction (0 if none). The candidates' item ids are in ``info["candidates"]``.
+    price, optional item vector, validity flag), ``context (4,)`` (``log1p`` of: the day of
+    the user's life, days since the previous request, request index in the session, visits
+    so far) and ``candidates (C, G + 3 + E)`` (genre one-hot, log price, ``log1p`` of the
+    age in 30-day units, warm-up CTR relative to the prior CTR of 0.02, optional item
+    vector). Every feature is of order one; no normalisation wrapper is needed. ``E`` is
+    the width of the ``item_vectors`` passed at construction (0 if none). The candidates'
+    item ids are in ``info["candidates"]``.
 
     ## Action Space
 

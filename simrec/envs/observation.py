@@ -11,10 +11,16 @@ Features (all ``float32``):
   :func:`simrec.worlds.base.scale_age`, one-hot stated genre);
 - ``history`` ``(L, G + 2 + E)``: the last L consumed items, newest first: genre one-hot, log
   price, item vector (if any), validity flag; empty slots are all zero;
-- ``context`` ``(4,)``: day of the user's life, days since the previous request, request
-  index in the session, visits so far;
-- ``candidates`` ``(C, G + 3 + E)``: genre one-hot, log price, age in days / 30 (clipped to
-  :data:`MAX_AGE`), popularity (the item's CTR smoothed by :func:`smoothed_ctr`), item vector.
+- ``context`` ``(4,)``: ``log1p`` of the day of the user's life, of the days since the
+  previous request, of the request index in the session and of the visits so far;
+- ``candidates`` ``(C, G + 3 + E)``: genre one-hot, log price, ``log1p`` of the age in units
+  of 30 days (clipped to :data:`MAX_AGE` before the log), popularity (the item's CTR smoothed
+  by :func:`smoothed_ctr`, divided by the prior CTR :data:`PRIOR_CTR`: 1 is an average item),
+  item vector.
+
+Every feature is of order one (the context and the age on a log scale, the popularity
+relative to the prior), so a policy network needs no observation normalisation
+(:func:`scale_context`).
 """
 
 from __future__ import annotations
@@ -27,10 +33,12 @@ __all__ = [
     "LOG_PRICE_BOUND",
     "MAX_AGE",
     "PRIOR_CLICKS",
+    "PRIOR_CTR",
     "PRIOR_N",
     "ObservationBuilder",
     "item_static",
     "newest_first",
+    "scale_context",
     "smoothed_ctr",
 ]
 
@@ -39,6 +47,16 @@ LOG_PRICE_BOUND = 20.0
 MAX_AGE = 100.0  # item age in units of 30 days
 #: Beta smoothing of a CTR toward 2%: (clicks + 1) / (impressions + 50).
 PRIOR_CLICKS, PRIOR_N = 1.0, 50.0
+PRIOR_CTR = PRIOR_CLICKS / PRIOR_N
+
+
+def scale_context(raw: np.ndarray) -> np.ndarray:
+    """The observed context: ``log1p`` of the raw counts and days (all non-negative).
+
+    >>> scale_context(np.array([[0.0, np.e - 1.0, 0.0, 0.0]])).round(3).tolist()
+    [[0.0, 1.0, 0.0, 0.0]]
+    """
+    return np.log1p(np.maximum(raw, 0.0)).astype(np.float32)
 
 
 def smoothed_ctr(clicks: np.ndarray, shown: np.ndarray) -> np.ndarray:
@@ -118,8 +136,8 @@ class ObservationBuilder:
         Args:
             profile: Observable profiles ``(B, 1 + G)``.
             history: ``(items, valid)`` of :func:`newest_first`, ``(B, L)`` each.
-            context: ``(B, 4)``: day of life, days since the previous request, request index
-                in the session, visits.
+            context: ``(B, 4)``, raw: day of life, days since the previous request, request
+                index in the session, visits (scaled here by :func:`scale_context`).
             candidates: Candidate item ids ``(B, C)``.
             now: Each request's time ``(B,)`` (days, for the items' age).
             popularity: Smoothed CTR of each candidate ``(B, C)``.
@@ -127,12 +145,13 @@ class ObservationBuilder:
         hist, valid = history
         h = np.concatenate([*self._item_block(hist), valid[:, :, None].astype(np.float32)], axis=2)
         h = np.where(valid[:, :, None], h, 0.0)
-        age = np.clip((now[:, None] - self.release_day[candidates]) / 30.0, 0.0, MAX_AGE)
+        age = np.log1p(np.clip((now[:, None] - self.release_day[candidates]) / 30.0, 0.0, MAX_AGE))
+        pop = popularity / PRIOR_CTR
         static, *vectors = self._item_block(candidates)
-        c = np.concatenate([static, age[:, :, None], popularity[:, :, None], *vectors], axis=2)
+        c = np.concatenate([static, age[:, :, None], pop[:, :, None], *vectors], axis=2)
         return {
             "profile": profile.astype(np.float32),
             "history": h.astype(np.float32),
-            "context": context.astype(np.float32),
+            "context": scale_context(context),
             "candidates": c.astype(np.float32),
         }
