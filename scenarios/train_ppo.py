@@ -1,17 +1,24 @@
 """Train stable-baselines3 on a simrec gymnasium env and compare it with a random policy.
 
 Question: does an unmodified SB3 agent learn to recommend better than random on a simrec
-env? (Units: mean episode reward over evaluation episodes, with its standard error.)
-Expected runtime: ~25 s for PPO on the `learnable` preset with the defaults on 2 cores.
+env? Units: mean reward per user life (the training reward) over evaluation users, with its
+95% CI; both policies meet the same users (same env seeds), unseen in training.
+Expected runtime: ~1 minute for PPO on `simrec/UserLifetime-v0` with the defaults on 2 cores
+(30k steps; `docs/rl.md` has the reference table for every env).
 
-    python scenarios/train_ppo.py                                   # PPO, learnable preset
-    python scenarios/train_ppo.py --algo dqn --timesteps 20000      # DQN on Discrete(C)
-    python scenarios/train_ppo.py --env simrec/LongTermSatisfaction-v0 --preset "" \
-        --timesteps 50000 --reward long-term --out policies/ppo_lts_longterm \
-        --logdir runs/tb --checkpoint-every 10000
+    python scenarios/train_ppo.py                                   # PPO, UserLifetime-v0
+    python scenarios/train_ppo.py --algo dqn                        # DQN on Discrete(C)
+    python scenarios/train_ppo.py --env simrec/LongTermSatisfaction-v0 --reward long-term \\
+        --timesteps 100000 --gamma 0.99 --out policies/ppo_lts --logdir runs/tb
     # then in a scenario:  - name: sb3-ppo
-    #                         params: {path: policies/ppo_lts_longterm/policy.zip,
-    #                                  sha256: <"sha256" of policies/ppo_lts_longterm/meta.json>}
+    #                         params: {path: policies/ppo_lts/policy.zip,
+    #                                  sha256: <"sha256" of policies/ppo_lts/meta.json>}
+
+Every training setting is a flag; the defaults are `simrec_agents.rl.sb3.DEFAULTS` and
+gamma = 0.99 (long-term rewards need a discount near 1; `--gamma 0` is the myopic learner).
+Observations are already of order one (log-scaled context and ages, popularity relative to
+the prior CTR): no `VecNormalize` is needed. `--policy mlp` trains SB3's own
+`MultiInputPolicy` instead of the candidate-scoring policy.
 
 Needs the ``rl`` extra (torch 2.13.0 CPU and stable-baselines3).
 """
@@ -22,58 +29,45 @@ import argparse
 import os
 import time
 
-import gymnasium as gym
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import numpy as np
 
 import simrec  # noqa: F401 - registers the envs
 from simrec.envs import ENV_IDS
 
-
-def evaluate(env_id: str, kwargs: dict, policy, episodes: int, seed: int) -> tuple[float, float]:
-    """Mean and standard error of the episode reward of ``policy(obs, env) -> action``."""
-    env = gym.make(env_id, **kwargs)
-    env.action_space.seed(seed)
-    totals = []
-    for ep in range(episodes):
-        obs, _ = env.reset(seed=seed + ep)
-        done, total = False, 0.0
-        while not done:
-            obs, reward, terminated, truncated, _ = env.step(policy(obs, env))
-            total += reward
-            done = terminated or truncated
-        totals.append(total)
-    return float(np.mean(totals)), float(np.std(totals, ddof=1) / np.sqrt(len(totals)))
+#: Flag -> SB3 argument, per algorithm (None: the default of simrec_agents.rl.sb3.DEFAULTS).
+FLAGS = {
+    "ppo": ["n_envs", "n_steps", "batch_size", "n_epochs", "learning_rate", "ent_coef"],
+    "dqn": [
+        "learning_rate",
+        "buffer_size",
+        "learning_starts",
+        "train_freq",
+        "exploration_fraction",
+        "target_update_interval",
+    ],
+}
 
 
-def train(env_id: str, kwargs: dict, algo: str, timesteps: int, seed: int, logdir: str | None):
-    """Train PPO or DQN with SB3 on the env (the library's :func:`train_policy`)."""
-    from simrec_agents.rl.sb3 import train_policy
+def main(argv: list[str] | None = None) -> dict:
+    """Train, evaluate both policies; returns ``{"seconds", "model", name: summary}``."""
+    from simrec_agents.rl.evaluate import evaluate_policy, random_policy
+    from simrec_agents.rl.sb3 import GAMMA, train_policy
 
-    preset = kwargs.get("preset") or ENV_IDS[env_id]
-    extra = {k: v for k, v in kwargs.items() if k not in ("preset", "render_mode", "reward")}
-    return train_policy(
-        algo,
-        preset,
-        kwargs.get("reward", "click"),
-        timesteps,
-        seed,
-        logdir=logdir,
-        gamma=0.5,
-        env_kwargs=extra,
-    )
-
-
-def main(argv: list[str] | None = None) -> dict[str, float]:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--env", default="simrec/UserLifetime-v0")
-    p.add_argument("--preset", default="learnable", help="preset kwarg ('' for the id's own)")
+    p.add_argument("--env", default="simrec/UserLifetime-v0", choices=list(ENV_IDS))
     p.add_argument("--algo", choices=["ppo", "dqn"], default="ppo")
-    p.add_argument("--timesteps", type=int, default=15_000)
-    p.add_argument("--episodes", type=int, default=30, help="evaluation episodes")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--logdir", default=None, help="TensorBoard log folder (optional)")
+    p.add_argument("--timesteps", type=int, default=30_000)
     p.add_argument("--reward", default="click", help="click, engagement, return, long-term")
-    p.add_argument("--save", default=None, help="save the trained policy (SB3 .zip)")
+    p.add_argument("--gamma", type=float, default=GAMMA, help="discount (0: myopic)")
+    p.add_argument("--policy", choices=["candidate", "mlp"], default="candidate")
+    p.add_argument("--episodes", type=int, default=300, help="evaluation users")
+    p.add_argument("--seed", type=int, default=0)
+    for name in sorted({f for flags in FLAGS.values() for f in flags}):
+        kind = float if name in ("learning_rate", "ent_coef", "exploration_fraction") else int
+        p.add_argument("--" + name.replace("_", "-"), type=kind, default=None)
+    p.add_argument("--logdir", default=None, help="TensorBoard log folder (optional)")
     p.add_argument(
         "--out",
         default=None,
@@ -81,49 +75,48 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     )
     p.add_argument("--checkpoint-every", type=int, default=0, help="steps between checkpoints")
     args = p.parse_args(argv)
-    kwargs = {"preset": args.preset} if args.preset else {}
-    kwargs["reward"] = args.reward
-    kwargs["render_mode"] = None  # SB3 asks for rgb_array by default; simrec renders nothing
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    preset = ENV_IDS[args.env]
+    hyper = {k: getattr(args, k) for k in FLAGS[args.algo] if getattr(args, k) is not None}
+    model = train_policy(
+        args.algo,
+        preset,
+        args.reward,
+        args.timesteps,
+        args.seed,
+        out=args.out,
+        logdir=args.logdir,
+        checkpoint_every=args.checkpoint_every,
+        gamma=args.gamma,
+        policy=args.policy,
+        **hyper,
+    )
+
+    def trained(obs: dict) -> np.ndarray:
+        return model.predict(obs, deterministic=True)[0]
 
     t0 = time.perf_counter()
-    if args.out:
-        from simrec_agents.rl.sb3 import train_policy
-
-        model = train_policy(
-            args.algo,
-            args.preset or ENV_IDS[args.env],
-            args.reward,
-            args.timesteps,
-            args.seed,
-            out=args.out,
-            logdir=args.logdir,
-            checkpoint_every=args.checkpoint_every,
-            gamma=0.5,
-        )
-    else:
-        model = train(args.env, kwargs, args.algo, args.timesteps, args.seed, args.logdir)
-    seconds = time.perf_counter() - t0
-    eval_seed = 10_000 + args.seed
-    rand = evaluate(
-        args.env, kwargs, lambda obs, env: env.action_space.sample(), args.episodes, eval_seed
-    )
-    trained = evaluate(
-        args.env,
-        kwargs,
-        lambda obs, env: model.predict(obs, deterministic=True)[0],
-        args.episodes,
-        eval_seed,
-    )
+    seed = 10_000 + args.seed  # evaluation users no training episode met
+    kw = {"slate_duplicates": "fill"}
+    rows = {
+        "random": evaluate_policy(
+            random_policy(seed), preset, args.reward, args.episodes, seed, **kw
+        ),
+        args.algo: evaluate_policy(trained, preset, args.reward, args.episodes, seed, **kw),
+    }
     print(
-        f"{args.algo} on {args.env} ({args.preset or 'default'} preset), "
-        f"{args.timesteps} steps in {seconds:.1f} s"
+        f"{args.algo} on {args.env}, reward {args.reward}, gamma {args.gamma}: "
+        f"{args.timesteps:,} steps in {model.train_seconds:.1f} s "
+        f"(evaluation {time.perf_counter() - t0:.1f} s, {args.episodes} users)"
     )
-    print(f"  random : {rand[0]:.2f} ± {rand[1]:.2f} mean episode reward")
-    print(f"  {args.algo:7s}: {trained[0]:.2f} ± {trained[1]:.2f}")
-    if args.save:
-        model.save(args.save)
-    return {"random": rand[0], args.algo: trained[0], "seconds": seconds}
+    out: dict = {"seconds": model.train_seconds, "model": model}
+    for name, outcome in rows.items():
+        s = outcome.summary()
+        print(
+            f"  {name:7s}: reward {s['reward'][0]:.2f} ± {s['reward'][1]:.2f} per user life, "
+            f"retention {s['retention'][0]:.3f} ± {s['retention'][1]:.3f}"
+        )
+        out[name] = s
+    return out
 
 
 if __name__ == "__main__":

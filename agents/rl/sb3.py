@@ -47,7 +47,7 @@ from simrec.config import to_dict
 from simrec.errors import ConfigError, DependencyNotInstalled
 from simrec.types import Cost, Feedback, RequestBatch
 
-__all__ = ["SB3DQNAgent", "SB3PPOAgent", "train_policy"]
+__all__ = ["DEFAULTS", "GAMMA", "SB3DQNAgent", "SB3PPOAgent", "train_policy"]
 
 ENV_ID = "simrec/UserLifetime-v0"
 
@@ -62,6 +62,36 @@ def _sb3():
     return stable_baselines3
 
 
+#: Training settings of :func:`train_policy` per algorithm (the reference table's, see
+#: ``docs/rl.md``): PPO on 8 env copies, 256 steps each per rollout, 4 epochs of minibatches
+#: of 256, learning rate 1e-3, entropy bonus 0.01; DQN with a 50k replay buffer, learning
+#: from step 1,000, a gradient step every 4 env steps, epsilon falling to 0.05 over the first
+#: 20% of training, the target network copied every 1,000 steps.
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "ppo": {
+        "n_envs": 8,
+        "n_steps": 256,
+        "batch_size": 256,
+        "n_epochs": 4,
+        "learning_rate": 1e-3,
+        "ent_coef": 0.01,
+    },
+    "dqn": {
+        "n_envs": 1,
+        "buffer_size": 50_000,
+        "learning_starts": 1_000,
+        "train_freq": 4,
+        "exploration_fraction": 0.2,
+        "learning_rate": 1e-3,
+        "target_update_interval": 1_000,
+    },
+}
+#: The discount of :func:`train_policy` unless given: near 1, so that what a recommendation
+#: does to the user's later visits counts (gamma = 0 is the myopic learner).
+GAMMA = 0.99
+POLICIES = ("candidate", "mlp")
+
+
 def train_policy(
     algo: str,
     preset: str = "long_term_satisfaction",
@@ -72,9 +102,10 @@ def train_policy(
     out: str | Path | None = None,
     logdir: str | Path | None = None,
     checkpoint_every: int = 0,
-    n_envs: int = 4,
-    gamma: float = 0.9,
+    gamma: float = GAMMA,
+    policy: str = "candidate",
     env_kwargs: dict | None = None,
+    callback: Any = None,
     **hyper: Any,
 ):
     """Train PPO or DQN on ``simrec/UserLifetime-v0`` with ``preset`` and ``reward``.
@@ -88,40 +119,56 @@ def train_policy(
         out: Folder for ``policy.zip``, ``meta.json`` and ``checkpoints/`` (optional).
         logdir: TensorBoard log folder (optional; needs the ``tensorboard`` package).
         checkpoint_every: Save a checkpoint every this many steps (0: none; needs ``out``).
-        n_envs: Parallel env copies (PPO; DQN uses one).
-        gamma: Discount.
+        gamma: Discount (:data:`GAMMA`; 0 trains the myopic twin).
+        policy: ``"candidate"`` (one network scores every candidate,
+            :mod:`simrec_agents.rl.sb3_policies`) or ``"mlp"`` (SB3's ``MultiInputPolicy``).
         env_kwargs: Other env keyword arguments (e.g. ``{"env": {"warmup_users": 3000}}``).
-        **hyper: Further SB3 constructor arguments (override the defaults below).
+        callback: An SB3 callback (or list) run during ``learn`` besides the checkpoints.
+        **hyper: ``n_envs`` (env copies) and SB3 constructor arguments; they override
+            :data:`DEFAULTS`.
 
     Returns:
-        The trained model.
+        The trained model (``model.train_seconds``: the seconds ``learn`` took).
     """
     check_preset_reward(preset, reward)
+    if algo not in DEFAULTS:
+        raise ConfigError(f"algo: expected 'ppo' or 'dqn', got {algo!r}")
+    if policy not in POLICIES:
+        raise ConfigError(f"policy: expected one of {', '.join(POLICIES)}, got {policy!r}")
+    if not 0.0 <= gamma <= 1.0:
+        raise ConfigError(f"gamma: expected a discount in [0, 1], got {gamma!r}")
     sb3 = _sb3()
     import torch
+    from simrec_agents.rl.sb3_policies import CandidateDQNPolicy, CandidatePPOPolicy
     from stable_baselines3.common.callbacks import CheckpointCallback
     from stable_baselines3.common.env_util import make_vec_env
 
     torch.set_num_threads(1)
-    kwargs = {"preset": preset, "reward": reward, "render_mode": None, **(env_kwargs or {})}
-    defaults = {
-        "ppo": (n_envs, {"n_steps": 128, "batch_size": 128, "learning_rate": 3e-3}),
-        "dqn": (1, {"learning_starts": 500, "exploration_fraction": 0.3}),
+    # SB3 samples each slate position independently: repeats take unused candidates.
+    kwargs = {
+        "preset": preset,
+        "reward": reward,
+        "render_mode": None,
+        "slate_duplicates": "fill",
+        **(env_kwargs or {}),
     }
-    if algo not in defaults:
-        raise ConfigError(f"algo: expected 'ppo' or 'dqn', got {algo!r}")
-    copies, options = defaults[algo]
+    options = DEFAULTS[algo] | hyper
+    copies = int(options.pop("n_envs"))
     venv = make_vec_env(ENV_ID, n_envs=copies, seed=seed, env_kwargs=kwargs)
-    model = (sb3.PPO if algo == "ppo" else sb3.DQN)(
-        "MultiInputPolicy",
+    classes = {"ppo": (sb3.PPO, CandidatePPOPolicy), "dqn": (sb3.DQN, CandidateDQNPolicy)}
+    cls, candidate_policy = classes[algo]
+    model = cls(
+        candidate_policy if policy == "candidate" else "MultiInputPolicy",
         venv,
         seed=seed,
         gamma=gamma,
         device="cpu",
         tensorboard_log=None if logdir is None else str(logdir),
-        **(options | hyper),
+        **options,
     )
-    callbacks = []
+    callbacks = (
+        [] if callback is None else list(callback if isinstance(callback, list) else [callback])
+    )
     if out is not None and checkpoint_every > 0:
         callbacks.append(
             CheckpointCallback(
@@ -146,6 +193,8 @@ def train_policy(
             "timesteps": timesteps,
             "seed": seed,
             "gamma": gamma,
+            "policy": policy,
+            "hyperparameters": options | {"n_envs": copies},
             "train_seconds": seconds,
             "env_kwargs": env_kwargs or {},
         }
