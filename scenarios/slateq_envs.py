@@ -52,24 +52,10 @@ def t_ci(x: list[float]) -> tuple[float, float]:
     return float(a.mean()), float(t_quantile_975(len(a) - 1) * a.std(ddof=1) / np.sqrt(len(a)))
 
 
-def greedy(net, k: int):
-    """Batched greedy policy of a trained SlateQ network."""
-    import torch
-    from simrec_agents.rl.slateq import features
-
-    def policy(obs: dict) -> np.ndarray:
-        s, c = features(obs)
-        with torch.no_grad():
-            idx = net.slates(torch.from_numpy(s), torch.from_numpy(c), k).numpy()
-        return idx[:, 0] if k == 1 else idx
-
-    return policy
-
-
 def run(preset: str, steps: int, seeds: int, episodes: int) -> dict[str, dict[str, list[float]]]:
     """Train every learner of ``preset`` on each training seed; evaluate; add random."""
     from simrec_agents.rl.evaluate import evaluate_policy
-    from simrec_agents.rl.slateq import train_slateq
+    from simrec_agents.rl.slateq import greedy_policy, train_slateq
 
     results: dict[str, dict[str, list[float]]] = {}
     reward = EVAL_REWARD[preset]
@@ -79,7 +65,7 @@ def run(preset: str, steps: int, seeds: int, episodes: int) -> dict[str, dict[st
             net, spec, stats = train_slateq(
                 preset, train_reward, steps=steps, gamma=gamma, seed=seed
             )
-            out = evaluate_policy(greedy(net, spec["slate_size"]), preset, reward, episodes)
+            out = evaluate_policy(greedy_policy(net, spec["slate_size"]), preset, reward, episodes)
             row = results.setdefault(label, {})
             for k, (m, _) in out.summary().items():
                 row.setdefault(k, []).append(m)

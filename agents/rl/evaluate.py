@@ -1,4 +1,18 @@
-"""Evaluate a policy on a simrec env: many users' whole lives at once, per-episode outcomes."""
+"""Evaluate a policy on a simrec env: many users' whole lives at once, per-episode outcomes.
+
+A policy is a callable from a batched observation to actions. The reference policies here
+need to know the env they act in (the slate size; the oracles its hidden state):
+:func:`evaluate_policy` calls their ``bind(env)`` first.
+
+- :func:`random_policy`: K distinct candidates uniformly at random.
+- :func:`popularity_policy`: the K candidates with the highest observed popularity (the
+  warm-up CTR feature): a greedy one-step rule that needs no training.
+- :func:`oracle_policy`: the K candidates of highest true value of consumption
+  (``"value"``: quality x match - letdown, what raises satisfaction) or of highest true
+  click utility (``"utility"``, the myopic oracle: match, appeal, fatigue), read from the
+  env's hidden state (:class:`simrec.engine.truth.GroundTruth`). They are references, not
+  learners: no policy that sees only observations can be expected to reach them.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +23,14 @@ import numpy as np
 
 from simrec.envs.vector import UserLifetimeVectorEnv
 
-__all__ = ["EpisodeOutcomes", "evaluate_policy", "mean_ci"]
+__all__ = [
+    "EpisodeOutcomes",
+    "evaluate_policy",
+    "mean_ci",
+    "oracle_policy",
+    "popularity_policy",
+    "random_policy",
+]
 
 
 @dataclass(frozen=True)
@@ -63,6 +84,8 @@ def evaluate_policy(
         **env_kwargs: Env keyword arguments.
     """
     env = UserLifetimeVectorEnv(episodes, preset=preset, reward=reward, **env_kwargs)
+    if hasattr(policy, "bind"):
+        policy.bind(env)
     obs, _ = env.reset(seed=seed)
     n = episodes
     total, clicks, minutes = np.zeros(n), np.zeros(n), np.zeros(n)
@@ -78,3 +101,72 @@ def evaluate_policy(
         days[ended] = info["day"][ended]
         live &= ~ended
     return EpisodeOutcomes(total, clicks, minutes, churned, days)
+
+
+class _EnvPolicy:
+    """A reference policy: ranks the candidates by a score, takes the top K."""
+
+    def __init__(self) -> None:
+        self.env: UserLifetimeVectorEnv | None = None
+
+    def bind(self, env: UserLifetimeVectorEnv) -> None:
+        """Remember the env (slate size; hidden state for the oracles)."""
+        self.env = env
+
+    def scores(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        raise NotImplementedError
+
+    def __call__(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        if self.env is None:
+            raise RuntimeError("a reference policy acts only after bind(env)")
+        K = self.env.core.K
+        s = self.scores(obs)
+        top = np.argsort(-s, axis=1, kind="stable")[:, :K]
+        return top[:, 0] if K == 1 else top
+
+
+class _Random(_EnvPolicy):
+    def __init__(self, seed: int) -> None:
+        super().__init__()
+        self.rng = np.random.default_rng(seed)
+
+    def scores(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        return self.rng.random(obs["candidates"].shape[:2])
+
+
+class _Popularity(_EnvPolicy):
+    def scores(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        G = self.env.core.n_genres  # candidates: genre one-hot, log price, age, popularity
+        return obs["candidates"][:, :, G + 2]
+
+
+class _Oracle(_EnvPolicy):
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        if kind not in ("value", "utility"):
+            raise ValueError(f"kind: expected 'value' or 'utility', got {kind!r}")
+        self.kind = kind
+
+    def bind(self, env: UserLifetimeVectorEnv) -> None:
+        super().bind(env)
+        self.truth = env.core.engine.ground_truth()
+
+    def scores(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        core = self.env.core
+        slots = np.arange(core.n)
+        return np.asarray(getattr(self.truth, self.kind)(slots, core.cands[slots]))
+
+
+def random_policy(seed: int = 0) -> _EnvPolicy:
+    """K distinct candidates uniformly at random (its own seeded stream)."""
+    return _Random(seed)
+
+
+def popularity_policy() -> _EnvPolicy:
+    """The K candidates of highest observed popularity (warm-up CTR)."""
+    return _Popularity()
+
+
+def oracle_policy(kind: str = "value") -> _EnvPolicy:
+    """The K candidates of highest true ``value`` or click ``utility`` (hidden state)."""
+    return _Oracle(kind)

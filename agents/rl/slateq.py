@@ -51,6 +51,7 @@ __all__ = [
     "SlateQAgent",
     "SlateQNet",
     "features",
+    "greedy_policy",
     "slate_probabilities",
     "slateq_targets",
     "train_slateq",
@@ -58,18 +59,26 @@ __all__ = [
 
 
 def features(obs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """State vectors ``(B, S)`` and candidate features ``(B, C, F)`` of a batched observation.
+    """State vectors ``(B, S)`` and candidate features ``(B, C, F + 2)`` of a batched observation.
 
-    State: the profile, the mean features of the valid history items, and the context on a
-    log scale. Candidates: the env's candidate features as they are.
+    State: the profile, the mean features of the valid history items, and the context (on a
+    log scale already). Candidates: the env's candidate features, then each candidate's
+    genre agreement with the user's stated genre and with the genre mix of the history (the
+    same agreement features as :class:`simrec_agents.rl.sb3_policies.CandidateScorer`; the
+    value network would otherwise have to learn a product of two inputs).
     """
     hist = obs["history"]
     valid = hist[:, :, -1:]
     n = np.maximum(valid.sum(axis=1), 1.0)
     mean_hist = (hist[:, :, :-1] * valid).sum(axis=1) / n
-    ctx = np.log1p(np.maximum(obs["context"], 0.0))
-    state = np.concatenate([obs["profile"], mean_hist, valid.mean(axis=1), ctx], axis=1)
-    return state.astype(np.float32), obs["candidates"].astype(np.float32)
+    state = np.concatenate([obs["profile"], mean_hist, valid.mean(axis=1), obs["context"]], axis=1)
+    cand = obs["candidates"]
+    G = obs["profile"].shape[1] - 1
+    genre = cand[:, :, :G]
+    stated = (genre * obs["profile"][:, None, 1:]).sum(axis=2, keepdims=True)
+    mix = (genre * mean_hist[:, None, :G]).sum(axis=2, keepdims=True)
+    items = np.concatenate([cand, stated, mix], axis=2)
+    return state.astype(np.float32), items.astype(np.float32)
 
 
 def slate_probabilities(
@@ -205,6 +214,7 @@ def train_slateq(
     replay: int = 100_000,
     seed: int = 0,
     env_kwargs: dict | None = None,
+    curve: list | None = None,
 ) -> tuple[SlateQNet, dict, TrainStats]:
     """Train SlateQ on the native vector env of ``preset``.
 
@@ -224,6 +234,8 @@ def train_slateq(
         replay: Replay buffer size.
         seed: Seed of the env episodes, exploration, replay sampling and initialisation.
         env_kwargs: Extra keyword arguments of the env (e.g. ``horizon_days``).
+        curve: If a list, ``(env steps so far, episode return)`` is appended to it for every
+            training episode that ends (a learning curve).
 
     Returns:
         ``(net, spec, stats)``: the trained network, the env spec it expects (``preset``,
@@ -246,7 +258,8 @@ def train_slateq(
     buf = _Replay(replay, s.shape[1], C, c.shape[2], K)
     just_reset = np.zeros(n_envs, dtype=bool)
     t0, updates, rewards = time.perf_counter(), 0, []
-    for _ in range(max(1, steps // n_envs)):
+    episode_return = np.zeros(n_envs)
+    for step in range(max(1, steps // n_envs)):
         with torch.no_grad():
             greedy = net.slates(torch.from_numpy(s), torch.from_numpy(c), K).numpy()
         explore = rng.random(n_envs) < epsilon
@@ -268,7 +281,11 @@ def train_slateq(
                 done=term[live].astype(np.float32),
             )
             rewards.append(float(r[live].mean()))
+        episode_return += np.where(live, r, 0.0)
         just_reset = term | trunc
+        if curve is not None:
+            curve.extend(((step + 1) * n_envs, float(x)) for x in episode_return[just_reset])
+        episode_return[just_reset] = 0.0
         s, c = s2, c2
         if buf.n >= batch_size:
             for _ in range(updates_per_step):
@@ -292,6 +309,18 @@ def train_slateq(
         mean_reward=float(np.mean(rewards)) if rewards else float("nan"),
     )
     return net, spec, stats
+
+
+def greedy_policy(net: SlateQNet, k: int):
+    """Batched greedy policy of a trained network: observation -> top-``k`` slate indices."""
+
+    def policy(obs: dict[str, np.ndarray]) -> np.ndarray:
+        s, c = features(obs)
+        with torch.no_grad():
+            idx = net.slates(torch.from_numpy(s), torch.from_numpy(c), k).numpy()
+        return idx[:, 0] if k == 1 else idx
+
+    return policy
 
 
 def _update(net, target, opt, b, gamma: float, K: int, tau: float) -> None:
