@@ -8,15 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from simrec.config import Config, EnvConfig, RewardConfig, from_dict
+import numpy as np
+
+from simrec.config import Config, EnvConfig, RewardConfig, from_dict, with_settings
+from simrec.dynamics.retention import churn_hazard, mean_return_gap
 
 __all__ = [
     "PRESETS",
     "interest_evolution",
     "learnable",
     "long_term_satisfaction",
+    "long_term_satisfaction_static",
     "retention",
     "user_lifetime",
+    "without_long_term_effects",
 ]
 
 
@@ -69,6 +74,58 @@ def long_term_satisfaction() -> tuple[Config, EnvConfig]:
     return cfg, EnvConfig(horizon_days=60.0, candidates=10, warmup_users=3000)
 
 
+def without_long_term_effects(config: Config) -> Config:
+    """``config`` with every lasting effect of a recommendation on the user switched off.
+
+    What the user consumes then changes nothing after the session it happened in: no
+    interest drift (``drift_rate`` and ``random_walk_sd`` 0), no genre fatigue
+    (``fatigue_weight`` 0), and satisfaction moves nothing: the churn hazard and the mean
+    return gap are held at their values at the mean initial satisfaction
+    (``churn_min = churn_max``, ``gap_min_days = gap_max_days``) and the session-exit hazard
+    drops its satisfaction term (folded into ``exit_base`` at that satisfaction). The
+    within-session effects remain (a no-click raises the exit hazard; repeats are penalised).
+    This is the negative control of Lee et al. (SIGIR 2022): with no long-term effect of
+    feedback, a greedy one-step policy should be as good as any long-term learner.
+    """
+    s0 = np.asarray(config.world.users.satisfaction_mean)
+    ret, dyn = config.retention, config.dynamics
+    hazard = float(
+        churn_hazard(
+            s0,
+            h_min=ret.churn_min,
+            h_max=ret.churn_max,
+            midpoint=ret.churn_midpoint,
+            width=ret.churn_width,
+        )
+    )
+    gap = float(
+        mean_return_gap(s0, gap_min=ret.gap_min_days, gap_max=ret.gap_max_days, shape=ret.gap_shape)
+    )
+    return with_settings(
+        config,
+        {
+            "dynamics.drift_rate": 0.0,
+            "dynamics.random_walk_sd": 0.0,
+            "dynamics.fatigue_weight": 0.0,
+            "dynamics.exit_base": dyn.exit_base - dyn.exit_satisfaction * (float(s0) - 0.5),
+            "dynamics.exit_satisfaction": 0.0,
+            "retention.churn_min": hazard,
+            "retention.churn_max": hazard,
+            "retention.gap_min_days": gap,
+            "retention.gap_max_days": gap,
+        },
+    )
+
+
+def long_term_satisfaction_static() -> tuple[Config, EnvConfig]:
+    """:func:`long_term_satisfaction` without long-term effects (the negative control).
+
+    The same catalog, users, choice model and warm-up; :func:`without_long_term_effects`.
+    """
+    cfg, env = long_term_satisfaction()
+    return without_long_term_effects(cfg), env
+
+
 def retention() -> tuple[Config, EnvConfig]:
     """KuaiSim-style cross-session retention.
 
@@ -111,6 +168,7 @@ PRESETS: dict[str, Callable[[], tuple[Config, EnvConfig]]] = {
     "user_lifetime": user_lifetime,
     "interest_evolution": interest_evolution,
     "long_term_satisfaction": long_term_satisfaction,
+    "long_term_satisfaction_static": long_term_satisfaction_static,
     "retention": retention,
     "learnable": learnable,
 }
