@@ -90,7 +90,8 @@ def _grid() -> dict[str, tuple[str, list[Learner]]]:
     """Env id -> (its evaluation reward, learners)."""
     ppo, dqn, sq, rf = 50_000, 50_000, 100_000, 50_000
     # SlateQ: 4 gradient updates per vector step of its 64 users (1 learns less: on
-    # InterestEvolution-v0 at 100k steps, engagement 11.2 vs 12.7 with 4, seed 0).
+    # InterestEvolution-v0 at 100k steps, engagement 11.2 vs 12.7 with 4, seed 0, measured
+    # before SlateQ saw the genre-agreement features).
     options = {"slateq": (("updates_per_step", 4),)}
 
     def pair(algo: str, steps: int, long_reward: str, short_reward: str) -> list[Learner]:
@@ -335,7 +336,7 @@ def summarise(cells: list[dict]) -> dict[str, dict[str, dict[str, Any]]]:
 def markdown(table: dict, cells: list[dict]) -> str:
     """The reference table and the comparisons, as Markdown."""
     lines = []
-    for env, rows in table.items():
+    for env, rows in sorted(table.items(), key=lambda kv: list(GRID).index(kv[0])):
         reward = GRID[env][0]
         lines += [
             f"### `{env}` (env reward: {reward})",
