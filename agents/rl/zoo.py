@@ -186,16 +186,26 @@ def run_reference(env_id: str, name: str, episodes: int = 2000) -> dict[str, Any
     return {"env": env_id, "label": name, "seed": None, "outcomes": out, "train_seconds": 0.0}
 
 
+def _own_learner(algo: str):
+    """``(train, trained -> batched greedy policy)`` of simrec's own env learners."""
+    if algo == "reinforce":
+        from simrec_agents.rl.reinforce_env import greedy_scores_policy, train_reinforce
+
+        return train_reinforce, lambda out: greedy_scores_policy(out[0], out[1])
+    from simrec_agents.rl.slateq import greedy_policy, train_slateq
+
+    return train_slateq, lambda out: greedy_policy(out[0], out[1]["slate_size"])
+
+
 def run_cell(env_id: str, learner: Learner, seed: int, episodes: int = 2000) -> dict[str, Any]:
     """Train ``learner`` with ``seed`` on ``env_id``, evaluate it; plain data for JSON."""
     preset = preset_of(env_id)
     reward, _ = GRID[env_id]
     curve: list[tuple[int, float]] = []
     t0 = time.perf_counter()
-    if learner.algo == "reinforce":
-        from simrec_agents.rl.reinforce_env import greedy_scores_policy, train_reinforce
-
-        scorer, k, _ = train_reinforce(
+    if learner.algo in ("reinforce", "slateq"):
+        train, to_policy = _own_learner(learner.algo)
+        trained = train(
             preset,
             learner.reward,
             steps=learner.steps,
@@ -205,21 +215,7 @@ def run_cell(env_id: str, learner: Learner, seed: int, episodes: int = 2000) -> 
             **dict(learner.options),
         )
         seconds = time.perf_counter() - t0
-        factory = lambda: greedy_scores_policy(scorer, k)  # noqa: E731
-    elif learner.algo == "slateq":
-        from simrec_agents.rl.slateq import greedy_policy, train_slateq
-
-        net, spec, _ = train_slateq(
-            preset,
-            learner.reward,
-            steps=learner.steps,
-            gamma=learner.gamma,
-            seed=seed,
-            curve=curve,
-            **dict(learner.options),
-        )
-        seconds = time.perf_counter() - t0
-        factory = lambda: greedy_policy(net, spec["slate_size"])  # noqa: E731
+        factory = lambda: to_policy(trained)  # noqa: E731
     else:
         from simrec_agents.rl.sb3 import train_policy
 
