@@ -30,6 +30,7 @@ __all__ = [
     "oracle_policy",
     "popularity_policy",
     "random_policy",
+    "top_k_actions",
 ]
 
 
@@ -103,6 +104,16 @@ def evaluate_policy(
     return EpisodeOutcomes(total, clicks, minutes, churned, days)
 
 
+def top_k_actions(scores: np.ndarray, k: int) -> np.ndarray:
+    """The env action of the ``k`` highest scores per row: ``(B,)`` if ``k == 1``, else ``(B, k)``.
+
+    >>> top_k_actions(np.array([[0.1, 0.9, 0.5]]), 2).tolist()
+    [[1, 2]]
+    """
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    return top[:, 0] if k == 1 else top
+
+
 class _EnvPolicy:
     """A reference policy: ranks the candidates by a score, takes the top K."""
 
@@ -119,10 +130,7 @@ class _EnvPolicy:
     def __call__(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         if self.env is None:
             raise RuntimeError("a reference policy acts only after bind(env)")
-        K = self.env.core.K
-        s = self.scores(obs)
-        top = np.argsort(-s, axis=1, kind="stable")[:, :K]
-        return top[:, 0] if K == 1 else top
+        return top_k_actions(self.scores(obs), self.env.core.K)
 
 
 class _Random(_EnvPolicy):

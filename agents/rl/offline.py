@@ -45,7 +45,6 @@ from simrec.errors import ConfigError, DependencyNotInstalled
 
 __all__ = [
     "BEHAVIOURS",
-    "BCPolicy",
     "behaviour_policy",
     "collect_dataset",
     "load_dataset",
@@ -301,22 +300,6 @@ def stack(dataset) -> dict[str, Any]:
     return out
 
 
-class BCPolicy:
-    """A behaviour-cloning policy: a candidate scorer; greedy top-K of its scores."""
-
-    def __init__(self, scorer, C: int, K: int) -> None:
-        self.scorer, self.C, self.K = scorer, C, K
-
-    def __call__(self, obs: dict[str, np.ndarray]) -> np.ndarray:
-        import torch
-
-        with torch.no_grad():
-            t = {k: torch.as_tensor(np.asarray(v), dtype=torch.float32) for k, v in obs.items()}
-            scores = self.scorer(t)[:, : self.C].numpy()
-        top = np.argsort(-scores, axis=1, kind="stable")[:, : self.K]
-        return top[:, 0] if self.K == 1 else top
-
-
 def train_bc(
     dataset,
     *,
@@ -324,14 +307,17 @@ def train_bc(
     batch_size: int = 256,
     lr: float = 1e-3,
     seed: int = 0,
-) -> tuple[BCPolicy, list[float]]:
+) -> tuple[Callable, list[float]]:
     """Fit a behaviour-cloning policy on a dataset's (observation, action) pairs.
 
     Returns:
-        The policy and the mean training loss of each epoch.
+        The policy (greedy top-K of the scores,
+        :func:`simrec_agents.rl.reinforce_env.greedy_scores_policy`) and the mean training
+        loss of each epoch.
     """
     import torch
     from simrec_agents.cf.torch_util import torch_setup
+    from simrec_agents.rl.reinforce_env import greedy_scores_policy
     from simrec_agents.rl.sb3_policies import CandidateScorer
 
     torch_setup()
@@ -362,4 +348,4 @@ def train_bc(
             opt.step()
             total += float(loss.detach()) * len(idx)
         losses.append(total / n)
-    return BCPolicy(scorer.eval(), C, K), losses
+    return greedy_scores_policy(scorer.eval(), K), losses

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from simrec_agents.rl.evaluate import top_k_actions
 
 from simrec.envs.vector import UserLifetimeVectorEnv
 
@@ -143,8 +144,6 @@ def greedy_scores_policy(scorer, K: int):
 
     def policy(obs: dict[str, np.ndarray]) -> np.ndarray:
         with torch.no_grad():
-            s = scorer(_tensors(obs))[:, :C].numpy()
-        top = np.argsort(-s, axis=1, kind="stable")[:, :K]
-        return top[:, 0] if K == 1 else top
+            return top_k_actions(scorer(_tensors(obs))[:, :C].numpy(), K)
 
     return policy
