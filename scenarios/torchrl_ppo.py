@@ -70,16 +70,20 @@ def main(argv: list[str] | None = None) -> dict:
     space = gym_env.observation_space
     C = space["candidates"].shape[0]
 
+    def batched(tensors):
+        """The observation keys' tensors as one flat batch, and the leading shape (torchrl
+        may call with no batch dimension, or with several)."""
+        lead = tensors[0].shape[:-1]  # profile: (..., 1 + G)
+        flat = {k: v.reshape(-1, *v.shape[len(lead) :]) for k, v in zip(KEYS, tensors, strict=True)}
+        return lead, flat
+
     class Logits(nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.scorer = CandidateScorer(space)
 
-        def forward(self, profile, history, context, candidates):
-            obs = {"profile": profile, "history": history, "context": context}
-            obs["candidates"] = candidates
-            lead = profile.shape[:-1]  # torchrl may call with no batch dimension
-            flat = {k: v.reshape(-1, *v.shape[len(lead) :]) for k, v in obs.items()}
+        def forward(self, *tensors):
+            lead, flat = batched(tensors)
             return self.scorer(flat)[:, :C].reshape(*lead, C)
 
     class Value(nn.Module):
@@ -88,11 +92,8 @@ def main(argv: list[str] | None = None) -> dict:
             self.scorer = CandidateScorer(space)
             self.head = nn.Linear(self.scorer.features_dim, 1)
 
-        def forward(self, profile, history, context, candidates):
-            obs = {"profile": profile, "history": history, "context": context}
-            obs["candidates"] = candidates
-            lead = profile.shape[:-1]
-            flat = {k: v.reshape(-1, *v.shape[len(lead) :]) for k, v in obs.items()}
+        def forward(self, *tensors):
+            lead, flat = batched(tensors)
             return self.head(self.scorer(flat)).reshape(*lead, 1)
 
     logits = Logits()
