@@ -86,6 +86,27 @@ def _parser() -> argparse.ArgumentParser:
         "rmst_days, revenue)",
     )
     _run_options(sens)
+    ab = sub.add_parser(
+        "ab",
+        help="run a scenario's A/B test (its `ab` block) beside the global rollouts: "
+        "estimate vs truth, interference and short-horizon bias",
+    )
+    ab.add_argument("scenario", type=Path, help="scenario YAML file with an `ab` block")
+    ab.add_argument("--out", type=Path, required=True, help="results folder")
+    ab.add_argument("--seeds", type=_int_list, help="override seeds, e.g. 0,1,2")
+    ab.add_argument("--days", type=int, help="override the horizon (days)")
+    ab.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", type=_setting,
+        help="override one scenario field, e.g. --set ab.share=0.1 (repeatable; YAML value)",
+    )  # fmt: skip
+    ab.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1,
+        help="parallel processes (default: CPU count)",
+    )  # fmt: skip
+    ab.add_argument("--smoke", action="store_true", help="run the scenario's tiny variant")
+    ab.add_argument("--resume", action="store_true", help="keep finished runs in --out")
+    ab.add_argument("--force", action="store_true", help="replace previous results in --out")
+    ab.add_argument("--no-progress", action="store_true", help="no progress bar")
     sub.add_parser("list", help="list worlds, agents and scenarios")
     cal = sub.add_parser(
         "calibrate",
@@ -336,6 +357,30 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ab(args: argparse.Namespace) -> int:
+    from simrec.experiments import run_ab
+
+    args.agents = None
+    scenario = _resolved(args)
+    variants = scenario.variants()
+    for label, variant in variants:
+        out = args.out / label if label else args.out
+        ab = variant.ab
+        print(
+            f"scenario {variant.name!r}: A/B {ab.treatment} vs {ab.control}, {ab.days} days, "
+            f"share {ab.share}; {len(variant.seeds)} seeds x 3 runs of "
+            f"{variant.simulation.days} days -> {out}",
+            file=sys.stderr,
+        )
+        result = run_ab(
+            variant, out, workers=args.workers, resume=args.resume, force=args.force,
+            progress=not args.no_progress,
+        )  # fmt: skip
+        print((out / "ab_report.md").read_text())
+        print(f"results: {result.out}/ (ab_summary.csv, ab_seeds.csv, runs/)")
+    return 0
+
+
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -445,6 +490,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_sensitivity(args)
         if args.command == "calibrate":
             return _cmd_calibrate(args)
+        if args.command == "ab":
+            return _cmd_ab(args)
         return _cmd_list()
     except SimrecError as err:
         if getattr(args, "traceback", False):

@@ -39,6 +39,7 @@ from simrec.rng import SEED_MAX
 __all__ = [
     "DEFAULTS_0_1",
     "REWARDS",
+    "ABConfig",
     "AgentSpec",
     "Config",
     "DynamicsConfig",
@@ -582,6 +583,17 @@ class DynamicsConfig(_Base):
         allow_inf=True,
         le=1e6,
     )
+    trend_weight: float = param(
+        0.0,
+        "b_trend: utility per unit of the platform-wide trending signal log1p(M x the item's "
+        "share of recent clicks) -- social proof, a channel between users (0: none)",
+        "utility",
+        ge=0.0,
+        le=100.0,
+    )
+    trend_tau_days: float = param(
+        1.0, "time constant of the trending signal's exponential decay", "days", gt=0.0, le=1e4
+    )
 
 
 @dataclass(frozen=True)
@@ -902,6 +914,32 @@ class ReportConfig(_Base):
 
 
 @dataclass(frozen=True)
+class ABConfig(_Base):
+    """An A/B test inside one population (``simrec ab``; docs/experiments.md).
+
+    Both arms serve in one run and share the world; the same seeds also run each agent on
+    every user (the global rollout: the truth the test's estimate is scored against).
+    """
+
+    control: str = param("", "agent label serving the control arm (empty: no A/B test)")
+    treatment: str = param("", "agent label serving the treatment arm")
+    share: float = param(0.5, "share of randomisation units in the treatment arm", "share",
+                         gt=0.0, lt=1.0)  # fmt: skip
+    unit: Literal["user"] = param("user", "randomisation unit")
+    days: int = param(14, "duration of the test", "days", gt=0, le=MAX_DAYS)
+    shared_training: bool = param(
+        False,
+        "both arms' agents learn from the logs of every arm (one platform-wide log, as when "
+        "one model table serves the whole site); false: each agent sees only its own arm",
+    )
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the scenario declares an A/B test."""
+        return bool(self.control or self.treatment)
+
+
+@dataclass(frozen=True)
 class ScenarioConfig(Config):
     """A scenario: one question, the agents and seeds, and the :class:`Config` of its runs.
 
@@ -938,6 +976,7 @@ class ScenarioConfig(Config):
         "these ranges to test whether the scenario's conclusions hold",
     )
     smoke: dict[str, Any] = param({}, "overrides giving the scenario's tiny variant")
+    ab: ABConfig = param(ABConfig, "an A/B test of two of the agents (`simrec ab`)")
 
     def __post_init__(self) -> None:
         """Validate fields, expand agent grids, check seeds, labels and the baseline."""
@@ -982,8 +1021,30 @@ class ScenarioConfig(Config):
                 f"expected one of the agent labels {labels}, got "
                 f"{self.report.ideal!r}{suggest(self.report.ideal, labels)}",
             )
+        if self.ab.enabled:
+            self._check_ab(labels)
         if self.smoke:
             self.smoke_variant()  # a broken smoke block fails now, not when it is first used
+
+    def _check_ab(self, labels: list[str]) -> None:
+        for arm in ("control", "treatment"):
+            value = getattr(self.ab, arm)
+            if value not in labels:
+                raise _FieldError(
+                    f"ab.{arm}",
+                    f"expected one of the agent labels {labels}, got {value!r}"
+                    f"{suggest(value, labels)}",
+                )
+        if self.ab.control == self.ab.treatment:
+            raise _FieldError(
+                "ab.treatment", f"expected an agent other than the control, got {self.ab.control!r}"
+            )
+        if self.ab.days > self.simulation.days:
+            raise _FieldError(
+                "ab.days",
+                f"expected at most simulation.days = {self.simulation.days} (the truth runs "
+                f"that long), got {self.ab.days}",
+            )
 
     def _check_uncertain(self, key: str, bounds: Any) -> None:
         where = f"uncertain.{key}"

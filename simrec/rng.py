@@ -72,6 +72,7 @@ class Purpose(IntEnum):
     CANDIDATES = 8
     FIRST_VISIT = 9
     LOG_SAMPLE = 10
+    AB_ASSIGNMENT = 11
 
 
 def _mix(x: np.ndarray) -> np.ndarray:

@@ -34,6 +34,7 @@ from simrec.engine.candidates import CandidateSampler
 from simrec.engine.logger import ImpressionLogger, Served
 from simrec.engine.scheduler import SessionScheduler
 from simrec.engine.slates import as_array, validate_slates
+from simrec.engine.trending import Trending
 from simrec.engine.truth import GroundTruth
 from simrec.log import EventLog
 from simrec.rng import CounterStream
@@ -45,6 +46,7 @@ from simrec.worlds.base import World
 __all__ = [
     "Engine",
     "GroundTruth",
+    "Trending",
     "as_array",
     "row_membership",
     "row_scores",
@@ -103,8 +105,11 @@ class Engine:
         N, M = world.n_users, world.n_items
         self.n_users, self.n_items = N, M
         it = world.item_truth
+        #: The platform-wide trending signal (kept for every run: the user model reads it
+        #: only when ``dynamics.trend_weight > 0``, and only then is it updated).
+        self.trending = Trending(M, config.dynamics.trend_tau_days)
         self.items = Items(it.topic, it.quality, it.appeal, world.items.genre.astype(np.int32),
-                           world.items.price)  # fmt: skip
+                           world.items.price, self.trending.signal)  # fmt: skip
         dims = {"M": M, "d": world.dim, "G": len(world.genre_names),
                 "L": config.dynamics.recent_items}  # fmt: skip
         self.model = UserModel(config, dims, components)
@@ -136,6 +141,7 @@ class Engine:
         """Apply new parameters (an intervention); a new buffer length empties the buffers."""
         self.config = config
         self.model.bind(config)
+        self.trending.tau = config.dynamics.trend_tau_days
         L = config.dynamics.recent_items
         if self.pop.recent.shape[0] != L:
             self.pop.dims["L"] = L
@@ -226,6 +232,8 @@ class Engine:
         out = Served.empty(pop.keys[u], pop.requests[u].copy(), S.shape[1], s_dtype, match_dtype)
         _over_chunks(len(u), lambda rows: self._serve_chunk(u, S, now, rows, out))
         self.logger.impressions(u, S, now, out)
+        if self.config.dynamics.trend_weight and len(u):
+            self.trending.add(S, out.clicked, float(now.max()))
         if out.ended.any():
             self.scheduler.end(u[out.ended], now[out.ended])
         return Feedback(

@@ -78,6 +78,7 @@ __all__ = [
     "resolve",
     "run_grid",
     "run_scenario",
+    "spawn_pool",
 ]
 
 
@@ -443,7 +444,7 @@ def _identity(scenario: ScenarioConfig, spec: RunSpec) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _pool(workers: int) -> Iterator[ProcessPoolExecutor]:
+def spawn_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     """A spawn pool whose workers start with one BLAS thread.
 
     Pending runs are cancelled when the block raises (a failed write stops the sweep
@@ -627,7 +628,7 @@ def run_all(
             # parallel runs do not oversubscribe the cores with BLAS threads. Agents given as
             # Python objects (perhaps defined in a notebook) run here, between the results.
             pooled = [s for s in todo if s.factory is None]
-            with _pool(min(workers, max(len(pooled), 1))) as pool:
+            with spawn_pool(min(workers, max(len(pooled), 1))) as pool:
                 futures: list[Future] = [pool.submit(execute, s) for s in pooled]
                 for spec in todo:
                     if spec.factory is not None:

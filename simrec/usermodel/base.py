@@ -83,6 +83,8 @@ class Items:
         appeal: Hidden appeal a_i.
         genre: Genre ids (int32).
         price: Prices.
+        trend: The platform-wide trending signal (float32; see
+            :class:`simrec.engine.trending.Trending`), or ``None`` where none is kept.
     """
 
     topic: np.ndarray
@@ -90,6 +92,7 @@ class Items:
     appeal: np.ndarray
     genre: np.ndarray
     price: np.ndarray
+    trend: np.ndarray | None = None
 
     @property
     def n(self) -> int:

@@ -114,7 +114,7 @@ class ChoiceComponent(Component):
             fat = np.take(np.ascontiguousarray(F).ravel(), g + np.arange(0, B * G, G)[:, None])
         if repeat is None:
             repeat = row_membership(ids, pop.recent.T[users], items.n)
-        return choice.utility(
+        v = choice.utility(
             match,
             items.appeal[ids],
             fat,
@@ -124,6 +124,9 @@ class ChoiceComponent(Component):
             fatigue_weight=dyn.fatigue_weight,
             repeat_penalty=dyn.repeat_penalty,
         )
+        if dyn.trend_weight and items.trend is not None:  # social proof (docs/experiments.md)
+            v += np.float32(dyn.trend_weight) * items.trend[ids]
+        return v
 
     def _click_mask(self, r: Request) -> None:
         """Subclasses set ``r.clicked`` (the engine's output view)."""

@@ -1,0 +1,388 @@
+r"""A/B tests inside one population, scored against the global-rollout truth.
+
+A platform's A/B test splits its users between a control and a treatment agent for a few
+weeks and compares the arms' means. Inside one population the arms share the world, and
+what one arm's users do can change what the other arm's users see and choose
+(*interference*); and a few weeks are not the long run (*short horizon*). simrec can measure
+both, because it can also run each agent on every user with the same seed (the *global
+rollout*: the counterfactual no platform has).
+
+For each seed, :func:`run_ab` runs three simulations of the scenario's whole horizon *D* on
+the same world and the same behavioural draws: the A/B population (:class:`~simrec.
+experiments.split.SplitAgent`, arms from :func:`~simrec.experiments.split.assign_arms`), the
+control agent on every user and the treatment agent on every user. Every metric is a mean
+over the day-0 cohort's users (:data:`METRICS`; churned users count with zero activity), in
+a window of the test's length *T*: the test ``[0, T)`` and the end ``[D - T, D)``.
+
+Per seed and metric:
+
+* the **A/B estimate** :math:`\hat\Delta`: treatment arm mean minus control arm mean over
+  ``[0, T)``, with the naive 95% CI a platform computes (Welch, users independent);
+* the **truth at the test's horizon** :math:`\Delta_T`: global treatment minus global control
+  over ``[0, T)``; the **truth at the end** :math:`\Delta_D`: the same over ``[D - T, D)``;
+* the **bias** :math:`\hat\Delta - \Delta_D`, split into *interference*
+  :math:`\hat\Delta - \Delta_T` and *short horizon* :math:`\Delta_T - \Delta_D`;
+* the **long-running holdout**: the arms' difference over ``[D - T, D)`` in the same A/B
+  population, minus :math:`\Delta_D` (the interference a test kept running the whole horizon
+  would still carry).
+
+Across seeds: means with 95% t-intervals, and how often the naive CI covers each truth.
+Results go to a folder, one Parquet file of per-user metrics per (run, seed), written
+atomically as each finishes (``resume`` keeps them); ``ab_summary.csv``, ``ab_seeds.csv``,
+``ab_report.md`` and a figure are written from them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import shutil
+from concurrent.futures import as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from simrec.agent import make_agent
+from simrec.config import ScenarioConfig, to_dict
+from simrec.errors import ConfigError, ResultsError
+from simrec.experiments.split import SplitAgent, assign_arms
+from simrec.runner.local import spawn_pool
+from simrec.runner.results import (
+    atomic_write_bytes,
+    atomic_write_text,
+    comparable,
+    mean_ci,
+    parquet_bytes,
+)
+from simrec.simulation import Simulation
+
+__all__ = [
+    "METRICS",
+    "ROLES",
+    "ABResult",
+    "analyse_seed",
+    "collect",
+    "run_ab",
+    "summarise",
+    "window_metrics",
+]
+
+#: The metrics of an A/B test, per day-0 cohort user, over a window of the test's length.
+METRICS: dict[str, str] = {
+    "clicks": "clicks per user per day",
+    "minutes": "engagement minutes per user per day",
+    "revenue": "revenue per user per day",
+    "active_days": "share of the window's days with a visit",
+    "retained": "share of users not churned by the window's end",
+}
+#: The three runs of a seed: the A/B population and the two global rollouts.
+ROLES = ("ab", "control", "treatment")
+#: Marker file of an A/B results folder (the experiment's identity).
+MARKER = "ab.json"
+#: Windows: the test ``[0, T)`` and the end ``[D - T, D)``.
+WINDOWS = ("test", "end")
+
+
+def window_metrics(tables: dict[str, Any], lo: float, hi: float) -> dict[str, np.ndarray]:
+    """:data:`METRICS` of each day-0 cohort user over days ``[lo, hi)`` (and ``user``).
+
+    Churned users count with zero activity; ``retained`` is 1 for a user who had not churned
+    by ``hi``.
+    """
+    arrival = np.asarray(tables["users"]["arrival_day"], dtype=np.float64)
+    n = len(arrival)
+    imp, ses = tables["impressions"], tables["sessions"]
+    day = np.asarray(imp["day"], dtype=np.float64)
+    keep = (day >= lo) & (day < hi)
+    user = np.asarray(imp["user"], dtype=np.int64)[keep]
+
+    def per_day(column: str) -> np.ndarray:
+        w = np.asarray(imp[column], dtype=np.float64)[keep]
+        return np.bincount(user, weights=w, minlength=n) / (hi - lo)
+
+    s_user = np.asarray(ses["user"], dtype=np.int64)
+    start = np.asarray(ses["start"], dtype=np.float64)
+    inside = (start >= lo) & (start < hi)
+    days = np.unique(s_user[inside] * (int(hi) + 1) + np.floor(start[inside]).astype(np.int64))
+    active = np.bincount(days // (int(hi) + 1), minlength=n) / (hi - lo)
+    churned = np.asarray(ses["churned"], dtype=bool)
+    churn_at = np.full(n, np.inf)
+    np.minimum.at(churn_at, s_user[churned], np.asarray(ses["end"], np.float64)[churned])
+    cohort = np.flatnonzero(arrival == 0.0)
+    out = {
+        "clicks": per_day("click"),
+        "minutes": per_day("engagement"),
+        "revenue": per_day("revenue"),
+        "active_days": active,
+        "retained": (churn_at >= hi).astype(np.float64),
+    }
+    return {"user": cohort} | {k: v[cohort] for k, v in out.items()}
+
+
+@dataclass(frozen=True)
+class _Task:
+    """One run of an A/B experiment (picklable: the workers rebuild the agents)."""
+
+    scenario: ScenarioConfig
+    role: str
+    seed: int
+
+
+def _agent(scenario: ScenarioConfig, label: str) -> Any:
+    spec = next(a for a in scenario.agents if a.key == label)
+    return make_agent(spec.name, **dict(spec.params))
+
+
+def _execute(task: _Task) -> pd.DataFrame:
+    """Simulate one run; its per-user metrics in both windows (columns ``window.metric``)."""
+    sc, ab = task.scenario, task.scenario.ab
+    days = sc.simulation.days
+    if task.role == "ab":
+        world = Simulation(sc.config).build_world(task.seed)
+        agent = SplitAgent(
+            _agent(sc, ab.control),
+            _agent(sc, ab.treatment),
+            assign_arms(task.seed, world.n_users, ab.share),
+            shared_training=ab.shared_training,
+            labels=(ab.control, ab.treatment),
+        )
+        label = f"ab:{ab.control}|{ab.treatment}"
+    else:
+        label = getattr(ab, task.role)
+        agent = _agent(sc, label)
+    result = Simulation(sc.config).run(
+        agent, seed=task.seed, label=label, allow_hidden_state=agent.reads_hidden_state
+    )
+    tables = result.log.tables()
+    frame = pd.DataFrame({"user": window_metrics(tables, 0, ab.days)["user"]})
+    for window, (lo, hi) in zip(WINDOWS, [(0, ab.days), (days - ab.days, days)], strict=True):
+        for key, values in window_metrics(tables, lo, hi).items():
+            if key != "user":
+                frame[f"{window}.{key}"] = values
+    if task.role == "ab":
+        frame["treated"] = assign_arms(task.seed, len(tables["users"]["arrival_day"]), ab.share)[
+            frame["user"].to_numpy()
+        ]
+    return frame
+
+
+def _welch(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Difference of means ``x - y`` and its standard error (Welch, independent units)."""
+    return float(x.mean() - y.mean()), math.sqrt(x.var(ddof=1) / len(x) + y.var(ddof=1) / len(y))
+
+
+def analyse_seed(ab: pd.DataFrame, control: pd.DataFrame, treatment: pd.DataFrame) -> pd.DataFrame:
+    """One row per metric: estimate, naive CI, truths and the bias terms of one seed.
+
+    Args:
+        ab: The A/B population's per-user metrics (with ``treated``).
+        control: The global control rollout's.
+        treatment: The global treatment rollout's.
+    """
+    t = ab["treated"].to_numpy(dtype=bool)
+    if t.all() or not t.any():
+        raise ResultsError("the A/B population has users in one arm only: raise n_users or share")
+    rows = []
+    for m in METRICS:
+        est, se = _welch(ab[f"test.{m}"].to_numpy()[t], ab[f"test.{m}"].to_numpy()[~t])
+        late, _ = _welch(ab[f"end.{m}"].to_numpy()[t], ab[f"end.{m}"].to_numpy()[~t])
+        base = float(control[f"test.{m}"].mean())
+        truth_t = float(treatment[f"test.{m}"].mean()) - base
+        truth_d = float(treatment[f"end.{m}"].mean() - control[f"end.{m}"].mean())
+        half = 1.959963984540054 * se
+        rows.append(
+            {
+                "metric": m,
+                "control_test": base,
+                "estimate": est,
+                "se": se,
+                "ci_low": est - half,
+                "ci_high": est + half,
+                "truth_test": truth_t,
+                "truth_end": truth_d,
+                "bias": est - truth_d,
+                "bias_interference": est - truth_t,
+                "bias_horizon": truth_t - truth_d,
+                "holdout_end": late,
+                "holdout_interference": late - truth_d,
+                "covers_truth_test": bool(est - half <= truth_t <= est + half),
+                "covers_truth_end": bool(est - half <= truth_d <= est + half),
+                "significant": bool(abs(est) > half),
+                "sign_agrees_end": bool(np.sign(est) == np.sign(truth_d)),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+#: Columns of the per-seed table averaged in the summary (with 95% t-intervals over seeds).
+SUMMARY_COLUMNS = (
+    "estimate",
+    "truth_test",
+    "truth_end",
+    "bias",
+    "bias_interference",
+    "bias_horizon",
+    "holdout_interference",
+)
+#: Columns summarised as the share of seeds where they hold.
+SHARE_COLUMNS = ("covers_truth_test", "covers_truth_end", "significant", "sign_agrees_end")
+
+
+def summarise(per_seed: pd.DataFrame) -> pd.DataFrame:
+    """Means and 95% CI half-widths over seeds per metric; shares for the booleans."""
+    rows = []
+    for m, g in per_seed.groupby("metric", sort=False):
+        row: dict[str, Any] = {"metric": m, "seeds": len(g), "naive_se": float(g["se"].mean())}
+        for c in SUMMARY_COLUMNS:
+            stat = mean_ci(g[c].to_numpy(dtype=np.float64))
+            row[c], row[f"{c}_ci95"] = stat["mean"], stat["ci95"]
+        for c in SHARE_COLUMNS:
+            row[c] = float(g[c].mean())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@dataclass
+class ABResult:
+    """The outcome of :func:`run_ab`.
+
+    Attributes:
+        summary: One row per metric over seeds (:func:`summarise`).
+        per_seed: One row per metric and seed (:func:`analyse_seed`, with ``seed``).
+        out: The results folder.
+    """
+
+    summary: pd.DataFrame
+    per_seed: pd.DataFrame
+    out: Path
+
+
+def _identity(scenario: ScenarioConfig) -> dict[str, Any]:
+    data = comparable(scenario) | {"ab": to_dict(scenario.ab)}
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=repr).encode()).hexdigest()
+    return {"kind": "simrec-ab", "scenario": scenario.name, "sha256": digest}
+
+
+def _run_file(out: Path, role: str, seed: int) -> Path:
+    return out / "runs" / f"{role}-seed{seed}.parquet"
+
+
+#: What an A/B results folder holds besides other files (``force`` removes only these).
+OWNED = (MARKER, "runs", "ab_seeds.csv", "ab_summary.csv", "ab_report.md", "figures")
+
+
+def _prepare(scenario: ScenarioConfig, out: Path, resume: bool, force: bool) -> None:
+    """Check (or, with ``force``, clear) the folder and write the experiment's marker."""
+    identity = _identity(scenario)
+    marker = out / MARKER
+    if out.exists() and any(out.iterdir()) and not force:
+        if not marker.is_file():
+            raise ResultsError(
+                f"{out}: not empty and not an A/B results folder; choose another --out or "
+                "pass --force"
+            )
+        found = json.loads(marker.read_text())
+        if found != identity:
+            raise ResultsError(
+                f"{out}: holds the A/B test of another scenario or design "
+                f"({found.get('scenario')!r}, sha256 {str(found.get('sha256', ''))[:12]}); "
+                "--force replaces it"
+            )
+        if not resume:
+            raise ResultsError(
+                f"{out}: holds runs of this A/B test; --resume keeps them, --force replaces them"
+            )
+    if force:
+        for name in OWNED:
+            path = out / name
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+    (out / "runs").mkdir(parents=True, exist_ok=True)
+    atomic_write_text(marker, json.dumps(identity, indent=1))
+
+
+def run_ab(
+    scenario: ScenarioConfig,
+    out: str | Path,
+    *,
+    workers: int = 1,
+    resume: bool = False,
+    force: bool = False,
+    progress: bool = True,
+) -> ABResult:
+    """Run a scenario's A/B test and its global rollouts on every seed (module docstring).
+
+    Args:
+        scenario: A scenario with an ``ab`` block.
+        out: Results folder.
+        workers: Parallel processes (1: in this process).
+        resume: Keep the finished runs of the same experiment in ``out``.
+        force: Replace whatever ``out`` holds.
+        progress: Show a progress bar over runs.
+
+    Raises:
+        ConfigError: No ``ab`` block, or impressions are sampled (the per-user metrics need
+            every impression).
+        ResultsError: ``out`` holds something else (see ``resume`` and ``force``).
+    """
+    if not scenario.ab.enabled:
+        raise ConfigError(
+            f"scenario {scenario.name!r}: ab: expected an A/B block naming control and "
+            "treatment agent labels, got none"
+        )
+    if scenario.simulation.log_impressions < 1.0:
+        raise ConfigError(
+            "simulation.log_impressions: an A/B test's per-user metrics need every impression "
+            f"logged; expected 1.0, got {scenario.simulation.log_impressions}"
+        )
+    out = Path(out)
+    _prepare(scenario, out, resume, force)
+    tasks = [_Task(scenario, role, s) for s in scenario.seeds for role in ROLES]
+    todo = [t for t in tasks if not _run_file(out, t.role, t.seed).is_file()]
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc="A/B runs", unit="run")
+
+    def finished(task: _Task, frame: pd.DataFrame) -> None:
+        atomic_write_bytes(_run_file(out, task.role, task.seed), parquet_bytes(frame, index=False))
+        if bar is not None:
+            bar.update(1)
+
+    try:
+        if workers <= 1 or len(todo) <= 1:
+            for task in todo:
+                finished(task, _execute(task))
+        else:
+            with spawn_pool(min(workers, len(todo))) as pool:
+                futures = {pool.submit(_execute, t): t for t in todo}
+                for f in as_completed(futures):
+                    finished(futures[f], f.result())
+    finally:
+        if bar is not None:
+            bar.close()
+    return collect(scenario, out)
+
+
+def collect(scenario: ScenarioConfig, out: str | Path) -> ABResult:
+    """Analyse the finished runs of an A/B results folder and write its tables and report."""
+    out = Path(out)
+    frames = []
+    for seed in scenario.seeds:
+        runs = {r: pd.read_parquet(_run_file(out, r, seed)) for r in ROLES}
+        frames.append(analyse_seed(**runs).assign(seed=seed))
+    per_seed = pd.concat(frames, ignore_index=True)
+    summary = summarise(per_seed)
+    atomic_write_text(out / "ab_seeds.csv", per_seed.to_csv(index=False))
+    atomic_write_text(out / "ab_summary.csv", summary.to_csv(index=False))
+    from simrec.experiments.report import write_ab_report
+
+    write_ab_report(scenario, summary, per_seed, out)
+    return ABResult(summary, per_seed, out)

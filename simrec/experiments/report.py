@@ -1,0 +1,130 @@
+"""The report of an A/B experiment: ``ab_report.md`` and ``figures/ab_bias.png``."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from simrec.config import ScenarioConfig
+from simrec.errors import DependencyNotInstalled
+from simrec.runner.results import atomic_write_bytes, atomic_write_text
+
+__all__ = ["write_ab_report"]
+
+
+def _pm(mean: float, half: float, digits: int = 4) -> str:
+    if math.isnan(half):
+        return f"{mean:.{digits}g}"
+    return f"{mean:.{digits}g} ± {half:.2g}"
+
+
+def _relative(row: pd.Series, column: str, base: float) -> str:
+    return f"{100.0 * row[column] / base:+.1f}%" if base else "n/a"
+
+
+def _table(summary: pd.DataFrame, per_seed: pd.DataFrame) -> str:
+    base = per_seed.groupby("metric", sort=False)["control_test"].mean()
+    head = (
+        "| metric | A/B estimate (T) | truth at T | truth at the end | bias | of which "
+        "interference | of which short horizon | naive CI covers truth at T / end | "
+        "long-running holdout's interference |\n|---|---|---|---|---|---|---|---|---|\n"
+    )
+    lines = []
+    for _, r in summary.iterrows():
+        b = float(base[r["metric"]])
+        lines.append(
+            f"| {r['metric']} | {_pm(r['estimate'], r['estimate_ci95'])} "
+            f"({_relative(r, 'estimate', b)}) | {_pm(r['truth_test'], r['truth_test_ci95'])} "
+            f"({_relative(r, 'truth_test', b)}) | {_pm(r['truth_end'], r['truth_end_ci95'])} "
+            f"| {_pm(r['bias'], r['bias_ci95'])} "
+            f"| {_pm(r['bias_interference'], r['bias_interference_ci95'])} "
+            f"| {_pm(r['bias_horizon'], r['bias_horizon_ci95'])} "
+            f"| {r['covers_truth_test']:.0%} / {r['covers_truth_end']:.0%} "
+            f"| {_pm(r['holdout_interference'], r['holdout_interference_ci95'])} |"
+        )
+    return head + "\n".join(lines)
+
+
+def _figure(summary: pd.DataFrame, per_seed: pd.DataFrame, out: Path) -> Path:
+    from simrec.report import _pyplot
+
+    plt = _pyplot()
+    base = per_seed.groupby("metric", sort=False)["control_test"].mean()
+    metrics = list(summary["metric"])
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.0 * len(metrics), 3.2))
+    kinds = [
+        ("estimate", "A/B estimate", "#4477aa"),
+        ("truth_test", "truth at T", "#228833"),
+        ("truth_end", "truth at the end", "#cc3311"),
+    ]
+    for ax, (_, r) in zip(np.atleast_1d(axes), summary.iterrows(), strict=True):
+        b = float(base[r["metric"]]) or 1.0
+        for x, (col, name, color) in enumerate(kinds):
+            half = r[f"{col}_ci95"]
+            ax.bar(x, 100.0 * r[col] / b, color=color, label=name,
+                   yerr=None if math.isnan(half) else 100.0 * half / b, capsize=3)  # fmt: skip
+        ax.axhline(0.0, color="black", linewidth=0.7)
+        ax.set_xticks([])
+        ax.set_title(r["metric"], fontsize=10)
+        ax.set_ylabel("effect, % of control at T")
+    handles, labels = np.atleast_1d(axes)[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    path = out / "figures" / "ab_bias.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, buf.getvalue())
+    return path
+
+
+def write_ab_report(
+    scenario: ScenarioConfig, summary: pd.DataFrame, per_seed: pd.DataFrame, out: Path
+) -> Path:
+    """Write ``ab_report.md`` (and the figure, when matplotlib is installed); return its path."""
+    ab = scenario.ab
+    days = scenario.simulation.days
+    channels = []
+    if scenario.dynamics.trend_weight:
+        channels.append(
+            f"users see the platform-wide trending signal (dynamics.trend_weight = "
+            f"{scenario.dynamics.trend_weight})"
+        )
+    if ab.shared_training:
+        channels.append("both arms' agents learn from every arm's logs (ab.shared_training)")
+    channel_text = "; ".join(channels) or "none (the arms share only the catalog)"
+    try:
+        figure = _figure(summary, per_seed, out)
+        fig_line = f"\n![effects]({figure.relative_to(out)})\n"
+    except DependencyNotInstalled as err:
+        fig_line = f"\n(no figure: {err})\n"
+    text = f"""# A/B test: {ab.treatment} (treatment) vs {ab.control} (control)
+
+Scenario `{scenario.name}`: {scenario.question or "(no question given)"}
+
+A {ab.days}-day test with {ab.share:.0%} of users (unit: {ab.unit}) in the treatment arm,
+inside one population that shares the world, against the truth: each agent on every user
+with the same seeds ({len(scenario.seeds)} seeds: {list(scenario.seeds)}), over the
+scenario's {days} days. Interference channels: {channel_text}.
+
+Metrics are means over the day-0 cohort's users in a window of {ab.days} days: the test
+(days 0-{ab.days - 1}) and the end (days {days - ab.days}-{days - 1}). Means ± 95% CI over
+seeds; in brackets, relative to the control's mean in the test. Bias = A/B estimate -
+truth at the end = interference (estimate - truth at T) + short horizon (truth at T - truth
+at the end). The naive CI is the one a platform computes (Welch, users independent); its
+coverage is the share of seeds where it holds the truth. The long-running holdout column is
+the arms' difference at the end in the same A/B population, minus the truth at the end.
+
+{_table(summary, per_seed)}
+{fig_line}
+Per seed: `ab_seeds.csv`; these means: `ab_summary.csv`.
+"""
+    path = out / "ab_report.md"
+    atomic_write_text(path, text)
+    return path

@@ -1,0 +1,164 @@
+"""Two agents serving one population: the arms of an A/B test.
+
+:class:`SplitAgent` is an :class:`~simrec.agent.Agent` that routes every request to the
+control or the treatment agent by the requesting user's arm, so both arms serve in one run
+and share everything the world shares: the catalog, the item state and the platform-wide
+trending signal (:mod:`simrec.engine.trending`). Each arm's agent sees only its own arm's
+feedback, unless ``shared_training`` hands every agent the feedback of both arms (one
+platform-wide log, as when one model table serves the whole site).
+
+:func:`assign_arms` draws the arms: a user is treated when a uniform keyed by the run's
+behaviour stream and the user id falls below the share, so the arms of a seed are the same
+in every run of it and independent of everything the users do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from simrec.agent import Agent, AgentContext
+from simrec.errors import InvalidActionError, in_context
+from simrec.rng import Purpose, keyed_uniform, make_streams
+from simrec.types import Cost, Feedback, RequestBatch
+
+__all__ = ["ARMS", "SplitAgent", "assign_arms"]
+
+#: The arms, in the order of :attr:`SplitAgent.agents`.
+ARMS = ("control", "treatment")
+
+
+def assign_arms(seed: int, n_users: int, share: float) -> np.ndarray:
+    """Treated users ``(n_users,)`` bool: each user independently with probability ``share``.
+
+    >>> a = assign_arms(0, 10_000, 0.3)
+    >>> bool(abs(a.mean() - 0.3) < 0.02), bool((a == assign_arms(0, 10_000, 0.3)).all())
+    (True, True)
+    """
+    users = np.arange(n_users)
+    keys = make_streams(seed).behaviour.user_keys(users)
+    return keyed_uniform(keys, Purpose.AB_ASSIGNMENT, np.zeros(n_users, dtype=np.int64)) < share
+
+
+class SplitAgent(Agent):
+    """Routes each request to the agent of the user's arm (see the module docstring).
+
+    Args:
+        control: The control arm's agent.
+        treatment: The treatment arm's agent.
+        treated: ``(N,)`` bool over every user of the world: True in the treatment arm.
+        shared_training: Give every agent the feedback of both arms.
+        labels: The arms' agent labels (named in errors).
+    """
+
+    def __init__(
+        self,
+        control: Agent,
+        treatment: Agent,
+        treated: np.ndarray,
+        shared_training: bool = False,
+        labels: tuple[str, str] = ("control", "treatment"),
+    ) -> None:
+        """Bind the arms."""
+        self.agents = (control, treatment)
+        self.treated = np.asarray(treated, dtype=bool)
+        self.shared_training = bool(shared_training)
+        self.labels = labels
+        # an instance attribute: the split reads hidden state when either arm does
+        self.reads_hidden_state = control.reads_hidden_state or treatment.reads_hidden_state  # type: ignore[misc]
+
+    def _call(self, arm: int, method: str, *args: Any) -> Any:
+        try:
+            return getattr(self.agents[arm], method)(*args)
+        except Exception as err:
+            raise in_context(err, f"{ARMS[arm]} arm {self.labels[arm]!r}") from err
+
+    def _contexts(self, context: AgentContext) -> tuple[AgentContext, AgentContext]:
+        # The treatment's stream is seeded from the agent stream, the control keeps the rest.
+        seed = int(context.rng.integers(2**63))
+        out = []
+        for arm, agent in enumerate(self.agents):
+            rng = context.rng if arm == 0 else np.random.default_rng(seed)
+            truth = context._ground_truth if agent.reads_hidden_state else None
+            out.append(dataclasses.replace(context, rng=rng, _ground_truth=truth))
+        return out[0], out[1]
+
+    def check(self, context: AgentContext) -> None:
+        """Both arms' checks."""
+        for arm in (0, 1):
+            self._call(arm, "check", context)
+
+    def setup(self, context: AgentContext) -> None:
+        """Set up both arms, each with its own random stream."""
+        super().setup(context)
+        if len(self.treated) < context.world.n_users:
+            raise ValueError(
+                f"treated: expected one arm per user of the world ({context.world.n_users}), "
+                f"got {len(self.treated)}"
+            )
+        for arm, ctx in enumerate(self._contexts(context)):
+            self._call(arm, "setup", ctx)
+
+    def _rows(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        t = self.treated[users]
+        return np.flatnonzero(~t), np.flatnonzero(t)
+
+    def recommend(self, batch: RequestBatch) -> np.ndarray:
+        """Each arm's slates for its own users' requests."""
+        out = np.empty((len(batch), batch.slate_size), dtype=np.int64)
+        for arm, rows in enumerate(self._rows(batch.users)):
+            if rows.size == 0:
+                continue
+            sub = RequestBatch(
+                users=batch.users[rows],
+                time=batch.time,
+                step=batch.step[rows],
+                available=batch.available,
+                candidates=None if batch.candidates is None else batch.candidates[rows],
+                slate_size=batch.slate_size,
+            )
+            slates = np.asarray(self._call(arm, "recommend", sub))
+            if slates.shape != (rows.size, batch.slate_size) or slates.dtype.kind not in "iu":
+                raise InvalidActionError(
+                    f"{ARMS[arm]} arm {self.labels[arm]!r}: expected integer slates of shape "
+                    f"({rows.size}, {batch.slate_size}), got {slates.dtype} {slates.shape}"
+                )
+            out[rows] = slates
+        return out
+
+    def observe(self, feedback: Feedback) -> None:
+        """Each arm's feedback to its agent (every arm's, with ``shared_training``)."""
+        for arm, rows in enumerate(self._rows(feedback.users)):
+            if self.shared_training:
+                self._call(arm, "observe", feedback)
+            elif rows.size:
+                self._call(arm, "observe", _take(feedback, rows))
+
+    def retrain(self, now: float) -> None:
+        """Retrain both arms."""
+        for arm in (0, 1):
+            self._call(arm, "retrain", now)
+
+    def on_items_released(self, items: np.ndarray, now: float) -> None:
+        """Tell both arms."""
+        for arm in (0, 1):
+            self._call(arm, "on_items_released", items, now)
+
+    def cost(self) -> Cost:
+        """Both arms' parameters (each arm's own cost is in its global run)."""
+        a, b = (self._call(arm, "cost") for arm in (0, 1))
+        return Cost(
+            params=a.params + b.params, trainable_params=a.trainable_params + b.trainable_params
+        )
+
+
+def _take(feedback: Feedback, rows: np.ndarray) -> Feedback:
+    """The feedback of the batch rows ``rows``."""
+    arrays = {
+        f.name: getattr(feedback, f.name)[rows]
+        for f in dataclasses.fields(feedback)
+        if isinstance(getattr(feedback, f.name), np.ndarray)
+    }
+    return dataclasses.replace(feedback, **arrays)

@@ -1,0 +1,259 @@
+"""A/B tests inside one population (simrec.experiments): the split, the channels, the truth."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from simrec import Agent, Simulation
+from simrec.config import Config, ScenarioConfig, from_dict, load_yaml, replace_path
+from simrec.errors import ConfigError, ResultsError
+from simrec.experiments import SplitAgent, assign_arms, run_ab
+from simrec.experiments.ab import _execute, _Task, analyse_seed, window_metrics
+from simrec.runner.results import t_quantile_975
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def scenario(**over) -> ScenarioConfig:
+    data = {
+        "name": "ab_test",
+        "seeds": [0, 1, 2],
+        "agents": [{"name": "oracle"}, {"name": "myopic-oracle"}, {"name": "random"}],
+        "ab": {"control": "oracle", "treatment": "myopic-oracle", "days": 6},
+        "world": {"items": {"n_items": 400}, "users": {"n_users": 600}},
+        "simulation": {"days": 12, "tick_minutes": 30.0},
+    }
+    for key, value in over.items():
+        data[key] = data.get(key, {}) | value if isinstance(value, dict) else value
+    return from_dict(ScenarioConfig, data)
+
+
+# ----------------------------------------------------------------------------- the split
+
+
+class Recorder(Agent):
+    """Recommends the first K items of the catalog; records whom it served and observed."""
+
+    def __init__(self) -> None:
+        self.served: set[int] = set()
+        self.observed: set[int] = set()
+
+    def recommend(self, batch):
+        self.served |= set(batch.users.tolist())
+        return np.tile(batch.available[: batch.slate_size], (len(batch), 1))
+
+    def observe(self, feedback):
+        self.observed |= set(feedback.users.tolist())
+
+
+def small_config() -> Config:
+    return from_dict(
+        Config,
+        {"world": {"items": {"n_items": 200}, "users": {"n_users": 300}},
+         "simulation": {"days": 3}},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_each_arm_serves_only_its_users_and_learns_from_its_arm_unless_shared(shared):
+    cfg = small_config()
+    treated = assign_arms(0, 300, 0.3)
+    control, treatment = Recorder(), Recorder()
+    Simulation(cfg).run(SplitAgent(control, treatment, treated, shared_training=shared), seed=0)
+    arm = {u: bool(treated[u]) for u in range(300)}
+    assert control.served and treatment.served
+    assert not any(arm[u] for u in control.served)
+    assert all(arm[u] for u in treatment.served)
+    if shared:  # one platform-wide log: both agents see every served user
+        assert control.observed == treatment.observed == control.served | treatment.served
+    else:
+        assert control.observed == control.served and treatment.observed == treatment.served
+
+
+def test_assignment_is_keyed_by_seed_and_user():
+    a = assign_arms(3, 5000, 0.2)
+    assert a.dtype == bool and abs(a.mean() - 0.2) < 0.02
+    assert np.array_equal(a, assign_arms(3, 5000, 0.2))
+    assert np.array_equal(a[:1000], assign_arms(3, 1000, 0.2))  # a user's arm is its own
+    assert not np.array_equal(a, assign_arms(4, 5000, 0.2))
+
+
+def test_an_arm_returning_bad_slates_is_named():
+    class Short(Recorder):
+        def recommend(self, batch):
+            return np.zeros((len(batch), 1), dtype=np.int64)
+
+    split = SplitAgent(Recorder(), Short(), assign_arms(0, 300, 0.5), labels=("a", "b"))
+    with pytest.raises(Exception, match=r"treatment arm 'b'.*expected integer slates of shape"):
+        Simulation(small_config()).run(split, seed=0)
+
+
+def test_without_a_channel_every_users_life_is_the_one_of_the_global_rollout():
+    """Without a shared signal and with agents that serve each user by that user alone, the
+    arms do not interfere at all: under common random numbers each user's metrics in the A/B
+    population equal, exactly, the user's metrics when the arm's agent serves everyone."""
+    sc = scenario()
+    ab, control, treatment = (_execute(_Task(sc, r, 0)) for r in ("ab", "control", "treatment"))
+    t = ab["treated"].to_numpy()
+    assert 0.4 < t.mean() < 0.6
+    cols = [c for c in ab.columns if c.startswith(("test.", "end."))]
+    for c in cols:
+        assert np.array_equal(ab[c].to_numpy()[t], treatment[c].to_numpy()[t]), c
+        assert np.array_equal(ab[c].to_numpy()[~t], control[c].to_numpy()[~t]), c
+
+
+def ci(x):
+    return t_quantile_975(len(x) - 1) * np.std(x, ddof=1) / np.sqrt(len(x))
+
+
+@pytest.mark.slow
+def test_the_ab_estimate_is_unbiased_without_a_channel_and_biased_with_the_trending_one(tmp_path):
+    """Random against the myopic oracle (random serves nobody the same way twice, so the
+    arms' users are not copies of the global runs): without a channel the estimate's error
+    against the truth at the test's horizon is zero within its 95% CI over 5 seeds.
+
+    With the trending signal on, the oracle (control) against the myopic oracle (treatment):
+    in each global rollout the trend is made by clicks on the very items its agent shows; in
+    the A/B population it is made by both arms, and only the myopic oracle, which ranks by
+    utility and so follows the trend, picks up what the other arm's users made trend. The
+    control loses its own trend and gains nothing; the estimate of the treatment's click
+    gain is too high (expected sign: estimate - truth > 0), beyond the CI."""
+    base = scenario(seeds=[0, 1, 2, 3, 4], ab={"control": "random"})
+    res = run_ab(base, tmp_path / "none", workers=1, progress=False)
+    for m in ("clicks", "minutes", "active_days"):
+        err = res.per_seed[res.per_seed.metric == m]["bias_interference"].to_numpy()
+        assert abs(err.mean()) <= ci(err), (m, err)
+    assert res.summary.set_index("metric").loc["clicks", "truth_test"] > 0
+    trend = scenario(seeds=[0, 1, 2, 3, 4], dynamics={"trend_weight": 1.0})
+    res = run_ab(trend, tmp_path / "trend", workers=1, progress=False)
+    err = res.per_seed[res.per_seed.metric == "clicks"]["bias_interference"].to_numpy()
+    assert err.mean() - ci(err) > 0, err
+    assert (tmp_path / "trend" / "ab_report.md").is_file()
+
+
+# ----------------------------------------------------------------------------- measurement
+
+
+def test_window_metrics_count_only_the_window_and_the_cohort():
+    cfg = replace_path(small_config(), "world.users.arrivals_per_day", 20.0)
+    result = Simulation(cfg).run("random", seed=1)
+    t = result.log.tables()
+    full = window_metrics(t, 0, 3)
+    a, b = window_metrics(t, 0, 1), window_metrics(t, 1, 3)
+    cohort = np.flatnonzero(t["users"]["arrival_day"] == 0.0)
+    assert np.array_equal(full["user"], cohort) and len(cohort) < len(t["users"]["arrival_day"])
+    # per-day rates: the whole is the day-weighted mean of its parts
+    assert np.allclose(3 * full["clicks"], a["clicks"] + 2 * b["clicks"])
+    imp = t["impressions"]
+    in_cohort = np.isin(imp["user"], cohort)
+    assert np.isclose(full["clicks"].sum() * 3, imp["click"][in_cohort].sum())
+    assert ((full["active_days"] >= 0) & (full["active_days"] <= 1)).all()
+    assert set(np.unique(full["retained"])) <= {0.0, 1.0}
+
+
+def test_analysis_splits_the_bias_into_interference_and_horizon():
+    import pandas as pd
+
+    n = 400
+    treated = np.arange(n) % 2 == 0
+    cols = {f"{w}.{m}": np.zeros(n) for w in ("test", "end") for m in
+            ("clicks", "minutes", "revenue", "active_days", "retained")}  # fmt: skip
+    ab = pd.DataFrame(cols | {"treated": treated})
+    ab.loc[treated, "test.clicks"] = 1.0  # the test says +1
+    ab.loc[np.arange(n) % 4 == 0, "test.clicks"] += 0.5  # some spread for the CI
+    control, treatment = pd.DataFrame(cols), pd.DataFrame(cols)
+    treatment["test.clicks"] = 0.75  # truth at T: +0.75
+    treatment["end.clicks"] = -0.25  # truth at the end: -0.25
+    row = analyse_seed(ab, control, treatment).set_index("metric").loc["clicks"]
+    assert row["estimate"] == pytest.approx(1.25)
+    assert row["truth_test"] == pytest.approx(0.75) and row["truth_end"] == pytest.approx(-0.25)
+    assert row["bias_interference"] == pytest.approx(0.5)
+    assert row["bias_horizon"] == pytest.approx(1.0)
+    assert row["bias"] == pytest.approx(row["bias_interference"] + row["bias_horizon"])
+    assert not row["sign_agrees_end"] and row["significant"]
+
+
+# ----------------------------------------------------------------------------- the channel
+
+
+def test_a_click_raises_the_trending_items_utility_for_every_other_user():
+    cfg = replace_path(small_config(), "dynamics.trend_weight", 1.0)
+    from simrec.engine import Engine
+    from simrec.rng import make_streams
+
+    s = make_streams(0)
+    sim = Simulation(cfg)
+    world = sim.build_world(0)
+    engine = Engine(world, cfg, s.behaviour, None)
+    engine.set_day(0)
+    truth = engine.ground_truth()
+    users, ids = np.arange(5), np.tile(engine.available[:3], (5, 1))
+    before = truth.utility(users, ids)
+    engine.trending.add(ids[:1, :1], np.ones((1, 1), dtype=bool), 0.0)  # someone clicked item 0
+    after = truth.utility(users, ids)
+    assert np.all(after[:, 0] > before[:, 0]) and np.array_equal(after[:, 1:], before[:, 1:])
+    off = Engine(world, small_config(), s.behaviour, None)
+    off.trending.add(ids[:1, :1], np.ones((1, 1), dtype=bool), 0.0)
+    assert np.array_equal(off.ground_truth().utility(users, ids), before)  # weight 0: none
+
+
+# ----------------------------------------------------------------------------- input
+
+
+@pytest.mark.parametrize(
+    ("ab", "match"),
+    [
+        ({"control": "oracel"}, r"ab\.control: expected one of the agent labels .*'oracle'"),
+        ({"treatment": "oracle"}, r"ab\.treatment: expected an agent other than the control"),
+        ({"days": 30}, r"ab\.days: expected at most simulation\.days = 12"),
+        ({"share": 1.0}, r"ab\.share"),
+        ({"unit": "house"}, r"ab\.unit"),
+    ],
+)
+def test_a_bad_ab_block_is_refused_naming_the_field(ab, match):
+    with pytest.raises(ConfigError, match=match):
+        scenario(ab=ab)
+
+
+def test_the_results_folder_is_guarded(tmp_path):
+    sc = scenario(seeds=[0], world={"users": {"n_users": 200}})
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    with pytest.raises(ResultsError, match="not an A/B results folder"):
+        run_ab(sc, foreign, progress=False)
+    out = tmp_path / "ab"
+    first = run_ab(sc, out, progress=False)
+    with pytest.raises(ResultsError, match="--resume keeps them"):
+        run_ab(sc, out, progress=False)
+    again = run_ab(sc, out, resume=True, progress=False)  # nothing to run: same numbers
+    assert first.per_seed.equals(again.per_seed)
+    other = dataclasses.replace(sc, ab=dataclasses.replace(sc.ab, share=0.3))
+    with pytest.raises(ResultsError, match="another scenario or design"):
+        run_ab(other, out, resume=True, progress=False)
+    (foreign / "runs").mkdir()
+    run_ab(other, foreign, force=True, progress=False)
+    assert (foreign / "notes.txt").read_text() == "mine"  # --force removes only its own files
+    with pytest.raises(ConfigError, match="ab: expected an A/B block"):
+        run_ab(dataclasses.replace(sc, ab=dataclasses.replace(sc.ab, control="", treatment="")),
+               tmp_path / "x", progress=False)  # fmt: skip
+
+
+@pytest.mark.slow
+def test_the_ab_interference_scenario_runs_from_the_command_line(tmp_path, capsys):
+    from simrec.cli import main
+
+    out = tmp_path / "abi"
+    assert main(["ab", str(REPO / "scenarios" / "ab_interference.yaml"), "--smoke",
+                 "--out", str(out), "--workers", "1", "--no-progress"]) == 0  # fmt: skip
+    shown = capsys.readouterr().out
+    assert "A/B test: myopic-oracle (treatment) vs oracle (control)" in shown
+    for variant in ("trend_weight-0.0", "trend_weight-1.0"):
+        assert (out / variant / "ab_report.md").is_file()
+        assert (out / variant / "ab_summary.csv").is_file()
+    sc = load_yaml(REPO / "scenarios" / "ab_interference.yaml")
+    assert sc.ab.days == 14 and sc.simulation.days == 180
