@@ -374,7 +374,7 @@ def _cmd_ab(args: argparse.Namespace) -> int:
         )
         result = run_ab(
             variant, out, workers=args.workers, resume=args.resume, force=args.force,
-            progress=not args.no_progress,
+            progress=not args.no_progress, truth=args.out / "truth" if label else None,
         )  # fmt: skip
         print((out / "ab_report.md").read_text())
         print(f"results: {result.out}/ (ab_summary.csv, ab_seeds.csv, runs/)")

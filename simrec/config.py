@@ -52,6 +52,7 @@ __all__ = [
     "RewardConfig",
     "ScenarioConfig",
     "SimulationConfig",
+    "SocialConfig",
     "UserModelConfig",
     "UsersConfig",
     "WorldConfig",
@@ -439,6 +440,47 @@ class MovieLensConfig(_Base):
 
 
 @dataclass(frozen=True)
+class SocialConfig(_Base):
+    """The social world (``world.kind: social``): a follow graph and shared items."""
+
+    follows: int = param(10, "accounts each user follows", "users", gt=0, le=10_000)
+    homophily: float = param(
+        4.0,
+        "weight of interest similarity in whom a user follows: P(follow k) proportional to "
+        "(followers of k + 1) x exp(homophily x <u_j, u_k>) (0: preferential attachment only)",
+        "",
+        ge=0.0,
+        le=100.0,
+    )
+    share_probability: float = param(
+        0.2, "chance that a click is shared with the user's followers", "share", ge=0.0, le=1.0
+    )
+    share_boost: float = param(
+        1.0, "utility of an item in the user's feed of shared items", "utility", ge=0.0, le=100.0
+    )
+    share_days: float = param(
+        3.0, "days a shared item stays in the followers' feeds", "days", gt=0.0, le=3650.0
+    )
+    feed_size: int = param(10, "shared items kept per user (the latest)", "items", gt=0, le=1000)
+    feed_candidates: int = param(
+        3,
+        "shared items of the feed that enter a request's candidates (when candidates are "
+        "sampled; they replace random ones)",
+        "items",
+        ge=0,
+        le=1000,
+    )
+    cluster_resolution: float = param(
+        1.0,
+        "resolution of the Louvain communities of the follow graph (cluster-randomised A/B "
+        "tests; higher: more, smaller clusters)",
+        "",
+        gt=0.0,
+        le=1000.0,
+    )
+
+
+@dataclass(frozen=True)
 class WorldConfig(_Base):
     """Which world to build and its size."""
 
@@ -447,6 +489,9 @@ class WorldConfig(_Base):
     n_genres: int = param(8, "number of genres G", "genres", gt=0)
     items: ItemsConfig = param(ItemsConfig, "item catalog")
     users: UsersConfig = param(UsersConfig, "user population")
+    social: SocialConfig = param(
+        SocialConfig, "the follow graph and sharing of the social world (kind: social)"
+    )
     movielens: MovieLensConfig = param(
         MovieLensConfig, "fit of the movielens-100k and movielens-1m worlds"
     )
@@ -925,7 +970,11 @@ class ABConfig(_Base):
     treatment: str = param("", "agent label serving the treatment arm")
     share: float = param(0.5, "share of randomisation units in the treatment arm", "share",
                          gt=0.0, lt=1.0)  # fmt: skip
-    unit: Literal["user"] = param("user", "randomisation unit")
+    unit: Literal["user", "cluster"] = param(
+        "user",
+        "randomisation unit: users, or the communities of the social world's follow graph "
+        "(whole clusters in one arm; the CI is then cluster-robust)",
+    )
     days: int = param(14, "duration of the test", "days", gt=0, le=MAX_DAYS)
     shared_training: bool = param(
         False,
@@ -989,9 +1038,10 @@ class ScenarioConfig(Config):
                 raise _FieldError(
                     f"grid.{key}", f"expected a non-empty list of values, got {values!r}"
                 )
-            _check_run_setting(
-                "grid", key, "; agent parameters have their own grid (agents[i].grid)"
-            )
+            if not key.startswith("ab."):  # A/B designs: `simrec ab` runs one per variant
+                _check_run_setting(
+                    "grid", key, "; agent parameters have their own grid (agents[i].grid)"
+                )
         for key, bounds in self.uncertain.items():
             self._check_uncertain(key, bounds)
         if not self.seeds:
@@ -1038,6 +1088,12 @@ class ScenarioConfig(Config):
         if self.ab.control == self.ab.treatment:
             raise _FieldError(
                 "ab.treatment", f"expected an agent other than the control, got {self.ab.control!r}"
+            )
+        if self.ab.unit == "cluster" and self.world.kind != "social":
+            raise _FieldError(
+                "ab.unit",
+                "'cluster' randomises the communities of a follow graph; expected world.kind: "
+                f"social, got {self.world.kind!r} (or use unit: user)",
             )
         if self.ab.days > self.simulation.days:
             raise _FieldError(

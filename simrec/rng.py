@@ -73,6 +73,7 @@ class Purpose(IntEnum):
     FIRST_VISIT = 9
     LOG_SAMPLE = 10
     AB_ASSIGNMENT = 11
+    SHARE = 12
 
 
 def _mix(x: np.ndarray) -> np.ndarray:

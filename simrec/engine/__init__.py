@@ -34,8 +34,10 @@ from simrec.engine.candidates import CandidateSampler
 from simrec.engine.logger import ImpressionLogger, Served
 from simrec.engine.scheduler import SessionScheduler
 from simrec.engine.slates import as_array, validate_slates
+from simrec.engine.social import SocialChannel
 from simrec.engine.trending import Trending
 from simrec.engine.truth import GroundTruth
+from simrec.errors import ConfigError
 from simrec.log import EventLog
 from simrec.rng import CounterStream
 from simrec.types import Feedback, RequestBatch
@@ -46,6 +48,7 @@ from simrec.worlds.base import World
 __all__ = [
     "Engine",
     "GroundTruth",
+    "SocialChannel",
     "Trending",
     "as_array",
     "row_membership",
@@ -113,6 +116,17 @@ class Engine:
         dims = {"M": M, "d": world.dim, "G": len(world.genre_names),
                 "L": config.dynamics.recent_items}  # fmt: skip
         self.model = UserModel(config, dims, components)
+        #: Sharing along the follow graph (the social world), else ``None``.
+        self.social = None
+        if world.social is not None:
+            if not hasattr(self.model.choice, "social"):
+                raise ConfigError(
+                    f"world.kind: {world.name!r} shares items along a follow graph, but the "
+                    f"choice component {type(self.model.choice).__name__} does not read the "
+                    "feeds (expected a subclass of simrec.usermodel.ChoiceComponent)"
+                )
+            self.social = SocialChannel(world.social, config.world.social, M)
+            self.model.choice.social = self.social
         self.pop = pop = self.model.population(N)
         pop.keys[:] = behaviour.user_keys(np.arange(N))
         pop.interest[:] = world.user_truth.interest
@@ -197,6 +211,10 @@ class Engine:
         cands = None
         if C > 0:
             cands = self.available[self.candidates.indices(users, len(self.available), C)]
+        if self.social is not None:
+            self.social.now = now
+            if cands is not None:
+                cands = self.social.into_candidates(users, cands, self.available_mask)
         return RequestBatch(
             users=users,
             time=now,
@@ -234,6 +252,8 @@ class Engine:
         self.logger.impressions(u, S, now, out)
         if self.config.dynamics.trend_weight and len(u):
             self.trending.add(S, out.clicked, float(now.max()))
+        if self.social is not None:
+            self.social.share(u, S, out.clicked, out.keys, out.req, float(now.max()))
         if out.ended.any():
             self.scheduler.end(u[out.ended], now[out.ended])
         return Feedback(

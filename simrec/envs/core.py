@@ -106,7 +106,18 @@ def _cached_catalog(config: Config, env: EnvConfig) -> Catalog:
 
 
 def catalog_for(config: Config, env: EnvConfig) -> Catalog:
-    """The catalog of (config, env settings), built once per process and shared."""
+    """The catalog of (config, env settings), built once per process and shared.
+
+    Raises:
+        ConfigError: The world is the social one (the envs serve users one at a time, with
+            no follow graph between them).
+    """
+    if config.world.kind == "social":
+        raise ConfigError(
+            "world.kind: the gymnasium envs serve each user alone and keep no follow graph; "
+            "expected a world without one (synthetic, movielens-100k, movielens-1m), got "
+            "'social' (run it as a population scenario)"
+        )
     key_env = replace(env, reward=type(env.reward)())  # the reward does not shape the catalog
     hashable = replace(config, simulation=replace(config.simulation, interventions=()))
     return _cached_catalog(hashable, key_env)

@@ -65,6 +65,8 @@ __all__ = [
     "ROLES",
     "ABResult",
     "analyse_seed",
+    "arms",
+    "clustered_se",
     "collect",
     "run_ab",
     "summarise",
@@ -141,12 +143,16 @@ def _execute(task: _Task) -> pd.DataFrame:
     """Simulate one run; its per-user metrics in both windows (columns ``window.metric``)."""
     sc, ab = task.scenario, task.scenario.ab
     days = sc.simulation.days
+    treated = cluster = None
     if task.role == "ab":
         world = Simulation(sc.config).build_world(task.seed)
+        if world.social is not None:
+            cluster = np.asarray(world.social.cluster)
+        treated = arms(task.scenario, task.seed, world.n_users, cluster)
         agent = SplitAgent(
             _agent(sc, ab.control),
             _agent(sc, ab.treatment),
-            assign_arms(task.seed, world.n_users, ab.share),
+            treated,
             shared_training=ab.shared_training,
             labels=(ab.control, ab.treatment),
         )
@@ -163,11 +169,22 @@ def _execute(task: _Task) -> pd.DataFrame:
         for key, values in window_metrics(tables, lo, hi).items():
             if key != "user":
                 frame[f"{window}.{key}"] = values
-    if task.role == "ab":
-        frame["treated"] = assign_arms(task.seed, len(tables["users"]["arrival_day"]), ab.share)[
-            frame["user"].to_numpy()
-        ]
+    if treated is not None:
+        users = frame["user"].to_numpy()
+        frame["treated"] = treated[users]
+        if cluster is not None:
+            frame["cluster"] = cluster[users]
+            # the share of follow edges between the arms, the same for every row
+            frame["cross_edges"] = world.social.cross_share(treated)
     return frame
+
+
+def arms(
+    scenario: ScenarioConfig, seed: int, n_users: int, cluster: np.ndarray | None
+) -> np.ndarray:
+    """The treated users of a seed under the scenario's design (``ab.unit``)."""
+    by_cluster = cluster if scenario.ab.unit == "cluster" else None
+    return assign_arms(seed, n_users, scenario.ab.share, by_cluster)
 
 
 def _welch(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -175,20 +192,47 @@ def _welch(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(x.mean() - y.mean()), math.sqrt(x.var(ddof=1) / len(x) + y.var(ddof=1) / len(y))
 
 
-def analyse_seed(ab: pd.DataFrame, control: pd.DataFrame, treatment: pd.DataFrame) -> pd.DataFrame:
-    """One row per metric: estimate, naive CI, truths and the bias terms of one seed.
+def _cluster_variance(y: np.ndarray, cluster: np.ndarray) -> float:
+    """Variance of the mean of ``y`` whose units are ``cluster`` (linearised ratio, CR1)."""
+    ids, c = np.unique(cluster, return_inverse=True)
+    k = len(ids)
+    if k < 2:
+        return math.nan
+    total, size = np.bincount(c, weights=y), np.bincount(c).astype(np.float64)
+    resid = total - y.mean() * size
+    return k / (k - 1) * float((resid**2).sum()) / size.sum() ** 2
+
+
+def clustered_se(x: np.ndarray, cx: np.ndarray, y: np.ndarray, cy: np.ndarray) -> float:
+    """Cluster-robust standard error of ``mean(x) - mean(y)`` (clusters ``cx``, ``cy``)."""
+    return math.sqrt(_cluster_variance(x, cx) + _cluster_variance(y, cy))
+
+
+def analyse_seed(
+    ab: pd.DataFrame, control: pd.DataFrame, treatment: pd.DataFrame, unit: str = "user"
+) -> pd.DataFrame:
+    """One row per metric: estimate, CI, truths and the bias terms of one seed.
+
+    The CI is the one the design calls for: users independent (Welch) for ``unit="user"``,
+    cluster-robust for ``unit="cluster"`` (``ab`` then has a ``cluster`` column); the naive
+    users-independent standard error is kept in ``se_naive`` either way.
 
     Args:
         ab: The A/B population's per-user metrics (with ``treated``).
         control: The global control rollout's.
         treatment: The global treatment rollout's.
+        unit: The randomisation unit.
     """
     t = ab["treated"].to_numpy(dtype=bool)
     if t.all() or not t.any():
         raise ResultsError("the A/B population has users in one arm only: raise n_users or share")
+    cl = ab["cluster"].to_numpy() if unit == "cluster" else None
+    cross = float(ab["cross_edges"].iloc[0]) if "cross_edges" in ab else math.nan
     rows = []
     for m in METRICS:
-        est, se = _welch(ab[f"test.{m}"].to_numpy()[t], ab[f"test.{m}"].to_numpy()[~t])
+        y = ab[f"test.{m}"].to_numpy()
+        est, se_naive = _welch(y[t], y[~t])
+        se = se_naive if cl is None else clustered_se(y[t], cl[t], y[~t], cl[~t])
         late, _ = _welch(ab[f"end.{m}"].to_numpy()[t], ab[f"end.{m}"].to_numpy()[~t])
         base = float(control[f"test.{m}"].mean())
         truth_t = float(treatment[f"test.{m}"].mean()) - base
@@ -200,6 +244,8 @@ def analyse_seed(ab: pd.DataFrame, control: pd.DataFrame, treatment: pd.DataFram
                 "control_test": base,
                 "estimate": est,
                 "se": se,
+                "se_naive": se_naive,
+                "cross_edges": cross,
                 "ci_low": est - half,
                 "ci_high": est + half,
                 "truth_test": truth_t,
@@ -236,7 +282,13 @@ def summarise(per_seed: pd.DataFrame) -> pd.DataFrame:
     """Means and 95% CI half-widths over seeds per metric; shares for the booleans."""
     rows = []
     for m, g in per_seed.groupby("metric", sort=False):
-        row: dict[str, Any] = {"metric": m, "seeds": len(g), "naive_se": float(g["se"].mean())}
+        row: dict[str, Any] = {
+            "metric": m,
+            "seeds": len(g),
+            "se": float(g["se"].mean()),
+            "se_naive": float(g["se_naive"].mean()),
+            "cross_edges": float(g["cross_edges"].mean()),
+        }
         for c in SUMMARY_COLUMNS:
             stat = mean_ci(g[c].to_numpy(dtype=np.float64))
             row[c], row[f"{c}_ci95"] = stat["mean"], stat["ci95"]
@@ -263,12 +315,27 @@ class ABResult:
 
 def _identity(scenario: ScenarioConfig) -> dict[str, Any]:
     data = comparable(scenario) | {"ab": to_dict(scenario.ab)}
-    digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=repr).encode()).hexdigest()
-    return {"kind": "simrec-ab", "scenario": scenario.name, "sha256": digest}
+    return {"kind": "simrec-ab", "scenario": scenario.name, "sha256": _digest(data)}
 
 
-def _run_file(out: Path, role: str, seed: int) -> Path:
-    return out / "runs" / f"{role}-seed{seed}.parquet"
+def _digest(data: Any) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=repr).encode()).hexdigest()
+
+
+def _run_file(scenario: ScenarioConfig, out: Path, truth: Path, role: str, seed: int) -> Path:
+    """Where a run's per-user metrics are kept.
+
+    The A/B population's in ``out/runs``; a global rollout's in ``truth``, named by a digest
+    of everything it depends on (the run's configuration, the agent, the test's length),
+    so that the designs of one world (user and cluster randomisation, other shares) share
+    their truth runs when given one ``truth`` folder.
+    """
+    if role == "ab":
+        return out / "runs" / f"ab-seed{seed}.parquet"
+    label = getattr(scenario.ab, role)
+    spec = next(a for a in scenario.agents if a.key == label)
+    key = {"config": to_dict(scenario.config), "agent": to_dict(spec), "days": scenario.ab.days}
+    return truth / f"{label}-{_digest(key)[:16]}-seed{seed}.parquet"
 
 
 #: What an A/B results folder holds besides other files (``force`` removes only these).
@@ -315,6 +382,7 @@ def run_ab(
     resume: bool = False,
     force: bool = False,
     progress: bool = True,
+    truth: str | Path | None = None,
 ) -> ABResult:
     """Run a scenario's A/B test and its global rollouts on every seed (module docstring).
 
@@ -325,6 +393,9 @@ def run_ab(
         resume: Keep the finished runs of the same experiment in ``out``.
         force: Replace whatever ``out`` holds.
         progress: Show a progress bar over runs.
+        truth: Folder of the global rollouts' runs (default ``out/runs``); designs of the
+            same world given one folder share them (``simrec ab`` does so for the variants
+            of a grid).
 
     Raises:
         ConfigError: No ``ab`` block, or impressions are sampled (the per-user metrics need
@@ -343,8 +414,14 @@ def run_ab(
         )
     out = Path(out)
     _prepare(scenario, out, resume, force)
+    truth = out / "runs" if truth is None else Path(truth)
+    truth.mkdir(parents=True, exist_ok=True)
+
+    def path(task: _Task) -> Path:
+        return _run_file(scenario, out, truth, task.role, task.seed)
+
     tasks = [_Task(scenario, role, s) for s in scenario.seeds for role in ROLES]
-    todo = [t for t in tasks if not _run_file(out, t.role, t.seed).is_file()]
+    todo = [t for t in tasks if not path(t).is_file()]
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -352,7 +429,7 @@ def run_ab(
         bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc="A/B runs", unit="run")
 
     def finished(task: _Task, frame: pd.DataFrame) -> None:
-        atomic_write_bytes(_run_file(out, task.role, task.seed), parquet_bytes(frame, index=False))
+        atomic_write_bytes(path(task), parquet_bytes(frame, index=False))
         if bar is not None:
             bar.update(1)
 
@@ -368,16 +445,17 @@ def run_ab(
     finally:
         if bar is not None:
             bar.close()
-    return collect(scenario, out)
+    return collect(scenario, out, truth)
 
 
-def collect(scenario: ScenarioConfig, out: str | Path) -> ABResult:
+def collect(scenario: ScenarioConfig, out: str | Path, truth: str | Path | None = None) -> ABResult:
     """Analyse the finished runs of an A/B results folder and write its tables and report."""
     out = Path(out)
+    truth = out / "runs" if truth is None else Path(truth)
     frames = []
     for seed in scenario.seeds:
-        runs = {r: pd.read_parquet(_run_file(out, r, seed)) for r in ROLES}
-        frames.append(analyse_seed(**runs).assign(seed=seed))
+        runs = {r: pd.read_parquet(_run_file(scenario, out, truth, r, seed)) for r in ROLES}
+        frames.append(analyse_seed(**runs, unit=scenario.ab.unit).assign(seed=seed))
     per_seed = pd.concat(frames, ignore_index=True)
     summary = summarise(per_seed)
     atomic_write_text(out / "ab_seeds.csv", per_seed.to_csv(index=False))

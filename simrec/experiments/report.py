@@ -28,16 +28,18 @@ def _relative(row: pd.Series, column: str, base: float) -> str:
 def _table(summary: pd.DataFrame, per_seed: pd.DataFrame) -> str:
     base = per_seed.groupby("metric", sort=False)["control_test"].mean()
     head = (
-        "| metric | A/B estimate (T) | truth at T | truth at the end | bias | of which "
-        "interference | of which short horizon | naive CI covers truth at T / end | "
-        "long-running holdout's interference |\n|---|---|---|---|---|---|---|---|---|\n"
+        "| metric | A/B estimate (T) | test's 95% CI ± | truth at T | truth at the end | bias "
+        "| of which interference | of which short horizon | test's CI covers truth at T / end | "
+        "long-running holdout's interference |\n|---|---|---|---|---|---|---|---|---|---|\n"
     )
     lines = []
     for _, r in summary.iterrows():
         b = float(base[r["metric"]])
+        naive = f" (naive {1.96 * r['se_naive']:.3g})" if r["se"] != r["se_naive"] else ""
         lines.append(
             f"| {r['metric']} | {_pm(r['estimate'], r['estimate_ci95'])} "
-            f"({_relative(r, 'estimate', b)}) | {_pm(r['truth_test'], r['truth_test_ci95'])} "
+            f"({_relative(r, 'estimate', b)}) | {1.96 * r['se']:.3g}{naive} "
+            f"| {_pm(r['truth_test'], r['truth_test_ci95'])} "
             f"({_relative(r, 'truth_test', b)}) | {_pm(r['truth_end'], r['truth_end_ci95'])} "
             f"| {_pm(r['bias'], r['bias_ci95'])} "
             f"| {_pm(r['bias_interference'], r['bias_interference_ci95'])} "
@@ -98,6 +100,17 @@ def write_ab_report(
         )
     if ab.shared_training:
         channels.append("both arms' agents learn from every arm's logs (ab.shared_training)")
+    if scenario.world.kind == "social":
+        cross = float(summary["cross_edges"].mean())
+        channels.append(
+            "users share clicks with their followers (world.kind: social; "
+            f"{cross:.0%} of the follow edges join the two arms)"
+        )
+    ci_text = (
+        "cluster-robust (clusters independent, users within them not)"
+        if ab.unit == "cluster"
+        else "the naive one a platform computes (Welch, users independent)"
+    )
     channel_text = "; ".join(channels) or "none (the arms share only the catalog)"
     try:
         figure = _figure(summary, per_seed, out)
@@ -117,8 +130,8 @@ Metrics are means over the day-0 cohort's users in a window of {ab.days} days: t
 (days 0-{ab.days - 1}) and the end (days {days - ab.days}-{days - 1}). Means ± 95% CI over
 seeds; in brackets, relative to the control's mean in the test. Bias = A/B estimate -
 truth at the end = interference (estimate - truth at T) + short horizon (truth at T - truth
-at the end). The naive CI is the one a platform computes (Welch, users independent); its
-coverage is the share of seeds where it holds the truth. The long-running holdout column is
+at the end). The test's CI is {ci_text}; its coverage is the share of seeds where it holds
+the truth. The long-running holdout column is
 the arms' difference at the end in the same A/B population, minus the truth at the end.
 
 {_table(summary, per_seed)}

@@ -30,16 +30,41 @@ __all__ = ["ARMS", "SplitAgent", "assign_arms"]
 ARMS = ("control", "treatment")
 
 
-def assign_arms(seed: int, n_users: int, share: float) -> np.ndarray:
-    """Treated users ``(n_users,)`` bool: each user independently with probability ``share``.
+def assign_arms(
+    seed: int, n_users: int, share: float, cluster: np.ndarray | None = None
+) -> np.ndarray:
+    """Treated users ``(n_users,)`` bool.
+
+    By user: each user independently with probability ``share``. By cluster (``cluster``:
+    each user's cluster id): ``round(share x clusters)`` whole clusters (at least one, and
+    at least one left in control), chosen uniformly -- complete randomisation, as cluster
+    experiments with few units use.
 
     >>> a = assign_arms(0, 10_000, 0.3)
     >>> bool(abs(a.mean() - 0.3) < 0.02), bool((a == assign_arms(0, 10_000, 0.3)).all())
     (True, True)
+    >>> c = np.arange(10) // 2  # five clusters of two
+    >>> t = assign_arms(0, 10, 0.4, c)
+    >>> int(t.sum()), bool((t[::2] == t[1::2]).all())
+    (4, True)
     """
-    users = np.arange(n_users)
-    keys = make_streams(seed).behaviour.user_keys(users)
-    return keyed_uniform(keys, Purpose.AB_ASSIGNMENT, np.zeros(n_users, dtype=np.int64)) < share
+    behaviour = make_streams(seed).behaviour
+    if cluster is None:
+        keys = behaviour.user_keys(np.arange(n_users))
+        zero = np.zeros(n_users, dtype=np.int64)
+        return keyed_uniform(keys, Purpose.AB_ASSIGNMENT, zero) < share
+    cluster = np.asarray(cluster, dtype=np.int64)
+    if len(cluster) != n_users:
+        raise ValueError(f"cluster: expected one id per user ({n_users}), got {len(cluster)}")
+    k = int(cluster.max()) + 1
+    if k < 2:
+        raise ValueError(f"cluster: a cluster-randomised test needs two clusters, got {k}")
+    keys = behaviour.user_keys(np.arange(k))
+    draw = keyed_uniform(keys, Purpose.AB_ASSIGNMENT, np.ones(k, dtype=np.int64))
+    n_treated = min(max(round(share * k), 1), k - 1)
+    treated_clusters = np.zeros(k, dtype=bool)
+    treated_clusters[np.argsort(draw, kind="stable")[:n_treated]] = True
+    return treated_clusters[cluster]
 
 
 class SplitAgent(Agent):

@@ -86,6 +86,9 @@ class ChoiceComponent(Component):
     uses = ("fatigue", "recent")
     reads = ("F", "repeat")
     writes = ("utility", "clicked", "clicks", "any_click", "n_clicks")
+    #: The social world's feeds (:class:`simrec.engine.social.SocialChannel`), set by the
+    #: engine: its ``boost(users, ids)`` is added to the utility. ``None`` elsewhere.
+    social: Any = None
 
     def item_utility(
         self,
@@ -126,6 +129,8 @@ class ChoiceComponent(Component):
         )
         if dyn.trend_weight and items.trend is not None:  # social proof (docs/experiments.md)
             v += np.float32(dyn.trend_weight) * items.trend[ids]
+        if self.social is not None:  # items the user's followees shared
+            v += self.social.boost(users, ids)
         return v
 
     def _click_mask(self, r: Request) -> None:

@@ -22,11 +22,13 @@ from simrec.worlds.base import (
     ItemTruth,
     KnowledgeGraph,
     ObservableWorld,
+    SocialGraph,
     UserFeatures,
     UserTruth,
     World,
 )
 from simrec.worlds.movielens import build_movielens, sample_movielens_users
+from simrec.worlds.social import build_social
 from simrec.worlds.synthetic import build_catalog, build_synthetic, sample_users
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "ItemTruth",
     "KnowledgeGraph",
     "ObservableWorld",
+    "SocialGraph",
     "UserFeatures",
     "UserTruth",
     "World",
@@ -53,6 +56,11 @@ UserSampler = Callable[
 #: World name -> (builder, sampler of fresh users, one-line description).
 WORLDS: dict[str, tuple[Builder, UserSampler, str]] = {
     "synthetic": (build_synthetic, sample_users, "genre mixture in R^d with generated item text"),
+    "social": (
+        build_social,
+        sample_users,
+        "the synthetic world plus a follow graph: users share clicks with their followers",
+    ),
     "movielens-100k": (
         build_movielens,
         sample_movielens_users,
@@ -89,6 +97,7 @@ def make_world(
 #: Worlds whose catalog can be built without the users (same draws as the whole world).
 _CATALOGS: dict[str, Callable[[WorldConfig, np.random.Generator], ItemFeatures]] = {
     "synthetic": lambda config, rng: build_catalog(config, rng)[0],
+    "social": lambda config, rng: build_catalog(config, rng)[0],
 }
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "ItemTruth",
     "KnowledgeGraph",
     "ObservableWorld",
+    "SocialGraph",
     "UserFeatures",
     "UserTruth",
     "World",
@@ -182,6 +183,52 @@ class KnowledgeGraph:
 
 
 @dataclass(frozen=True)
+class SocialGraph:
+    """Who follows whom, and the graph's communities.
+
+    Attributes:
+        follower: The following user of each edge, int64 (sorted by ``followee``).
+        followee: The followed user of each edge, int64.
+        offsets: ``(N + 1,)``: the followers of user *k* are
+            ``follower[offsets[k]:offsets[k + 1]]``.
+        cluster: Community of each user ``(N,)``, int64 in ``0 .. n_clusters - 1``.
+    """
+
+    follower: np.ndarray
+    followee: np.ndarray
+    offsets: np.ndarray
+    cluster: np.ndarray
+
+    def __post_init__(self) -> None:
+        """Make every array read-only."""
+        freeze_arrays(self)
+
+    @property
+    def n_users(self) -> int:
+        """Number of users N."""
+        return len(self.cluster)
+
+    @property
+    def n_clusters(self) -> int:
+        """Number of communities."""
+        return int(self.cluster.max()) + 1 if len(self.cluster) else 0
+
+    def followers_of(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every (index into ``users``, follower) pair: who sees what each of ``users`` shares."""
+        lo, hi = self.offsets[users], self.offsets[users + 1]
+        counts = hi - lo
+        idx = np.repeat(np.arange(len(users)), counts)
+        starts = np.repeat(lo - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+        return idx, self.follower[starts + np.arange(counts.sum())]
+
+    def cross_share(self, treated: np.ndarray) -> float:
+        """Share of the follow edges that join the two arms of an assignment."""
+        if len(self.follower) == 0:
+            return 0.0
+        return float(np.mean(treated[self.follower] != treated[self.followee]))
+
+
+@dataclass(frozen=True)
 class ObservableWorld:
     """What an agent may see of the world: observable tables and sizes, no hidden state.
 
@@ -195,6 +242,7 @@ class ObservableWorld:
     items: ItemFeatures
     users: UserFeatures
     graph: KnowledgeGraph | None = None
+    social: SocialGraph | None = None
 
     @property
     def n_items(self) -> int:
@@ -224,6 +272,7 @@ class World:
         users: Observable users.
         user_truth: Hidden users.
         graph: Observable knowledge graph of the items, if the world has its own.
+        social: Observable follow graph of the users (the social world), else ``None``.
     """
 
     name: str
@@ -233,11 +282,14 @@ class World:
     users: UserFeatures
     user_truth: UserTruth
     graph: KnowledgeGraph | None = None
+    social: SocialGraph | None = None
 
     @property
     def observable(self) -> ObservableWorld:
         """The agent-facing view."""
-        return ObservableWorld(self.name, self.genre_names, self.items, self.users, self.graph)
+        return ObservableWorld(
+            self.name, self.genre_names, self.items, self.users, self.graph, self.social
+        )
 
     @property
     def n_items(self) -> int:
