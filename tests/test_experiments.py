@@ -375,7 +375,7 @@ def test_the_envs_refuse_the_social_world():
 
     import simrec.envs  # noqa: F401 - registers the envs
 
-    with pytest.raises(ConfigError, match="world.kind: the gymnasium envs .* got 'social'"):
+    with pytest.raises(ConfigError, match=r"world\.kind: the gymnasium envs .* got 'social'"):
         gym.make("simrec/UserLifetime-v0", config=social_config())
 
 
