@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-EXTRAS ?= dev,plots,rl,cf,ray,lm,sensitivity
+EXTRAS ?= dev,plots,rl,cf,ray,lm,sensitivity,ope
 comma  := ,
 # Reinstall when the project metadata, the pins or the extras change.
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements/constraints.txt | sha1sum | cut -c1-12)-$(subst $(comma),_,$(EXTRAS))
@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	# torch, when an extra needs it, must be the CPU build 2.13.0 and come first (a later or unpinned torch pulls the CUDA build).
-	case ",$(EXTRAS)," in *,torch,*|*,lm,*|*,rl,*|*,all,*) \
+	case ",$(EXTRAS)," in *,torch,*|*,lm,*|*,rl,*|*,ope,*|*,all,*) \
 	  $(PY) -m pip install --quiet --disable-pip-version-check torch==2.13.0 ;; esac
 	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements/constraints.txt -e '.[$(EXTRAS)]'
 	rm -f $(VENV)/.installed-*

@@ -34,6 +34,10 @@ class RandomAgent(Agent):
         """Random slates."""
         return sample_distinct(self.rng, item_pool(batch), batch.slate_size)
 
+    def scores(self, batch: RequestBatch, pool: np.ndarray) -> np.ndarray:
+        """The same score for every item (a stochastic wrapper of it is uniform)."""
+        return np.zeros(pool.shape)
+
 
 class PopularityAgent(Agent):
     """Most-clicked items over a recent window, from the agent's own logs.
@@ -84,14 +88,19 @@ class PopularityAgent(Agent):
             self.recent[users[:, None], slots] = feedback.slates
             self.recent_next[users] += K
 
-    def recommend(self, batch: RequestBatch) -> np.ndarray:
-        """Top items by windowed clicks with random tie-breaks."""
+    def scores(self, batch: RequestBatch, pool: np.ndarray) -> np.ndarray:
+        """Windowed clicks of the pool ``(B, P)``; recently shown items ``-inf``."""
         self._roll(batch.day)
-        pool = item_pool(batch)
-        scores = self.counts[pool] + self.rng.random(pool.shape)
+        scores = self.counts[pool].astype(np.float64)
         if self.exclude_recent:
             seen = row_membership(pool, self.recent[batch.users], len(self.counts))
             scores[seen] = -np.inf
+        return scores
+
+    def recommend(self, batch: RequestBatch) -> np.ndarray:
+        """Top items by windowed clicks with random tie-breaks."""
+        pool = item_pool(batch)
+        scores = self.scores(batch, pool) + self.rng.random(pool.shape)
         return scores_top_k(pool, scores, batch.slate_size)
 
     def cost(self) -> Cost:

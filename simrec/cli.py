@@ -107,6 +107,27 @@ def _parser() -> argparse.ArgumentParser:
     ab.add_argument("--resume", action="store_true", help="keep finished runs in --out")
     ab.add_argument("--force", action="store_true", help="replace previous results in --out")
     ab.add_argument("--no-progress", action="store_true", help="no progress bar")
+    ope = sub.add_parser(
+        "ope",
+        help="run a scenario's off-policy evaluation study (its `ope` block): obp's "
+        "estimators on the logging policy's logs against the target policy's true value",
+    )
+    ope.add_argument("scenario", type=Path, help="scenario YAML file with an `ope` block")
+    ope.add_argument("--out", type=Path, required=True, help="results folder")
+    ope.add_argument("--seeds", type=_int_list, help="override seeds, e.g. 0,1,2")
+    ope.add_argument("--days", type=int, help="override the horizon (days)")
+    ope.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", type=_setting,
+        help="override one scenario field (repeatable; YAML value)",
+    )  # fmt: skip
+    ope.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1,
+        help="parallel processes (default: CPU count)",
+    )  # fmt: skip
+    ope.add_argument("--smoke", action="store_true", help="run the scenario's tiny variant")
+    ope.add_argument("--resume", action="store_true", help="keep finished runs in --out")
+    ope.add_argument("--force", action="store_true", help="replace previous results in --out")
+    ope.add_argument("--no-progress", action="store_true", help="no progress bar")
     sub.add_parser("list", help="list worlds, agents and scenarios")
     cal = sub.add_parser(
         "calibrate",
@@ -381,6 +402,26 @@ def _cmd_ab(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ope(args: argparse.Namespace) -> int:
+    from simrec.experiments.ope import run_ope
+
+    args.agents = None
+    scenario = _resolved(args)
+    o = scenario.ope
+    print(
+        f"scenario {scenario.name!r}: OPE of {o.target} from the logs of {o.logging}; "
+        f"{len(scenario.seeds)} seeds x 2 runs of {scenario.simulation.days} days -> {args.out}",
+        file=sys.stderr,
+    )
+    result = run_ope(
+        scenario, args.out, workers=args.workers, resume=args.resume, force=args.force,
+        progress=not args.no_progress,
+    )  # fmt: skip
+    print((args.out / "ope_report.md").read_text())
+    print(f"results: {result.out}/ (ope_summary.csv, ope_seeds.csv, runs/)")
+    return 0
+
+
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -492,6 +533,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_calibrate(args)
         if args.command == "ab":
             return _cmd_ab(args)
+        if args.command == "ope":
+            return _cmd_ope(args)
         return _cmd_list()
     except SimrecError as err:
         if getattr(args, "traceback", False):

@@ -48,6 +48,7 @@ __all__ = [
     "Intervention",
     "ItemsConfig",
     "MovieLensConfig",
+    "OPEConfig",
     "RetentionConfig",
     "RewardConfig",
     "ScenarioConfig",
@@ -989,6 +990,25 @@ class ABConfig(_Base):
 
 
 @dataclass(frozen=True)
+class OPEConfig(_Base):
+    """An off-policy evaluation study (``simrec ope``; docs/experiments.md)."""
+
+    logging: str = param(
+        "",
+        "agent label of the logging policy, a stochastic agent (epsilon-greedy, softmax) "
+        "(empty: no OPE study)",
+    )
+    target: str = param(
+        "", "agent label of the policy evaluated from the logs (epsilon-greedy, softmax)"
+    )
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the scenario declares an OPE study."""
+        return bool(self.logging or self.target)
+
+
+@dataclass(frozen=True)
 class ScenarioConfig(Config):
     """A scenario: one question, the agents and seeds, and the :class:`Config` of its runs.
 
@@ -1026,6 +1046,7 @@ class ScenarioConfig(Config):
     )
     smoke: dict[str, Any] = param({}, "overrides giving the scenario's tiny variant")
     ab: ABConfig = param(ABConfig, "an A/B test of two of the agents (`simrec ab`)")
+    ope: OPEConfig = param(OPEConfig, "an off-policy evaluation study (`simrec ope`)")
 
     def __post_init__(self) -> None:
         """Validate fields, expand agent grids, check seeds, labels and the baseline."""
@@ -1073,6 +1094,15 @@ class ScenarioConfig(Config):
             )
         if self.ab.enabled:
             self._check_ab(labels)
+        if self.ope.enabled:
+            for role in ("logging", "target"):
+                value = getattr(self.ope, role)
+                if value not in labels:
+                    raise _FieldError(
+                        f"ope.{role}",
+                        f"expected one of the agent labels {labels}, got {value!r}"
+                        f"{suggest(value, labels)}",
+                    )
         if self.smoke:
             self.smoke_variant()  # a broken smoke block fails now, not when it is first used
 
@@ -1502,11 +1532,14 @@ def markdown_tables() -> str:
         ("world.items", ItemsConfig),
         ("world.users", UsersConfig),
         ("world.movielens", MovieLensConfig),
+        ("world.social", SocialConfig),
         ("user_model", UserModelConfig),
         ("dynamics", DynamicsConfig),
         ("retention", RetentionConfig),
         ("economy", EconomyConfig),
         ("simulation", SimulationConfig),
+        ("ab", ABConfig),
+        ("ope", OPEConfig),
     ]
     out = []
     for title, cls in sections:

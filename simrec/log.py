@@ -42,6 +42,10 @@ IMPRESSION_SCHEMA: dict[str, type] = {
     "engagement": np.float32,
     "satisfaction": np.float32,
     "match": np.float32,
+    # The serving policy's probabilities (NaN when it does not say; see simrec.types.Propensities)
+    "pscore": np.float64,
+    "pscore_item": np.float64,
+    "pscore_cascade": np.float64,
 }
 
 SESSION_SCHEMA: dict[str, type] = {

@@ -14,7 +14,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Cost", "Feedback", "RequestBatch", "freeze_arrays", "readonly"]
+__all__ = [
+    "Cost",
+    "Feedback",
+    "Propensities",
+    "RequestBatch",
+    "StochasticSlates",
+    "freeze_arrays",
+    "readonly",
+]
 
 
 def readonly(a: np.ndarray) -> np.ndarray:
@@ -83,6 +91,51 @@ class RequestBatch:
     def __len__(self) -> int:
         """Number of requests B."""
         return len(self.users)
+
+
+@dataclass(frozen=True)
+class Propensities:
+    r"""A stochastic policy's probabilities of the slates it served, for off-policy evaluation.
+
+    With slate :math:`s = (i_0, \dots, i_{K-1})` drawn for request *x*:
+
+    Attributes:
+        slate: :math:`\pi(s \mid x)`, the probability of the whole ordered slate ``(B,)``.
+        item: :math:`\pi(i_k \text{ at } k \mid x)`, the marginal probability that the item
+            is at its position ``(B, K)``.
+        cascade: :math:`\pi(i_0, \dots, i_k \mid x)`, the probability of the slate's first
+            ``k + 1`` positions ``(B, K)`` (the last column equals ``slate``).
+    """
+
+    slate: np.ndarray
+    item: np.ndarray
+    cascade: np.ndarray
+
+    def take(self, rows: np.ndarray) -> Propensities:
+        """The rows ``rows``."""
+        return Propensities(self.slate[rows], self.item[rows], self.cascade[rows])
+
+    @classmethod
+    def unknown(cls, B: int, K: int) -> Propensities:
+        """NaN everywhere: a policy that does not say."""
+        return cls(np.full(B, np.nan), np.full((B, K), np.nan), np.full((B, K), np.nan))
+
+
+@dataclass(frozen=True)
+class StochasticSlates:
+    """Slates with the probabilities a stochastic agent drew them with.
+
+    An agent's ``recommend`` may return this instead of a bare ``(B, K)`` array; the
+    propensities are logged with the impressions (columns ``pscore``, ``pscore_item`` and
+    ``pscore_cascade``).
+
+    Attributes:
+        items: Item ids ``(B, K)``.
+        propensities: The :class:`Propensities` of these slates.
+    """
+
+    items: np.ndarray
+    propensities: Propensities
 
 
 @dataclass(frozen=True)

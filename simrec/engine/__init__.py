@@ -33,14 +33,14 @@ from simrec.engine import slates
 from simrec.engine.candidates import CandidateSampler
 from simrec.engine.logger import ImpressionLogger, Served
 from simrec.engine.scheduler import SessionScheduler
-from simrec.engine.slates import as_array, validate_slates
+from simrec.engine.slates import as_array, check_propensities, validate_slates
 from simrec.engine.social import SocialChannel
 from simrec.engine.trending import Trending
 from simrec.engine.truth import GroundTruth
 from simrec.errors import ConfigError
 from simrec.log import EventLog
 from simrec.rng import CounterStream
-from simrec.types import Feedback, RequestBatch
+from simrec.types import Feedback, Propensities, RequestBatch, StochasticSlates
 from simrec.usermodel import Component, Items, Request, UserModel
 from simrec.usermodel.arrays import row_membership, row_scores
 from simrec.worlds.base import World
@@ -227,16 +227,30 @@ class Engine:
     def serve(self, batch: RequestBatch, slates: object) -> Feedback:
         """Serve the agent's slates to the batch and apply every state update.
 
+        ``slates`` is the ``(B, K)`` item ids, or a :class:`~simrec.types.StochasticSlates`
+        whose propensities are logged with the impressions.
+
         Raises:
             InvalidActionError: The slates are malformed (see :func:`validate_slates`).
         """
+        propensities = None
+        if isinstance(slates, StochasticSlates):
+            slates, propensities = slates.items, slates.propensities
         S = validate_slates(
             slates, batch.users, batch.slate_size, self.n_items, self.available_mask,
             batch.candidates,
         )  # fmt: skip
-        return self.serve_rows(batch.users, S, np.full(len(batch), batch.time))
+        if propensities is not None:
+            check_propensities(propensities, S.shape)
+        return self.serve_rows(batch.users, S, np.full(len(batch), batch.time), propensities)
 
-    def serve_rows(self, u: np.ndarray, S: np.ndarray, now: np.ndarray) -> Feedback:
+    def serve_rows(
+        self,
+        u: np.ndarray,
+        S: np.ndarray,
+        now: np.ndarray,
+        propensities: Propensities | None = None,
+    ) -> Feedback:
         """Apply one request per row, each at its own time.
 
         Users ``u (B,)`` (distinct) are shown validated slates ``S (B, K)`` at times
@@ -248,6 +262,10 @@ class Engine:
         match_dtype = np.result_type(pop.interest.dtype, self.items.topic.dtype)
         s_dtype = pop.satisfaction.dtype if "satisfaction" in pop.variables else np.float32
         out = Served.empty(pop.keys[u], pop.requests[u].copy(), S.shape[1], s_dtype, match_dtype)
+        if propensities is not None:
+            out.pscore[:] = propensities.slate
+            out.pscore_item[:] = propensities.item
+            out.pscore_cascade[:] = propensities.cascade
         _over_chunks(len(u), lambda rows: self._serve_chunk(u, S, now, rows, out))
         self.logger.impressions(u, S, now, out)
         if self.config.dynamics.trend_weight and len(u):

@@ -33,6 +33,9 @@ class Served:
     engaged: np.ndarray
     revenue: np.ndarray
     ended: np.ndarray
+    pscore: np.ndarray
+    pscore_item: np.ndarray
+    pscore_cascade: np.ndarray
 
     @classmethod
     def empty(cls, keys: np.ndarray, req: np.ndarray, K: int, s_dtype, match_dtype) -> Served:  # noqa: ANN001
@@ -48,6 +51,9 @@ class Served:
             engaged=np.zeros((B, K), dtype=np.float32),
             revenue=np.zeros((B, K), dtype=np.float32),
             ended=np.empty(B, dtype=bool),
+            pscore=np.full(B, np.nan),
+            pscore_item=np.full((B, K), np.nan),
+            pscore_cascade=np.full((B, K), np.nan),
         )
 
     def take(self, rows: slice | np.ndarray) -> Served:
@@ -114,6 +120,9 @@ class ImpressionLogger:
             engagement=served.engaged.ravel(),
             satisfaction=np.repeat(served.s, K),
             match=served.match.ravel(),
+            pscore=np.repeat(served.pscore, K),
+            pscore_item=served.pscore_item.ravel(),
+            pscore_cascade=served.pscore_cascade.ravel(),
         )
 
     def sessions(

@@ -8,13 +8,14 @@ error names the first failed check over the batch, the row, the user and the ite
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from simrec.errors import InvalidActionError
 from simrec.rng import has_duplicates
 
-__all__ = ["LOG_BLOCK", "as_array", "validate_slates"]
+__all__ = ["LOG_BLOCK", "as_array", "check_propensities", "validate_slates"]
 
 #: Requests per block of the slate checks and of the log append (whole-batch temporaries of
 #: a million users would be fresh, page-faulted memory on every tick).
@@ -87,6 +88,26 @@ def validate_slates(
         if not ok.all() or has_duplicates(ab).any():
             _raise_slate_error(a, users, n_items, available, candidates)
     return a
+
+
+def check_propensities(p: Any, shape: tuple[int, int]) -> None:
+    """Refuse propensities of the wrong shape or outside ``(0, 1]`` (NaN: unknown, allowed).
+
+    Raises:
+        InvalidActionError: Naming the field, the row and the value.
+    """
+    B, K = shape
+    for name, want in (("slate", (B,)), ("item", (B, K)), ("cascade", (B, K))):
+        a = np.asarray(getattr(p, name), dtype=np.float64)
+        if a.shape != want:
+            raise InvalidActionError(f"propensities.{name}: expected shape {want}, got {a.shape}")
+        bad = ~np.isnan(a) & ~((a > 0.0) & (a <= 1.0 + 1e-9))
+        if bad.any():
+            r = int(np.flatnonzero(bad.reshape(B, -1).any(axis=1))[0])
+            raise InvalidActionError(
+                f"propensities.{name}[{r}]: expected probabilities in (0, 1] of the served "
+                f"slate, got {a.reshape(B, -1)[r].tolist()}"
+            )
 
 
 def _raise_slate_error(

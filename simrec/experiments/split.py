@@ -22,7 +22,7 @@ import numpy as np
 from simrec.agent import Agent, AgentContext
 from simrec.errors import InvalidActionError, in_context
 from simrec.rng import Purpose, keyed_uniform, make_streams
-from simrec.types import Cost, Feedback, RequestBatch
+from simrec.types import Cost, Feedback, Propensities, RequestBatch, StochasticSlates
 
 __all__ = ["ARMS", "SplitAgent", "assign_arms"]
 
@@ -130,9 +130,10 @@ class SplitAgent(Agent):
         t = self.treated[users]
         return np.flatnonzero(~t), np.flatnonzero(t)
 
-    def recommend(self, batch: RequestBatch) -> np.ndarray:
-        """Each arm's slates for its own users' requests."""
+    def recommend(self, batch: RequestBatch) -> np.ndarray | StochasticSlates:
+        """Each arm's slates for its own users' requests (with any propensities they give)."""
         out = np.empty((len(batch), batch.slate_size), dtype=np.int64)
+        propensities = None
         for arm, rows in enumerate(self._rows(batch.users)):
             if rows.size == 0:
                 continue
@@ -144,14 +145,21 @@ class SplitAgent(Agent):
                 candidates=None if batch.candidates is None else batch.candidates[rows],
                 slate_size=batch.slate_size,
             )
-            slates = np.asarray(self._call(arm, "recommend", sub))
+            slates = self._call(arm, "recommend", sub)
+            if isinstance(slates, StochasticSlates):  # keep the arm's propensities
+                if propensities is None:
+                    propensities = Propensities.unknown(len(batch), batch.slate_size)
+                for name in ("slate", "item", "cascade"):
+                    getattr(propensities, name)[rows] = getattr(slates.propensities, name)
+                slates = slates.items
+            slates = np.asarray(slates)
             if slates.shape != (rows.size, batch.slate_size) or slates.dtype.kind not in "iu":
                 raise InvalidActionError(
                     f"{ARMS[arm]} arm {self.labels[arm]!r}: expected integer slates of shape "
                     f"({rows.size}, {batch.slate_size}), got {slates.dtype} {slates.shape}"
                 )
             out[rows] = slates
-        return out
+        return out if propensities is None else StochasticSlates(out, propensities)
 
     def observe(self, feedback: Feedback) -> None:
         """Each arm's feedback to its agent (every arm's, with ``shared_training``)."""

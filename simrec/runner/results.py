@@ -224,12 +224,12 @@ def comparable(scenario: ScenarioConfig) -> dict[str, Any]:
     That is the name, world, dynamics, retention, economy, simulation and the agents
     (names, labels, parameters).
 
-    Seeds, the baseline, the question, the report section, the smoke block and the A/B block
-    are left out: they choose which runs exist and how they are summarised, not what a run
-    produces.
+    Seeds, the baseline, the question, the report section, the smoke block and the A/B and
+    OPE blocks are left out: they choose which runs exist and how they are summarised, not
+    what a run produces.
     """
     data = to_dict(scenario)
-    for key in ("seeds", "baseline", "question", "report", "smoke", "ab"):
+    for key in ("seeds", "baseline", "question", "report", "smoke", "ab", "ope"):
         data.pop(key, None)
     return data
 
