@@ -121,3 +121,26 @@ def open_bandit_check(
                 }
             )
     return pd.DataFrame(rows).astype({"rounds": np.int64})
+
+
+def main() -> None:  # pragma: no cover - a command-line wrapper of open_bandit_check
+    """``python -m simrec.experiments.obd``: the check for every campaign, as markdown."""
+    import logging
+
+    logging.getLogger("obp").setLevel(logging.WARNING)
+    for campaign in ("all", "men", "women"):
+        t = open_bandit_check(campaign)
+        print(f"\ncampaign {campaign}\n")
+        print("| evaluated (from the logs of) | estimator | estimate [95% CI] | on-policy "
+              "| relative error | covers |")  # fmt: skip
+        print("|---|---|---|---|---|---|")
+        for _, r in t.iterrows():
+            print(
+                f"| {r.evaluated} ({r.logged}) | {r.estimator} | {r.estimate:.5f} "
+                f"[{r.ci_low:.5f}, {r.ci_high:.5f}] | {r.on_policy:.5f} "
+                f"| {r.relative_error:.1%} | {'yes' if r.covers else 'no'} |"
+            )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -560,11 +560,52 @@ def run_ope(
     summary = summarise_ope(per_seed)
     atomic_write_text(out / "ope_seeds.csv", per_seed.to_csv(index=False))
     atomic_write_text(out / "ope_summary.csv", summary.to_csv(index=False))
-    atomic_write_text(out / "ope_report.md", ope_report(scenario, summary))
+    figure = None
+    try:
+        figure = ope_figure(per_seed, out)
+    except DependencyNotInstalled:
+        pass
+    atomic_write_text(out / "ope_report.md", ope_report(scenario, summary, figure))
     return OPEResult(summary, per_seed, out)
 
 
-def ope_report(scenario: ScenarioConfig, summary: pd.DataFrame) -> str:
+def ope_figure(per_seed: pd.DataFrame, out: Path) -> Path:
+    """``figures/ope_estimates.png``: each estimator's estimates per seed against the truth."""
+    import io
+
+    from simrec.report import _pyplot
+
+    plt = _pyplot()
+    metrics = list(dict.fromkeys(per_seed["metric"]))
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.4), squeeze=False)
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        g = per_seed[per_seed.metric == metric]
+        names = list(dict.fromkeys(g["estimator"]))
+        for x, name in enumerate(names):
+            e = g[g.estimator == name]
+            ax.errorbar(
+                np.full(len(e), x) + np.linspace(-0.15, 0.15, len(e)), e["estimate"],
+                yerr=[e["estimate"] - e["ci_low"], e["ci_high"] - e["estimate"]],
+                fmt="o", markersize=3, capsize=2, color="#4477aa",
+            )  # fmt: skip
+        truth = g.groupby("seed")["truth"].first()
+        ax.axhspan(truth.min(), truth.max(), color="#cc3311", alpha=0.25, label="truth (seeds)")
+        logged = g.groupby("seed")["logging_value"].first().mean()
+        ax.axhline(logged, color="grey", linestyle="--", linewidth=1, label="logging policy")
+        ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
+        ax.set_title(metric, fontsize=10)
+    axes[0][0].legend(fontsize=8, frameon=False)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    path = out / "figures" / "ope_estimates.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, buf.getvalue())
+    return path
+
+
+def ope_report(scenario: ScenarioConfig, summary: pd.DataFrame, figure: Path | None = None) -> str:
     """The markdown report of an OPE study."""
     o = scenario.ope
     lines = [
@@ -588,5 +629,7 @@ def ope_report(scenario: ScenarioConfig, summary: pd.DataFrame) -> str:
             f"| {r['estimate']:.4g} | {r['bias']:+.3g} | {r['sd']:.3g} | {r['rmse']:.3g} "
             f"| {r['coverage']:.0%} | {r['ess']:.4g} |"
         )
+    if figure is not None:
+        lines += ["", f"![estimates]({figure.parent.name}/{figure.name})"]
     lines += ["", "Per seed: `ope_seeds.csv`; these rows: `ope_summary.csv`.", ""]
     return "\n".join(lines)
