@@ -90,17 +90,19 @@ class StochasticAgent(Agent):
         """The inner agent's."""
         return self.inner.request_flops(pool, batch)
 
+    def _scored(self, batch: RequestBatch) -> tuple[np.ndarray, np.ndarray]:
+        pool = item_pool(batch)
+        return pool, np.asarray(self.inner.scores(batch, pool), dtype=np.float64)
+
     def recommend(self, batch: RequestBatch) -> StochasticSlates:
         """Draw the slates; return them with their propensities."""
-        pool = item_pool(batch)
-        scores = np.asarray(self.inner.scores(batch, pool), dtype=np.float64)
+        pool, scores = self._scored(batch)
         slates = self.sample(pool, scores, batch.slate_size)
         return StochasticSlates(slates, self.propensities(pool, scores, slates))
 
     def probabilities(self, batch: RequestBatch, slates: np.ndarray) -> Propensities:
         """This policy's probabilities of the given ``slates (B, K)`` for ``batch`` now."""
-        pool = item_pool(batch)
-        scores = np.asarray(self.inner.scores(batch, pool), dtype=np.float64)
+        pool, scores = self._scored(batch)
         return self.propensities(pool, scores, np.asarray(slates))
 
     def sample(self, pool: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:

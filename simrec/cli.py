@@ -86,48 +86,16 @@ def _parser() -> argparse.ArgumentParser:
         "rmst_days, revenue)",
     )
     _run_options(sens)
-    ab = sub.add_parser(
-        "ab",
-        help="run a scenario's A/B test (its `ab` block) beside the global rollouts: "
-        "estimate vs truth, interference and short-horizon bias",
-    )
-    ab.add_argument("scenario", type=Path, help="scenario YAML file with an `ab` block")
-    ab.add_argument("--out", type=Path, required=True, help="results folder")
-    ab.add_argument("--seeds", type=_int_list, help="override seeds, e.g. 0,1,2")
-    ab.add_argument("--days", type=int, help="override the horizon (days)")
-    ab.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", type=_setting,
-        help="override one scenario field, e.g. --set ab.share=0.1 (repeatable; YAML value)",
+    _experiment_parser(
+        sub, "ab",
+        "run a scenario's A/B test (its `ab` block) beside the global rollouts: estimate vs "
+        "truth, interference and short-horizon bias",
     )  # fmt: skip
-    ab.add_argument(
-        "--workers", type=int, default=os.cpu_count() or 1,
-        help="parallel processes (default: CPU count)",
+    _experiment_parser(
+        sub, "ope",
+        "run a scenario's off-policy evaluation study (its `ope` block): obp's estimators on "
+        "the logging policy's logs against the target policy's true value",
     )  # fmt: skip
-    ab.add_argument("--smoke", action="store_true", help="run the scenario's tiny variant")
-    ab.add_argument("--resume", action="store_true", help="keep finished runs in --out")
-    ab.add_argument("--force", action="store_true", help="replace previous results in --out")
-    ab.add_argument("--no-progress", action="store_true", help="no progress bar")
-    ope = sub.add_parser(
-        "ope",
-        help="run a scenario's off-policy evaluation study (its `ope` block): obp's "
-        "estimators on the logging policy's logs against the target policy's true value",
-    )
-    ope.add_argument("scenario", type=Path, help="scenario YAML file with an `ope` block")
-    ope.add_argument("--out", type=Path, required=True, help="results folder")
-    ope.add_argument("--seeds", type=_int_list, help="override seeds, e.g. 0,1,2")
-    ope.add_argument("--days", type=int, help="override the horizon (days)")
-    ope.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", type=_setting,
-        help="override one scenario field (repeatable; YAML value)",
-    )  # fmt: skip
-    ope.add_argument(
-        "--workers", type=int, default=os.cpu_count() or 1,
-        help="parallel processes (default: CPU count)",
-    )  # fmt: skip
-    ope.add_argument("--smoke", action="store_true", help="run the scenario's tiny variant")
-    ope.add_argument("--resume", action="store_true", help="keep finished runs in --out")
-    ope.add_argument("--force", action="store_true", help="replace previous results in --out")
-    ope.add_argument("--no-progress", action="store_true", help="no progress bar")
     sub.add_parser("list", help="list worlds, agents and scenarios")
     cal = sub.add_parser(
         "calibrate",
@@ -193,6 +161,27 @@ def _parser() -> argparse.ArgumentParser:
             help="on an error, print the full traceback instead of one line",
         )
     return p
+
+
+def _experiment_parser(sub, name: str, text: str) -> None:  # noqa: ANN001 - argparse's
+    """The parser of ``simrec ab`` / ``simrec ope`` (a scenario with that block)."""
+    cmd = sub.add_parser(name, help=text)
+    cmd.add_argument("scenario", type=Path, help=f"scenario YAML file with an `{name}` block")
+    cmd.add_argument("--out", type=Path, required=True, help="results folder")
+    cmd.add_argument("--seeds", type=_int_list, help="override seeds, e.g. 0,1,2")
+    cmd.add_argument("--days", type=int, help="override the horizon (days)")
+    cmd.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", type=_setting,
+        help="override one scenario field, e.g. --set ab.share=0.1 (repeatable; YAML value)",
+    )  # fmt: skip
+    cmd.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1,
+        help="parallel processes (default: CPU count)",
+    )  # fmt: skip
+    cmd.add_argument("--smoke", action="store_true", help="run the scenario's tiny variant")
+    cmd.add_argument("--resume", action="store_true", help="keep finished runs in --out")
+    cmd.add_argument("--force", action="store_true", help="replace previous results in --out")
+    cmd.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def _run_options(cmd: argparse.ArgumentParser) -> None:

@@ -38,7 +38,6 @@ import hashlib
 import json
 import math
 import shutil
-from concurrent.futures import as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,7 +49,7 @@ from simrec.agent import make_agent
 from simrec.config import ScenarioConfig, to_dict
 from simrec.errors import ConfigError, ResultsError
 from simrec.experiments.split import SplitAgent, assign_arms
-from simrec.runner.local import spawn_pool
+from simrec.experiments.tasks import run_tasks
 from simrec.runner.results import (
     atomic_write_bytes,
     atomic_write_text,
@@ -422,29 +421,12 @@ def run_ab(
 
     tasks = [_Task(scenario, role, s) for s in scenario.seeds for role in ROLES]
     todo = [t for t in tasks if not path(t).is_file()]
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc="A/B runs", unit="run")
-
-    def finished(task: _Task, frame: pd.DataFrame) -> None:
+    def save(task: _Task, frame: pd.DataFrame) -> None:
         atomic_write_bytes(path(task), parquet_bytes(frame, index=False))
-        if bar is not None:
-            bar.update(1)
 
-    try:
-        if workers <= 1 or len(todo) <= 1:
-            for task in todo:
-                finished(task, _execute(task))
-        else:
-            with spawn_pool(min(workers, len(todo))) as pool:
-                futures = {pool.submit(_execute, t): t for t in todo}
-                for f in as_completed(futures):
-                    finished(futures[f], f.result())
-    finally:
-        if bar is not None:
-            bar.close()
+    run_tasks(todo, _execute, save, workers=workers, progress=progress, total=len(tasks),
+              desc="A/B runs")  # fmt: skip
     return collect(scenario, out, truth)
 
 

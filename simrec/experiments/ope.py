@@ -43,7 +43,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from concurrent.futures import as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,7 +53,7 @@ import pandas as pd
 from simrec.agent import Agent, AgentContext, make_agent
 from simrec.config import ScenarioConfig, to_dict
 from simrec.errors import ConfigError, DependencyNotInstalled, InvalidActionError, ResultsError
-from simrec.runner.local import spawn_pool
+from simrec.experiments.tasks import run_tasks
 from simrec.runner.results import atomic_write_bytes, atomic_write_text, comparable
 from simrec.simulation import Simulation
 from simrec.types import Cost, Feedback, RequestBatch, StochasticSlates
@@ -530,27 +529,8 @@ def run_ope(
         return out / "runs" / f"{t.role}-seed{t.seed}.npz"
 
     todo = [t for t in tasks if not path(t).is_file()]
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc="OPE runs", unit="run")
-    try:
-        if workers <= 1 or len(todo) <= 1:
-            for t in todo:
-                _save(path(t), _execute(t))
-                if bar is not None:
-                    bar.update(1)
-        else:
-            with spawn_pool(min(workers, len(todo))) as pool:
-                futures = {pool.submit(_execute, t): t for t in todo}
-                for f in as_completed(futures):
-                    _save(path(futures[f]), f.result())
-                    if bar is not None:
-                        bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
+    run_tasks(todo, _execute, lambda t, result: _save(path(t), result), workers=workers,
+              progress=progress, total=len(tasks), desc="OPE runs")  # fmt: skip
     frames = [
         estimate_seed(_load(path(_Task(scenario, "logging", s))),
                       _load(path(_Task(scenario, "target", s))), s)
@@ -571,8 +551,7 @@ def run_ope(
 
 def ope_figure(per_seed: pd.DataFrame, out: Path) -> Path:
     """``figures/ope_estimates.png``: each estimator's estimates per seed against the truth."""
-    import io
-
+    from simrec.experiments.report import save_png
     from simrec.report import _pyplot
 
     plt = _pyplot()
@@ -596,13 +575,7 @@ def ope_figure(per_seed: pd.DataFrame, out: Path) -> Path:
         ax.set_title(metric, fontsize=10)
     axes[0][0].legend(fontsize=8, frameon=False)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120, bbox_inches="tight", metadata={"Software": None})
-    plt.close(fig)
-    path = out / "figures" / "ope_estimates.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, buf.getvalue())
-    return path
+    return save_png(fig, out / "figures" / "ope_estimates.png")
 
 
 def ope_report(scenario: ScenarioConfig, summary: pd.DataFrame, figure: Path | None = None) -> str:

@@ -12,7 +12,7 @@ from simrec.config import ScenarioConfig
 from simrec.errors import DependencyNotInstalled
 from simrec.runner.results import atomic_write_bytes, atomic_write_text
 
-__all__ = ["write_ab_report"]
+__all__ = ["save_png", "write_ab_report"]
 
 
 def _pm(mean: float, half: float, digits: int = 4) -> str:
@@ -75,12 +75,20 @@ def _figure(summary: pd.DataFrame, per_seed: pd.DataFrame, out: Path) -> Path:
     handles, labels = np.atleast_1d(axes)[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=3, frameon=False)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return save_png(fig, out / "figures" / "ab_bias.png")
+
+
+def save_png(fig, path: Path) -> Path:  # noqa: ANN001 - a matplotlib figure
+    """Write ``fig`` to ``path`` as PNG atomically (no timestamp in it); close the figure."""
     import io
+
+    from simrec.report import _pyplot
+
+    plt = _pyplot()
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=120, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
-    path = out / "figures" / "ab_bias.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, buf.getvalue())
     return path
