@@ -105,6 +105,19 @@ class StochasticAgent(Agent):
         pool, scores = self._scored(batch)
         return self.propensities(pool, scores, np.asarray(slates))
 
+    def first_item_probabilities(self, batch: RequestBatch) -> np.ndarray:
+        """``(B, P)``: each pool item's probability at the slate's first position.
+
+        With slates of one item that is the policy's whole distribution; the pool is scored
+        once.
+        """
+        pool, scores = self._scored(batch)
+        return self.first_item(pool, scores)
+
+    def first_item(self, pool: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """Each pool item's probability at the first position, given the pool's scores."""
+        raise NotImplementedError
+
     def sample(self, pool: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
         """Slates ``(B, k)`` drawn from the policy."""
         raise NotImplementedError
@@ -147,6 +160,11 @@ class EpsilonGreedy(StochasticAgent):
             out = np.array(out)
             out[explore] = sample_distinct(self.rng, np.ascontiguousarray(pool[explore]), k)
         return out
+
+    def first_item(self, pool: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """``(1 - epsilon) 1[i = g_0] + epsilon / P``."""
+        greedy = scores_top_k(pool, scores, 1)
+        return (1.0 - self.epsilon) * (pool == greedy) + self.epsilon / pool.shape[1]
 
     def propensities(
         self, pool: np.ndarray, scores: np.ndarray, slates: np.ndarray
@@ -210,6 +228,11 @@ class Softmax(StochasticAgent):
     def sample(self, pool: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
         """Plackett-Luce slates (Gumbel top-K)."""
         return np.take_along_axis(pool, self._gumbel_top_k(self.logits(scores), k), axis=1)
+
+    def first_item(self, pool: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """The softmax of ``scores / temperature``."""
+        w = np.exp(self.logits(scores))
+        return w / w.sum(axis=1, keepdims=True)
 
     def propensities(
         self, pool: np.ndarray, scores: np.ndarray, slates: np.ndarray

@@ -111,10 +111,6 @@ class Propensities:
     item: np.ndarray
     cascade: np.ndarray
 
-    def take(self, rows: np.ndarray) -> Propensities:
-        """The rows ``rows``."""
-        return Propensities(self.slate[rows], self.item[rows], self.cascade[rows])
-
     @classmethod
     def unknown(cls, B: int, K: int) -> Propensities:
         """NaN everywhere: a policy that does not say."""

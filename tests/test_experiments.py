@@ -456,9 +456,17 @@ def test_on_a_one_step_problem_the_estimators_match_the_truth(tmp_path):
 
 def test_user_outcomes_read_the_first_session_the_return_and_the_churn():
     from simrec.experiments.ope import user_outcomes
+    from simrec.metrics.users import user_table
 
+    none = np.zeros(0)
     tables = {
         "users": {"arrival_day": np.array([0.0, 0.0, 0.0, 5.0])},
+        "impressions": {
+            "user": none.astype(int),
+            "click": none,
+            "revenue": none,
+            "engagement": none,
+        },
         "sessions": {
             "user": np.array([0, 0, 1, 1, 2, 3]),
             "start": np.array([0.1, 6.0, 0.2, 9.5, 0.3, 5.0]),
@@ -466,12 +474,12 @@ def test_user_outcomes_read_the_first_session_the_return_and_the_churn():
             "churned": np.array([False, False, False, True, True, False]),
         },
     }
-    out = user_outcomes(tables, days=40).set_index("user")
+    out = user_outcomes(user_table(tables, 40), days=40).set_index("user")
     assert list(out.index) == [0, 1, 2]  # the day-0 cohort
     assert out.loc[0, "returned_7d"] == 1.0 and out.loc[1, "returned_7d"] == 0.0
     assert out.loc[0, "first_end"] == 0.5
     assert out["retained_30"].tolist() == [1.0, 0.0, 0.0]
-    short = user_outcomes(tables, days=5)
+    short = user_outcomes(user_table(tables, 5), days=5)
     assert short["retained_30"].isna().all() and short["returned_7d"].isna().all()
 
 

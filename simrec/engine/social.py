@@ -46,8 +46,7 @@ class SocialChannel:
         self.next = np.zeros(n, dtype=np.int64)
         #: The time the feeds are read at (set by the engine at every tick).
         self.now = 0.0
-        #: Shares made so far (clicks shared, and feed entries written).
-        self.shares = 0
+        #: Feed entries written so far.
         self.deliveries = 0
 
     def active(self, users: np.ndarray) -> np.ndarray:
@@ -106,7 +105,6 @@ class SocialChannel:
         keep = draw < self.config.share_probability
         sharers, items = users[rows[keep]], slates[rows[keep], pos[keep]]
         idx, follower = self.graph.followers_of(sharers)
-        self.shares += int(keep.sum())
         if follower.size == 0:
             return
         item = items[idx]

@@ -12,8 +12,9 @@ with an average share). With ``dynamics.trend_weight`` :math:`b_{trend} > 0` it 
 user's choice utility as :math:`+ b_{trend} T_i` -- social proof, as a "trending now" row or
 a view counter shows it. It is the channel through which one user's clicks change another
 user's choices, and so the one through which the arms of an A/B test in one population
-interfere (:mod:`simrec.experiments.ab`). With the default weight 0 the engine keeps no
-signal and the runs are those of earlier versions, bit for bit.
+interfere (:mod:`simrec.experiments.ab`). With the default weight 0 the signal stays at
+zero (the engine neither updates it nor adds it to any utility) and the runs are those of
+earlier versions, bit for bit.
 """
 
 from __future__ import annotations

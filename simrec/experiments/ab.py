@@ -34,10 +34,7 @@ atomically as each finishes (``resume`` keeps them); ``ab_summary.csv``, ``ab_se
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,11 +42,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simrec.agent import make_agent
 from simrec.config import ScenarioConfig, to_dict
 from simrec.errors import ConfigError, ResultsError
 from simrec.experiments.split import SplitAgent, assign_arms
-from simrec.experiments.tasks import run_tasks
+from simrec.experiments.tasks import agent_of, digest, prepare_folder, run_tasks
 from simrec.runner.results import (
     atomic_write_bytes,
     atomic_write_text,
@@ -133,11 +129,6 @@ class _Task:
     seed: int
 
 
-def _agent(scenario: ScenarioConfig, label: str) -> Any:
-    spec = next(a for a in scenario.agents if a.key == label)
-    return make_agent(spec.name, **dict(spec.params))
-
-
 def _execute(task: _Task) -> pd.DataFrame:
     """Simulate one run; its per-user metrics in both windows (columns ``window.metric``)."""
     sc, ab = task.scenario, task.scenario.ab
@@ -149,8 +140,8 @@ def _execute(task: _Task) -> pd.DataFrame:
             cluster = np.asarray(world.social.cluster)
         treated = arms(task.scenario, task.seed, world.n_users, cluster)
         agent = SplitAgent(
-            _agent(sc, ab.control),
-            _agent(sc, ab.treatment),
+            agent_of(sc, ab.control),
+            agent_of(sc, ab.treatment),
             treated,
             shared_training=ab.shared_training,
             labels=(ab.control, ab.treatment),
@@ -158,16 +149,17 @@ def _execute(task: _Task) -> pd.DataFrame:
         label = f"ab:{ab.control}|{ab.treatment}"
     else:
         label = getattr(ab, task.role)
-        agent = _agent(sc, label)
+        agent = agent_of(sc, label)
     result = Simulation(sc.config).run(
         agent, seed=task.seed, label=label, allow_hidden_state=agent.reads_hidden_state
     )
     tables = result.log.tables()
-    frame = pd.DataFrame({"user": window_metrics(tables, 0, ab.days)["user"]})
+    columns: dict[str, np.ndarray] = {}
     for window, (lo, hi) in zip(WINDOWS, [(0, ab.days), (days - ab.days, days)], strict=True):
-        for key, values in window_metrics(tables, lo, hi).items():
-            if key != "user":
-                frame[f"{window}.{key}"] = values
+        metrics = window_metrics(tables, lo, hi)
+        columns["user"] = metrics.pop("user")  # the day-0 cohort, the same in both windows
+        columns |= {f"{window}.{key}": values for key, values in metrics.items()}
+    frame = pd.DataFrame(columns)
     if treated is not None:
         users = frame["user"].to_numpy()
         frame["treated"] = treated[users]
@@ -314,11 +306,7 @@ class ABResult:
 
 def _identity(scenario: ScenarioConfig) -> dict[str, Any]:
     data = comparable(scenario) | {"ab": to_dict(scenario.ab)}
-    return {"kind": "simrec-ab", "scenario": scenario.name, "sha256": _digest(data)}
-
-
-def _digest(data: Any) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=repr).encode()).hexdigest()
+    return {"kind": "simrec-ab", "scenario": scenario.name, "sha256": digest(data)}
 
 
 def _run_file(scenario: ScenarioConfig, out: Path, truth: Path, role: str, seed: int) -> Path:
@@ -334,43 +322,11 @@ def _run_file(scenario: ScenarioConfig, out: Path, truth: Path, role: str, seed:
     label = getattr(scenario.ab, role)
     spec = next(a for a in scenario.agents if a.key == label)
     key = {"config": to_dict(scenario.config), "agent": to_dict(spec), "days": scenario.ab.days}
-    return truth / f"{label}-{_digest(key)[:16]}-seed{seed}.parquet"
+    return truth / f"{label}-{digest(key)[:16]}-seed{seed}.parquet"
 
 
 #: What an A/B results folder holds besides other files (``force`` removes only these).
 OWNED = (MARKER, "runs", "ab_seeds.csv", "ab_summary.csv", "ab_report.md", "figures")
-
-
-def _prepare(scenario: ScenarioConfig, out: Path, resume: bool, force: bool) -> None:
-    """Check (or, with ``force``, clear) the folder and write the experiment's marker."""
-    identity = _identity(scenario)
-    marker = out / MARKER
-    if out.exists() and any(out.iterdir()) and not force:
-        if not marker.is_file():
-            raise ResultsError(
-                f"{out}: not empty and not an A/B results folder; choose another --out or "
-                "pass --force"
-            )
-        found = json.loads(marker.read_text())
-        if found != identity:
-            raise ResultsError(
-                f"{out}: holds the A/B test of another scenario or design "
-                f"({found.get('scenario')!r}, sha256 {str(found.get('sha256', ''))[:12]}); "
-                "--force replaces it"
-            )
-        if not resume:
-            raise ResultsError(
-                f"{out}: holds runs of this A/B test; --resume keeps them, --force replaces them"
-            )
-    if force:
-        for name in OWNED:
-            path = out / name
-            if path.is_dir():
-                shutil.rmtree(path)
-            elif path.exists():
-                path.unlink()
-    (out / "runs").mkdir(parents=True, exist_ok=True)
-    atomic_write_text(marker, json.dumps(identity, indent=1))
 
 
 def run_ab(
@@ -412,7 +368,8 @@ def run_ab(
             f"logged; expected 1.0, got {scenario.simulation.log_impressions}"
         )
     out = Path(out)
-    _prepare(scenario, out, resume, force)
+    prepare_folder(out, _identity(scenario), OWNED, "A/B test", marker=MARKER, resume=resume,
+                   force=force)  # fmt: skip
     truth = out / "runs" if truth is None else Path(truth)
     truth.mkdir(parents=True, exist_ok=True)
 

@@ -40,8 +40,6 @@ weights. Results: ``ope_seeds.csv``, ``ope_summary.csv``, ``ope_report.md``.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,10 +48,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simrec.agent import Agent, AgentContext, make_agent
+from simrec.agent import Agent, AgentContext
 from simrec.config import ScenarioConfig, to_dict
-from simrec.errors import ConfigError, DependencyNotInstalled, InvalidActionError, ResultsError
-from simrec.experiments.tasks import run_tasks
+from simrec.errors import ConfigError, DependencyNotInstalled, InvalidActionError
+from simrec.experiments.split import arm_contexts
+from simrec.experiments.tasks import agent_of, digest, prepare_folder, run_tasks
 from simrec.runner.results import atomic_write_bytes, atomic_write_text, comparable
 from simrec.simulation import Simulation
 from simrec.types import Cost, Feedback, RequestBatch, StochasticSlates
@@ -103,13 +102,17 @@ class Shadow(Agent):
     Args:
         logging: A stochastic agent (its ``recommend`` returns
             :class:`~simrec.types.StochasticSlates`).
-        target: An agent with ``probabilities(batch, slates)`` (the stochastic wrappers of
+        target: An agent with ``probabilities(batch, slates)`` and
+            ``first_item_probabilities(batch)`` (the stochastic wrappers of
             ``simrec_agents.stochastic``).
     """
 
     def __init__(self, logging: Agent, target: Agent) -> None:
         """Bind the two policies."""
-        if not callable(getattr(target, "probabilities", None)):
+        if not all(
+            callable(getattr(target, m, None))
+            for m in ("probabilities", "first_item_probabilities")
+        ):
             raise ConfigError(
                 f"ope.target: expected a stochastic agent that gives the probability of any "
                 f"slate (probabilities(batch, slates): epsilon-greedy, softmax), got "
@@ -123,10 +126,9 @@ class Shadow(Agent):
     def setup(self, context: AgentContext) -> None:
         """Set up both, each with its own stream (and the hidden state only if it reads it)."""
         super().setup(context)
-        seed = int(context.rng.integers(2**63))
-        for agent, rng in ((self.logging, context.rng), (self.target, np.random.default_rng(seed))):
-            truth = context._ground_truth if agent.reads_hidden_state else None
-            agent.setup(dataclasses.replace(context, rng=rng, _ground_truth=truth))
+        agents = (self.logging, self.target)
+        for agent, ctx in zip(agents, arm_contexts(context, agents), strict=True):
+            agent.setup(ctx)
 
     def recommend(self, batch: RequestBatch) -> StochasticSlates:
         """The logging policy's slates; the target's probabilities of them kept."""
@@ -151,11 +153,8 @@ class Shadow(Agent):
         }
         if items.shape[1] == 1 and batch.candidates is not None:
             cands = np.asarray(batch.candidates)
-            dist = np.stack(
-                [self.target.probabilities(batch, cands[:, j : j + 1]).slate
-                 for j in range(cands.shape[1])], axis=1,
-            )  # fmt: skip
-            rec["candidates"], rec["target_dist"] = cands, dist
+            rec["candidates"] = cands
+            rec["target_dist"] = self.target.first_item_probabilities(batch)
             rec["action"] = (cands == items).argmax(axis=1)
         self._pending = rec
         return out
@@ -189,42 +188,29 @@ class Shadow(Agent):
         return {k: np.concatenate([r[k] for r in self.rows]) for k in self.rows[0]}
 
 
-def user_outcomes(tables: dict[str, Any], days: int) -> pd.DataFrame:
-    """Per day-0 cohort user: first session end, ``returned_7d`` and ``retained_30``.
+def user_outcomes(users: Any, days: int) -> pd.DataFrame:
+    """Per day-0 cohort user with a session: first session end, ``returned_7d``, ``retained_30``.
 
-    ``returned_7d`` is NaN when the horizon ends less than 7 days after the first session;
-    ``retained_30`` is NaN when the run is shorter than 30 days.
+    Read from a run's per-user table (:func:`simrec.metrics.users.user_table`, the
+    ``users`` of a :class:`~simrec.SimulationResult`). ``returned_7d`` is NaN when the
+    horizon ends less than 7 days after the first session; ``retained_30`` is NaN when the
+    run is shorter than 30 days.
     """
-    arrival = np.asarray(tables["users"]["arrival_day"], dtype=np.float64)
-    s = tables["sessions"]
-    user = np.asarray(s["user"], dtype=np.int64)
-    start, end = np.asarray(s["start"], np.float64), np.asarray(s["end"], np.float64)
-    churned = np.asarray(s["churned"], dtype=bool)
-    n = len(arrival)
-    order = np.lexsort((start, user))
-    user, start, end = user[order], start[order], end[order]
-    first = np.searchsorted(user, np.arange(n))
-    has = first < len(user)
-    has[has] &= user[first[has]] == np.arange(n)[has]
-    first_end = np.full(n, np.nan)
-    first_end[has] = end[first[has]]
-    second = first + 1
-    ok = has & (second < len(user))
-    ok[ok] &= user[second[ok]] == np.arange(n)[ok]
-    next_start = np.full(n, np.inf)
-    next_start[ok] = start[second[ok]]
-    returned = (next_start <= first_end + 7.0).astype(np.float64)
+    u = pd.DataFrame(users)
+    u = u[u["cohort"] & u["first_end"].notna()]
+    first_end = u["first_end"].to_numpy()
+    returned = (u["gap_observed"] & (u["gap_days"] <= 7.0)).to_numpy(dtype=np.float64)
     returned[first_end + 7.0 > days] = np.nan
-    churn_at = np.full(n, np.inf)
-    np.minimum.at(churn_at, np.asarray(s["user"])[churned], np.asarray(s["end"])[churned])
-    retained = (churn_at >= 30.0).astype(np.float64) if days >= 30 else np.full(n, np.nan)
-    cohort = np.flatnonzero((arrival == 0.0) & has)
+    churned_by_30 = u["churned"] & (u["lifetime_days"] < 30.0)  # the cohort arrived at 0
+    retained = (~churned_by_30).to_numpy(dtype=np.float64)
+    if days < 30:
+        retained[:] = np.nan
     return pd.DataFrame(
         {
-            "user": cohort,
-            "first_end": first_end[cohort],
-            "returned_7d": returned[cohort],
-            "retained_30": retained[cohort],
+            "user": u["user"].to_numpy(),
+            "first_end": first_end,
+            "returned_7d": returned,
+            "retained_30": retained,
         }
     )
 
@@ -236,28 +222,22 @@ class _Task:
     seed: int
 
 
-def _make(scenario: ScenarioConfig, label: str) -> Agent:
-    spec = next(a for a in scenario.agents if a.key == label)
-    return make_agent(spec.name, **dict(spec.params))
-
-
 def _execute(task: _Task) -> dict[str, Any]:
     """One run: the logging run's records and outcomes, or the target run's truth."""
     sc = task.scenario
     days = sc.simulation.days
     if task.role == "logging":
-        agent = Shadow(_make(sc, sc.ope.logging), _make(sc, sc.ope.target))
+        agent = Shadow(agent_of(sc, sc.ope.logging), agent_of(sc, sc.ope.target))
     else:
-        agent = _make(sc, sc.ope.target)
+        agent = agent_of(sc, sc.ope.target)
     result = Simulation(sc.config).run(
         agent, seed=task.seed, label=task.role, allow_hidden_state=agent.reads_hidden_state
     )
-    tables = result.log.tables()
-    out: dict[str, Any] = {"outcomes": user_outcomes(tables, days)}
+    out: dict[str, Any] = {"outcomes": user_outcomes(result.users, days)}
     if task.role == "logging":
         out["records"] = agent.records()
     else:
-        imp = tables["impressions"]
+        imp = result.log.impressions.columns()
         slates = len(imp["click"]) / sc.simulation.slate_size
         out["ctr"] = float(np.sum(imp["click"]) / max(slates, 1.0))
     return out
@@ -447,33 +427,13 @@ class OPEResult:
     out: Path
 
 
-def _prepare(scenario: ScenarioConfig, out: Path, resume: bool, force: bool) -> None:
+#: What an OPE results folder holds besides other files (``force`` removes only these).
+OWNED = (MARKER, "runs", "ope_seeds.csv", "ope_summary.csv", "ope_report.md", "figures")
+
+
+def _identity(scenario: ScenarioConfig) -> dict[str, Any]:
     design = comparable(scenario) | {"ope": to_dict(scenario.ope)}
-    identity = {
-        "kind": "simrec-ope",
-        "scenario": scenario.name,
-        "config": json.loads(json.dumps(design, default=repr)),
-    }
-    marker = out / MARKER
-    if out.exists() and any(out.iterdir()) and not force:
-        if not marker.is_file():
-            raise ResultsError(
-                f"{out}: not empty and not an OPE results folder; choose another --out or "
-                "pass --force"
-            )
-        if json.loads(marker.read_text()) != identity:
-            raise ResultsError(
-                f"{out}: holds the OPE study of another scenario or design; --force replaces it"
-            )
-        if not resume:
-            raise ResultsError(
-                f"{out}: holds runs of this OPE study; --resume keeps them, --force replaces them"
-            )
-    (out / "runs").mkdir(parents=True, exist_ok=True)
-    if force:
-        for p in (out / "runs").glob("*.npz"):
-            p.unlink()
-    atomic_write_text(marker, json.dumps(identity, indent=1))
+    return {"kind": "simrec-ope", "scenario": scenario.name, "sha256": digest(design)}
 
 
 def _save(path: Path, out: dict[str, Any]) -> None:
@@ -522,7 +482,8 @@ def run_ope(
         )
     _obp()
     out = Path(out)
-    _prepare(scenario, out, resume, force)
+    prepare_folder(out, _identity(scenario), OWNED, "OPE study", marker=MARKER, resume=resume,
+                   force=force)  # fmt: skip
     tasks = [_Task(scenario, role, s) for s in scenario.seeds for role in ("logging", "target")]
 
     def path(t: _Task) -> Path:

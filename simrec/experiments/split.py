@@ -15,6 +15,7 @@ in every run of it and independent of everything the users do.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,7 @@ from simrec.errors import InvalidActionError, in_context
 from simrec.rng import Purpose, keyed_uniform, make_streams
 from simrec.types import Cost, Feedback, Propensities, RequestBatch, StochasticSlates
 
-__all__ = ["ARMS", "SplitAgent", "assign_arms"]
+__all__ = ["ARMS", "SplitAgent", "arm_contexts", "assign_arms"]
 
 #: The arms, in the order of :attr:`SplitAgent.agents`.
 ARMS = ("control", "treatment")
@@ -67,6 +68,22 @@ def assign_arms(
     return treated_clusters[cluster]
 
 
+def arm_contexts(context: AgentContext, agents: Sequence[Agent]) -> list[AgentContext]:
+    """One setup context per agent of a composite (the arms of a test, a shadowed policy).
+
+    The first agent keeps the context's random stream; the others get streams seeded from
+    it. Only an agent that declares ``reads_hidden_state`` gets the hidden-state accessor.
+    """
+    seeds = [int(context.rng.integers(2**63)) for _ in agents[1:]]
+    rngs = [context.rng, *(np.random.default_rng(s) for s in seeds)]
+    return [
+        dataclasses.replace(
+            context, rng=rng, _ground_truth=context._ground_truth if a.reads_hidden_state else None
+        )
+        for a, rng in zip(agents, rngs, strict=True)
+    ]
+
+
 class SplitAgent(Agent):
     """Routes each request to the agent of the user's arm (see the module docstring).
 
@@ -100,16 +117,6 @@ class SplitAgent(Agent):
         except Exception as err:
             raise in_context(err, f"{ARMS[arm]} arm {self.labels[arm]!r}") from err
 
-    def _contexts(self, context: AgentContext) -> tuple[AgentContext, AgentContext]:
-        # The treatment's stream is seeded from the agent stream, the control keeps the rest.
-        seed = int(context.rng.integers(2**63))
-        out = []
-        for arm, agent in enumerate(self.agents):
-            rng = context.rng if arm == 0 else np.random.default_rng(seed)
-            truth = context._ground_truth if agent.reads_hidden_state else None
-            out.append(dataclasses.replace(context, rng=rng, _ground_truth=truth))
-        return out[0], out[1]
-
     def check(self, context: AgentContext) -> None:
         """Both arms' checks."""
         for arm in (0, 1):
@@ -123,7 +130,7 @@ class SplitAgent(Agent):
                 f"treated: expected one arm per user of the world ({context.world.n_users}), "
                 f"got {len(self.treated)}"
             )
-        for arm, ctx in enumerate(self._contexts(context)):
+        for arm, ctx in enumerate(arm_contexts(context, self.agents)):
             self._call(arm, "setup", ctx)
 
     def _rows(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -18,6 +18,7 @@ measure starts from (written as ``users.parquet`` in each run folder). Columns:
                      1 when the user has a session on day N after the day of their first
                      session (classic day-N retention, as a platform measures it from its
                      logs), else 0; NaN when that day is past the horizon (not observable)
+``first_end``        end of the user's first session (days; NaN without a session)
 ``gap_days``         days from the end of the first session to the start of the second
 ``gap_observed``     the second session happened; otherwise ``gap_days`` is censored at the
                      horizon (a churned user never returns, which the platform sees only as
@@ -108,6 +109,7 @@ def user_table(t: Tables, days: int) -> dict[str, np.ndarray]:
     )
     gap[two] = start[second[two]] - first_end[two]
     gap[has & ~two] = np.maximum(days - first_end[has & ~two], 0.0)
+    out["first_end"] = first_end
     out["gap_days"] = gap
     out["gap_observed"] = two
     minutes = (end - start) * 1440.0

@@ -151,3 +151,17 @@ def test_bad_propensities_are_refused_naming_the_field():
 
     with pytest.raises(InvalidActionError, match=r"propensities\.slate\[0\]: expected"):
         Simulation(small()).run(Liar(), seed=0)
+
+
+@pytest.mark.parametrize("make", POLICIES)
+def test_the_first_item_distribution_is_that_of_one_item_slates(make):
+    """What the OPE shadow asks once per batch equals the probabilities of every one-item
+    slate of the pool, asked one by one."""
+    policy = setup(make())
+    pool = np.tile(np.array([1, 5, 0, 3, 4]), (3, 1))
+    b = batch_of(pool, 1)
+    dist = policy.first_item_probabilities(b)
+    one_by_one = np.stack(
+        [policy.probabilities(b, pool[:, j : j + 1]).slate for j in range(pool.shape[1])], axis=1
+    )
+    assert np.allclose(dist, one_by_one) and np.allclose(dist.sum(axis=1), 1.0)
