@@ -146,6 +146,13 @@ def test_diversity_novelty_tail_cold_by_hand():
     # Item 3 is released on day 1 and clicked at day 1.5: cold CTR 1.0 on day 1.
     cold = metrics.cold_item_ctr(t, 2)
     assert np.isnan(cold[0]) and cold[1] == 1.0
+    # Warm: every other impression (all of day 0; day 1's item 1), by hand from the log.
+    warm = metrics.warm_item_ctr(t, 2)
+    imp = t["impressions"]
+    for d in (0, 1):
+        on = imp["day"] == d
+        not_cold = on & ~((imp["item"] == 3) & (d == 1))
+        assert warm[d] == pytest.approx(imp["click"][not_cold].mean())
     assert metrics.interest_drift(t, 2).tolist() == [0.01, 0.03]
 
 
@@ -204,6 +211,7 @@ def test_sampled_log_keeps_exact_counts_and_the_same_run(tmp_path):
         "long_tail_share",
         "novelty",
         "cold_item_ctr",
+        "warm_item_ctr",
         "satisfaction_alive",
         "satisfaction_cohort",
         "provider_gini",

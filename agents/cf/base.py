@@ -25,7 +25,7 @@ from simrec.engine import row_membership
 from simrec.log import Table
 from simrec.types import Cost, Feedback, RequestBatch
 
-__all__ = ["CFAgent", "Interactions", "check_params"]
+__all__ = ["CFAgent", "Interactions", "UnclickedByUser", "check_params"]
 
 
 def check_params(**checks: tuple[object, str]) -> None:
@@ -117,6 +117,33 @@ class Interactions:
         return out
 
 
+class UnclickedByUser:
+    """The log's impressions without click, sorted by user (stably), kept up to date.
+
+    The log only grows, so each :meth:`update` merges the new rows into the sorted arrays: the
+    result equals a stable sort of the whole log by user, at the cost of the new rows (the
+    sort of a sorted run plus a short one is near-linear).
+    """
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.users = np.zeros(0, dtype=np.int64)
+        self.items = np.zeros(0, dtype=np.int64)
+
+    def update(self, data: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """(users, items) of the unclicked impressions of ``data``, sorted by user."""
+        n = len(data["user"])
+        if n < self.rows:  # not the log this index has seen grow: start again
+            self.__init__()
+        new = slice(self.rows, n)
+        keep = ~data["click"][new]
+        users = np.concatenate([self.users, data["user"][new][keep].astype(np.int64)])
+        items = np.concatenate([self.items, data["item"][new][keep].astype(np.int64)])
+        order = np.argsort(users, kind="stable")
+        self.users, self.items, self.rows = users[order], items[order], n
+        return self.users, self.items
+
+
 class CFAgent(Agent):
     """Skeleton of a CF agent (see the module docstring).
 
@@ -169,6 +196,7 @@ class CFAgent(Agent):
         super().setup(context)
         w = context.world
         self.log = Interactions(w.n_users, w.n_items, self.recent_consumed, self.exclude_shown)
+        self.unclicked = UnclickedByUser()  # the log's negatives by user, for training
         self.build(w.n_users, w.n_items)
 
     # ------------------------------------------------------------------ to implement
@@ -210,16 +238,21 @@ class CFAgent(Agent):
         """Top-K by model score with fallbacks, exclusions and exploration."""
         pool = item_pool(batch)
         B, K = len(batch), batch.slate_size
-        pop = self.log.popularity(batch.day, self.popularity_window_days)[pool]
-        pop = pop + 1e-3 * self.rng.random(pool.shape)  # random tie-breaks among equals
+        shared = pool.strides[0] == 0  # one pool for every request: look items up once
+        ids = pool[:1] if shared else pool
+        pop = self.rng.random(pool.shape)  # random tie-breaks among equals
+        pop *= 1e-3
+        pop += self.log.popularity(batch.day, self.popularity_window_days)[ids]
         if self.fitted:
             scores = np.asarray(self.score(batch.users, pool), dtype=np.float64)
             # Items with no logged impression get the row's mean score (neutral), so new
             # items are neither favoured nor buried by untrained embeddings.
-            cold_item = self.log.item_shown[pool] == 0
+            cold_item = np.broadcast_to(self.log.item_shown[ids] == 0, pool.shape)
             if self.neutral_cold_items and cold_item.any():
-                warm = np.where(cold_item, np.nan, scores)
-                mean = np.nanmean(np.where(np.isnan(warm).all(1, keepdims=True), 0.0, warm), 1)
+                # The mean over each row's warm items (0 when none is warm), summed as
+                # numpy's nanmean sums.
+                count = (~cold_item).sum(axis=1)
+                mean = np.where(cold_item, 0.0, scores).sum(axis=1) / np.maximum(count, 1)
                 scores = np.where(cold_item, mean[:, None], scores)
             # Users with no click yet fall back to popularity.
             if self.popularity_for_cold_users:

@@ -74,7 +74,13 @@ class MFAgent(CFAgent):
         available = np.flatnonzero(self.context.world.items.available(now))
         for _ in range(self.epochs):
             u, i, j = sample_training_pairs(
-                data, self.log.n_items, available, self.rng, 1, self.impression_negatives
+                data,
+                self.log.n_items,
+                available,
+                self.rng,
+                1,
+                self.impression_negatives,
+                self.unclicked,
             )
             order = self.rng.permutation(len(u))
             for s in range(0, len(u), self.batch_size):
@@ -106,9 +112,15 @@ class MFAgent(CFAgent):
         return self.Q[items], self.b[items]
 
     @torch.no_grad()
+    def catalog_factors(self) -> tuple[np.ndarray, np.ndarray]:
+        """Vectors and biases of every item, as arrays (what scoring reads)."""
+        Q, b = self.item_factors(slice(None))
+        return Q.detach().numpy(), b.detach().numpy()
+
+    @torch.no_grad()
     def score(self, users: np.ndarray, pool: np.ndarray) -> np.ndarray:
         P = self.P.detach().numpy()[users]
-        Q, b = (t.detach().numpy() for t in self.item_factors(slice(None)))
+        Q, b = self.catalog_factors()
         if pool.strides[0] == 0:
             return P @ Q[pool[0]].T + b[pool[0]][None, :]
         return np.einsum("bd,bpd->bp", P, Q[pool]) + b[pool]

@@ -118,6 +118,7 @@ class NCFAgent(CFAgent):
                 self.rng,
                 self.negatives,
                 self.impression_negatives,
+                self.unclicked,
             )
             order = self.rng.permutation(len(u))
             for s in range(0, len(u), self.batch_size):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from simrec_agents.cf.base import UnclickedByUser
 
 __all__ = ["sample_training_pairs", "seeded_generator", "torch_setup"]
 
@@ -26,12 +27,23 @@ def sample_training_pairs(
     rng: np.random.Generator,
     negatives: int,
     impression_share: float = 0.5,
+    index: UnclickedByUser | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Positives (clicks) with sampled negatives, for BPR or BCE training.
 
     Each click (user u, item i) gets ``negatives`` negative items: with probability
     ``impression_share`` an item shown to u without a click (a logged "impression without
     click"), otherwise an item drawn uniformly from ``available`` (an unseen item).
+
+    Args:
+        data: The logged impressions (``user``, ``item``, ``click`` columns).
+        n_items: Catalog size M.
+        available: Items that may be drawn as unseen negatives.
+        rng: The agent's stream.
+        negatives: Negatives per click.
+        impression_share: Probability that a negative is a logged impression without click.
+        index: The agent's :class:`UnclickedByUser` over the same growing log (it sorts only
+            the rows added since the last call); ``None`` sorts the whole log.
 
     Returns:
         ``(users, positives, negatives)`` with shapes ``(P,)``, ``(P,)``, ``(P, negatives)``.
@@ -41,10 +53,10 @@ def sample_training_pairs(
     P = len(pu)
     neg = available[rng.integers(0, len(available), size=(P, negatives))]
     # Impressions without click, grouped by user, to draw per-user logged negatives.
-    nu, ni = users[~clicks].astype(np.int64), items[~clicks].astype(np.int64)
+    if index is None:
+        index = UnclickedByUser()
+    nu, ni = index.update(data)
     if len(nu) and impression_share > 0:
-        order = np.argsort(nu, kind="stable")
-        nu, ni = nu[order], ni[order]
         start = np.searchsorted(nu, pu, side="left")
         count = np.searchsorted(nu, pu, side="right") - start
         use = (rng.random((P, negatives)) < impression_share) & (count[:, None] > 0)

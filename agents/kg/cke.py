@@ -197,7 +197,7 @@ class LMKGAgent(KGAgent):
         return v + self.adapter(torch.from_numpy(self.items.vectors[items.numpy()])), b
 
     def score(self, users: np.ndarray, pool: np.ndarray) -> np.ndarray:
-        self.items.add(np.unique(pool))
+        self.items.add(pool)
         return super().score(users, pool)
 
     def n_params(self) -> tuple[int, int]:

@@ -21,7 +21,7 @@ from simrec_agents.lm.encoder import Encoder, make_encoder
 
 from simrec.types import Cost, Feedback
 
-__all__ = ["LMContentAgent", "item_text", "profile_text"]
+__all__ = ["LMContentAgent", "LMEncodedItems", "item_text", "pool_items", "profile_text"]
 
 
 def item_text(world, i: int) -> str:
@@ -42,6 +42,13 @@ def profile_text(world, u: int) -> str:
     return f"A {int(world.users.age[u])}-year-old who likes {genre}."
 
 
+def pool_items(pool: np.ndarray) -> np.ndarray:
+    """The item ids of a request's pool, flat (one row when the pool is shared)."""
+    if pool.ndim == 2 and pool.strides[0] == 0:
+        return pool[0]
+    return pool.ravel()
+
+
 class LMEncodedItems:
     """Item vectors of the released items, encoded as items are released."""
 
@@ -49,13 +56,21 @@ class LMEncodedItems:
         self.world, self.encoder = world, encoder
         self.vectors = np.zeros((world.n_items, encoder.dim), dtype=np.float32)
         self.known = np.zeros(world.n_items, dtype=bool)
+        #: Bumped whenever vectors change (for caches of quantities derived from them).
+        self.version = 0
 
     def add(self, items: np.ndarray) -> None:
-        """Encode ``items`` not encoded yet."""
-        new = [int(i) for i in items if not self.known[i]]
-        if new:
-            self.vectors[new] = self.encoder.encode([item_text(self.world, i) for i in new])
+        """Encode ``items`` (any shape; a request's pool) not encoded yet."""
+        items = pool_items(np.asarray(items))
+        new = np.unique(items[~self.known[items]])
+        if new.size:
+            self.encode_new(new)
             self.known[new] = True
+            self.version += 1
+
+    def encode_new(self, items: np.ndarray) -> None:
+        """Set the vectors of ``items`` (sorted, not encoded yet)."""
+        self.vectors[items] = self.encoder.encode([item_text(self.world, int(i)) for i in items])
 
 
 class LMContentAgent(CFAgent):
@@ -120,11 +135,11 @@ class LMContentAgent(CFAgent):
         return c + self.profile_weight * self.profile[users]
 
     def score(self, users: np.ndarray, pool: np.ndarray) -> np.ndarray:
-        self.items.add(np.unique(pool))  # items visible in a request are encoded now
+        self.items.add(pool)  # items visible in a request are encoded now
         q = self.user_vectors(users)
         E = self.items.vectors
         if pool.strides[0] == 0:
-            return q @ E[pool[0]].T
+            return (q @ E.T)[:, pool[0]]  # the catalog at once: cheaper than gathering it
         return np.einsum("bd,bpd->bp", q, E[pool])
 
     def cost(self) -> Cost:

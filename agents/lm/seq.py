@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from simrec_agents.base import dense_flops
+from simrec_agents.base import CatalogCache, dense_flops
 from simrec_agents.cf.base import CFAgent, check_params
 from simrec_agents.cf.torch_util import seeded_generator, torch_setup
 from simrec_agents.lm.content import LMEncodedItems
@@ -193,6 +193,7 @@ class SeqAgent(CFAgent):
                 self.dropout,
             )
         self.opt = torch.optim.Adam(self.model.parameters(), lr=self.lr)
+        self.catalog = CatalogCache()
 
     def fit(self, data: dict[str, np.ndarray], now: float) -> None:
         inputs, targets = click_sequences(data, self.max_len)
@@ -233,13 +234,22 @@ class SeqAgent(CFAgent):
         valid = (nxt[:, None] + k) >= 0
         return np.where(valid, hist, -1)
 
+    def catalog_embeddings(self, requests: int = 0) -> np.ndarray:
+        """Every item's input embedding, recomputed only after a fit or new item vectors."""
+        items = getattr(self, "items", None)
+        key = (self.fits, items.version if items is not None else 0)
+        return self.catalog.get(key, self._embed_catalog, requests)
+
+    @torch.no_grad()
+    def _embed_catalog(self) -> np.ndarray:
+        self.model.eval()
+        return self.model.item_embed(torch.arange(self.log.n_items)).numpy()
+
     @torch.no_grad()
     def score(self, users: np.ndarray, pool: np.ndarray) -> np.ndarray:
         self.model.eval()
         h = self.model(torch.from_numpy(self.histories(users)))[:, -1].numpy()
-        items = np.unique(pool)
-        emb = np.zeros((self.log.n_items, self.dim), dtype=np.float32)
-        emb[items] = self.model.item_embed(torch.from_numpy(items)).numpy()
+        emb = self.catalog_embeddings(len(users))
         if pool.strides[0] == 0:
             return h @ emb[pool[0]].T
         return np.einsum("bd,bpd->bp", h, emb[pool])
@@ -284,7 +294,7 @@ class LMSeqAgent(SeqAgent):
         self.items.add(items)
 
     def score(self, users: np.ndarray, pool: np.ndarray) -> np.ndarray:
-        self.items.add(np.unique(pool))
+        self.items.add(pool)
         return super().score(users, pool)
 
     def n_params(self) -> tuple[int, int]:
@@ -292,9 +302,14 @@ class LMSeqAgent(SeqAgent):
         return trainable + self.encoder.params, trainable
 
     def score_flops(self, pool: float, batch: float) -> float:
-        """Adds the adapter over the history and over the pool's items once per call."""
+        """Adds the adapter over the history and over the catalog.
+
+        The catalog pass is cached between retrains and new item vectors, so it is amortised
+        over the requests served in between.
+        """
         adapter = dense_flops(self.model.item_embed.adapter)
-        return super().score_flops(pool, batch) + adapter * (self.max_len + pool / batch)
+        catalog = self.log.n_items * self.catalog.passes_per_request()
+        return super().score_flops(pool, batch) + adapter * (self.max_len + catalog)
 
     def cost(self) -> Cost:
         """Adds the frozen encoder and its ledger."""

@@ -50,6 +50,8 @@ Definitions (day *d* is the interval ``[d, d + 1)``):
 ``interest_drift_per_click`` ``interest_drift`` / mean cumulative clicks of the alive users
 ``cold_item_ctr``          CTR on day d of impressions of items released during the run and at
                            most ``COLD_DAYS`` days old
+``warm_item_ctr``          CTR on day d of impressions of all other items (initial catalog,
+                           and released items past their first ``COLD_DAYS`` days)
 ``new_user_ctr``           CTR on day d of impressions served to users who arrived during the
                            run (after day 0), in their first ``COLD_DAYS`` days since arrival
 ========================== ====================================================================
@@ -63,7 +65,8 @@ Sampled logs: with ``simulation.log_impressions < 1`` the log keeps only a share
 requests' slates, and the exact per-day, per-(day, item) and per-user counts the engine keeps
 (:class:`simrec.log.Counts`) feed ``clicks``, ``impressions``, ``ctr``, ``conversion_rate``,
 ``revenue``, ``engagement``, ``dau``, ``coverage``, ``gini_exposure``, ``long_tail_share``,
-``novelty``, ``provider_gini``, ``provider_zero_share``, ``cold_item_ctr`` and the per-user
+``novelty``, ``provider_gini``, ``provider_zero_share``, ``cold_item_ctr``,
+``warm_item_ctr`` and the per-user
 table -- identical to a full log of the same run. The day-table and session metrics are exact
 anyway; ``intra_list_diversity``, ``calibration``, the homogenization metrics,
 ``clicks_per_cohort_user``, ``interest_drift_per_click`` and ``new_user_ctr`` are estimated
@@ -636,15 +639,31 @@ def _cold_day_items(t: Tables, days: int, m: int) -> np.ndarray:
     return (rel[None, :] > 0) & (age >= 0) & (age < COLD_DAYS)
 
 
-def cold_item_ctr(t: Tables, days: int) -> np.ndarray:
-    """CTR of impressions of items released during the run, in their first COLD_DAYS."""
+def _item_age_ctr(t: Tables, days: int, cold: bool) -> np.ndarray:
+    """CTR of impressions of cold items (``cold``) or of all the others."""
     if (c := _exact(t)) is not None and t["items"].get("release_day") is not None:
         mask = _cold_day_items(t, days, _item_rows(c, "item_shown", days).shape[1])
+        mask = mask if cold else ~mask
         shown = (_item_rows(c, "item_shown", days) * mask).sum(axis=1)
         return _ratio((_item_rows(c, "item_clicks", days) * mask).sum(axis=1), shown)
-    imp, cold = t["impressions"], _cold(t)
-    shown = _per_day(imp["day"][cold], days)
-    return _ratio(_per_day(imp["day"][cold], days, imp["click"][cold]), shown)
+    imp, keep = t["impressions"], _cold(t)
+    keep = keep if cold else ~keep
+    shown = _per_day(imp["day"][keep], days)
+    return _ratio(_per_day(imp["day"][keep], days, imp["click"][keep]), shown)
+
+
+def cold_item_ctr(t: Tables, days: int) -> np.ndarray:
+    """CTR of impressions of items released during the run, in their first COLD_DAYS."""
+    return _item_age_ctr(t, days, cold=True)
+
+
+def warm_item_ctr(t: Tables, days: int) -> np.ndarray:
+    """CTR of impressions of every item that is not cold.
+
+    The initial catalog, and released items from their COLD_DAYS-th day on: the complement
+    of :func:`cold_item_ctr`.
+    """
+    return _item_age_ctr(t, days, cold=False)
 
 
 def _new_user(t: Tables) -> np.ndarray:
@@ -691,6 +710,7 @@ DAILY_METRICS: dict[str, Callable[[Tables, int], np.ndarray]] = {
     "provider_gini": provider_gini,
     "provider_zero_share": provider_zero_share,
     "cold_item_ctr": cold_item_ctr,
+    "warm_item_ctr": warm_item_ctr,
     "new_user_ctr": new_user_ctr,
 }
 
@@ -809,6 +829,7 @@ def run_totals(
         "long_tail_share": _mean(col("long_tail_share")),
         "novelty": _mean(col("novelty")),
         "cold_item_ctr": _mean(col("cold_item_ctr")),
+        "warm_item_ctr": _mean(col("warm_item_ctr")),
         "cold_item_clicks": cold_clicks,
         "new_user_ctr": _pooled_ctr(t["impressions"]["click"][_new_user(t)]),
         **custom,

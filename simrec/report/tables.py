@@ -61,6 +61,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "provider_zero_share": ("providers unseen", "{:.3f}"),
     "interest_drift": ("interest drift (end)", "{:.4f}"),
     "cold_item_ctr": ("cold-item CTR", "{:.4f}"),
+    "warm_item_ctr": ("warm-item CTR", "{:.4f}"),
     "cold_item_clicks": ("cold-item clicks", "{:,.0f}"),
     "new_user_ctr": ("new-user CTR", "{:.4f}"),
     "ms_per_request": ("ms/request", "{:.3f}"),

@@ -156,3 +156,27 @@ def test_missing_optional_dependency_names_the_extra(tmp_path, monkeypatch):
     info = AgentInfo("needy", "needs_missing:A", ("lm",))
     with pytest.raises(DependencyNotInstalled, match=r"pip install 'simrec\[lm\]'"):
         _load(info)
+
+
+def test_top_k_fast_path_equals_the_partition_exactly():
+    """The repeated-argmax path and the argpartition path give the same slates, ties,
+    excluded (-inf) and NaN scores included, for a shared (broadcast) and a per-row pool."""
+    from simrec_agents.base import _top_k_partition, scores_top_k
+
+    rng = np.random.default_rng(0)
+    for trial in range(200):
+        B, P, k = int(rng.integers(1, 30)), int(rng.integers(2, 60)), int(rng.integers(1, 8))
+        k = min(k, P)
+        scores = rng.standard_normal((B, P)).astype(np.float32)
+        if trial % 3 == 0:  # ties: coarse values
+            scores = np.round(scores * 2) / 2
+        if trial % 4 == 0:
+            scores[rng.random((B, P)) < 0.3] = -np.inf
+        if trial % 7 == 0:
+            scores[0, 0] = np.nan
+        shared = np.broadcast_to(rng.permutation(1000)[:P], (B, P))
+        own = np.stack([rng.permutation(1000)[:P] for _ in range(B)])
+        for pool in (shared, own):
+            assert np.array_equal(
+                scores_top_k(pool, scores, k), _top_k_partition(pool, scores, k)
+            ), trial
