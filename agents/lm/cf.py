@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from simrec_agents.base import dense_flops
+from simrec_agents.base import CatalogCache, dense_flops
 from simrec_agents.cf.mf import MFAgent
 from simrec_agents.cf.torch_util import seeded_generator, torch_setup
 from simrec_agents.lm.content import LMEncodedItems
@@ -58,7 +58,7 @@ class LMCFAgent(MFAgent):
         torch_setup()
         self.gen = seeded_generator(self.rng)
         w = self.context.world
-        self.items = LMEncodedItems(w, self.encoder)
+        self.items = self.make_items(w)
         self.items.add(np.flatnonzero(w.items.release_day <= 0))
         E = self.encoder.dim
         with torch.random.fork_rng():
@@ -71,6 +71,11 @@ class LMCFAgent(MFAgent):
                 )
         self.P = nn.Parameter(torch.randn(n_users, self.dim, generator=self.gen) * 0.1)
         self.opt = torch.optim.Adam([self.P, *self.adapter.parameters()], lr=self.lr)
+        self.catalog = CatalogCache()
+
+    def make_items(self, world) -> LMEncodedItems:
+        """The item vectors (frozen encoder vectors, encoded as items are released)."""
+        return LMEncodedItems(world, self.encoder)
 
     def on_items_released(self, items: np.ndarray, now: float) -> None:
         self.items.add(items)
@@ -80,8 +85,13 @@ class LMCFAgent(MFAgent):
         q = self.adapter(e)
         return q, torch.zeros(q.shape[0])
 
+    def catalog_factors(self) -> tuple[np.ndarray, np.ndarray]:
+        """The adapter over the catalog, recomputed only after a fit or new item vectors."""
+        return self.catalog.get((self.fits, self.items.version), super().catalog_factors)
+
     def score(self, users: np.ndarray, pool: np.ndarray) -> np.ndarray:
-        self.items.add(np.unique(pool))
+        self.items.add(pool)
+        self.catalog.requests += len(users)
         return super().score(users, pool)
 
     def n_params(self) -> tuple[int, int]:
@@ -96,6 +106,10 @@ class LMCFAgent(MFAgent):
         return base
 
     def score_flops(self, pool: float, batch: float) -> float:
-        """A dot product per pool item, and the adapter over the catalog once per call."""
-        adapter = dense_flops(self.adapter) * self.log.n_items / batch
-        return 2 * self.dim * pool + adapter
+        """A dot product per pool item, and the adapter over the catalog once per retrain.
+
+        The adapter's output is cached between retrains (and recomputed when new items are
+        encoded), so its cost is spread over the requests served in between.
+        """
+        passes = self.catalog.passes_per_request()
+        return 2 * self.dim * pool + dense_flops(self.adapter) * self.log.n_items * passes

