@@ -71,17 +71,8 @@ class MFAgent(CFAgent):
         self.opt = torch.optim.Adam([self.P, self.Q, self.b], lr=self.lr)
 
     def fit(self, data: dict[str, np.ndarray], now: float) -> None:
-        available = np.flatnonzero(self.context.world.items.available(now))
         for _ in range(self.epochs):
-            u, i, j = sample_training_pairs(
-                data,
-                self.log.n_items,
-                available,
-                self.rng,
-                1,
-                self.impression_negatives,
-                self.unclicked,
-            )
+            u, i, j = self.training_pairs(data, now)
             order = self.rng.permutation(len(u))
             for s in range(0, len(u), self.batch_size):
                 idx = order[s : s + self.batch_size]
@@ -102,6 +93,21 @@ class MFAgent(CFAgent):
                 self.opt.zero_grad()
                 loss.backward()
                 self.opt.step()
+
+    def training_pairs(
+        self, data: dict[str, np.ndarray], now: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every logged click with one negative (:func:`sample_training_pairs`)."""
+        available = np.flatnonzero(self.context.world.items.available(now))
+        return sample_training_pairs(
+            data,
+            self.log.n_items,
+            available,
+            self.rng,
+            1,
+            self.impression_negatives,
+            self.unclicked,
+        )
 
     def auxiliary_loss(self) -> torch.Tensor | float:
         """An extra loss added to every BPR step (e.g. a knowledge-graph loss; default 0)."""

@@ -29,7 +29,6 @@ import time
 import numpy as np
 import torch
 from simrec_agents.cf.base import check_params
-from simrec_agents.cf.torch_util import sample_training_pairs
 from simrec_agents.lm.cf import LMCFAgent
 from simrec_agents.lm.content import LMEncodedItems, item_text
 from simrec_agents.lm.encoder import SentenceEncoder
@@ -202,16 +201,7 @@ class LMFineTunedAgent(LMCFAgent):
 
     def finetune(self, data: dict[str, np.ndarray], now: float) -> None:
         """BPR steps through the top layers, the adapter and the user embeddings jointly."""
-        available = np.flatnonzero(self.context.world.items.available(now))
-        u, i, j = sample_training_pairs(
-            data,
-            self.log.n_items,
-            available,
-            self.rng,
-            1,
-            self.impression_negatives,
-            self.unclicked,
-        )
+        u, i, j = self.training_pairs(data, now)
         self.items.add(np.unique(np.concatenate([i, j[:, 0]])))
         for _ in range(self.finetune_steps):
             idx = self.rng.choice(len(u), size=min(self.finetune_batch, len(u)), replace=False)
