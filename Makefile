@@ -7,7 +7,7 @@ comma  := ,
 # Reinstall when the project metadata, the pins or the extras change.
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements/constraints.txt | sha1sum | cut -c1-12)-$(subst $(comma),_,$(EXTRAS))
 
-.PHONY: setup demo test lint wheel-check clean
+.PHONY: setup demo test lint wheel-check clean lm-vs-cf
 
 setup: $(STAMP)
 
@@ -23,6 +23,13 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 
 demo: setup
 	$(VENV)/bin/simrec run scenarios/quickstart.yaml --out results/quickstart --resume
+
+# The language-model vs CF study (docs/findings/lm_vs_cf.md): installs the lm-large extra
+# (all-mpnet-base-v2), runs the study's three parts into results/lm_vs_cf (resumable: run it
+# again after an interruption) and writes the document and its figures from those results.
+lm-vs-cf:
+	$(MAKE) setup EXTRAS=$(EXTRAS),lm-large
+	$(PY) -m simrec.findings.lm_vs_cf all --results results/lm_vs_cf --doc docs/findings/lm_vs_cf.md
 
 # The tests, with line coverage of simrec and simrec_agents (each must stay >= 90%).
 test: setup
