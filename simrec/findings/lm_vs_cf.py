@@ -35,13 +35,8 @@ from simrec.errors import ResultsError, SimrecError
 from simrec.report import _Output, _pyplot, _survival_figure, daily_bands, paired_bands
 from simrec.report.tables import label_format, markdown_table
 from simrec.runner import ScenarioResult, collect
-from simrec.runner.results import (
-    atomic_write_text,
-    lock_folder,
-    read_run,
-    t_quantile_975,
-    writing,
-)
+from simrec.runner.results import atomic_write_text, lock_folder, read_run, writing
+from simrec.runner.results import mean_ci as summary_mean_ci
 
 __all__ = ["PARTS", "main", "run_study", "write_findings"]
 
@@ -255,21 +250,19 @@ def paired(totals: pd.DataFrame, a: str, b: str, metric: str) -> tuple[float, fl
     wide = totals.pivot(index="seed", columns="agent", values=metric)
     if a not in wide or b not in wide:
         return math.nan, math.nan, 0
-    d = (wide[a] - wide[b]).dropna().to_numpy(float)
-    n = len(d)
-    if n == 0:
-        return math.nan, math.nan, 0
-    ci = t_quantile_975(n - 1) * d.std(ddof=1) / math.sqrt(n) if n > 1 else math.nan
-    return float(d.mean()), float(ci), n
+    d = (wide[a] - wide[b]).to_numpy(float)
+    r = summary_mean_ci(d)
+    return r["mean"], r["ci95"], int(np.count_nonzero(~np.isnan(d)))
 
 
 def mean_ci(totals: pd.DataFrame, agent: str, metric: str) -> tuple[float, float]:
-    """Mean and 95% CI half-width over seeds of one agent's whole-run ``metric``."""
-    x = totals.loc[totals["agent"] == agent, metric].dropna().to_numpy(float)
-    if len(x) == 0:
-        return math.nan, math.nan
-    ci = t_quantile_975(len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)) if len(x) > 1 else 0.0
-    return float(x.mean()), float(ci)
+    """Mean and 95% CI half-width over seeds of one agent's whole-run ``metric``.
+
+    A single seed gets a CI of 0, so the figures draw no bar.
+    """
+    x = totals.loc[totals["agent"] == agent, metric].to_numpy(float)
+    r = summary_mean_ci(x)
+    return r["mean"], (0.0 if np.count_nonzero(~np.isnan(x)) == 1 else r["ci95"])
 
 
 def direction(mean: float, ci: float) -> int:
@@ -433,12 +426,8 @@ def _frontier_figure(plt, study: Study):  # noqa: ANN001, ANN202
     """Long-term outcome against compute cost: one point per agent and encoder scale."""
     Line2D = plt.Line2D  # the matplotlib class, through the lazy import
     totals = study.result.totals
-    labels = [
-        x
-        for x in study.labels
-        if FAMILY.get(study.agents.set_index("label").loc[x, "name"]) != "reference"
-        or x == "popularity"
-    ]
+    family = study.agents.set_index("label")["family"]
+    labels = [x for x in study.labels if family[x] != "reference" or x == "popularity"]
     fig, axes = plt.subplots(
         len(OUTCOME_AXES), len(COST_AXES), figsize=(15.0, 4.3 * len(OUTCOME_AXES)), squeeze=False
     )
