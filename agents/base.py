@@ -96,8 +96,8 @@ class CatalogCache:
     """A per-item quantity (e.g. adapted item vectors) kept until its key changes.
 
     Scoring reads it on every request; it is recomputed only when the key (e.g. the number
-    of fits and the item-vector version) changes. ``passes`` and ``requests`` give the
-    amortised cost per request for FLOP estimates.
+    of fits and the item-vector version) changes. ``passes`` and ``requests`` (counted by the
+    scoring agent) give the amortised cost per request for FLOP estimates.
     """
 
     def __init__(self) -> None:
@@ -106,9 +106,8 @@ class CatalogCache:
         self.passes = 0
         self.requests = 0
 
-    def get(self, key: object, compute: Callable[[], Any], requests: int = 0) -> Any:
-        """The cached value for ``key`` (computed on a new key); counts ``requests`` served."""
-        self.requests += requests
+    def get(self, key: object, compute: Callable[[], Any]) -> Any:
+        """The cached value for ``key`` (computed on a new key)."""
         if self.value is None or key != self.key:
             self.key, self.value = key, compute()
             self.passes += 1

@@ -234,11 +234,11 @@ class SeqAgent(CFAgent):
         valid = (nxt[:, None] + k) >= 0
         return np.where(valid, hist, -1)
 
-    def catalog_embeddings(self, requests: int = 0) -> np.ndarray:
+    def catalog_embeddings(self) -> np.ndarray:
         """Every item's input embedding, recomputed only after a fit or new item vectors."""
         items = getattr(self, "items", None)
         key = (self.fits, items.version if items is not None else 0)
-        return self.catalog.get(key, self._embed_catalog, requests)
+        return self.catalog.get(key, self._embed_catalog)
 
     @torch.no_grad()
     def _embed_catalog(self) -> np.ndarray:
@@ -249,7 +249,8 @@ class SeqAgent(CFAgent):
     def score(self, users: np.ndarray, pool: np.ndarray) -> np.ndarray:
         self.model.eval()
         h = self.model(torch.from_numpy(self.histories(users)))[:, -1].numpy()
-        emb = self.catalog_embeddings(len(users))
+        self.catalog.requests += len(users)
+        emb = self.catalog_embeddings()
         if pool.strides[0] == 0:
             return h @ emb[pool[0]].T
         return np.einsum("bd,bpd->bp", h, emb[pool])
