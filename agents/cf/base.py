@@ -190,6 +190,7 @@ class CFAgent(Agent):
         self.recent_consumed = recent_consumed
         self.fitted = False
         self.fits = 0
+        self.last_fit = -np.inf  # time of the previous retrain (days)
 
     def setup(self, context: AgentContext) -> None:
         """Allocate the log and build the (untrained) model."""
@@ -233,6 +234,7 @@ class CFAgent(Agent):
         self.fit(self.log.columns(), now)
         self.fitted = True
         self.fits += 1
+        self.last_fit = now
 
     def recommend(self, batch: RequestBatch) -> np.ndarray:
         """Top-K by model score with fallbacks, exclusions and exploration."""

@@ -12,7 +12,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 from simrec_agents.cf.base import CFAgent, check_params
-from simrec_agents.cf.torch_util import sample_training_pairs, seeded_generator, torch_setup
+from simrec_agents.cf.torch_util import (
+    epoch_order,
+    sample_training_pairs,
+    seeded_generator,
+    torch_setup,
+)
 
 __all__ = ["MFAgent"]
 
@@ -26,6 +31,10 @@ class MFAgent(CFAgent):
         weight_decay: L2 weight (lambda) on the embeddings of each batch.
         epochs: Passes over the log per retrain.
         batch_size: Clicks per optimisation step.
+        max_clicks: Per-retrain training budget: each epoch trains on at most this many
+            clicks, every click since the previous retrain and then a uniform replay sample of
+            older ones (:func:`~simrec_agents.cf.torch_util.epoch_order`); ``None`` (default):
+            every logged click.
         impression_negatives: Share of negatives drawn from impressions without click.
         loss: ``"bpr"`` (pairwise, default) or ``"bce"`` (pointwise logistic on the click
             and its negative).
@@ -42,6 +51,7 @@ class MFAgent(CFAgent):
         epochs: int = 3,
         batch_size: int = 1024,
         impression_negatives: float = 0.5,
+        max_clicks: int | None = None,
         loss: str = "bpr",
         **shared,
     ) -> None:
@@ -57,6 +67,9 @@ class MFAgent(CFAgent):
             batch_size=(batch_size, "pos_int"),
             impression_negatives=(impression_negatives, "prob"),
         )
+        if max_clicks is not None:
+            check_params(max_clicks=(max_clicks, "pos_int"))
+        self.max_clicks = max_clicks
         self.dim, self.lr, self.weight_decay = dim, lr, weight_decay
         self.epochs, self.batch_size = epochs, batch_size
         self.impression_negatives = impression_negatives
@@ -71,10 +84,11 @@ class MFAgent(CFAgent):
         self.opt = torch.optim.Adam([self.P, self.Q, self.b], lr=self.lr)
 
     def fit(self, data: dict[str, np.ndarray], now: float) -> None:
+        times = data["time"][data["click"]]  # of each training pair's click
         for _ in range(self.epochs):
             u, i, j = self.training_pairs(data, now)
-            order = self.rng.permutation(len(u))
-            for s in range(0, len(u), self.batch_size):
+            order = epoch_order(times, self.last_fit, self.max_clicks, self.rng)
+            for s in range(0, len(order), self.batch_size):
                 idx = order[s : s + self.batch_size]
                 bu = torch.from_numpy(u[idx])
                 pu = self.P[bu]

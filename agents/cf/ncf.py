@@ -15,7 +15,12 @@ import numpy as np
 import torch
 from simrec_agents.base import dense_flops
 from simrec_agents.cf.base import CFAgent, check_params
-from simrec_agents.cf.torch_util import sample_training_pairs, seeded_generator, torch_setup
+from simrec_agents.cf.torch_util import (
+    epoch_order,
+    sample_training_pairs,
+    seeded_generator,
+    torch_setup,
+)
 from torch import nn
 
 __all__ = ["NCFAgent", "NeuMF"]
@@ -65,6 +70,10 @@ class NCFAgent(CFAgent):
         epochs: Passes over the logged clicks per retrain.
         negatives: Sampled negatives per click.
         batch_size: Clicks per step (each with its negatives).
+        max_clicks: Per-retrain training budget: each epoch trains on at most this many
+            clicks, every click since the previous retrain and then a uniform replay sample of
+            older ones (:func:`~simrec_agents.cf.torch_util.epoch_order`); ``None`` (default):
+            every logged click.
         impression_negatives: Share of negatives drawn from impressions without click.
         **shared: :class:`~simrec_agents.cf.base.CFAgent` options.
     """
@@ -80,6 +89,7 @@ class NCFAgent(CFAgent):
         negatives: int = 4,
         batch_size: int = 512,
         impression_negatives: float = 0.5,
+        max_clicks: int | None = None,
         **shared,
     ) -> None:
         super().__init__(**shared)
@@ -91,6 +101,9 @@ class NCFAgent(CFAgent):
             batch_size=(batch_size, "pos_int"),
             impression_negatives=(impression_negatives, "prob"),
         )
+        if max_clicks is not None:
+            check_params(max_clicks=(max_clicks, "pos_int"))
+        self.max_clicks = max_clicks
         layers = tuple(layers)
         if not layers or not all(isinstance(w, int) and w > 0 for w in layers):
             raise ValueError(
@@ -109,6 +122,7 @@ class NCFAgent(CFAgent):
     def fit(self, data: dict[str, np.ndarray], now: float) -> None:
         available = np.flatnonzero(self.context.world.items.available(now))
         loss_fn = nn.BCEWithLogitsLoss()
+        times = data["time"][data["click"]]  # of each training pair's click
         self.model.train()
         for _ in range(self.epochs):
             u, i, j = sample_training_pairs(
@@ -120,8 +134,8 @@ class NCFAgent(CFAgent):
                 self.impression_negatives,
                 self.unclicked,
             )
-            order = self.rng.permutation(len(u))
-            for s in range(0, len(u), self.batch_size):
+            order = epoch_order(times, self.last_fit, self.max_clicks, self.rng)
+            for s in range(0, len(order), self.batch_size):
                 idx = order[s : s + self.batch_size]
                 n = len(idx)
                 users = np.repeat(u[idx], 1 + self.negatives)
@@ -136,7 +150,8 @@ class NCFAgent(CFAgent):
 
     @torch.no_grad()
     def score(self, users: np.ndarray, pool: np.ndarray) -> np.ndarray:
-        self.model.eval()
+        if self.model.training:  # eval() walks every module: only after a fit
+            self.model.eval()
         B, P = pool.shape
         u = torch.from_numpy(np.repeat(users.astype(np.int64), P))
         i = torch.from_numpy(np.array(pool, dtype=np.int64).ravel())

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from simrec_agents.cf.base import UnclickedByUser
 
-__all__ = ["sample_training_pairs", "seeded_generator", "torch_setup"]
+__all__ = ["epoch_order", "sample_training_pairs", "seeded_generator", "torch_setup"]
 
 
 def torch_setup() -> None:
@@ -63,3 +63,36 @@ def sample_training_pairs(
         pick = start[:, None] + np.floor(rng.random((P, negatives)) * np.maximum(count, 1)[:, None])
         neg = np.where(use, ni[np.minimum(pick.astype(np.int64), len(ni) - 1)], neg)
     return pu, pi, neg
+
+
+def epoch_order(
+    times: np.ndarray, since: float, budget: int | None, rng: np.random.Generator
+) -> np.ndarray:
+    """The order in which one epoch visits the clicks, within a per-retrain click budget.
+
+    Without a budget (``None``) or when there are no more than ``budget`` clicks, every click
+    in a random order (``rng.permutation``, the same draws as an unbudgeted epoch). Otherwise
+    ``budget`` clicks: every click logged after ``since`` (the previous retrain) first, then a
+    uniform sample without replacement of the older ones ("new data plus replay"); when the
+    new clicks alone exceed the budget, a uniform sample of them. The cost of a retrain then
+    stops growing with the log.
+
+    Args:
+        times: Log time (days) of each click, ``(P,)``, in the order of the training pairs.
+        since: Time of the previous retrain (``-inf`` before the first).
+        budget: Most clicks per epoch, or ``None`` for all.
+        rng: The agent's stream.
+
+    >>> epoch_order(np.array([0.0, 1.0, 2.0, 3.0]), 1.5, 3, np.random.default_rng(0)).size
+    3
+    """
+    n = len(times)
+    if budget is None or n <= budget:
+        return rng.permutation(n)
+    new = np.flatnonzero(times > since)
+    if len(new) >= budget:
+        keep = rng.choice(new, size=budget, replace=False)
+    else:
+        old = np.flatnonzero(times <= since)
+        keep = np.concatenate([new, rng.choice(old, size=budget - len(new), replace=False)])
+    return rng.permutation(keep)

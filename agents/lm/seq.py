@@ -19,14 +19,14 @@ import numpy as np
 import torch
 from simrec_agents.base import CatalogCache, dense_flops
 from simrec_agents.cf.base import CFAgent, check_params
-from simrec_agents.cf.torch_util import seeded_generator, torch_setup
+from simrec_agents.cf.torch_util import epoch_order, seeded_generator, torch_setup
 from simrec_agents.lm.content import LMEncodedItems
 from simrec_agents.lm.encoder import make_encoder
 from torch import nn
 
 from simrec.types import Cost
 
-__all__ = ["LMSeqAgent", "SASRec", "SeqAgent", "click_sequences"]
+__all__ = ["LMSeqAgent", "SASRec", "SeqAgent", "click_sequences", "last_click_times"]
 
 
 class SASRec(nn.Module):
@@ -125,6 +125,18 @@ def click_sequences(data: dict[str, np.ndarray], max_len: int) -> tuple[np.ndarr
     return np.stack(inputs), np.stack(targets)
 
 
+def last_click_times(data: dict[str, np.ndarray]) -> np.ndarray:
+    """Time of the last click of each user with at least two clicks, in user order.
+
+    The rows of :func:`click_sequences` are these users, in the same order.
+    """
+    c = data["click"]
+    users, times = data["user"][c].astype(np.int64), data["time"][c].astype(np.float64)
+    last = np.full(int(users.max()) + 1 if len(users) else 0, -np.inf)
+    np.maximum.at(last, users, times)
+    return last[np.bincount(users, minlength=len(last)) >= 2]
+
+
 class SeqAgent(CFAgent):
     """SASRec-style causal transformer over the click history, learned item-ID embeddings.
 
@@ -137,6 +149,10 @@ class SeqAgent(CFAgent):
         lr: Adam learning rate.
         epochs: Passes over the users' sequences per retrain.
         batch_size: Users per step.
+        max_users: Per-retrain training budget: each epoch trains on at most this many users'
+            sequences, every user who clicked since the previous retrain and then a uniform
+            replay sample of the others (:func:`~simrec_agents.cf.torch_util.epoch_order`);
+            ``None`` (default): every user with two clicks or more.
         **shared: :class:`~simrec_agents.cf.base.CFAgent` options.
     """
 
@@ -152,6 +168,7 @@ class SeqAgent(CFAgent):
         lr: float = 0.002,
         epochs: int = 2,
         batch_size: int = 128,
+        max_users: int | None = None,
         **shared,
     ) -> None:
         shared.setdefault("recent_consumed", max(50, max_len))
@@ -166,6 +183,9 @@ class SeqAgent(CFAgent):
             epochs=(epochs, "nonneg_int"),
             batch_size=(batch_size, "pos_int"),
         )
+        if max_users is not None:
+            check_params(max_users=(max_users, "pos_int"))
+        self.max_users = max_users
         if dim % heads:
             raise ValueError(f"heads: expected a divisor of dim={dim}, got {heads}")
         if self.recent_consumed < max_len:
@@ -200,12 +220,13 @@ class SeqAgent(CFAgent):
         if len(inputs) == 0:
             return
         available = np.flatnonzero(self.context.world.items.available(now))
+        last = last_click_times(data)  # of each sequence's user
         loss_fn = nn.BCEWithLogitsLoss()
         self.model.train()
         with torch.random.fork_rng():  # dropout draws from a seeded, private stream
             torch.manual_seed(int(self.rng.integers(0, 2**62)))
             for _ in range(self.epochs):
-                order = self.rng.permutation(len(inputs))
+                order = epoch_order(last, self.last_fit, self.max_users, self.rng)
                 for s in range(0, len(order), self.batch_size):
                     idx = order[s : s + self.batch_size]
                     x = torch.from_numpy(inputs[idx])
@@ -247,7 +268,8 @@ class SeqAgent(CFAgent):
 
     @torch.no_grad()
     def score(self, users: np.ndarray, pool: np.ndarray) -> np.ndarray:
-        self.model.eval()
+        if self.model.training:  # eval() walks every module: only after a fit
+            self.model.eval()
         h = self.model(torch.from_numpy(self.histories(users)))[:, -1].numpy()
         self.catalog.requests += len(users)
         emb = self.catalog_embeddings()

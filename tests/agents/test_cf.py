@@ -108,6 +108,32 @@ def test_retraining_is_warm_started(name):
     assert trained.cost().params == sum(p.numel() for p in after)
 
 
+def test_epoch_order_keeps_new_clicks_and_replays_old_ones():
+    from simrec_agents.cf.torch_util import epoch_order
+
+    times = np.repeat(np.arange(10.0), 10)  # 100 clicks, 10 a day over days 0..9
+    unbudgeted = epoch_order(times, 7.5, None, np.random.default_rng(3))
+    assert np.array_equal(unbudgeted, np.random.default_rng(3).permutation(100))
+    assert np.array_equal(epoch_order(times, 7.5, 100, np.random.default_rng(3)), unbudgeted)
+    order = epoch_order(times, 7.5, 30, np.random.default_rng(3))
+    assert len(order) == 30 and len(np.unique(order)) == 30
+    assert set(np.flatnonzero(times > 7.5)) <= set(order)  # all 20 new clicks ...
+    assert (times[order] <= 7.5).sum() == 10  # ... and 10 replayed older ones
+    few = epoch_order(times, 4.5, 30, np.random.default_rng(3))  # 50 new > budget
+    assert len(few) == 30 and (times[few] > 4.5).all()
+
+
+@pytest.mark.parametrize("name", ["mf", "ncf"])
+def test_click_budget_bounds_training_and_is_inert_above_the_log(name):
+    cfg = small_config(days=4, retrain_every_days=1.0)
+    runs = {
+        b: Simulation(cfg).run(make_agent(name, max_clicks=b), seed=2) for b in (None, 10**9, 40)
+    }
+    items = {b: r.log.impressions.columns()["item"] for b, r in runs.items()}
+    assert np.array_equal(items[None], items[10**9])  # a budget above the log changes nothing
+    assert not np.array_equal(items[None], items[40])  # a binding one trains on fewer clicks
+
+
 def _params(agent):
     if agent.name == "mf":
         return [agent.P, agent.Q, agent.b]
@@ -223,6 +249,7 @@ def test_exploration_and_exclusion():
         ("mf", {"loss": "hinge"}, "loss: expected 'bpr' or 'bce', got 'hinge'"),
         ("ncf", {"layers": [32, 0]}, "layers: expected a non-empty list of positive integers"),
         ("ncf", {"negatives": 0}, "negatives: expected a positive integer"),
+        ("mf", {"max_clicks": 0}, "max_clicks: expected a positive integer, got 0"),
         ("item-knn", {"neighbours": -1}, "neighbours: expected a positive integer"),
         ("als", {"factors": 2.5}, "factors: expected a positive integer, got 2.5"),
         ("als", {"reg": 0}, "reg: expected a positive number, got 0"),

@@ -192,6 +192,18 @@ def test_lm_agents_use_observable_data_only_and_are_deterministic(name):
     assert np.array_equal(a.log.impressions.columns()["item"], b.log.impressions.columns()["item"])
 
 
+def test_user_budget_is_inert_above_the_users_and_binds_below():
+    cfg = small_config(days=4, retrain_every_days=1.0)
+    items = {
+        b: Simulation(cfg)
+        .run(make_agent("seq", max_users=b), seed=2)
+        .log.impressions.columns()["item"]
+        for b in (None, 10**9, 5)
+    }
+    assert np.array_equal(items[None], items[10**9])
+    assert not np.array_equal(items[None], items[5])
+
+
 def test_click_sequences_and_histories():
     from simrec_agents.lm.seq import click_sequences
 
@@ -202,6 +214,10 @@ def test_click_sequences_and_histories():
     }
     x, y = click_sequences(data, max_len=3)
     assert x.tolist() == [[-1, 5, 6]] and y.tolist() == [[-1, 6, 8]]  # only user 0 has 2+
+    from simrec_agents.lm.seq import last_click_times
+
+    timed = {**data, "time": np.array([0.5, 1.0, 1.5, 2.5, 3.0, 3.5])}
+    assert last_click_times(timed).tolist() == [2.5]  # user 0's row: its last click
     agent = make_agent("seq", max_len=3)
     from simrec.agent import AgentContext
     from simrec.rng import make_streams
