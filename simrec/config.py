@@ -54,6 +54,7 @@ __all__ = [
     "ScenarioConfig",
     "SimulationConfig",
     "SocialConfig",
+    "SupplyConfig",
     "UserModelConfig",
     "UsersConfig",
     "WorldConfig",
@@ -482,6 +483,99 @@ class SocialConfig(_Base):
 
 
 @dataclass(frozen=True)
+class SupplyConfig(_Base):
+    """The creator economy (``world.supply``): creators produce, earn, leave and arrive.
+
+    Off by default: the catalog is then the fixed release schedule of ``world.items``. On
+    (the synthetic world only), ``world.items.n_items`` is a reservoir: the day-0 catalog
+    is the day-0 items of the initial creators, and every other item is released only when
+    its creator produces it (rules in :mod:`simrec.supply`).
+    """
+
+    enabled: bool = param(False, "run the creator economy (synthetic world only)")
+    initial_creators_per_genre: int = param(
+        12, "creators of each genre present on day 0", "creators", gt=0, le=10_000
+    )
+    new_creators_per_genre: int = param(
+        8,
+        "creator slots per genre reserved for creators who join later (arrivals stop when "
+        "the slots run out)",
+        "creators",
+        ge=0,
+        le=10_000,
+    )
+    arrivals_per_day: float = param(
+        0.3, "new creators per day (Poisson; genre uniform)", "creators/day", ge=0.0, le=1000.0
+    )
+    window_days: int = param(
+        14,
+        "days of exposure and income a creator's decisions look back over",
+        "days",
+        gt=0,
+        le=3650,
+    )
+    min_rate: float = param(
+        0.01, "items a day of a creator without income", "items/day", ge=0.0, le=100.0
+    )
+    max_rate: float = param(
+        0.2,
+        "items a day of a creator whose income is far above income_half",
+        "items/day",
+        ge=0.0,
+        le=100.0,
+    )
+    income_half: float = param(
+        5.0,
+        "window income at which a creator's rate is halfway from min_rate to max_rate",
+        "currency",
+        gt=0.0,
+        le=1e9,
+    )
+    revenue_share: float = param(
+        0.5,
+        "share of the revenue of a creator's items paid to the creator",
+        "share",
+        ge=0.0,
+        le=1.0,
+    )
+    pay_per_click: float = param(
+        0.02,
+        "payment to the creator per click on one of their items",
+        "currency",
+        ge=0.0,
+        le=1e6,
+    )
+    exit_max: float = param(
+        0.05,
+        "daily chance of leaving of a creator with no impression in the window",
+        "probability",
+        ge=0.0,
+        le=1.0,
+    )
+    exposure_half: float = param(
+        25.0,
+        "window impressions that halve a creator's daily chance of leaving",
+        "impressions",
+        gt=0.0,
+        le=1e12,
+    )
+    grace_days: int = param(
+        14, "days after joining before a creator may leave", "days", ge=0, le=3650
+    )
+    withdraw_on_exit: bool = param(
+        False, "remove a leaving creator's items from the catalog (else they stay)"
+    )
+
+    def __post_init__(self) -> None:
+        """The production rate range is ordered."""
+        super().__post_init__()
+        if self.max_rate < self.min_rate:
+            raise _FieldError(
+                "max_rate", f"expected >= min_rate={self.min_rate}, got {self.max_rate}"
+            )
+
+
+@dataclass(frozen=True)
 class WorldConfig(_Base):
     """Which world to build and its size."""
 
@@ -496,6 +590,19 @@ class WorldConfig(_Base):
     movielens: MovieLensConfig = param(
         MovieLensConfig, "fit of the movielens-100k and movielens-1m worlds"
     )
+    supply: SupplyConfig = param(
+        SupplyConfig, "the creator economy: production, income, exit and entry of creators"
+    )
+
+    def __post_init__(self) -> None:
+        """The creator economy runs on the synthetic world only."""
+        super().__post_init__()
+        if self.supply.enabled and self.kind != "synthetic":
+            raise _FieldError(
+                "supply.enabled",
+                f"the creator economy needs world.kind 'synthetic' (its creators and item "
+                f"reservoir), got true with world.kind {self.kind!r}",
+            )
 
 
 # ----------------------------------------------------------------------------- user model
@@ -951,12 +1058,40 @@ class ReportConfig(_Base):
         "180]: a two-week A/B test, a month, half a year); horizons beyond the run are left out",
     )
 
+    pareto: tuple[str, ...] = param(
+        (),
+        "objectives of the report's Pareto figure, each 'metric:max' or 'metric:min' (e.g. "
+        "[provider_gini:min, retention:max, revenue:max]); the first is the x axis of every "
+        "panel, and an agent is on the front when no other is as good on all and better on "
+        "one (mean over seeds); empty: no figure",
+    )
+
+    curve: tuple[str, ...] = param(
+        (),
+        "a sweep's curves: [x metric, y metric, ...] -- one panel per y metric, one line per "
+        "registered agent name through its labelled variants at their mean x (e.g. "
+        "[dp_epsilon_target, retention, revenue]: the privacy-utility curve; an infinite x "
+        "is drawn at the right end); empty: no figure",
+    )
+
     def __post_init__(self) -> None:
-        """Horizons are positive and increasing."""
+        """Horizons are positive and increasing; Pareto objectives say their direction."""
         super().__post_init__()
         h = list(self.horizons)
         if any(x < 1 for x in h) or h != sorted(set(h)):
             raise _FieldError("horizons", f"expected increasing positive days, got {h!r}")
+        if self.pareto:
+            bad = [o for o in self.pareto if not re.fullmatch(r"[A-Za-z0-9_.-]+:(max|min)", o)]
+            if bad or len(self.pareto) < 2:
+                raise _FieldError(
+                    "pareto",
+                    "expected two or more objectives written 'metric:max' or 'metric:min', "
+                    f"got {list(self.pareto)!r}",
+                )
+        if self.curve and len(self.curve) < 2:
+            raise _FieldError(
+                "curve", f"expected an x metric and one or more y metrics, got {list(self.curve)!r}"
+            )
 
 
 @dataclass(frozen=True)

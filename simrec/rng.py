@@ -74,6 +74,8 @@ class Purpose(IntEnum):
     LOG_SAMPLE = 10
     AB_ASSIGNMENT = 11
     SHARE = 12
+    CREATOR_EXIT = 13
+    CREATOR_PRODUCTION = 14
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -167,6 +169,7 @@ class Streams:
         agent: Generator handed to the agent.
         behaviour: Counter-based stream for every user draw.
         measure: Generator for the metrics' samples (never seen by the agent or the users).
+        supply: Generator of the creator economy (entry schedule, creator keys).
     """
 
     seed: int
@@ -175,6 +178,7 @@ class Streams:
     agent: np.random.Generator
     behaviour: CounterStream
     measure: np.random.Generator
+    supply: np.random.Generator
 
 
 #: Largest seed (seeds are stored as int64 in results).
@@ -212,7 +216,8 @@ def make_streams(seed: int) -> Streams:
     """
     check_seed(seed)
     root = np.random.SeedSequence(int(seed))
-    world, arrivals, agent, behaviour, measure = root.spawn(5)
+    # spawn(6)'s first five children are spawn(5)'s: adding a stream changes none of them.
+    world, arrivals, agent, behaviour, measure, supply = root.spawn(6)
     key = int(behaviour.generate_state(1, dtype=np.uint64)[0])
     return Streams(
         seed=int(seed),
@@ -221,6 +226,7 @@ def make_streams(seed: int) -> Streams:
         agent=_opaque(agent),
         behaviour=CounterStream(key=key),
         measure=np.random.default_rng(measure),
+        supply=np.random.default_rng(supply),
     )
 
 

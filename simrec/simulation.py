@@ -30,6 +30,7 @@ from simrec.metrics.reference import PAIRS, chaney_pairs, reference_popularity
 from simrec.metrics.users import user_table, user_totals
 from simrec.resources import check_memory
 from simrec.rng import make_streams
+from simrec.supply import CreatorEconomy
 from simrec.types import Cost, readonly
 from simrec.usermodel import Component
 from simrec.worlds import World, check_catalog, make_world
@@ -65,6 +66,7 @@ class SimulationResult:
     wall_seconds: float
     hidden_state_read: bool = field(default=False)
     users: Any = None
+    creators: Any = None
 
 
 class _Run:
@@ -88,6 +90,7 @@ class _Run:
         self.pool_items = 0
         self.fit_seconds = 0.0
         self.fits = 0
+        self.supply: CreatorEconomy | None = None
 
     def where(self, method: str) -> str:
         """``agent 'label' (seed s, day d, method)``: the prefix of an agent's errors."""
@@ -102,6 +105,8 @@ class _Run:
 
     def on_day_start(self, day: int) -> None:
         self.day = day
+        if self.supply is not None:
+            self.supply.start_day(day)
         released = self.engine.set_day(day)
         if released.size and day > 0:
             self.call("on_items_released", readonly(released), float(day))
@@ -138,6 +143,8 @@ class _Run:
             feedback = self.engine.serve(batch, slates)
         except InvalidActionError as err:
             raise in_context(err, self.where("recommend")) from None
+        if self.supply is not None:
+            self.supply.record(feedback)
         self.call("observe", feedback)
         return None
 
@@ -220,6 +227,7 @@ class Simulation:
         check_memory(cfg)
         streams = make_streams(seed)
         world = make_world(cfg.world, streams.world, streams.arrivals, cfg.simulation.days)
+        supply = CreatorEconomy(world, cfg, streams.supply) if cfg.world.supply.enabled else None
         check_catalog(world.items, cfg, seed)
         log = EventLog(
             world.users.arrival_day,
@@ -237,6 +245,7 @@ class Simulation:
         engine = Engine(world, cfg, streams.behaviour, log, self.components)
         _measure_against(world, engine, log, streams.measure)
         run = _Run(engine, agent, None, name, seed)
+        run.supply = supply
         run.call(
             "setup",
             AgentContext(
@@ -269,10 +278,17 @@ class Simulation:
         tables = log.tables()
         days = cfg.simulation.days
         daily = daily_metrics(tables, days)
+        totals = run_totals(tables, days, daily=daily)
+        if supply is not None:
+            for column, values in supply.daily().items():
+                daily[column] = values
+            totals |= supply.totals()
         import pandas as pd  # lazily, as daily_metrics does: `import simrec` stays light
 
         users = pd.DataFrame(user_table(tables, days))
         base = run.call("cost")
+        # Whole-run measures an agent reports about itself (e.g. the privacy it spent).
+        totals |= {k: float(v) for k, v in base.extra.get("totals", {}).items()}
         pool = run.pool_items / max(run.requests, 1)
         cost = Cost(
             params=base.params,
@@ -295,11 +311,12 @@ class Simulation:
             config=cfg,
             log=log,
             daily=daily,
-            totals=run_totals(tables, days, daily=daily) | user_totals(users),
+            totals=totals | user_totals(users),
             cost=cost,
             wall_seconds=time.perf_counter() - t_start,
             hidden_state_read=agent.reads_hidden_state,
             users=users,
+            creators=None if supply is None else pd.DataFrame(supply.table()),
         )
 
 

@@ -110,8 +110,13 @@ def catalog_for(config: Config, env: EnvConfig) -> Catalog:
 
     Raises:
         ConfigError: The world is the social one (the envs serve users one at a time, with
-            no follow graph between them).
+            no follow graph between them), or runs the creator economy.
     """
+    if config.world.supply.enabled:
+        raise ConfigError(
+            "world.supply.enabled: the gymnasium envs serve a fixed catalog and do not run the "
+            "creator economy; expected false, got true (run it as a population scenario)"
+        )
     if config.world.kind == "social":
         raise ConfigError(
             "world.kind: the gymnasium envs serve each user alone and keep no follow graph; "

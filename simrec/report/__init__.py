@@ -64,6 +64,9 @@ BOUNDED = frozenset(
         "long_tail_share",
         "provider_gini",
         "provider_zero_share",
+        "creator_retention",
+        "catalog_genre_entropy",
+        "income_gini",
     }
 )
 
@@ -115,6 +118,27 @@ FIGURES: dict[str, tuple[str, str, str, bool]] = {
         "interest_drift",
         "mean 1 - cos(interest now, at start)",
         "Interest drift",
+        False,
+    ),
+    # The creator economy (world.supply.enabled); left out of other results.
+    "creator_retention": (
+        "creator_retention",
+        "share of day-0 creators still active",
+        "Creator retention",
+        False,
+    ),
+    "creators": ("creators_active", "active creators", "Active creators (joined, not left)", False),
+    "catalog_size": ("catalog_size", "items in the catalog", "Catalog supply", False),
+    "catalog_diversity": (
+        "catalog_genre_entropy",
+        "genre entropy of the catalog / log G",
+        "Catalog genre diversity",
+        False,
+    ),
+    "income_inequality": (
+        "income_gini",
+        "Gini of window income over active creators",
+        "Creator income inequality",
         False,
     ),
 }
@@ -223,6 +247,111 @@ def _tradeoff_figure(plt, summary, order, days):  # noqa: ANN001, ANN202
     ax.grid(alpha=0.3)
     # A legend, not labels at the points: labels of nearby agents collide.
     ax.legend(frameon=False, fontsize=8, loc="best")
+    return fig
+
+
+def pareto_front(summary: pd.DataFrame, order: list[str], objectives: tuple[str, ...]) -> list[str]:
+    """The agents no other agent dominates on ``objectives`` ('metric:max' / 'metric:min').
+
+    Agent *a* dominates *b* when its mean over seeds is at least as good on every objective
+    and better on one. Agents without every objective in ``summary`` are left out.
+
+    >>> s = pd.DataFrame({"agent": list("aabbcc"), "metric": ["x", "y"] * 3,
+    ...                   "mean": [1.0, 1.0, 2.0, 2.0, 0.5, 3.0]})
+    >>> pareto_front(s, ["a", "b", "c"], ("x:max", "y:max"))
+    ['b', 'c']
+    """
+    names = [o.rsplit(":", 1)[0] for o in objectives]
+    sign = np.array([1.0 if o.endswith(":max") else -1.0 for o in objectives])
+    means = summary.pivot_table(index="agent", columns="metric", values="mean")
+    agents = [a for a in order if a in means.index and set(names) <= set(means.columns)]
+    if not agents:
+        return []
+    v = means.loc[agents, names].to_numpy(dtype=float) * sign
+    keep = []
+    for i, a in enumerate(agents):
+        others = np.delete(v, i, axis=0)
+        dominated = ((others >= v[i]).all(axis=1) & (others > v[i]).any(axis=1)).any()
+        if not dominated and np.isfinite(v[i]).all():
+            keep.append(a)
+    return keep
+
+
+def _pareto_figure(plt, summary, order, objectives, days):  # noqa: ANN001, ANN202
+    """One panel per objective after the first (the x axis); the front drawn as a line."""
+    front = pareto_front(summary, order, objectives)
+    names = [o.rsplit(":", 1)[0] for o in objectives]
+    ways = ["higher" if o.endswith(":max") else "lower" for o in objectives]
+    fig, axes = plt.subplots(1, len(names) - 1, figsize=(5.6 * (len(names) - 1), 4.6))
+    axes = np.atleast_1d(axes)
+    for ax, ym, way in zip(axes, names[1:], ways[1:], strict=True):
+        points = []
+        for agent in order:
+            row = summary[summary["agent"] == agent].set_index("metric")
+            if not {names[0], ym} <= set(row.index):
+                continue
+            x, y = row.loc[names[0]], row.loc[ym]
+            on = agent in front
+            ax.errorbar(
+                x["mean"],
+                y["mean"],
+                xerr=x["ci95"],
+                yerr=y["ci95"],
+                fmt="o",
+                mfc=None if on else "white",
+                capsize=3,
+                label=agent + (" (front)" if on else ""),
+            )
+            if on:
+                points.append((float(x["mean"]), float(y["mean"])))
+        if len(points) > 1:
+            xs, ys = zip(*sorted(points), strict=True)
+            ax.plot(xs, ys, color="0.4", lw=1.0, ls="--", zorder=0)
+        ax.set_xlabel(f"{names[0]} ({ways[0]} is better)")
+        ax.set_ylabel(f"{ym} ({way} is better)")
+        ax.grid(alpha=0.3)
+    axes[0].legend(frameon=False, fontsize=7, loc="best")
+    fig.suptitle(
+        f"Pareto front over {', '.join(names)} after {days} days: filled, dashed "
+        "(mean over seeds, 95% CI; hollow: dominated)",
+        fontsize=10,
+    )
+    return fig
+
+
+def _curve_figure(plt, summary, scenario, order, curve, days):  # noqa: ANN001, ANN202
+    """One panel per y metric; one line per registered agent name over its variants' mean x."""
+    xm, ys = curve[0], curve[1:]
+    names = {a.key: a.name for a in scenario.agents}
+    means = summary.pivot_table(index="agent", columns="metric", values="mean")
+    cis = summary.pivot_table(index="agent", columns="metric", values="ci95")
+    fig, axes = plt.subplots(1, len(ys), figsize=(4.6 * len(ys), 4.2), squeeze=False)
+    finite = means[xm][np.isfinite(means[xm])] if xm in means else pd.Series(dtype=float)
+    inf_at = float(finite.max()) * 2.0 if len(finite) and finite.max() > 0 else 1.0
+    has_inf = xm in means and bool((~np.isfinite(means[xm])).any())
+    for ax, ym in zip(axes[0], ys, strict=True):
+        for family in dict.fromkeys(names[a] for a in order):
+            members = [a for a in order if names[a] == family and a in means.index]
+            pts = [
+                (float(means.at[a, xm]), float(means.at[a, ym]), float(cis.at[a, ym]))
+                for a in members
+                if {xm, ym} <= set(means.columns) and np.isfinite(means.at[a, ym])
+            ]
+            if not pts:
+                continue
+            pts = sorted((inf_at if not np.isfinite(x) else x, y, c) for x, y, c in pts)
+            xs, yv, cv = (np.array(v) for v in zip(*pts, strict=True))
+            ax.errorbar(xs, yv, yerr=np.nan_to_num(cv), fmt="o-", capsize=3, label=family)
+        ax.set_xscale("log")
+        ticks = sorted(set(finite.tolist()))
+        ax.set_xticks([*ticks, inf_at] if has_inf else ticks)
+        ax.set_xticklabels([f"{t:g}" for t in ticks] + (["∞"] if has_inf else []))
+        ax.minorticks_off()
+        ax.set_xlabel(xm)
+        ax.set_ylabel(ym)
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(frameon=False, fontsize=8, loc="best")
+    fig.suptitle(f"{', '.join(ys)} against {xm} after {days} days (mean over seeds, 95% CI)")
     return fig
 
 
@@ -520,6 +649,14 @@ def _write(
     names.append(("ctr_vs_retention", "Short-term CTR vs long-term retention"))
     output.save(_cost_figure(plt, summary, order, days), "cost_vs_outcome")
     names.append(("cost_vs_outcome", "Compute cost vs long-term outcome"))
+    if scenario.report.curve:
+        curve = scenario.report.curve
+        output.save(_curve_figure(plt, summary, scenario, order, curve, days), "curve")
+        names.insert(0, ("curve", f"{', '.join(curve[1:])} against {curve[0]}"))
+    objectives = scenario.report.pareto
+    if objectives:
+        output.save(_pareto_figure(plt, summary, order, objectives, days), "pareto")
+        names.insert(0, ("pareto", "Pareto front: " + ", ".join(objectives)))
     if result.users:
         output.save(_survival_figure(plt, result.users, order, days), "survival")
         names.insert(0, ("survival", "Survival and time to the second visit (Kaplan–Meier)"))
@@ -589,6 +726,20 @@ def _write(
             "a robust variance clustered on the user (the same users under every agent).",
             "",
             _survival_markdown(result.survival, baseline, days),
+            "",
+        ]
+    if objectives:
+        front = pareto_front(summary, order, objectives)
+        text += [
+            "## Pareto front",
+            "",
+            f"Objectives: {', '.join(f'`{o}`' for o in objectives)}. Not dominated (no other "
+            "agent at least as good on every objective and better on one, means over seeds): "
+            + (", ".join(f"`{a}`" for a in front) or "none (an objective is missing)")
+            + ". Dominated: "
+            + (", ".join(f"`{a}`" for a in order if a not in front) or "none")
+            + ". Means carry the CIs of the summary table: a point inside another's CI is "
+            "not clearly better or worse.",
             "",
         ]
     text += ["## Figures", ""]

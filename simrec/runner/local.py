@@ -268,6 +268,7 @@ class RunOutput:
     events: pd.DataFrame | None = None
     users: pd.DataFrame | None = None
     out: str = ""  # the results folder the run belongs to
+    creators: pd.DataFrame | None = None
 
 
 def execute(spec: RunSpec) -> RunOutput:
@@ -298,7 +299,15 @@ def execute(spec: RunSpec) -> RunOutput:
         keep = np.random.default_rng(spec.seed).random(len(frame)) < spec.events
         events = frame[keep].reset_index(drop=True)
     return RunOutput(
-        spec.agent.key, spec.seed, result.daily, totals, cost, events, result.users, spec.out
+        spec.agent.key,
+        spec.seed,
+        result.daily,
+        totals,
+        cost,
+        events,
+        result.users,
+        spec.out,
+        result.creators,
     )
 
 
@@ -611,6 +620,7 @@ def run_all(
             run.events,
             run_identity(scenario, agent, run.seed),
             users=run.users,
+            creators=run.creators,
         )
         if bar is not None:
             bar.update(1)

@@ -9,6 +9,8 @@ Layout of ``DIR``::
         daily.parquet            per-day metrics (wide)
         users.parquet            one row per user: lifetime, churn, returns, value
         events.parquet           optional: a sample of the impressions (--events FRACTION)
+        creators.parquet         with world.supply.enabled: one row per creator slot (genre,
+                                 join and exit day, items produced, impressions, income)
         totals.json              whole-run aggregates
         cost.json                the agent's cost report
         manifest.json            written last: the run's identity (agent spec, seed, scenario
@@ -48,7 +50,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simrec.config import ScenarioConfig, check_plain_name, to_dict
+from simrec.config import Config, ScenarioConfig, check_plain_name, to_dict
 from simrec.errors import ResultsError
 
 __all__ = [
@@ -88,9 +90,17 @@ TOP_FILES = frozenset(
 )
 #: What simrec writes in a run folder.
 RUN_FILES = frozenset(
-    {"daily.parquet", "users.parquet", "totals.json", "cost.json", "events.parquet", MANIFEST}
+    {
+        "daily.parquet",
+        "users.parquet",
+        "totals.json",
+        "cost.json",
+        "events.parquet",
+        "creators.parquet",
+        MANIFEST,
+    }
 )
-#: Files every finished run has (``events.parquet`` is optional).
+#: Files every finished run has (``events.parquet`` and ``creators.parquet`` are optional).
 REQUIRED_RUN_FILES = ("daily.parquet", "users.parquet", "totals.json", "cost.json")
 
 # Two-sided 95% Student t quantiles t_{0.975, df} for df = 1..30 (standard table values).
@@ -218,6 +228,22 @@ def _canonical(data: Any) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), default=repr).encode()
 
 
+#: Config blocks added after results folders were first written: left out of a folder's and a
+#: run's identity while they hold their defaults (off), so that the folders written before
+#: they existed still verify and resume.
+LATER_BLOCKS: tuple[tuple[str, str], ...] = (("world", "supply"),)
+
+
+def _without_default_later_blocks(data: dict[str, Any], cls: type = Config) -> dict[str, Any]:
+    """``data`` without the :data:`LATER_BLOCKS` that equal their defaults."""
+    defaults = to_dict(cls())
+    for section, block in LATER_BLOCKS:
+        part = data.get(section)
+        if isinstance(part, dict) and part.get(block) == defaults[section][block]:
+            data[section] = {k: v for k, v in part.items() if k != block}
+    return data
+
+
 def comparable(scenario: ScenarioConfig) -> dict[str, Any]:
     """The part of a scenario that shapes its runs' results, as plain data.
 
@@ -231,7 +257,7 @@ def comparable(scenario: ScenarioConfig) -> dict[str, Any]:
     data = to_dict(scenario)
     for key in ("seeds", "baseline", "question", "report", "smoke", "ab", "ope"):
         data.pop(key, None)
-    return data
+    return _without_default_later_blocks(data)
 
 
 def scenario_fingerprint(scenario: ScenarioConfig) -> str:
@@ -241,7 +267,7 @@ def scenario_fingerprint(scenario: ScenarioConfig) -> str:
 
 def run_identity(scenario: ScenarioConfig, agent: Any, seed: int) -> dict[str, Any]:
     """What a run folder is the result of: the agent's spec, the seed and the configuration."""
-    config = to_dict(scenario.config)
+    config = _without_default_later_blocks(to_dict(scenario.config))
     spec = {k: v for k, v in to_dict(agent).items() if k != "grid"}  # expanded: never a grid
     identity = {
         "agent": spec,
@@ -269,6 +295,7 @@ def write_run(
     events: pd.DataFrame | None = None,
     identity: dict[str, Any] | None = None,
     users: pd.DataFrame | None = None,
+    creators: pd.DataFrame | None = None,
 ) -> Path:
     """Write one finished run as a folder that appears atomically, manifest last.
 
@@ -284,6 +311,8 @@ def write_run(
         identity: :func:`run_identity` of the run, recorded in the manifest.
         users: The per-user table (:mod:`simrec.metrics.users`), written as
             ``users.parquet``.
+        creators: The creator table of a run with the creator economy
+            (:meth:`simrec.supply.CreatorEconomy.table`), written as ``creators.parquet``.
 
     Returns:
         The run folder.
@@ -308,6 +337,8 @@ def write_run(
             }
             if events is not None:
                 files["events.parquet"] = parquet_bytes(events, index=False)
+            if creators is not None:
+                files["creators.parquet"] = parquet_bytes(creators, index=False)
             for name, data in files.items():
                 (tmp / name).write_bytes(data)
             manifest = {

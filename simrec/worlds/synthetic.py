@@ -33,9 +33,11 @@ the configured accuracy, else a random genre.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
-from simrec.config import WorldConfig
+from simrec.config import SupplyConfig, WorldConfig
 from simrec.errors import ConfigError
 from simrec.worlds.base import (
     ItemFeatures,
@@ -47,7 +49,7 @@ from simrec.worlds.base import (
 )
 from simrec.worlds.text import GENRES, draw_words, item_texts, word_offsets
 
-__all__ = ["build_catalog", "build_synthetic", "draw_users", "sample_users"]
+__all__ = ["build_catalog", "build_synthetic", "draw_users", "reservoir_release", "sample_users"]
 
 CREATORS_PER_GENRE = 12
 #: lambda, weight of the words' offsets in an item topic.
@@ -58,12 +60,15 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.linalg.norm(x, axis=-1, keepdims=True)
 
 
-def build_catalog(config: WorldConfig, rng: np.random.Generator) -> tuple[ItemFeatures, ItemTruth]:
+def build_catalog(
+    config: WorldConfig, rng: np.random.Generator, creators_per_genre: int = CREATORS_PER_GENRE
+) -> tuple[ItemFeatures, ItemTruth]:
     """Draw the item catalog (observable and hidden tables).
 
     Args:
         config: World configuration.
         rng: The run's ``world`` stream.
+        creators_per_genre: Creators of each genre (creator id = genre x this + slot).
 
     Raises:
         ConfigError: More genres requested than the text vocabularies provide.
@@ -75,10 +80,10 @@ def build_catalog(config: WorldConfig, rng: np.random.Generator) -> tuple[ItemFe
         )
     ic = config.items
     centroids = _unit(rng.standard_normal((G, d)))
-    creator_offset = 0.4 * _unit(rng.standard_normal((G, CREATORS_PER_GENRE, d)))
+    creator_offset = 0.4 * _unit(rng.standard_normal((G, creators_per_genre, d)))
     M = ic.n_items
     genre = rng.integers(G, size=M)
-    creator_local = rng.integers(CREATORS_PER_GENRE, size=M)
+    creator_local = rng.integers(creators_per_genre, size=M)
     secondary = (genre + rng.integers(1, G, size=M)) % G if G > 1 else genre.copy()
     mix = rng.uniform(0.0, ic.genre_mixture, size=M)
     offsets = word_offsets(G, d, rng)
@@ -120,7 +125,7 @@ def build_catalog(config: WorldConfig, rng: np.random.Generator) -> tuple[ItemFe
     titles, descriptions = item_texts(genre, words, secondary, quality, clickbait, rng)
     items = ItemFeatures(
         genre=genre.astype(np.int16),
-        creator=(genre * CREATORS_PER_GENRE + creator_local).astype(np.int32),
+        creator=(genre * creators_per_genre + creator_local).astype(np.int32),
         price=price.astype(np.float32),
         release_day=release.astype(np.float32),
         expire_day=expire.astype(np.float32),
@@ -223,6 +228,23 @@ def sample_users(
     return draw_users(config, world.item_truth.genre_centroid, rng, np.zeros(n))
 
 
+def reservoir_release(
+    items: ItemFeatures, supply: SupplyConfig, creators_per_genre: int
+) -> ItemFeatures:
+    """The catalog of a supply world: day-0 items of the initial creators; the rest unreleased.
+
+    Args:
+        items: The drawn catalog (``creator = genre x creators_per_genre + slot``).
+        supply: The economy's settings.
+        creators_per_genre: Creator slots per genre in ``items``.
+    """
+    slot = items.creator % creators_per_genre
+    day0 = (items.release_day == 0.0) & (slot < supply.initial_creators_per_genre)
+    release = np.where(day0, 0.0, np.inf).astype(np.float32)
+    expire = np.where(day0, items.expire_day, np.inf).astype(np.float32)
+    return dataclasses.replace(items, release_day=release, expire_day=expire)
+
+
 def build_synthetic(
     config: WorldConfig,
     rng: np.random.Generator,
@@ -240,7 +262,12 @@ def build_synthetic(
     Raises:
         ConfigError: More genres requested than the text vocabularies provide.
     """
-    items, item_truth = build_catalog(config, rng)
+    if config.supply.enabled:  # a reservoir released by the creator economy (simrec.supply)
+        per_genre = config.supply.initial_creators_per_genre + config.supply.new_creators_per_genre
+        items, item_truth = build_catalog(config, rng, per_genre)
+        items = reservoir_release(items, config.supply, per_genre)
+    else:
+        items, item_truth = build_catalog(config, rng)
     uc = config.users
     n_later = int(arrivals_rng.poisson(uc.arrivals_per_day * horizon_days))
     arrival = np.concatenate(
