@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-EXTRAS ?= dev,plots,rl,cf,ray,lm,sensitivity,ope
+EXTRAS ?= dev,plots,rl,cf,ray,lm,sensitivity,ope,dp
 comma  := ,
 # Reinstall when the project metadata, the pins or the extras change.
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements/constraints.txt | sha1sum | cut -c1-12)-$(subst $(comma),_,$(EXTRAS))
