@@ -323,8 +323,9 @@ def _curve_figure(plt, summary, scenario, order, curve, days):  # noqa: ANN001, 
     """One panel per y metric; one line per registered agent name over its variants' mean x."""
     xm, ys = curve[0], curve[1:]
     names = {a.key: a.name for a in scenario.agents}
-    means = summary.pivot_table(index="agent", columns="metric", values="mean")
-    cis = summary.pivot_table(index="agent", columns="metric", values="ci95")
+    # dropna=False: one seed gives NaN CIs, and a column of them must stay
+    means = summary.pivot_table(index="agent", columns="metric", values="mean", dropna=False)
+    cis = summary.pivot_table(index="agent", columns="metric", values="ci95", dropna=False)
     fig, axes = plt.subplots(1, len(ys), figsize=(4.6 * len(ys), 4.2), squeeze=False)
     finite = means[xm][np.isfinite(means[xm])] if xm in means else pd.Series(dtype=float)
     inf_at = float(finite.max()) * 2.0 if len(finite) and finite.max() > 0 else 1.0
