@@ -80,19 +80,33 @@ def membership_advantage(member_loss: np.ndarray, other_loss: np.ndarray) -> tup
 class DPTraining:
     """The DP-SGD part shared by ``dp-mf`` and ``dp-lm-cf`` (see the module docstring).
 
-    Subclasses build ``self.net`` (an ``nn.Module`` holding every trained parameter) and
-    implement :meth:`pair_scores`.
+    Mixed in before the agent it makes private: subclasses build ``self.net`` (an
+    ``nn.Module`` holding every trained parameter), call :meth:`dp_setup`, and implement
+    :meth:`pair_scores`.
+
+    Args:
+        dp_epsilon: Target epsilon of the whole run (``None``: the same training without
+            clipping or noise).
+        dp_delta: Target delta.
+        max_grad_norm: Clipping norm C of each click's gradient.
+        sample_rate: Poisson sampling probability q of each click per step.
+        dp_steps: DP-SGD steps per retrain.
+        holdout: Share of logged clicks never trained on (the attack's non-members).
+        **agent: The private agent's own options (``mf``'s or ``lm-cf``'s).
     """
 
-    def dp_init(
+    def __init__(
         self,
-        epsilon: float | None,
-        delta: float,
-        max_grad_norm: float,
-        sample_rate: float,
-        dp_steps: int,
-        holdout: float,
+        dp_epsilon: float | None = 4.0,
+        dp_delta: float = 1e-5,
+        max_grad_norm: float = 1.0,
+        sample_rate: float = 0.01,
+        dp_steps: int = 20,
+        holdout: float = 0.2,
+        **agent,
     ) -> None:
+        super().__init__(**agent)
+        epsilon, delta = dp_epsilon, dp_delta
         if epsilon is not None:
             check_params(dp_epsilon=(epsilon, "pos"))
         check_params(
@@ -108,6 +122,23 @@ class DPTraining:
             raise ValueError(f"dp_delta: expected a number in (0, 1), got {delta!r}")
         self.target_epsilon, self.dp_delta, self.max_grad_norm = epsilon, delta, max_grad_norm
         self.sample_rate, self.dp_steps, self.holdout = sample_rate, dp_steps, holdout
+
+    def observe(self, feedback: Feedback) -> None:
+        """Log the impressions, each assigned to training or to the held-out set."""
+        self.dp_observe(feedback)
+        super().observe(feedback)
+
+    def fit(self, data: dict[str, np.ndarray], now: float) -> None:
+        self.dp_fit(data, now)
+
+    def cost(self) -> Cost:
+        """The agent's cost report with the privacy report as run totals."""
+        base = super().cost()
+        return Cost(
+            params=base.params,
+            trainable_params=base.trainable_params,
+            extra=dict(base.extra) | {"totals": self.privacy_report()},
+        )
 
     def planned_steps(self) -> int:
         """DP-SGD steps of the whole run if every scheduled retrain trains (an upper bound)."""
@@ -236,36 +267,13 @@ class DPTraining:
         }
 
 
-_DP_DOC = """
-    Args:
-        dp_epsilon: Target epsilon of the whole run (``None``: the same training without
-            clipping or noise).
-        dp_delta: Target delta.
-        max_grad_norm: Clipping norm C of each click's gradient.
-        sample_rate: Poisson sampling probability q of each click per step.
-        dp_steps: DP-SGD steps per retrain.
-        holdout: Share of logged clicks never trained on (the attack's non-members).
-"""
-
-
 class DPMFAgent(DPTraining, MFAgent):
-    """``mf`` trained with DP-SGD (opacus): (epsilon, delta) per logged click, accounted."""
+    """``mf`` trained with DP-SGD (opacus): (epsilon, delta) per logged click, accounted.
 
-    __doc__ = (__doc__ or "") + _DP_DOC
+    Options: :class:`DPTraining`'s, then :class:`~simrec_agents.cf.mf.MFAgent`'s.
+    """
+
     name = "dp-mf"
-
-    def __init__(
-        self,
-        dp_epsilon: float | None = 4.0,
-        dp_delta: float = 1e-5,
-        max_grad_norm: float = 1.0,
-        sample_rate: float = 0.01,
-        dp_steps: int = 20,
-        holdout: float = 0.2,
-        **mf,
-    ) -> None:
-        super().__init__(**mf)
-        self.dp_init(dp_epsilon, dp_delta, max_grad_norm, sample_rate, dp_steps, holdout)
 
     def build(self, n_users: int, n_items: int) -> None:
         super().build(n_users, n_items)
@@ -291,40 +299,14 @@ class DPMFAgent(DPTraining, MFAgent):
     def item_factors(self, items):
         return self.net.items.weight[items], self.net.bias.weight[items, 0]
 
-    def observe(self, feedback: Feedback) -> None:
-        self.dp_observe(feedback)
-        super().observe(feedback)
-
-    def fit(self, data: dict[str, np.ndarray], now: float) -> None:
-        self.dp_fit(data, now)
-
-    def cost(self) -> Cost:
-        base = super().cost()
-        return Cost(
-            params=base.params,
-            trainable_params=base.trainable_params,
-            extra=dict(base.extra) | {"totals": self.privacy_report()},
-        )
-
 
 class DPLMCFAgent(DPTraining, LMCFAgent):
-    """``lm-cf`` (frozen text vectors, trained adapter) trained with DP-SGD (opacus)."""
+    """``lm-cf`` (frozen text vectors, trained adapter) trained with DP-SGD (opacus).
 
-    __doc__ = (__doc__ or "") + _DP_DOC
+    Options: :class:`DPTraining`'s, then :class:`~simrec_agents.lm.cf.LMCFAgent`'s.
+    """
+
     name = "dp-lm-cf"
-
-    def __init__(
-        self,
-        dp_epsilon: float | None = 4.0,
-        dp_delta: float = 1e-5,
-        max_grad_norm: float = 1.0,
-        sample_rate: float = 0.01,
-        dp_steps: int = 20,
-        holdout: float = 0.2,
-        **lmcf,
-    ) -> None:
-        super().__init__(**lmcf)
-        self.dp_init(dp_epsilon, dp_delta, max_grad_norm, sample_rate, dp_steps, holdout)
 
     def build(self, n_users: int, n_items: int) -> None:
         super().build(n_users, n_items)
@@ -342,18 +324,3 @@ class DPLMCFAgent(DPTraining, LMCFAgent):
         qi = m.adapter(torch.from_numpy(self.items.vectors[i]))
         qj = m.adapter(torch.from_numpy(self.items.vectors[j]))
         return (pu * qi).sum(1), (pu * qj).sum(1)
-
-    def observe(self, feedback: Feedback) -> None:
-        self.dp_observe(feedback)
-        super().observe(feedback)
-
-    def fit(self, data: dict[str, np.ndarray], now: float) -> None:
-        self.dp_fit(data, now)
-
-    def cost(self) -> Cost:
-        base = super().cost()
-        return Cost(
-            params=base.params,
-            trainable_params=base.trainable_params,
-            extra=dict(base.extra) | {"totals": self.privacy_report()},
-        )
