@@ -539,6 +539,25 @@ def _minutes(seconds: float) -> str:
     return f"{m} min {s:02d} s"
 
 
+def _budget_line(sc: ScenarioConfig) -> str:
+    """The per-retrain training budgets the scenario gives its agents (empty: none)."""
+    budgets: dict[str, list[str]] = {}
+    for spec in sc.agents:
+        params = dict(spec.params) | dict(spec.params.get("mf") or {})
+        for key, unit in (("max_clicks", "clicks"), ("max_users", "users' sequences")):
+            if key in params:
+                budgets.setdefault(f"{params[key]:,} {unit}", []).append(f"`{spec.key}`")
+    if not budgets:
+        return ""
+    parts = [f"{b} ({', '.join(agents)})" for b, agents in budgets.items()]
+    return (
+        "Per-retrain training budget (each epoch trains on everything logged since the last "
+        "retrain plus a uniform replay sample of older data, up to): "
+        + "; ".join(parts)
+        + "; `bpr`, `als` and `item-knn` use the whole log. "
+    )
+
+
 def _timing_line(timings: dict[str, list[dict]], part: str) -> str:
     runs = timings.get(part, [])
     ok = [t for t in runs if t.get("exit_code") == 0]
@@ -896,8 +915,9 @@ def robustness_lines(sens: Path) -> list[str]:
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rob.itertuples():
+        ci = f" ± {r.nominal_ci95:.3g}" if np.isfinite(r.nominal_ci95) else " (one seed)"
         lines.append(
-            f"| {r.conclusion} | {r.metric} | {r.nominal_diff:+.4g} ± {r.nominal_ci95:.3g} | "
+            f"| {r.conclusion} | {r.metric} | {r.nominal_diff:+.4g}{ci} | "
             f"**{r.verdict}** | {r.share_holds:.0%} | {r.share_reversed:.0%} | "
             f"`{r.driver}` | {r.flips_when if isinstance(r.flips_when, str) else ''} |"
         )
@@ -1000,15 +1020,26 @@ def write_findings(
         f"{sc.simulation.slate_size} from the whole available catalog; every agent retrained "
         f"every {sc.simulation.retrain_every_days:g} day(s) on its own logs; seeds "
         f"{list(sc.seeds)}; simrec's default user model (drifting interests, satisfaction, "
-        "fatigue, sessions, return visits, churn, purchases). Wall time on this machine "
+        "fatigue, sessions, return visits, churn, purchases). "
+        f"{_budget_line(sc)}Wall time on this machine "
         f"(2 cores): {_timing_line(timings, 'synthetic')}.",
         "",
     ]
     if ml is not None:
         text += [
             f"**MovieLens-100K world** (`{MOVIELENS}`): the real movies, users and their "
-            "1997–98 timeline, hidden tastes fitted to the real ratings; the same agents; "
-            f"{ml.days} days; seeds {list(ml.scenario.seeds)}. Wall time: "
+            "1997–98 timeline, hidden tastes fitted to the real ratings; the same agents"
+            + (
+                ""
+                if _budget_line(ml.scenario) == _budget_line(sc)
+                else " ("
+                + (
+                    _budget_line(ml.scenario).strip()
+                    or "without a training budget: every epoch trains on the whole log"
+                )
+                + ")"
+            )
+            + f"; {ml.days} days; seeds {list(ml.scenario.seeds)}. Wall time: "
             f"{_timing_line(timings, 'movielens')}.",
             "",
         ]
@@ -1118,7 +1149,8 @@ def write_findings(
         f"{', '.join(f'`{a}`' for a in SENSITIVITY_AGENTS)} on the same world, one seed; "
         f"wall time {_timing_line(timings, 'sensitivity')}. A conclusion **holds** "
         "when its sign is the same at every design point, **flips** when it is reversed "
-        "with a CI excluding zero somewhere in the plausible range.",
+        "somewhere in the plausible range (with one seed per point there is no CI: a "
+        "reversal counts by its sign, so a small difference flips on noise alone).",
         "",
         *robustness_lines(results / "sensitivity"),
         "",
