@@ -331,7 +331,7 @@ def _curve_figure(plt, summary, scenario, order, curve, days):  # noqa: ANN001, 
     inf_at = float(finite.max()) * 2.0 if len(finite) and finite.max() > 0 else 1.0
     has_inf = xm in means and bool((~np.isfinite(means[xm])).any())
     for ax, ym in zip(axes[0], ys, strict=True):
-        for family in dict.fromkeys(names[a] for a in order):
+        for color, family in enumerate(dict.fromkeys(names[a] for a in order)):
             members = [a for a in order if names[a] == family and a in means.index]
             pts = [
                 (float(means.at[a, xm]), float(means.at[a, ym]), float(cis.at[a, ym]))
@@ -342,7 +342,9 @@ def _curve_figure(plt, summary, scenario, order, curve, days):  # noqa: ANN001, 
                 continue
             pts = sorted((inf_at if not np.isfinite(x) else x, y, c) for x, y, c in pts)
             xs, yv, cv = (np.array(v) for v in zip(*pts, strict=True))
-            ax.errorbar(xs, yv, yerr=np.nan_to_num(cv), fmt="o-", capsize=3, label=family)
+            ax.errorbar(
+                xs, yv, yerr=np.nan_to_num(cv), fmt="o-", capsize=3, label=family, color=f"C{color}"
+            )
         ax.set_xscale("log")
         ticks = sorted(set(finite.tolist()))
         ax.set_xticks([*ticks, inf_at] if has_inf else ticks)
