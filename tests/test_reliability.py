@@ -140,6 +140,19 @@ def test_resume_refuses_any_change_but_the_seeds_and_names_the_field(tmp_path):
     assert more.ran == 2 and len(finished_runs(out)) == 4
 
 
+def test_resume_adds_agents_to_a_finished_study_and_refuses_dropping_one(tmp_path):
+    out = tmp_path / "r"
+    one = tiny(agents=TINY["agents"][:1])
+    run_scenario(one, out, progress=False)
+    before = {p: p.stat().st_mtime_ns for p in (out / "runs").rglob("manifest.json")}
+    both = run_scenario(tiny(seeds=[0, 1]), out, resume=True, progress=False)
+    assert both.ran == 2 and len(finished_runs(out)) == 4  # only the added agent ran
+    assert {p: p.stat().st_mtime_ns for p in before} == before  # the old runs untouched
+    assert "popularity" in (out / "config.yaml").read_text()  # the folder is the new study's
+    with pytest.raises(ResultsError, match=r"agents is .* there"):
+        run_scenario(one, out, resume=True, progress=False)  # fewer agents: not a resume
+
+
 def test_a_run_of_another_configuration_in_the_folder_is_never_collected(tmp_path):
     """Even with config.yaml edited by hand, each run's manifest says what it is a run of."""
     out = tmp_path / "r"

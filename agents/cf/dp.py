@@ -1,28 +1,34 @@
-r"""Differentially private training (DP-SGD, opacus) of mf and lm-cf: ``dp-mf``, ``dp-lm-cf``.
+r"""Differentially private training (DP-SGD, opacus): dp-mf, dp-lm-cf, dp-seq and dp-lm-seq.
 
-The privacy unit is one logged **click** (event-level differential privacy): the released
-model -- and so every slate served after a retrain -- changes little whether or not any one
-click was in the log. (User-level privacy, a whole history per unit, is stronger and not
-what is accounted here.)
-
-Training (every retrain): ``dp_steps`` steps of DP-SGD (Abadi et al., CCS 2016) on the
-BPR loss of the logged clicks, each with one sampled negative. Each step takes a **Poisson
-sample** of the clicks (each in with probability ``sample_rate``), clips every click's
-gradient to L2 norm ``max_grad_norm`` and adds Gaussian noise of standard deviation
-:math:`\sigma \cdot` ``max_grad_norm`` to their sum (opacus' ``GradSampleModule`` for the
-per-click gradients, ``DPOptimizer`` for clipping and noise, then Adam as post-processing).
-The noise multiplier :math:`\sigma` is set once, before the run, by opacus'
+Training (every retrain): ``dp_steps`` steps of DP-SGD (Abadi et al., CCS 2016). Each step
+takes a **Poisson sample** of the privacy units (each in with probability ``sample_rate``),
+clips every unit's gradient to L2 norm ``max_grad_norm`` and adds Gaussian noise of standard
+deviation :math:`\sigma \cdot` ``max_grad_norm`` to their sum (opacus' ``GradSampleModule``
+for the per-unit gradients, ``DPOptimizer`` for clipping and noise, then Adam as
+post-processing). The noise multiplier :math:`\sigma` is set once, before the run, by opacus'
 ``get_noise_multiplier`` so that all the run's steps -- ``dp_steps`` at every scheduled
 retrain -- compose to the target ``(epsilon, delta)`` under the RDP accountant; the
 accountant then records every step actually taken and the run reports the spent
-:math:`\varepsilon` (``dp_epsilon_spent``), never above the target. ``dp_epsilon: null`` trains the
-same way (same Poisson batches, same steps) without clipping or noise: the
+:math:`\varepsilon` (``dp_epsilon_spent``), never above the target. ``dp_epsilon: null``
+trains the same way (same Poisson batches, same steps) without clipping or noise: the
 non-private point of the same procedure.
 
-Membership inference (Yeom et al., CSF 2018): a share ``holdout`` of the logged clicks is
-never trained on. At the end of the run the loss-threshold attack scores a sample of the
-trained clicks (members) and of the held-out ones (non-members) by the model's BPR loss
-against a fresh uniform negative, and the run reports the attack's advantage
+The privacy unit:
+
+* ``dp-mf``, ``dp-lm-cf`` -- one logged **click** (event-level privacy): the BPR loss of the
+  click against one sampled negative. The released model changes little whether or not any
+  one click was in the log; a user's whole history is *not* what is protected.
+* ``dp-seq``, ``dp-lm-seq`` -- one **user** (user-level privacy, the stronger notion): the
+  unit's loss is the mean next-click loss over the positions of the user's sequence (their
+  last ``max_len + 1`` clicks at the retrain), so everything the user clicked enters each
+  step through one clipped gradient. The attention layers are opacus'
+  ``DPMultiheadAttention`` (per-user gradients of its q/k/v projections) with the weights
+  ``seq`` would start from, and the item-ID table an ``nn.Embedding``.
+
+Membership inference (Yeom et al., CSF 2018): a share ``holdout`` of the units (clicks, or
+users) is never trained on. At the end of the run the loss-threshold attack scores a sample
+of the trained units (members) and of the held-out ones (non-members) by the model's loss
+against fresh uniform negatives, and the run reports the attack's advantage
 :math:`\max_t (\mathrm{TPR} - \mathrm{FPR})` (``mia_advantage``) and its AUC (``mia_auc``).
 """
 
@@ -30,6 +36,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -37,13 +44,17 @@ from simrec_agents.cf.base import check_params
 from simrec_agents.cf.mf import MFAgent
 from simrec_agents.cf.torch_util import seeded_generator
 from simrec_agents.lm.cf import LMCFAgent
+from simrec_agents.lm.seq import IDEmbedding, LMSeqAgent, SeqAgent, click_sequences
 from torch import nn
 
 from simrec.types import Cost, Feedback
 
 __all__ = [
+    "ClickDP",
     "DPLMCFAgent",
+    "DPLMSeqAgent",
     "DPMFAgent",
+    "DPSeqAgent",
     "DPTraining",
     "membership_advantage",
 ]
@@ -78,21 +89,21 @@ def membership_advantage(member_loss: np.ndarray, other_loss: np.ndarray) -> tup
 
 
 class DPTraining:
-    """The DP-SGD part shared by ``dp-mf`` and ``dp-lm-cf`` (see the module docstring).
+    """The DP-SGD part shared by every private agent (see the module docstring).
 
     Mixed in before the agent it makes private: subclasses build ``self.net`` (an
-    ``nn.Module`` holding every trained parameter), call :meth:`dp_setup`, and implement
-    :meth:`pair_scores`.
+    ``nn.Module`` holding every trained parameter), call :meth:`dp_setup`, train through
+    :meth:`dp_train` and implement :meth:`attack`.
 
     Args:
         dp_epsilon: Target epsilon of the whole run (``None``: the same training without
             clipping or noise).
         dp_delta: Target delta.
-        max_grad_norm: Clipping norm C of each click's gradient.
-        sample_rate: Poisson sampling probability q of each click per step.
+        max_grad_norm: Clipping norm C of each unit's gradient.
+        sample_rate: Poisson sampling probability q of each unit per step.
         dp_steps: DP-SGD steps per retrain.
-        holdout: Share of logged clicks never trained on (the attack's non-members).
-        **agent: The private agent's own options (``mf``'s or ``lm-cf``'s).
+        holdout: Share of the units never trained on (the attack's non-members).
+        **agent: The private agent's own options.
     """
 
     def __init__(
@@ -123,14 +134,6 @@ class DPTraining:
         self.target_epsilon, self.dp_delta, self.max_grad_norm = epsilon, delta, max_grad_norm
         self.sample_rate, self.dp_steps, self.holdout = sample_rate, dp_steps, holdout
 
-    def observe(self, feedback: Feedback) -> None:
-        """Log the impressions, each assigned to training or to the held-out set."""
-        self.dp_observe(feedback)
-        super().observe(feedback)
-
-    def fit(self, data: dict[str, np.ndarray], now: float) -> None:
-        self.dp_fit(data, now)
-
     def cost(self) -> Cost:
         """The agent's cost report with the privacy report as run totals."""
         base = super().cost()
@@ -148,13 +151,12 @@ class DPTraining:
         return self.dp_steps * max(1, math.ceil(days / every))
 
     def dp_setup(self) -> None:
-        """Wrap ``self.net`` for per-click gradients and set the noise for the target."""
+        """Wrap ``self.net`` for per-unit gradients and set the noise for the target."""
         from opacus import GradSampleModule
         from opacus.accountants import RDPAccountant
         from opacus.accountants.utils import get_noise_multiplier
         from opacus.optimizers import DPOptimizer
 
-        self.kept: list[np.ndarray] = []  # per logged row: trained on (True) or held out
         self.steps_taken = 0
         self.accountant = RDPAccountant()
         params = [p for p in self.net.parameters() if p.requires_grad]
@@ -180,71 +182,40 @@ class DPTraining:
             generator=seeded_generator(self.rng),
         )
 
-    def dp_observe(self, feedback: Feedback) -> None:
-        """Assign each new logged impression to training or to the attack's held-out set."""
-        n = int(np.asarray(feedback.slates).size)
-        self.kept.append(self.rng.random(n) >= self.holdout)
+    def dp_train(self, n: int, loss: Callable[[nn.Module, np.ndarray], torch.Tensor]) -> None:
+        """``dp_steps`` DP-SGD steps, each on a Poisson sample of the ``n`` trained units.
 
-    def kept_clicks(self, data: dict[str, np.ndarray]) -> np.ndarray:
-        """Per logged click (log order): whether it is trained on."""
-        kept = np.concatenate(self.kept) if self.kept else np.zeros(0, dtype=bool)
-        return kept[: len(data["click"])][data["click"]]
-
-    def dp_fit(self, data: dict[str, np.ndarray], now: float) -> None:
-        """``dp_steps`` DP-SGD steps on Poisson samples of the trained clicks."""
-        u, i, j = self.training_pairs(data, now)
-        keep = self.kept_clicks(data)
-        u, i, j = u[keep], i[keep], j[:, 0][keep]
-        if len(u) == 0:
-            return
+        Args:
+            n: Number of units trained on at this retrain (rows ``0 .. n - 1``).
+            loss: ``loss(module, rows)``: the mean over ``rows`` of each unit's own loss,
+                computed through ``module`` (the per-unit gradient wrapper when private).
+        """
         private = self.target_epsilon is not None
         if private:
-            self.dp_opt.expected_batch_size = max(1, round(self.sample_rate * len(u)))
+            self.dp_opt.expected_batch_size = max(1, round(self.sample_rate * n))
         module = self.gsm if private else self.net
         module.train()
         for _ in range(self.dp_steps):
-            idx = np.flatnonzero(self.rng.random(len(u)) < self.sample_rate)
-            if private:  # the mechanism ran, with or without a sampled click
+            idx = np.flatnonzero(self.rng.random(n) < self.sample_rate)
+            if private:  # the mechanism ran, with or without a sampled unit
                 self.accountant.step(
                     noise_multiplier=self.noise_multiplier, sample_rate=self.sample_rate
                 )
             self.steps_taken += 1
             if idx.size == 0:
                 continue
-            pos, neg = self.pair_scores(module, u[idx], i[idx], j[idx])
-            loss = -nn.functional.logsigmoid(pos - neg).mean()
+            value = loss(module, idx)
             self.dp_opt.zero_grad()
             with warnings.catch_warnings():  # opacus' hooks on embeddings of integer inputs
                 warnings.filterwarnings("ignore", message="Full backward hook is firing")
-                loss.backward()
+                value.backward()
             self.dp_opt.step()
 
-    @torch.no_grad()
     def attack(self) -> tuple[float, float, int, int]:
-        """The loss-threshold membership attack over trained vs held-out clicks."""
-        data = self.log.columns()
-        c = data["click"]
-        if not c.any():
-            return float("nan"), float("nan"), 0, 0
-        keep = self.kept_clicks(data)
-        users, items = data["user"][c].astype(np.int64), data["item"][c].astype(np.int64)
-        available = np.flatnonzero(self.context.world.items.available(float(data["time"].max())))
-        rng = np.random.default_rng(int(self.rng.integers(0, 2**63)))
-        losses = []
-        for side in (keep, ~keep):
-            rows = np.flatnonzero(side)
-            if len(rows) > ATTACK_SAMPLE:
-                rows = rng.choice(rows, ATTACK_SAMPLE, replace=False)
-            neg = available[rng.integers(0, len(available), size=len(rows))]
-            self.net.eval()
-            pos, other = self.pair_scores(self.net, users[rows], items[rows], neg)
-            losses.append((-nn.functional.logsigmoid(pos - other)).numpy())
-        if min(len(x) for x in losses) == 0:
-            return float("nan"), float("nan"), len(losses[0]), len(losses[1])
-        adv, auc = membership_advantage(*losses)
-        return adv, auc, len(losses[0]), len(losses[1])
+        """The membership attack: (advantage, AUC, members scored, non-members scored)."""
+        raise NotImplementedError
 
-    def privacy_report(self) -> dict[str, float]:
+    def privacy_report(self) -> dict[str, float | str]:
         """Spent epsilon, the settings and the attack, as run totals."""
         spent = (
             self.accountant.get_epsilon(self.dp_delta, alphas=ALPHAS)
@@ -267,7 +238,103 @@ class DPTraining:
         }
 
 
-class DPMFAgent(DPTraining, MFAgent):
+class ClickDP(DPTraining):
+    """Event-level DP-SGD on the BPR loss of logged clicks (``dp-mf``, ``dp-lm-cf``).
+
+    Subclasses implement :meth:`pair_scores`.
+    """
+
+    def dp_setup(self) -> None:
+        super().dp_setup()
+        self.kept = GrowingMask()  # per logged impression: trained on (True) or held out
+
+    def observe(self, feedback: Feedback) -> None:
+        """Log the impressions, each assigned to training or to the held-out set."""
+        n = int(np.asarray(feedback.slates).size)
+        self.kept.extend(self.rng.random(n) >= self.holdout)
+        super().observe(feedback)
+
+    def kept_clicks(self, data: dict[str, np.ndarray]) -> np.ndarray:
+        """Per logged click (log order): whether it is trained on."""
+        return self.kept.view()[: len(data["click"])][data["click"]]
+
+    def fit(self, data: dict[str, np.ndarray], now: float) -> None:
+        u, i, j = self.training_pairs(data, now)
+        keep = self.kept_clicks(data)
+        u, i, j = u[keep], i[keep], j[:, 0][keep]
+        if len(u) == 0:
+            return
+
+        def loss(module: nn.Module, idx: np.ndarray) -> torch.Tensor:
+            pos, neg = self.pair_scores(module, u[idx], i[idx], j[idx])
+            return -nn.functional.logsigmoid(pos - neg).mean()
+
+        self.dp_train(len(u), loss)
+
+    def pair_scores(self, module, u, i, j) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scores of (user, clicked item) and (user, negative item) pairs through ``module``."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def attack(self) -> tuple[float, float, int, int]:
+        """The loss-threshold membership attack over trained vs held-out clicks."""
+        data = self.log.columns()
+        c = data["click"]
+        if not c.any():
+            return float("nan"), float("nan"), 0, 0
+        keep = self.kept_clicks(data)
+        users, items = data["user"][c].astype(np.int64), data["item"][c].astype(np.int64)
+        available = np.flatnonzero(self.context.world.items.available(float(data["time"].max())))
+        rng = np.random.default_rng(int(self.rng.integers(0, 2**63)))
+        losses = []
+        for side in (keep, ~keep):
+            rows = np.flatnonzero(side)
+            if len(rows) > ATTACK_SAMPLE:
+                rows = rng.choice(rows, ATTACK_SAMPLE, replace=False)
+            neg = available[rng.integers(0, len(available), size=len(rows))]
+            self.net.eval()
+            pos, other = self.pair_scores(self.net, users[rows], items[rows], neg)
+            losses.append((-nn.functional.logsigmoid(pos - other)).numpy())
+        return attack_result(*losses)
+
+
+def attack_result(members: np.ndarray, others: np.ndarray) -> tuple[float, float, int, int]:
+    """(advantage, AUC, members, non-members) of the attack; NaN if a side is empty."""
+    if min(len(members), len(others)) == 0:
+        return float("nan"), float("nan"), len(members), len(others)
+    adv, auc = membership_advantage(members, others)
+    return adv, auc, len(members), len(others)
+
+
+class GrowingMask:
+    """A boolean array appended to in chunks, with amortised O(1) appends.
+
+    >>> m = GrowingMask()
+    >>> m.extend(np.array([True, False])); m.extend(np.array([True]))
+    >>> m.view().tolist()
+    [True, False, True]
+    """
+
+    def __init__(self) -> None:
+        self.data = np.zeros(1024, dtype=bool)
+        self.n = 0
+
+    def extend(self, values: np.ndarray) -> None:
+        """Append ``values``."""
+        need = self.n + len(values)
+        if need > len(self.data):
+            grown = np.zeros(max(need, 2 * len(self.data)), dtype=bool)
+            grown[: self.n] = self.data[: self.n]
+            self.data = grown
+        self.data[self.n : need] = values
+        self.n = need
+
+    def view(self) -> np.ndarray:
+        """The values appended so far (a view: valid until the next append)."""
+        return self.data[: self.n]
+
+
+class DPMFAgent(ClickDP, MFAgent):
     """``mf`` trained with DP-SGD (opacus): (epsilon, delta) per logged click, accounted.
 
     Options: :class:`DPTraining`'s, then :class:`~simrec_agents.cf.mf.MFAgent`'s.
@@ -300,7 +367,7 @@ class DPMFAgent(DPTraining, MFAgent):
         return self.net.items.weight[items], self.net.bias.weight[items, 0]
 
 
-class DPLMCFAgent(DPTraining, LMCFAgent):
+class DPLMCFAgent(ClickDP, LMCFAgent):
     """``lm-cf`` (frozen text vectors, trained adapter) trained with DP-SGD (opacus).
 
     Options: :class:`DPTraining`'s, then :class:`~simrec_agents.lm.cf.LMCFAgent`'s.
@@ -324,3 +391,154 @@ class DPLMCFAgent(DPTraining, LMCFAgent):
         qi = m.adapter(torch.from_numpy(self.items.vectors[i]))
         qj = m.adapter(torch.from_numpy(self.items.vectors[j]))
         return (pu * qi).sum(1), (pu * qj).sum(1)
+
+
+def causal_attention(attn: nn.MultiheadAttention) -> nn.Module:
+    """A per-user-gradient copy of ``seq``'s attention layer (same weights).
+
+    opacus' ``DPMultiheadAttention`` holds q/k/v/output projections as ``nn.Linear`` layers,
+    whose per-sample gradients opacus computes; its own forward (opacus 1.6) checks a 2-D or
+    3-D ``attn_mask`` against the batch size rather than the sequence length when
+    ``batch_first``, so this subclass computes the attention itself: the same arithmetic as
+    ``nn.MultiheadAttention`` with a ``(B * heads, L, S)`` mask, boolean or additive.
+    """
+    from opacus.layers import DPMultiheadAttention
+
+    class CausalDPAttention(DPMultiheadAttention):
+        def forward(self, query, key, value, key_padding_mask=None, need_weights=False,
+                    attn_mask=None, is_causal=False):  # fmt: skip
+            if key_padding_mask is not None or need_weights or is_causal:
+                raise NotImplementedError("only attn_mask is supported")
+            B, L, E = query.shape
+            h = self.num_heads
+            q, k, v = (
+                lin(x).view(B, -1, h, E // h).transpose(1, 2)
+                for lin, x in ((self.qlinear, query), (self.klinear, key), (self.vlinear, value))
+            )
+            w = (q * (E // h) ** -0.5) @ k.transpose(-1, -2)
+            if attn_mask is not None:  # nn.TransformerEncoder passes it additive (0 / -inf)
+                mask = attn_mask.view(B, h, L, -1)
+                w = w.masked_fill(mask, float("-inf")) if mask.dtype == torch.bool else w + mask
+            out = self.dropout(w.softmax(-1)) @ v
+            return self.out_proj(out.transpose(1, 2).reshape(B, L, E)), None
+
+    dp = CausalDPAttention(attn.embed_dim, attn.num_heads, dropout=attn.dropout, batch_first=True)
+    dp.load_state_dict(attn.state_dict())
+    return dp
+
+
+class TableEmbedding(nn.Module):
+    """``seq``'s item-ID table as an ``nn.Embedding`` (opacus computes its per-user gradients).
+
+    Args:
+        ids: The :class:`~simrec_agents.lm.seq.IDEmbedding` to copy (its rows, padding last).
+    """
+
+    def __init__(self, ids: IDEmbedding) -> None:
+        super().__init__()
+        self.table = nn.Embedding.from_pretrained(ids.table.detach().clone(), freeze=False)
+        self.n_items = ids.n_items
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        """Embeddings of ``ids`` (any shape); -1 is the padding row."""
+        return self.table(torch.where(ids < 0, self.n_items, ids))
+
+
+class DPSeqAgent(DPTraining, SeqAgent):
+    """``seq`` trained with DP-SGD (opacus): (epsilon, delta) per **user**, accounted.
+
+    The unit of sampling, clipping and membership is a user's click sequence; the default
+    ``sample_rate`` is 0.05 of the users a step (users are fewer than clicks). ``epochs``,
+    ``batch_size`` and ``max_users`` of ``seq`` are not used: ``dp_steps`` Poisson-sampled
+    steps replace them.
+
+    Options: :class:`DPTraining`'s, then :class:`~simrec_agents.lm.seq.SeqAgent`'s.
+    """
+
+    name = "dp-seq"
+
+    def __init__(self, sample_rate: float = 0.05, **options) -> None:
+        super().__init__(sample_rate=sample_rate, **options)
+
+    def build(self, n_users: int, n_items: int) -> None:
+        super().build(n_users, n_items)
+        model = self.model
+        if isinstance(model.item_embed, IDEmbedding):
+            model.item_embed = TableEmbedding(model.item_embed)
+        for layer in model.blocks.layers:  # the same starting weights, per-user gradients
+            layer.self_attn = causal_attention(layer.self_attn)
+        model.batched_positions = True  # position rows per user: a per-user gradient
+        self.net = model
+        self.kept_users = self.rng.random(n_users) >= self.holdout
+        self.dp_setup()
+
+    def sequences(self, data: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(users, inputs, targets) of every user with two clicks or more, in user order."""
+        inputs, targets = click_sequences(data, self.max_len)
+        counts = np.bincount(data["user"][data["click"]].astype(np.int64))
+        return np.flatnonzero(counts >= 2), inputs, targets
+
+    def user_losses(
+        self, module: nn.Module, x: np.ndarray, y: np.ndarray, neg: np.ndarray
+    ) -> torch.Tensor:
+        """Each user's mean binary cross-entropy over their positions (next click vs a negative)."""
+        x, y, neg = torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(neg)
+        h = module(x)
+        embed = self.model.item_embed
+        pos_logit = (h * embed(y)).sum(-1)
+        neg_logit = (h * embed(neg)).sum(-1)
+        bce = nn.functional.softplus(-pos_logit) + nn.functional.softplus(neg_logit)
+        mask = (y >= 0).to(bce.dtype)
+        return (bce * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+
+    def negatives(self, shape: tuple[int, ...], now: float, rng: np.random.Generator) -> np.ndarray:
+        """Uniform negatives among the items available at ``now``."""
+        available = np.flatnonzero(self.context.world.items.available(now))
+        return available[rng.integers(0, len(available), size=shape)]
+
+    def fit(self, data: dict[str, np.ndarray], now: float) -> None:
+        users, inputs, targets = self.sequences(data)
+        keep = self.kept_users[users]
+        inputs, targets = inputs[keep], targets[keep]
+        if len(inputs) == 0:
+            return
+
+        def loss(module: nn.Module, idx: np.ndarray) -> torch.Tensor:
+            neg = self.negatives(targets[idx].shape, now, self.rng)
+            return self.user_losses(module, inputs[idx], targets[idx], neg).mean()
+
+        with torch.random.fork_rng():  # dropout draws from a seeded, private stream
+            torch.manual_seed(int(self.rng.integers(0, 2**62)))
+            self.dp_train(len(inputs), loss)
+
+    @torch.no_grad()
+    def attack(self) -> tuple[float, float, int, int]:
+        """The loss-threshold membership attack over trained vs held-out users."""
+        data = self.log.columns()
+        if not data["click"].any():
+            return float("nan"), float("nan"), 0, 0
+        users, inputs, targets = self.sequences(data)
+        keep = self.kept_users[users]
+        rng = np.random.default_rng(int(self.rng.integers(0, 2**63)))
+        now = float(data["time"].max())
+        self.model.eval()
+        losses = []
+        for side in (keep, ~keep):
+            rows = np.flatnonzero(side)
+            if len(rows) > ATTACK_SAMPLE:
+                rows = rng.choice(rows, ATTACK_SAMPLE, replace=False)
+            if len(rows) == 0:
+                losses.append(np.zeros(0))
+                continue
+            neg = self.negatives(targets[rows].shape, now, rng)
+            losses.append(self.user_losses(self.model, inputs[rows], targets[rows], neg).numpy())
+        return attack_result(*losses)
+
+
+class DPLMSeqAgent(DPSeqAgent, LMSeqAgent):
+    """``lm-seq`` (frozen text vectors, trained adapter and transformer) trained with DP-SGD.
+
+    Options: :class:`DPSeqAgent`'s, then :class:`~simrec_agents.lm.seq.LMSeqAgent`'s.
+    """
+
+    name = "dp-lm-seq"

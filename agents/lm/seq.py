@@ -53,11 +53,18 @@ class SASRec(nn.Module):
         self.blocks = nn.TransformerEncoder(block, layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(dim)
         self.max_len, self.heads = max_len, heads
+        #: Look up the position rows per sequence, ``(B, L)``, rather than once, ``(L,)``:
+        #: the same values, but opacus can then attribute their gradient to each sequence.
+        self.batched_positions = False
 
     def forward(self, seq: torch.Tensor) -> torch.Tensor:
         """Hidden states ``(B, L, dim)`` of left-padded sequences ``(B, L)``."""
         L = seq.shape[1]
-        x = self.item_embed(seq) + self.pos(torch.arange(L))[None]
+        positions = torch.arange(L)
+        if self.batched_positions:
+            x = self.item_embed(seq) + self.pos(positions.expand(seq.shape[0], L))
+        else:
+            x = self.item_embed(seq) + self.pos(positions)[None]
         pad = seq < 0
         x = x.masked_fill(pad[:, :, None], 0.0)
         # Causal and padding masks in one (B * heads, L, L) mask. Every position may attend

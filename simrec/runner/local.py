@@ -363,6 +363,16 @@ def _differences(a: Any, b: Any, path: str = "") -> list[str]:
     return [] if a == b else [f"{path or 'scenario'} is {a!r} there, {b!r} now"]
 
 
+def _adds_agents(existing: ScenarioConfig, scenario: ScenarioConfig) -> bool:
+    """Whether ``scenario`` is ``existing`` with agents added (every other field the same).
+
+    Then every finished run keeps its identity, and ``--resume`` runs only the new agents.
+    """
+    old, new = comparable(existing), comparable(scenario)
+    old_agents, new_agents = old.pop("agents", []), new.pop("agents", [])
+    return old == new and all(agent in new_agents for agent in old_agents)
+
+
 def _dot(path: str, key: Any) -> str:
     return f"{path}.{key}" if path else str(key)
 
@@ -408,7 +418,9 @@ def _prepare_folder(scenario: ScenarioConfig, out: Path, resume: bool, force: bo
             existing = load_yaml(cfg_path)
         except SimrecError as err:
             raise ResultsError(f"{cfg_path}: unreadable results folder ({err})") from None
-        if scenario_fingerprint(existing) != scenario_fingerprint(scenario):
+        if scenario_fingerprint(existing) != scenario_fingerprint(scenario) and not (
+            resume and _adds_agents(existing, scenario)
+        ):
             diffs = _differences(comparable(existing), comparable(scenario))
             more = f" (and {len(diffs) - 3} more differences)" if len(diffs) > 3 else ""
             raise ResultsError(
@@ -565,7 +577,8 @@ def open_folder(
     """Make ``out`` this scenario's results folder (locked by the caller); the runs to do.
 
     The folder must be one simrec owns; ``force`` empties it, ``resume`` keeps the valid runs
-    of the very same scenario; partial or corrupt runs are removed to be run again.
+    of the very same scenario, or of the same scenario with fewer agents (agents added to a
+    finished study); partial or corrupt runs are removed to be run again.
     """
     _check_owner(out, locked=True)
     _prepare_folder(scenario, out, resume, force)

@@ -5,10 +5,13 @@ import pytest
 
 pytest.importorskip("opacus", reason="needs the dp extra: pip install 'simrec[dp]'")
 
+import torch
 from conftest import small_config
+from opacus import GradSampleModule
 from opacus.accountants import RDPAccountant
 from opacus.accountants.utils import get_noise_multiplier
-from simrec_agents.cf.dp import ALPHAS, membership_advantage
+from simrec_agents.cf.dp import ALPHAS, TableEmbedding, causal_attention, membership_advantage
+from simrec_agents.lm.seq import IDEmbedding, SASRec
 
 from simrec import Simulation, make_agent
 from simrec.errors import ConfigError
@@ -83,3 +86,66 @@ def test_membership_advantage_by_hand():
 def test_bad_settings(params, pattern):
     with pytest.raises(ConfigError, match=pattern):
         make_agent("dp-mf", **params)
+
+
+@pytest.mark.filterwarnings("ignore:Full backward hook is firing")
+def test_dp_seq_per_user_gradients_are_each_users_own():
+    """opacus' per-user gradients of the private transformer equal one backward per user.
+
+    So the causal and padding masks keep each user's gradient to their own sequence, and
+    the clipping bounds what any one user contributes to a step.
+    """
+    gen = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    model = SASRec(IDEmbedding(30, 8, gen), 8, 6, 2, 2, 0.0)
+    model.item_embed = TableEmbedding(model.item_embed)
+    for layer in model.blocks.layers:
+        layer.self_attn = causal_attention(layer.self_attn)
+    model.batched_positions = True
+    x = torch.randint(0, 30, (4, 6))
+    x[0, :4] = -1  # a short history, left-padded
+    y = torch.randint(0, 30, (4, 6))
+
+    def losses(m, xs, ys):
+        h = m(xs)
+        return -torch.nn.functional.logsigmoid((h * model.item_embed(ys)).sum(-1)).mean(1)
+
+    gsm = GradSampleModule(model, loss_reduction="mean")
+    gsm.train()
+    losses(gsm, x, y).mean().backward()
+    per_user = {n: p.grad_sample.clone() for n, p in gsm.named_parameters()}
+    gsm.zero_grad(set_to_none=True)
+    gsm.disable_hooks()
+    for b in range(4):
+        model.zero_grad(set_to_none=True)
+        losses(model, x[b : b + 1], y[b : b + 1]).sum().backward()
+        for n, p in model.named_parameters():
+            grad = p.grad if p.grad is not None else torch.zeros_like(p)
+            torch.testing.assert_close(per_user[f"_module.{n}"][b], grad, atol=1e-5, rtol=1e-4)
+
+
+def test_dp_seq_accounts_users_and_holds_out_users():
+    agent = make_agent("dp-seq", dp_epsilon=2.0, dp_steps=5)
+    t = Simulation(dp_config()).run(agent, seed=0).totals
+    assert int(t["dp_steps_taken"]) == 5 * 14
+    planned = get_noise_multiplier(
+        target_epsilon=2.0, target_delta=1e-5, sample_rate=0.05, steps=75, alphas=ALPHAS
+    )
+    assert t["dp_noise_multiplier"] == pytest.approx(planned)  # users: q = 0.05 by default
+    assert 0 < t["dp_epsilon_spent"] <= 2.0
+    # Members and non-members are users with two clicks or more, split by the holdout draw.
+    assert t["mia_members"] > 3 * t["mia_nonmembers"] > 0
+    held_out = make_agent("dp-seq", dp_epsilon=None, holdout=1.0)
+    Simulation(small_config(days=4, retrain_every_days=1.0)).run(held_out, seed=1)
+    assert held_out.steps_taken == 0  # every user held out: no step was ever taken
+    assert np.isnan(held_out.privacy_report()["mia_advantage"])  # no members to attack
+
+
+def test_dp_lm_seq_trains_its_adapter_privately():
+    pytest.importorskip("sentence_transformers", reason="needs the lm extra")
+    agent = make_agent("dp-lm-seq", dp_epsilon=4.0, dp_steps=5)
+    r = Simulation(small_config(days=4, retrain_every_days=1.0)).run(agent, seed=2)
+    assert 0 < r.totals["dp_epsilon_spent"] <= 4.0
+    adapter = agent.model.item_embed.adapter
+    assert adapter.weight.grad_sample is None or adapter.weight.grad_sample.ndim == 3
+    assert agent.net is agent.model  # scoring uses the privately trained transformer
