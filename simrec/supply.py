@@ -196,8 +196,8 @@ class CreatorEconomy:
     def start_day(self, day: int) -> None:
         """Apply the day's exits, entries and production (before its first request)."""
         self.day = day
+        exposure, income = self.window()
         if day > 0:
-            exposure, income = self.window()
             active = self.active(day)
             may_leave = active & (day - self.joined >= self.config.grace_days)
             u = keyed_uniform(self.keys, Purpose.CREATOR_EXIT, np.full(self.C, day))
@@ -215,7 +215,7 @@ class CreatorEconomy:
             released = self._release(count, day)
         else:
             released = 0
-        self.rows.append(self._daily_row(day, released))
+        self.rows.append(self._daily_row(day, released, income))
         self.exposure[day % self.config.window_days] = 0.0  # the slot records day `day` now
         self.clicks[day % self.config.window_days] = 0.0
         self.revenue[day % self.config.window_days] = 0.0
@@ -252,7 +252,7 @@ class CreatorEconomy:
 
     # ------------------------------------------------------------------ metrics
 
-    def _daily_row(self, day: int, released: int) -> dict[str, float]:
+    def _daily_row(self, day: int, released: int, income: np.ndarray) -> dict[str, float]:
         active = self.active(day)
         available = (self.release <= day) & (day < self.expire)
         genres = np.bincount(self.genre_of_item[available], minlength=self.n_genres)
@@ -260,8 +260,7 @@ class CreatorEconomy:
         entropy = (
             float(-(p * np.log(p)).sum() / np.log(self.n_genres)) if self.n_genres > 1 else 1.0
         )
-        _, income = self.window()
-        live = income[active]
+        live = income[active]  # the window's income (exits do not change it)
         return {
             "creators_active": float(active.sum()),
             "creator_retention": float(active[self.initial].mean()),
@@ -308,7 +307,6 @@ class CreatorEconomy:
             "catalog_genre_entropy": float(d["catalog_genre_entropy"][last]),
             "creator_income": float(self.income_total.sum()),
             "income_gini": gini(ever) if ever.sum() > 0 else float("nan"),
-            "creator_exposure_gini": gini(self.exposure_total[came]),
             "reservoir_exhausted": float(self.exhausted.sum()),
         }
 
