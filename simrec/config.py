@@ -1074,6 +1074,13 @@ class ReportConfig(_Base):
         "is drawn at the right end); empty: no figure",
     )
 
+    pairs: tuple[str, ...] = param(
+        (),
+        "more paired comparisons than the baseline's, each 'agent vs against' (agent labels; "
+        "e.g. [dp-seq-dp_epsilon-1.0 vs dp-seq-dp_epsilon-inf]): a table of the per-seed "
+        "differences agent - against (mean ± 95% CI) of the report's metrics",
+    )
+
     def __post_init__(self) -> None:
         """Horizons are positive and increasing; Pareto objectives say their direction."""
         super().__post_init__()
@@ -1227,6 +1234,19 @@ class ScenarioConfig(Config):
                 f"expected one of the agent labels {labels}, got "
                 f"{self.report.ideal!r}{suggest(self.report.ideal, labels)}",
             )
+        for i, pair in enumerate(self.report.pairs):
+            agent, vs, against = str(pair).partition(" vs ")
+            for side in (agent, against) if vs else ():
+                if side not in labels:
+                    raise _FieldError(
+                        f"report.pairs[{i}]",
+                        f"{side!r} is not an agent label{suggest(side, labels)}; labels: {labels}",
+                    )
+            if not vs or agent == against:
+                raise _FieldError(
+                    f"report.pairs[{i}]",
+                    f"expected 'agent vs against' with two different agent labels, got {pair!r}",
+                )
         if self.ab.enabled:
             self._check_ab(labels)
         if self.ope.enabled:

@@ -245,3 +245,53 @@ def test_horizon_tables_cut_the_same_runs(tmp_path, capsys):
     assert "| clicks, days 0–1 |" in report.replace("agent | ", "")
     with pytest.raises(ConfigError, match=r"report\.horizons: expected increasing positive days"):
         load_yaml(tiny(tmp_path, report={"horizons": [14, 7]}))
+
+
+def test_report_pairs_pareto_and_curve(tmp_path):
+    """The chosen-pairs table is the per-seed paired difference; front and curve are drawn."""
+    path = tiny(
+        tmp_path,
+        agents=[
+            {"name": "random"},
+            {"name": "popularity", "label": "popularity", "grid": {"window_days": [1, 3]}},
+        ],
+        report={
+            "metrics": ["clicks", "retention"],
+            "pairs": ["popularity-window_days-3 vs popularity-window_days-1"],
+            "pareto": ["clicks:max", "retention:max"],
+            "curve": ["clicks", "retention"],
+        },
+    )
+    out = tmp_path / "p"
+    assert main(["run", str(path), "--out", str(out), "--workers", "1", "--no-progress"]) == 0
+    report = (out / "report.md").read_text()
+    from simrec.report import pareto_front
+    from simrec.runner.results import read_run
+
+    clicks = {
+        (a, s): read_run(out, a, s)[1]["clicks"]
+        for a in ("popularity-window_days-1", "popularity-window_days-3")
+        for s in (0, 1)
+    }
+    diffs = [
+        clicks[("popularity-window_days-3", s)] - clicks[("popularity-window_days-1", s)]
+        for s in (0, 1)
+    ]
+    mean = sum(diffs) / 2
+    half = t_quantile_975(1) * abs(diffs[0] - diffs[1]) / 2  # sd/sqrt(2) = |d0 - d1| / 2
+    row = next(
+        line for line in report.splitlines() if line.startswith("| `popularity-window_days-3` − ")
+    )
+    sign = "+" if mean >= 0 else "−"
+    assert f"{sign}{abs(mean):,.0f} ± {half:,.0f}" in row
+    assert "## Chosen pairs" in report and "## Pareto front" in report
+    summary = pd.read_csv(out / "summary.csv")
+    front = pareto_front(
+        summary, [a.key for a in load_yaml(path).agents], ("clicks:max", "retention:max")
+    )
+    assert front and all(f"`{a}`" in report.split("## Pareto front")[1] for a in front)
+    assert (out / "figures" / "pareto.png").is_file() and (out / "figures" / "curve.png").is_file()
+    with pytest.raises(ConfigError, match=r"report\.pairs\[0\]: 'populrity' is not an agent"):
+        load_yaml(tiny(tmp_path, report={"pairs": ["populrity vs random"]}))
+    with pytest.raises(ConfigError, match=r"report\.pairs\[0\]: expected 'agent vs against'"):
+        load_yaml(tiny(tmp_path, report={"pairs": ["popularity-random"]}))

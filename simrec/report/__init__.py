@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from simrec.report.tables import (
     console_table,
     horizon_totals,
     markdown_table,
+    pairs_markdown,
 )
 from simrec.runner import ScenarioResult, collect
 from simrec.runner.results import (
@@ -608,6 +610,22 @@ def horizon_table(
     ]
 
 
+def pairs_table(scenario: ScenarioConfig, result: ScenarioResult, metrics: Sequence[str]) -> str:
+    """The markdown table of ``report.pairs``: per pair, agent - against on each metric.
+
+    Pairs with an agent absent from the results (a partial report) are left out; empty
+    string without pairs.
+    """
+    present = set(result.totals["agent"]) if not result.totals.empty else set()
+    rows = []
+    for pair in scenario.report.pairs:
+        agent, _, against = pair.partition(" vs ")
+        if {agent, against} <= present:
+            both = result.totals[result.totals["agent"].isin([agent, against])]
+            rows.append((agent, against, summarize(both, against)))
+    return pairs_markdown(rows, metrics) if rows else ""
+
+
 def _survival_markdown(survival: pd.DataFrame, baseline: str, days: int) -> str:
     versus = f"hazard ratio vs `{baseline}` (95% CI)" if baseline else "hazard ratio"
     lines = [
@@ -705,6 +723,17 @@ def _write(
         markdown_table(summary, order, baseline, shown),
         "",
     ]
+    pairs = pairs_table(scenario, result, shown)
+    if pairs:
+        text += [
+            "## Chosen pairs",
+            "",
+            "Paired differences (agent − against, the same seeds) of the metrics above: mean "
+            "± 95% CI of the per-seed differences (`report.pairs`).",
+            "",
+            pairs,
+            "",
+        ]
     horizons = horizon_table(scenario, result)
     if horizons:
         text += [

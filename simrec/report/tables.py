@@ -24,6 +24,7 @@ __all__ = [
     "horizon_totals",
     "label_format",
     "markdown_table",
+    "pairs_markdown",
 ]
 
 #: Whole-run metric -> (column header, number format). Others get their name and ``{:.4g}``.
@@ -206,4 +207,18 @@ def markdown_table(
         else:
             cells = [f"*Δ vs `{baseline}`*", *(f"*{c}*" if c != "-" else c for c in cells[1:])]
         lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def pairs_markdown(pairs: Sequence[tuple[str, str, pd.DataFrame]], metrics: Sequence[str]) -> str:
+    """Markdown table of chosen pairs: a row per (agent, against, summary), signed differences.
+
+    Each summary is :func:`~simrec.runner.results.summarize` of the two agents' runs with
+    ``against`` as the baseline (columns ``diff_mean``, ``diff_ci95``).
+    """
+    header = ["agent − against", *(label_format(m)[0] for m in metrics)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for agent, against, summary in pairs:
+        cells = [_cell(summary, agent, m, True) for m in metrics]
+        lines.append(f"| `{agent}` − `{against}` | " + " | ".join(cells) + " |")
     return "\n".join(lines)
