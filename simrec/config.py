@@ -1236,17 +1236,17 @@ class ScenarioConfig(Config):
             )
         for i, pair in enumerate(self.report.pairs):
             agent, vs, against = str(pair).partition(" vs ")
-            for side in (agent, against) if vs else ():
-                if side not in labels:
-                    raise _FieldError(
-                        f"report.pairs[{i}]",
-                        f"{side!r} is not an agent label{suggest(side, labels)}; labels: {labels}",
-                    )
             if not vs or agent == against:
                 raise _FieldError(
                     f"report.pairs[{i}]",
                     f"expected 'agent vs against' with two different agent labels, got {pair!r}",
                 )
+            for side in (agent, against):
+                if side not in labels:
+                    raise _FieldError(
+                        f"report.pairs[{i}]",
+                        f"{side!r} is not an agent label{suggest(side, labels)}; labels: {labels}",
+                    )
         if self.ab.enabled:
             self._check_ab(labels)
         if self.ope.enabled:

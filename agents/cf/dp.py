@@ -44,7 +44,13 @@ from simrec_agents.cf.base import check_params
 from simrec_agents.cf.mf import MFAgent
 from simrec_agents.cf.torch_util import seeded_generator
 from simrec_agents.lm.cf import LMCFAgent
-from simrec_agents.lm.seq import IDEmbedding, LMSeqAgent, SeqAgent, click_sequences
+from simrec_agents.lm.seq import (
+    IDEmbedding,
+    LMSeqAgent,
+    SeqAgent,
+    click_sequences,
+    sequence_users,
+)
 from torch import nn
 
 from simrec.types import Cost, Feedback
@@ -211,11 +217,44 @@ class DPTraining:
                 value.backward()
             self.dp_opt.step()
 
-    def attack(self) -> tuple[float, float, int, int]:
-        """The membership attack: (advantage, AUC, members scored, non-members scored)."""
+    def attack_units(
+        self, data: dict[str, np.ndarray]
+    ) -> tuple[np.ndarray, Callable[[np.ndarray, np.random.Generator], np.ndarray]]:
+        """The attack's units in the log: (trained on, per unit), and their losses.
+
+        Returns:
+            ``(kept, losses)``: ``kept[r]`` whether unit ``r`` was trained on, and
+            ``losses(rows, rng)`` the model's loss of each unit in ``rows`` against fresh
+            uniform negatives drawn from ``rng``.
+        """
         raise NotImplementedError
 
-    def privacy_report(self) -> dict[str, float | str]:
+    @torch.no_grad()
+    def attack(self) -> tuple[float, float, int, int]:
+        """The loss-threshold membership attack: (advantage, AUC, members, non-members).
+
+        Scores up to :data:`ATTACK_SAMPLE` trained units (members) and as many held-out ones
+        by their loss; NaN when either side is empty.
+        """
+        data = self.log.columns()
+        if not data["click"].any():
+            return float("nan"), float("nan"), 0, 0
+        kept, unit_losses = self.attack_units(data)
+        rng = np.random.default_rng(int(self.rng.integers(0, 2**63)))
+        self.net.eval()
+        losses = []
+        for side in (kept, ~kept):
+            rows = np.flatnonzero(side)
+            if len(rows) > ATTACK_SAMPLE:
+                rows = rng.choice(rows, ATTACK_SAMPLE, replace=False)
+            losses.append(unit_losses(rows, rng) if len(rows) else np.zeros(0))
+        members, others = losses
+        if min(len(members), len(others)) == 0:
+            return float("nan"), float("nan"), len(members), len(others)
+        adv, auc = membership_advantage(members, others)
+        return adv, auc, len(members), len(others)
+
+    def privacy_report(self) -> dict[str, float]:
         """Spent epsilon, the settings and the attack, as run totals."""
         spent = (
             self.accountant.get_epsilon(self.dp_delta, alphas=ALPHAS)
@@ -275,35 +314,18 @@ class ClickDP(DPTraining):
         """Scores of (user, clicked item) and (user, negative item) pairs through ``module``."""
         raise NotImplementedError
 
-    @torch.no_grad()
-    def attack(self) -> tuple[float, float, int, int]:
-        """The loss-threshold membership attack over trained vs held-out clicks."""
-        data = self.log.columns()
+    def attack_units(self, data: dict[str, np.ndarray]):
+        """The logged clicks: BPR loss against one uniform negative each."""
         c = data["click"]
-        if not c.any():
-            return float("nan"), float("nan"), 0, 0
-        keep = self.kept_clicks(data)
         users, items = data["user"][c].astype(np.int64), data["item"][c].astype(np.int64)
         available = np.flatnonzero(self.context.world.items.available(float(data["time"].max())))
-        rng = np.random.default_rng(int(self.rng.integers(0, 2**63)))
-        losses = []
-        for side in (keep, ~keep):
-            rows = np.flatnonzero(side)
-            if len(rows) > ATTACK_SAMPLE:
-                rows = rng.choice(rows, ATTACK_SAMPLE, replace=False)
+
+        def losses(rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
             neg = available[rng.integers(0, len(available), size=len(rows))]
-            self.net.eval()
             pos, other = self.pair_scores(self.net, users[rows], items[rows], neg)
-            losses.append((-nn.functional.logsigmoid(pos - other)).numpy())
-        return attack_result(*losses)
+            return (-nn.functional.logsigmoid(pos - other)).numpy()
 
-
-def attack_result(members: np.ndarray, others: np.ndarray) -> tuple[float, float, int, int]:
-    """(advantage, AUC, members, non-members) of the attack; NaN if a side is empty."""
-    if min(len(members), len(others)) == 0:
-        return float("nan"), float("nan"), len(members), len(others)
-    adv, auc = membership_advantage(members, others)
-    return adv, auc, len(members), len(others)
+        return self.kept_clicks(data), losses
 
 
 class GrowingMask:
@@ -474,9 +496,7 @@ class DPSeqAgent(DPTraining, SeqAgent):
 
     def sequences(self, data: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(users, inputs, targets) of every user with two clicks or more, in user order."""
-        inputs, targets = click_sequences(data, self.max_len)
-        counts = np.bincount(data["user"][data["click"]].astype(np.int64))
-        return np.flatnonzero(counts >= 2), inputs, targets
+        return sequence_users(data), *click_sequences(data, self.max_len)
 
     def user_losses(
         self, module: nn.Module, x: np.ndarray, y: np.ndarray, neg: np.ndarray
@@ -491,48 +511,32 @@ class DPSeqAgent(DPTraining, SeqAgent):
         mask = (y >= 0).to(bce.dtype)
         return (bce * mask).sum(1) / mask.sum(1).clamp(min=1.0)
 
-    def negatives(self, shape: tuple[int, ...], now: float, rng: np.random.Generator) -> np.ndarray:
-        """Uniform negatives among the items available at ``now``."""
-        available = np.flatnonzero(self.context.world.items.available(now))
-        return available[rng.integers(0, len(available), size=shape)]
-
     def fit(self, data: dict[str, np.ndarray], now: float) -> None:
         users, inputs, targets = self.sequences(data)
         keep = self.kept_users[users]
         inputs, targets = inputs[keep], targets[keep]
         if len(inputs) == 0:
             return
+        available = np.flatnonzero(self.context.world.items.available(now))
 
         def loss(module: nn.Module, idx: np.ndarray) -> torch.Tensor:
-            neg = self.negatives(targets[idx].shape, now, self.rng)
+            neg = available[self.rng.integers(0, len(available), size=targets[idx].shape)]
             return self.user_losses(module, inputs[idx], targets[idx], neg).mean()
 
         with torch.random.fork_rng():  # dropout draws from a seeded, private stream
             torch.manual_seed(int(self.rng.integers(0, 2**62)))
             self.dp_train(len(inputs), loss)
 
-    @torch.no_grad()
-    def attack(self) -> tuple[float, float, int, int]:
-        """The loss-threshold membership attack over trained vs held-out users."""
-        data = self.log.columns()
-        if not data["click"].any():
-            return float("nan"), float("nan"), 0, 0
+    def attack_units(self, data: dict[str, np.ndarray]):
+        """The users with a sequence: mean loss over their positions, a negative at each."""
         users, inputs, targets = self.sequences(data)
-        keep = self.kept_users[users]
-        rng = np.random.default_rng(int(self.rng.integers(0, 2**63)))
-        now = float(data["time"].max())
-        self.model.eval()
-        losses = []
-        for side in (keep, ~keep):
-            rows = np.flatnonzero(side)
-            if len(rows) > ATTACK_SAMPLE:
-                rows = rng.choice(rows, ATTACK_SAMPLE, replace=False)
-            if len(rows) == 0:
-                losses.append(np.zeros(0))
-                continue
-            neg = self.negatives(targets[rows].shape, now, rng)
-            losses.append(self.user_losses(self.model, inputs[rows], targets[rows], neg).numpy())
-        return attack_result(*losses)
+        available = np.flatnonzero(self.context.world.items.available(float(data["time"].max())))
+
+        def losses(rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+            neg = available[rng.integers(0, len(available), size=targets[rows].shape)]
+            return self.user_losses(self.net, inputs[rows], targets[rows], neg).numpy()
+
+        return self.kept_users[users], losses
 
 
 class DPLMSeqAgent(DPSeqAgent, LMSeqAgent):

@@ -26,7 +26,14 @@ from torch import nn
 
 from simrec.types import Cost
 
-__all__ = ["LMSeqAgent", "SASRec", "SeqAgent", "click_sequences", "last_click_times"]
+__all__ = [
+    "LMSeqAgent",
+    "SASRec",
+    "SeqAgent",
+    "click_sequences",
+    "last_click_times",
+    "sequence_users",
+]
 
 
 class SASRec(nn.Module):
@@ -132,6 +139,11 @@ def click_sequences(data: dict[str, np.ndarray], max_len: int) -> tuple[np.ndarr
     return np.stack(inputs), np.stack(targets)
 
 
+def sequence_users(data: dict[str, np.ndarray]) -> np.ndarray:
+    """The users with at least two clicks, in user order: the rows of :func:`click_sequences`."""
+    return np.flatnonzero(np.bincount(data["user"][data["click"]].astype(np.int64)) >= 2)
+
+
 def last_click_times(data: dict[str, np.ndarray]) -> np.ndarray:
     """Time of the last click of each user with at least two clicks, in user order.
 
@@ -141,7 +153,7 @@ def last_click_times(data: dict[str, np.ndarray]) -> np.ndarray:
     users, times = data["user"][c].astype(np.int64), data["time"][c].astype(np.float64)
     last = np.full(int(users.max()) + 1 if len(users) else 0, -np.inf)
     np.maximum.at(last, users, times)
-    return last[np.bincount(users, minlength=len(last)) >= 2]
+    return last[sequence_users(data)]
 
 
 class SeqAgent(CFAgent):

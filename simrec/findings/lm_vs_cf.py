@@ -1007,6 +1007,7 @@ def write_findings(
             in_short(ml),
             "",
         ]
+    budget = _budget_line(sc)
     text += [
         "Cost, scale, fine-tuning and robustness are in their sections below; the limits of "
         "what this can say are at the end.",
@@ -1021,25 +1022,27 @@ def write_findings(
         f"every {sc.simulation.retrain_every_days:g} day(s) on its own logs; seeds "
         f"{list(sc.seeds)}; simrec's default user model (drifting interests, satisfaction, "
         "fatigue, sessions, return visits, churn, purchases). "
-        f"{_budget_line(sc)}Wall time on this machine "
+        f"{budget}Wall time on this machine "
         f"(2 cores): {_timing_line(timings, 'synthetic')}.",
         "",
     ]
     if ml is not None:
-        text += [
-            f"**MovieLens-100K world** (`{MOVIELENS}`): the real movies, users and their "
-            "1997–98 timeline, hidden tastes fitted to the real ratings; the same agents"
-            + (
-                ""
-                if _budget_line(ml.scenario) == _budget_line(sc)
-                else " ("
+        ml_budget = _budget_line(ml.scenario)
+        if ml_budget == budget:
+            ml_budget = ""
+        else:
+            ml_budget = (
+                " ("
                 + (
-                    _budget_line(ml.scenario).strip()
+                    ml_budget.strip()
                     or "without a training budget: every epoch trains on the whole log"
                 )
                 + ")"
             )
-            + f"; {ml.days} days; seeds {list(ml.scenario.seeds)}. Wall time: "
+        text += [
+            f"**MovieLens-100K world** (`{MOVIELENS}`): the real movies, users and their "
+            f"1997–98 timeline, hidden tastes fitted to the real ratings; the same agents"
+            f"{ml_budget}; {ml.days} days; seeds {list(ml.scenario.seeds)}. Wall time: "
             f"{_timing_line(timings, 'movielens')}.",
             "",
         ]
