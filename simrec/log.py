@@ -169,6 +169,8 @@ class Table:
 
     def _plan_ahead(self, rows: int) -> None:
         """Have at least ``rows`` rows of prefaulted chunks ready after the current one."""
+        if self._ahead_rows >= rows:
+            return
         size = len(next(iter((self._ahead[-1][0] if self._ahead else self._chunk).values())))
         while self._ahead_rows < rows:
             if self.spill_dir is not None and size == self.max_chunk_rows:
@@ -233,20 +235,43 @@ class Table:
             missing = sorted(self.schema.keys() - cols.keys())
             extra = sorted(cols.keys() - self.schema.keys())
             raise ValueError(f"Table.append: missing columns {missing}, unknown {extra}")
-        n = max((np.size(v) for v in cols.values() if np.ndim(v) > 0), default=1)
+        sizes = [_size(v) for v in cols.values()]
+        n = max((x for x in sizes if x >= 0), default=1)
         if self.prefault:
             self._plan_ahead(2 * n)
         start = 0
         while start < n:
             cap = self.chunk_rows
             take = min(n - start, cap - self._fill)
-            for k, v in cols.items():
-                dst = self._chunk[k][self._fill : self._fill + take]
-                dst[...] = v[start : start + take] if np.ndim(v) > 0 else v
+            end = self._fill + take
+            whole = take == n  # the common case: no slice of the values
+            for (k, v), size in zip(cols.items(), sizes, strict=True):
+                dst = self._chunk[k]
+                if whole or size < 0:
+                    dst[self._fill : end] = v
+                else:
+                    dst[self._fill : end] = v[start : start + take]
             self._fill += take
             start += take
             if self._fill == cap:
                 self._retire()
+
+    def append_rows(self, n: int, cols: dict[str, np.ndarray | float | int]) -> None:
+        """Append ``n`` rows: every column of the schema, each ``n`` values or a scalar.
+
+        The batch fast path of :meth:`append` (the caller vouches for the columns and the
+        lengths); rows that do not fit in the chunk being filled go through :meth:`append`.
+        """
+        end = self._fill + n
+        if end >= self.chunk_rows:
+            self.append(**cols)
+            return
+        if self.prefault and self._ahead_rows < 2 * n:
+            self._plan_ahead(2 * n)
+        chunk, fill = self._chunk, self._fill
+        for k, v in cols.items():
+            chunk[k][fill:end] = v
+        self._fill = end
 
     def columns(self) -> dict[str, np.ndarray]:
         """All rows as one numpy array per column (copies; spilled chunks read back)."""
@@ -268,6 +293,13 @@ class Table:
         import pandas as pd
 
         return pd.DataFrame(self.columns())
+
+
+def _size(v: object) -> int:
+    """Rows of an appended column: its size, or -1 for a scalar (broadcast)."""
+    if isinstance(v, np.ndarray):
+        return v.size if v.ndim else -1
+    return int(np.size(v)) if np.ndim(v) else -1
 
 
 class Counts:

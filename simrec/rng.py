@@ -30,7 +30,8 @@ vectorised in numpy. No global RNG is used anywhere.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -41,6 +42,7 @@ from simrec.errors import ConfigError
 __all__ = [
     "SEED_MAX",
     "CounterStream",
+    "KeyedDraws",
     "Purpose",
     "Streams",
     "check_seed",
@@ -52,10 +54,14 @@ __all__ = [
     "make_streams",
 ]
 
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
+# The constants as 0-d arrays: numpy applies an operator to an array and a 0-d array faster
+# than to an array and a scalar (a sizeable part of the cost of a tick of a few requests).
+_M1 = np.array(0xBF58476D1CE4E5B9, dtype=np.uint64)
+_M2 = np.array(0x94D049BB133111EB, dtype=np.uint64)
+_GOLDEN_INT = 0x9E3779B97F4A7C15
+_GOLDEN = np.uint64(_GOLDEN_INT)
+_MASK64 = (1 << 64) - 1
+_S30, _S27, _S31, _S11 = (np.array(k, dtype=np.uint64) for k in (30, 27, 31, 11))
 _TO_UNIT = 2.0**-53
 
 
@@ -79,14 +85,40 @@ class Purpose(IntEnum):
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
-    """SplitMix64 finaliser on a uint64 array (wrapping arithmetic)."""
-    x = (x ^ (x >> _S30)) * _M1
-    x = (x ^ (x >> _S27)) * _M2
-    return x ^ (x >> _S31)
+    """SplitMix64 finaliser on a uint64 array (wrapping arithmetic), in place: ``x`` is reused."""
+    t = x >> _S30
+    x ^= t
+    x *= _M1
+    np.right_shift(x, _S27, out=t)
+    x ^= t
+    x *= _M2
+    np.right_shift(x, _S31, out=t)
+    x ^= t
+    return x
+
+
+_WORDS: dict[int, np.uint64] = {}
+
+
+def _word(n: int) -> np.uint64:
+    """``n`` times the golden-ratio constant modulo 2**64 (a purpose's or a lane's word)."""
+    w = _WORDS.get(n)
+    if w is None:
+        w = _WORDS[int(n)] = np.uint64((int(n) * _GOLDEN_INT) & _MASK64)
+    return w
+
+
+def _lane_words(lanes: int | Sequence[int]) -> np.ndarray:
+    """The words of lanes ``1..lanes`` (an int) or of the given 1-based lane numbers."""
+    numbers = range(1, lanes + 1) if isinstance(lanes, int) else lanes
+    return np.array([_word(n) for n in numbers], dtype=np.uint64)
 
 
 def keyed_bits(
-    keys: np.ndarray, purpose: int, counters: np.ndarray, lanes: int | None = None
+    keys: np.ndarray,
+    purpose: int,
+    counters: np.ndarray,
+    lanes: int | Sequence[int] | None = None,
 ) -> np.ndarray:
     """Raw uint64 hashes of (per-row key, purpose, counter[, lane]), ``(B,)`` or ``(B, lanes)``.
 
@@ -94,29 +126,148 @@ def keyed_bits(
         keys: One 64-bit stream key per row (a user's key), ``(B,)`` uint64.
         purpose: A :class:`Purpose` (or any small int) selecting the sub-stream.
         counters: Per-row counters (request or visit numbers), ``(B,)``.
-        lanes: Number of independent draws per row; ``None`` for one.
+        lanes: Number of independent draws per row (lanes ``1..lanes``), or the 1-based
+            lane numbers wanted; ``None`` for one draw without a lane.
     """
-    with np.errstate(over="ignore"):
-        x = _mix(np.asarray(keys, dtype=np.uint64) ^ (np.uint64(purpose) * _GOLDEN))
-        x = _mix(x ^ np.asarray(counters, dtype=np.uint64))
-        if lanes is not None:
-            lane = np.arange(1, lanes + 1, dtype=np.uint64) * _GOLDEN
-            x = _mix(x[:, None] + lane[None, :])
-    return x
+    x = np.bitwise_xor(np.asarray(keys, dtype=np.uint64), _word(purpose))
+    _mix(x)
+    x ^= np.asarray(counters, dtype=np.uint64)
+    _mix(x)
+    return x if lanes is None else _with_lanes(x, lanes)
+
+
+def _with_lanes(x: np.ndarray, lanes: int | Sequence[int]) -> np.ndarray:
+    """The lane hashes ``(B, n)`` of the per-row hashes ``x (B,)``."""
+    return _mix(x[:, None] + _lane_words(lanes)[None, :])
+
+
+def _to_unit(bits: np.ndarray) -> np.ndarray:
+    """53-bit uniforms in [0, 1) from raw hashes."""
+    return (bits >> _S11).astype(np.float64) * _TO_UNIT
+
+
+def _box_muller(u: np.ndarray, lanes: int) -> np.ndarray:
+    """Standard normals ``(B, lanes)`` from uniforms ``(B, 2 * lanes)``."""
+    u1, u2 = u[:, :lanes], u[:, lanes:]
+    return np.sqrt(-2.0 * np.log1p(-u1)) * np.cos(2.0 * np.pi * u2)
 
 
 def keyed_uniform(
-    keys: np.ndarray, purpose: int, counters: np.ndarray, lanes: int | None = None
+    keys: np.ndarray,
+    purpose: int,
+    counters: np.ndarray,
+    lanes: int | Sequence[int] | None = None,
 ) -> np.ndarray:
     """Uniforms in [0, 1) with 53-bit resolution (see :func:`keyed_bits`)."""
-    return (keyed_bits(keys, purpose, counters, lanes) >> _S11).astype(np.float64) * _TO_UNIT
+    return _to_unit(keyed_bits(keys, purpose, counters, lanes))
 
 
 def keyed_normal(keys: np.ndarray, purpose: int, counters: np.ndarray, lanes: int) -> np.ndarray:
     """Standard normals by Box-Muller, ``(B, lanes)`` (see :func:`keyed_bits`)."""
-    u = keyed_uniform(keys, purpose, counters, 2 * lanes)
-    u1, u2 = u[:, :lanes], u[:, lanes:]
-    return np.sqrt(-2.0 * np.log1p(-u1)) * np.cos(2.0 * np.pi * u2)
+    return _box_muller(keyed_uniform(keys, purpose, counters, 2 * lanes), lanes)
+
+
+@functools.cache
+def _batch_plan(purposes: tuple[int, ...]) -> tuple[dict[int, int], np.ndarray]:
+    """Column of each distinct purpose in a batch's hashes, and the purposes' words ``(1, P)``."""
+    column = {p: j for j, p in enumerate(dict.fromkeys(int(p) for p in purposes))}
+    return column, np.array([[_word(p) for p in column]], dtype=np.uint64)
+
+
+class KeyedDraws:
+    """The counter-based draws of one batch of rows, several purposes hashed in one pass.
+
+    Row *b* draws what :func:`keyed_uniform` gives for ``(keys[b], purpose, counters[b])``,
+    bit for bit; the purposes named up front are hashed together, as one ``(B, P)`` array,
+    the first time any of them is asked for (a tick of a few requests then pays for one
+    hash, not one per purpose). Other purposes, and every purpose of a batch of more than
+    :attr:`BATCH_ROWS` rows (where a purpose drawn for a few rows only would cost more to
+    hash for all), are hashed when asked, for the rows asked.
+
+    Args:
+        keys: One stream key per row ``(B,)`` uint64.
+        counters: One counter per row ``(B,)``.
+        purposes: The purposes to hash together.
+
+    >>> keys, counters = np.array([3, 4], dtype=np.uint64), np.array([7, 9])
+    >>> d = KeyedDraws(keys, counters, (Purpose.CHOICE, Purpose.SESSION_EXIT))
+    >>> bool((d.uniform(Purpose.CHOICE) == keyed_uniform(keys, Purpose.CHOICE, counters)).all())
+    True
+    >>> bool(d.uniform(Purpose.SESSION_EXIT, np.array([1]))[0]
+    ...      == keyed_uniform(keys[1:], Purpose.SESSION_EXIT, counters[1:])[0])
+    True
+    """
+
+    #: Rows above which purposes are hashed one at a time, for the rows asked.
+    BATCH_ROWS = 4_096
+
+    __slots__ = ("_column", "_hashes", "_words", "counters", "keys")
+
+    def __init__(
+        self, keys: np.ndarray, counters: np.ndarray, purposes: Sequence[int] = ()
+    ) -> None:
+        """Bind the rows; nothing is hashed until a draw is asked for."""
+        self.keys, self.counters = keys, counters
+        self._column, self._words = _batch_plan(
+            tuple(purposes) if len(keys) <= self.BATCH_ROWS else ()
+        )
+        self._hashes: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        """Number of rows B."""
+        return len(self.keys)
+
+    def bits(
+        self,
+        purpose: int,
+        rows: np.ndarray | None = None,
+        lanes: int | Sequence[int] | None = None,
+    ) -> np.ndarray:
+        """:func:`keyed_bits` of the rows ``rows`` (all when ``None``)."""
+        j = self._column.get(int(purpose))
+        if j is None:
+            keys = self.keys if rows is None else self.keys[rows]
+            counters = self.counters if rows is None else self.counters[rows]
+            return keyed_bits(keys, purpose, counters, lanes)
+        if self._hashes is None:
+            h = np.bitwise_xor(np.asarray(self.keys, dtype=np.uint64)[:, None], self._words)
+            _mix(h)
+            h ^= np.asarray(self.counters, dtype=np.uint64)[:, None]
+            self._hashes = _mix(h)
+        x = self._hashes[:, j] if rows is None else self._hashes[rows, j]
+        return x.copy() if lanes is None else _with_lanes(x, lanes)
+
+    def uniform(
+        self,
+        purpose: int,
+        rows: np.ndarray | None = None,
+        lanes: int | Sequence[int] | None = None,
+    ) -> np.ndarray:
+        """:func:`keyed_uniform` of the rows ``rows`` (all when ``None``)."""
+        return _to_unit(self.bits(purpose, rows, lanes))
+
+    def normal(self, purpose: int, rows: np.ndarray | None = None, lanes: int = 1) -> np.ndarray:
+        """:func:`keyed_normal` of the rows ``rows`` (all when ``None``)."""
+        return _box_muller(self.uniform(purpose, rows, 2 * lanes), lanes)
+
+    def ranked_uniform(self, purpose: int, rows: np.ndarray | None, rank: int) -> np.ndarray:
+        """The ``rank``-th of several uniforms of each row, ``(B,)``.
+
+        Rank 0 is the draw without a lane (what a row drawing once gets); rank ``r > 0`` is
+        lane ``r``.
+        """
+        if rank == 0:
+            return self.uniform(purpose, rows)
+        return self.uniform(purpose, rows, rank)[:, rank - 1]
+
+    def ranked_normal(self, purpose: int, rows: np.ndarray | None, rank: int) -> np.ndarray:
+        """The ``rank``-th standard normal of each row, ``(B,)``.
+
+        Column ``rank`` of ``normal(purpose, rows, rank + 1)``: all ``rank + 1`` columns
+        are computed, in the layout :func:`keyed_normal` uses (numpy's transcendental loops
+        may round differently over other memory layouts on some CPUs).
+        """
+        return self.normal(purpose, rows, rank + 1)[:, rank]
 
 
 @dataclass(frozen=True)
@@ -141,9 +292,8 @@ class CounterStream:
 
     def user_keys(self, users: np.ndarray) -> np.ndarray:
         """The stream key of each user id, ``(B,)`` uint64."""
-        with np.errstate(over="ignore"):
-            base = _mix(np.full(1, self.key, dtype=np.uint64))
-            return _mix(base + np.asarray(users, dtype=np.uint64) * _GOLDEN)
+        base = _mix(np.full(1, self.key, dtype=np.uint64))
+        return _mix(base + np.asarray(users, dtype=np.uint64) * _GOLDEN)
 
     def uniform(
         self, purpose: int, users: np.ndarray, counters: np.ndarray, lanes: int | None = None
@@ -246,14 +396,14 @@ def _opaque(seq: np.random.SeedSequence) -> np.random.Generator:
 def has_duplicates(a: np.ndarray) -> np.ndarray:
     """Whether each row of the integer array ``a (B, K)`` repeats a value, ``(B,)`` bool.
 
-    Short rows compare every pair of columns (each comparison runs over all rows at once);
-    long rows are sorted.
+    Short rows of a large batch compare every pair of columns (each comparison runs over
+    all rows at once); long rows, and small batches, are sorted.
 
     >>> has_duplicates(np.array([[1, 2, 1], [3, 4, 5]])).tolist()
     [True, False]
     """
     B, K = a.shape
-    if K > 16:
+    if K > 16 or B * K <= 4_096:  # long rows, or few (a sort costs less than K^2/2 calls)
         srt = np.sort(a, axis=1)
         return (srt[:, 1:] == srt[:, :-1]).any(axis=1)
     fits = a.size == 0 or (int(a.min()) >= -(2**31) and int(a.max()) < 2**31)

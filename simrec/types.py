@@ -9,6 +9,7 @@ and one column per slate position (K). The arrays of a :class:`RequestBatch` and
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,19 +44,23 @@ def readonly(a: np.ndarray) -> np.ndarray:
     """
     if not isinstance(a, np.ndarray):
         return a
-    if a.flags.writeable:
-        a.flags.writeable = False
-    view = a.view()
-    view.flags.writeable = False
-    return view
+    a.flags.writeable = False
+    return a.view()  # a view of a read-only array is read-only
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 def freeze_arrays(record: Any) -> None:
     """Replace every array field of a frozen dataclass ``record`` by a :func:`readonly` view."""
-    for f in dataclasses.fields(record):
-        value = getattr(record, f.name)
-        if isinstance(value, np.ndarray):
-            object.__setattr__(record, f.name, readonly(value))
+    setattr_ = object.__setattr__
+    for name in _field_names(type(record)):
+        value = getattr(record, name)
+        if isinstance(value, np.ndarray):  # readonly(value), inlined: it runs every tick
+            value.flags.writeable = False
+            setattr_(record, name, value.view())
 
 
 @dataclass(frozen=True)

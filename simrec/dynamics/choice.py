@@ -44,6 +44,11 @@ __all__ = [
 _EXP_SAFE = 300.0
 
 
+#: Requests above which the running sum adds whole rows one position at a time (faster for
+#: long rows than one ``cumsum`` along the position axis; the sums are the same).
+_ROW_LOOP_ABOVE = 4_096
+
+
 def position_bias(k: int, weight: float) -> np.ndarray:
     """Utility offset of positions ``0..k-1``: ``-weight * log2(1 + position)``.
 
@@ -128,9 +133,12 @@ def choose(v: np.ndarray, no_click_utility: float, u: np.ndarray) -> np.ndarray:
     if not -_EXP_SAFE <= p.min() <= p.max() <= _EXP_SAFE:
         p -= p.max(axis=0)  # only then can exp leave float64's normal range
     np.exp(p, out=p)
-    for j in range(1, K + 1):
-        np.add(p[j], p[j - 1], out=p[j])
-    return np.count_nonzero(u * p[K] >= p[:K], axis=0)
+    if B < _ROW_LOOP_ABOVE:  # one call (the same sequential sums as the loop below)
+        np.cumsum(p, axis=0, out=p)
+    else:
+        for j in range(1, K + 1):
+            np.add(p[j], p[j - 1], out=p[j])
+    return (u * p[K] >= p[:K]).sum(axis=0)
 
 
 def attractiveness(v: np.ndarray, no_click_utility: float) -> np.ndarray:

@@ -7,6 +7,8 @@ utility of the genre (see :mod:`simrec.dynamics.choice`) and raises session exit
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 __all__ = ["accumulate", "decay"]
@@ -15,6 +17,20 @@ __all__ = ["accumulate", "decay"]
 def decay(fatigue: np.ndarray, dt_days: np.ndarray, tau_days: float) -> np.ndarray:
     """Decay fatigue rows ``(B, G)`` over ``dt_days`` ``(B,)``."""
     return (fatigue * np.exp(-np.maximum(dt_days, 0.0) / tau_days)[:, None]).astype(np.float32)
+
+
+def _row_offsets(B: int, K: int, G: int) -> np.ndarray:
+    """``row * G`` for each of the ``B * K`` impressions, row-major (cached when small)."""
+    if B * K > 65_536:
+        return np.repeat(np.arange(B, dtype=np.int64), K) * G
+    return _small_row_offsets(B, K, G)
+
+
+@functools.lru_cache(maxsize=256)
+def _small_row_offsets(B: int, K: int, G: int) -> np.ndarray:
+    offsets = np.repeat(np.arange(B, dtype=np.int64), K) * G
+    offsets.flags.writeable = False
+    return offsets
 
 
 def accumulate(
@@ -43,8 +59,7 @@ def accumulate(
     [[0.0, 1.2]]
     """
     B, G = fatigue.shape
-    rows = np.repeat(np.arange(B), genres.shape[1])
-    flat = rows * G + genres.ravel().astype(np.int64)
+    flat = _row_offsets(B, genres.shape[1], G) + genres.ravel()  # int64: row * G + genre
     add = per_exposure + per_click * clicked.ravel()
     inc = np.bincount(flat, weights=add, minlength=B * G).reshape(B, G)
     return (fatigue + inc).astype(np.float32)

@@ -39,7 +39,7 @@ from simrec.engine.trending import Trending
 from simrec.engine.truth import GroundTruth
 from simrec.errors import ConfigError
 from simrec.log import EventLog
-from simrec.rng import CounterStream
+from simrec.rng import CounterStream, KeyedDraws
 from simrec.types import Feedback, Propensities, RequestBatch, StochasticSlates
 from simrec.usermodel import Component, Items, Request, UserModel
 from simrec.usermodel.arrays import row_membership, row_scores
@@ -138,6 +138,8 @@ class Engine:
         self.available_mask = np.zeros(M, dtype=bool)
         self.available = np.zeros(0, dtype=np.int64)
         self.config = config
+        self._match_dtype = np.result_type(pop.interest.dtype, self.items.topic.dtype)
+        self._s_dtype = pop.satisfaction.dtype if "satisfaction" in pop.variables else np.float32
 
     def __getattr__(self, name: str) -> np.ndarray:
         """The population's state variables read as the engine's attributes."""
@@ -201,10 +203,10 @@ class Engine:
 
     def open_requests(self, now: float) -> RequestBatch | None:
         """Start due sessions and return the batch of all open requests (``None`` if none)."""
-        due = self.scheduler.due(now)
+        due, users = self.scheduler.active(now)
         if due.size:
             self.scheduler.start(due, np.full(due.size, now))
-        users = np.flatnonzero(self.pop.in_session)
+            users = np.union1d(users, due) if users.size else due
         if users.size == 0:
             return None
         C = self.config.simulation.candidates
@@ -218,7 +220,7 @@ class Engine:
         return RequestBatch(
             users=users,
             time=now,
-            step=self.pop.session_requests[users].copy(),
+            step=self.pop.session_requests[users],
             available=self.available,
             candidates=cands,
             slate_size=self.config.simulation.slate_size,
@@ -242,7 +244,8 @@ class Engine:
         )  # fmt: skip
         if propensities is not None:
             check_propensities(propensities, S.shape)
-        return self.serve_rows(batch.users, S, np.full(len(batch), batch.time), propensities)
+        now = np.full(len(batch), batch.time)
+        return self._serve(batch.users, S, now, propensities, batch.time)
 
     def serve_rows(
         self,
@@ -258,17 +261,34 @@ class Engine:
         rows go through :meth:`_serve_chunk` in chunks of ``MATCH_CHUNK``; the result does
         not depend on the chunking.
         """
+        return self._serve(u, S, now, propensities, None)
+
+    def _serve(
+        self,
+        u: np.ndarray,
+        S: np.ndarray,
+        now: np.ndarray,
+        propensities: Propensities | None,
+        time: float | None,
+    ) -> Feedback:
+        """:meth:`serve_rows`; ``time`` is the one time of every row when there is one."""
         pop = self.pop
-        match_dtype = np.result_type(pop.interest.dtype, self.items.topic.dtype)
-        s_dtype = pop.satisfaction.dtype if "satisfaction" in pop.variables else np.float32
-        out = Served.empty(pop.keys[u], pop.requests[u].copy(), S.shape[1], s_dtype, match_dtype)
         if propensities is not None:
-            out.pscore[:] = propensities.slate
-            out.pscore_item[:] = propensities.item
-            out.pscore_cascade[:] = propensities.cascade
-        _over_chunks(len(u), lambda rows: self._serve_chunk(u, S, now, rows, out))
-        self.logger.impressions(u, S, now, out)
-        if self.config.dynamics.trend_weight and len(u):
+            propensities = Propensities(
+                *(np.asarray(getattr(propensities, k), dtype=np.float64)
+                  for k in ("slate", "item", "cascade"))
+            )  # fmt: skip
+        out = Served.empty(
+            pop.keys[u], pop.requests[u], S.shape[1], self._s_dtype, self._match_dtype,
+            propensities,
+        )  # fmt: skip
+        n = len(u)
+        if n <= MATCH_CHUNK:
+            self._serve_chunk(u, S, now, slice(0, n), out)
+        else:
+            _over_chunks(n, lambda rows: self._serve_chunk(u, S, now, rows, out))
+        self.logger.impressions(u, S, now, out, time)
+        if self.config.dynamics.trend_weight and n:
             self.trending.add(S, out.clicked, float(now.max()))
         if self.social is not None:
             self.social.share(u, S, out.clicked, out.keys, out.req, float(now.max()))
@@ -276,7 +296,7 @@ class Engine:
             self.scheduler.end(u[out.ended], now[out.ended])
         return Feedback(
             users=u,
-            time=float(now[0]) if len(u) else 0.0,
+            time=float(now[0]) if n else 0.0,
             slates=S,
             clicked=out.clicked,
             purchased=out.purchased,
@@ -294,22 +314,24 @@ class Engine:
         # Each row's match is its own sum of products (einsum, no BLAS), so that a row's
         # result does not depend on the batch (the vector env equals sync envs).
         match = out.match[rows]
-        interest = np.take(pop.interest, u, axis=0)
+        interest = pop.interest.take(u, axis=0)
         for lo in range(0, len(u), GATHER_ROWS):  # a (GATHER_ROWS, K, d) gather fits in L2
             part = slice(lo, lo + GATHER_ROWS)
-            np.einsum("bd,bkd->bk", interest[part], np.take(items.topic, S[part], axis=0),
+            np.einsum("bd,bkd->bk", interest[part], items.topic.take(S[part], axis=0),
                       out=match[part])  # fmt: skip
+        keys, req = out.keys[rows], out.req[rows]
         r = Request(
-            pop, items, u=u, S=S, now=now, keys=out.keys[rows], req=out.req[rows],
-            dt=now - pop.last_seen[u], match=match, genres=items.genre[S],
+            pop, items, u=u, S=S, now=now, keys=keys, req=req, dt=now - pop.last_seen[u],
+            draws=KeyedDraws(keys, req, self.model.draws), match=match, genres=items.genre[S],
             s_logged=out.s[rows], clicked=out.clicked[rows], purchased=out.purchased[rows],
             engaged=out.engaged[rows], revenue=out.revenue[rows], ended=out.ended[rows],
         )  # fmt: skip
         self.model.serve(r)
         # The session counts this request before the exit decision (request and minute budgets).
         pop.session_requests[u] += 1
-        pop.session_clicks[u] += np.count_nonzero(r.clicked, axis=1).astype(np.int32)
-        pop.session_minutes[u] += r.engaged.sum(axis=1)
+        if r.clicked.any():  # engagement is nonzero on clicks only
+            pop.session_clicks[u] += np.count_nonzero(r.clicked, axis=1).astype(np.int32)
+            pop.session_minutes[u] += r.engaged.sum(axis=1)
         self.model.exit(r)
         pop.requests[u] += 1
         pop.last_seen[u] = now

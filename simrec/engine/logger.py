@@ -15,6 +15,7 @@ import numpy as np
 from simrec.engine import slates
 from simrec.log import EventLog
 from simrec.rng import Purpose, keyed_uniform
+from simrec.types import Propensities
 from simrec.usermodel import Population
 
 __all__ = ["ImpressionLogger", "Served"]
@@ -22,7 +23,10 @@ __all__ = ["ImpressionLogger", "Served"]
 
 @dataclass(frozen=True)
 class Served:
-    """Per-row inputs and outputs of one batch of requests, filled chunk by chunk."""
+    """Per-row inputs and outputs of one batch of requests, filled chunk by chunk.
+
+    ``propensities`` are the serving policy's, or ``None`` (logged as NaN).
+    """
 
     keys: np.ndarray
     req: np.ndarray
@@ -33,12 +37,18 @@ class Served:
     engaged: np.ndarray
     revenue: np.ndarray
     ended: np.ndarray
-    pscore: np.ndarray
-    pscore_item: np.ndarray
-    pscore_cascade: np.ndarray
+    propensities: Propensities | None = None
 
     @classmethod
-    def empty(cls, keys: np.ndarray, req: np.ndarray, K: int, s_dtype, match_dtype) -> Served:  # noqa: ANN001
+    def empty(
+        cls,
+        keys: np.ndarray,
+        req: np.ndarray,
+        K: int,
+        s_dtype,  # noqa: ANN001
+        match_dtype,  # noqa: ANN001
+        propensities: Propensities | None = None,
+    ) -> Served:
         """Output arrays for ``len(keys)`` requests of slates of ``K``."""
         B = len(keys)
         return cls(
@@ -51,14 +61,22 @@ class Served:
             engaged=np.zeros((B, K), dtype=np.float32),
             revenue=np.zeros((B, K), dtype=np.float32),
             ended=np.empty(B, dtype=bool),
-            pscore=np.full(B, np.nan),
-            pscore_item=np.full((B, K), np.nan),
-            pscore_cascade=np.full((B, K), np.nan),
+            propensities=propensities,
         )
 
     def take(self, rows: slice | np.ndarray) -> Served:
         """The same fields for the batch rows ``rows``."""
-        return Served(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})
+        p = self.propensities
+        return Served(
+            **{
+                f.name: getattr(self, f.name)[rows]
+                for f in fields(self)
+                if f.name != "propensities"
+            },
+            propensities=None
+            if p is None
+            else Propensities(p.slate[rows], p.item[rows], p.cascade[rows]),
+        )
 
 
 class ImpressionLogger:
@@ -71,25 +89,43 @@ class ImpressionLogger:
     def __init__(self, log: EventLog | None) -> None:
         """Bind the log."""
         self.log = log
+        self._position_cache = np.zeros(0, dtype=np.int16)
+        self._position_k = 0
 
-    def impressions(self, u: np.ndarray, S: np.ndarray, now: np.ndarray, out: Served) -> None:
-        """Append a batch's (sampled) impressions, in blocks that keep temporaries small."""
-        if self.log is None:
+    def impressions(
+        self, u: np.ndarray, S: np.ndarray, now: np.ndarray, out: Served, time: float | None = None
+    ) -> None:
+        """Append a batch's (sampled) impressions, in blocks that keep temporaries small.
+
+        ``time`` is the one time of every row when the caller knows it (a population tick).
+        """
+        if self.log is None or len(u) == 0:
             return
         block = slates.LOG_BLOCK
+        if len(u) <= block:
+            self._append(u, S, now, out, time)
+            return
         for lo in range(0, len(u), block):
             r = slice(lo, lo + block)
-            self._append(u[r], S[r], now[r], out.take(r))
+            self._append(u[r], S[r], now[r], out.take(r), time)
 
-    def _append(self, u: np.ndarray, S: np.ndarray, now: np.ndarray, served: Served) -> None:
+    def _positions(self, B: int, K: int) -> np.ndarray:
+        """The position column of ``B`` slates of ``K`` (``0..K-1`` repeated), a cached view."""
+        if self._position_k != K or self._position_cache.size < B * K:
+            self._position_cache = np.tile(np.arange(K, dtype=np.int16), 2 * B)
+            self._position_k = K
+        return self._position_cache[: B * K]
+
+    def _append(
+        self, u: np.ndarray, S: np.ndarray, now: np.ndarray, served: Served, time: float | None
+    ) -> None:
         """Append the (sampled) requests' rows; when sampling, count every impression too."""
         log = self.log
         B, K = S.shape
-        if B == 0:
-            return
-        day = np.floor(now)
-        one_time = bool((now == now[0]).all())  # a population tick
-        days = [] if log.sample >= 1.0 else [day[0]] if one_time else np.unique(day).tolist()
+        one_time = time is not None or bool((now == now[0]).all())  # a population tick
+        t = now[0] if time is None else time
+        day = np.floor(now) if not one_time or log.sample < 1.0 else None
+        days = [] if log.sample >= 1.0 else [np.floor(t)] if one_time else np.unique(day).tolist()
         for d in days:
             rows = slice(None) if one_time else day == d
             log.counts.add(
@@ -108,21 +144,27 @@ class ImpressionLogger:
                 u, S, now, day = u[keep], S[keep], now[keep], day[keep]
                 served = served.take(keep)
                 B = len(keep)
-        log.impressions.append(
-            day=day[0] if one_time and B else np.repeat(day, K),
-            time=now[0] if one_time and B else np.repeat(now, K),
-            user=np.repeat(u, K),
-            item=S.ravel(),
-            position=np.tile(np.arange(K, dtype=np.int16), B),
-            click=served.clicked.ravel(),
-            purchase=served.purchased.ravel(),
-            revenue=served.revenue.ravel(),
-            engagement=served.engaged.ravel(),
-            satisfaction=np.repeat(served.s, K),
-            match=served.match.ravel(),
-            pscore=np.repeat(served.pscore, K),
-            pscore_item=served.pscore_item.ravel(),
-            pscore_cascade=served.pscore_cascade.ravel(),
+            if B == 0:
+                return
+        p = served.propensities
+        log.impressions.append_rows(
+            B * K,
+            {
+                "day": np.floor(t) if one_time else day.repeat(K),
+                "time": t if one_time else now.repeat(K),
+                "user": u.repeat(K),
+                "item": S.ravel(),
+                "position": self._positions(B, K),
+                "click": served.clicked.ravel(),
+                "purchase": served.purchased.ravel(),
+                "revenue": served.revenue.ravel(),
+                "engagement": served.engaged.ravel(),
+                "satisfaction": served.s.repeat(K),
+                "match": served.match.ravel(),
+                "pscore": np.nan if p is None else p.slate.repeat(K),
+                "pscore_item": np.nan if p is None else p.item.ravel(),
+                "pscore_cascade": np.nan if p is None else p.cascade.ravel(),
+            },
         )
 
     def sessions(

@@ -44,16 +44,32 @@ class SessionScheduler:
         idle = ~pop.in_session & ~pop.churned
         return float(pop.next_visit[idle].min()) if idle.any() else float("inf")
 
+    def active(self, now: float) -> tuple[np.ndarray, np.ndarray]:
+        """The users due to start a session at ``now``, and those in one, both sorted.
+
+        ``due`` are the idle, non-churned users whose visit is due. One scan of the
+        population finds both: a user in session has ``next_visit`` at or before the start
+        of the session (:meth:`start` keeps it so), and a churned user never comes back
+        (``next_visit`` is inf), so both sets lie among the users with ``next_visit <= now``.
+        """
+        pop = self.pop
+        cand = np.flatnonzero(pop.next_visit <= now)
+        busy = pop.in_session[cand]
+        due = cand[~busy & ~pop.churned[cand]]
+        return due, cand[busy]
+
     def due(self, now: float) -> np.ndarray:
         """Idle, non-churned users whose visit is due at ``now``."""
-        pop = self.pop
-        return np.flatnonzero(~pop.in_session & ~pop.churned & (pop.next_visit <= now))
+        return self.active(now)[0]
 
     def start(self, users: np.ndarray, now: np.ndarray) -> None:
         """Open a session for each user at its time ``now`` (session-start hooks first)."""
         pop = self.pop
         self.model.on_session_start(pop, users, now)
         pop.in_session[users] = True
+        # A session that starts before its visit was due (a gymnasium env's reset) moves the
+        # visit to the start: in session, next_visit <= now holds (see active()).
+        pop.next_visit[users] = np.minimum(pop.next_visit[users], now)
         pop.session_start[users] = now
         pop.session_requests[users] = 0
         pop.session_clicks[users] = 0

@@ -140,6 +140,12 @@ def _make(role: str, name: str) -> Component:
     )
 
 
+def _overriding(components: list[Component], hook: str) -> list[Any]:
+    """The bound ``hook`` methods of the components that override the base class's no-op."""
+    base = getattr(Component, hook)
+    return [getattr(c, hook) for c in components if getattr(type(c), hook) is not base]
+
+
 class UserModel:
     """An ordered composition of components, one per role (see the module docstring).
 
@@ -182,6 +188,12 @@ class UserModel:
         for comp in self.components:
             self.variables += comp.state_vars(self.dims)
         self._check_declarations()
+        #: The request-keyed purposes the components draw, hashed together per chunk.
+        self.draws = tuple(dict.fromkeys(p for comp in self.components for p in comp.draws))
+        # The hooks each component overrides (the base class's are no-ops: not called).
+        self._prepare = _overriding(self.components, "prepare")
+        self._respond = _overriding(self.components[: ROLES.index("session_exit")], "respond")
+        self._session_start = _overriding(self.components, "on_session_start")
         self.bind(config)
 
     @property
@@ -238,10 +250,10 @@ class UserModel:
 
     def serve(self, r: Request) -> None:
         """Run a chunk of requests through every component, up to the session counters."""
-        for comp in self.components:
-            comp.prepare(r)
-        for comp in self.components[: ROLES.index("session_exit")]:
-            comp.respond(r)
+        for prepare in self._prepare:
+            prepare(r)
+        for respond in self._respond:
+            respond(r)
 
     def exit(self, r: Request) -> None:
         """The session-exit component (after the engine counted the request)."""
@@ -249,8 +261,8 @@ class UserModel:
 
     def on_session_start(self, pop: Population, users: Any, now: Any) -> None:
         """Every component's session-start hook."""
-        for comp in self.components:
-            comp.on_session_start(pop, users, now)
+        for hook in self._session_start:
+            hook(pop, users, now)
 
     def describe(self) -> dict[str, str]:
         """Role -> the component's class (recorded in results)."""

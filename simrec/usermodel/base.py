@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from simrec.config import Config
-from simrec.rng import keyed_normal, keyed_uniform
+from simrec.rng import KeyedDraws
 from simrec.usermodel.population import Population, StateVar
 
 __all__ = [
@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 #: Request signals the engine sets before any component runs.
-BASE_SIGNALS = ("u", "S", "now", "keys", "req", "dt", "match", "genres")
+BASE_SIGNALS = ("u", "S", "now", "keys", "req", "dt", "draws", "match", "genres")
 #: The engine's output arrays components fill (the log's and the feedback's columns).
 OUTPUT_SIGNALS = frozenset({"s_logged", "clicked", "purchased", "engaged", "revenue", "ended"})
 
@@ -138,14 +138,12 @@ class Clicks:
 
 def rank_uniform(keys: np.ndarray, purpose: int, counters: np.ndarray, rank: int) -> np.ndarray:
     """One uniform per row for the ``rank``-th click of a request (rank 0: no lane)."""
-    if rank == 0:
-        return keyed_uniform(keys, purpose, counters)
-    return keyed_uniform(keys, purpose, counters, rank)[:, rank - 1]
+    return KeyedDraws(keys, counters).ranked_uniform(purpose, None, rank)
 
 
 def rank_normal(keys: np.ndarray, purpose: int, counters: np.ndarray, rank: int) -> np.ndarray:
     """One standard normal per row for the ``rank``-th click of a request."""
-    return keyed_normal(keys, purpose, counters, rank + 1)[:, rank]
+    return KeyedDraws(keys, counters).ranked_normal(purpose, None, rank)
 
 
 class Request:
@@ -163,6 +161,9 @@ class Request:
         keys: The users' stream keys ``(B,)``.
         req: The users' request counters before this request ``(B,)``.
         dt: Days since each user's last request ``(B,)``.
+        draws: The rows' counter-based draws keyed by ``(keys, req)``
+            (:class:`~simrec.rng.KeyedDraws`; the purposes the components declare in
+            ``draws`` are hashed together).
         match: True match of each shown item ``(B, K)`` (logged).
         genres: Genre of each shown item ``(B, K)``.
         s_logged: Satisfaction at the request, before its update ``(B,)`` (logged).
@@ -193,6 +194,9 @@ class Component:
             :meth:`respond`).
         writes: Request signals its :meth:`respond` sets (there for the components after
             it).
+        draws: The purposes it draws keyed by the request (``r.draws``): declared, they are
+            hashed with the other components' in one pass over the chunk (undeclared ones
+            give the same numbers, hashed on their own).
     """
 
     role: ClassVar[str] = ""
@@ -201,6 +205,7 @@ class Component:
     reads: ClassVar[tuple[str, ...]] = ()
     prepares: ClassVar[tuple[str, ...]] = ()
     writes: ClassVar[tuple[str, ...]] = ()
+    draws: ClassVar[tuple[int, ...]] = ()
 
     def bind(self, config: Config) -> None:
         """Take the (new) configuration."""

@@ -51,8 +51,6 @@ from simrec.usermodel.base import (
     Items,
     Request,
     RetentionComponent,
-    rank_normal,
-    rank_uniform,
 )
 from simrec.usermodel.population import Population, StateVar
 
@@ -109,7 +107,10 @@ class ChoiceComponent(Component):
         """
         dyn = self.config.dynamics
         F = pop.fatigue[users] if fatigue_rows is None else fatigue_rows
-        if ids.strides[0] == 0:  # one pool for all rows (a broadcast view)
+        # One pool for all rows (a broadcast view): the item columns are gathered once, as
+        # (1, X) rows that broadcast over the requests (the same sums, without (B, X) copies).
+        pool = ids[:1] if ids.ndim == 2 and ids.strides[0] == 0 else ids
+        if pool is not ids:
             fat = F[:, items.genre[ids[0]]]
         else:  # F[b, genre[ids[b, x]]] as one flat gather
             B, G = F.shape
@@ -119,7 +120,7 @@ class ChoiceComponent(Component):
             repeat = row_membership(ids, pop.recent.T[users], items.n)
         v = choice.utility(
             match,
-            items.appeal[ids],
+            items.appeal[pool],
             fat,
             repeat,
             interest_weight=dyn.interest_weight,
@@ -128,7 +129,7 @@ class ChoiceComponent(Component):
             repeat_penalty=dyn.repeat_penalty,
         )
         if dyn.trend_weight and items.trend is not None:  # social proof (docs/experiments.md)
-            v += np.float32(dyn.trend_weight) * items.trend[ids]
+            v += np.float32(dyn.trend_weight) * items.trend[pool]
         if self.social is not None:  # items the user's followees shared
             v += self.social.boost(users, ids)
         return v
@@ -142,7 +143,7 @@ class ChoiceComponent(Component):
         r.utility = self.item_utility(r.pop, r.items, r.u, r.S, r.match, r.F, r.genres, r.repeat)
         self._click_mask(r)
         r.clicks = Clicks(r.clicked, r.S, r.match)
-        r.n_clicks = np.count_nonzero(r.clicked, axis=1)
+        r.n_clicks = r.clicked.sum(axis=1)
         r.any_click = r.n_clicks > 0
 
 
@@ -155,9 +156,11 @@ class MNLChoice(ChoiceComponent):
         K = config.simulation.slate_size
         self.position = choice.position_bias(K, config.dynamics.position_weight)
 
+    draws = (Purpose.CHOICE,)
+
     def _click_mask(self, r: Request) -> None:
         r.utility = r.utility + self.position[None, :]
-        u = keyed_uniform(r.keys, Purpose.CHOICE, r.req)
+        u = r.draws.uniform(Purpose.CHOICE)
         k = choice.choose(r.utility, self.config.dynamics.no_click_utility, u)
         rows = np.flatnonzero(k < r.S.shape[1])
         r.clicked[rows, k[rows]] = True
@@ -166,9 +169,11 @@ class MNLChoice(ChoiceComponent):
 class CascadeChoice(ChoiceComponent):
     """The cascade model (see :mod:`simrec.dynamics.choice`): top-down scan, stop at a click."""
 
+    draws = (Purpose.CHOICE,)
+
     def _click_mask(self, r: Request) -> None:
         a = choice.attractiveness(r.utility, self.config.dynamics.no_click_utility)
-        k = choice.choose_cascade(a, keyed_uniform(r.keys, Purpose.CHOICE, r.req))
+        k = choice.choose_cascade(a, r.draws.uniform(Purpose.CHOICE))
         rows = np.flatnonzero(k < r.S.shape[1])
         r.clicked[rows, k[rows]] = True
 
@@ -184,7 +189,7 @@ class PositionBasedChoice(ChoiceComponent):
 
     def _click_mask(self, r: Request) -> None:
         a = choice.attractiveness(r.utility, self.config.dynamics.no_click_utility)
-        u = keyed_uniform(r.keys, Purpose.CHOICE, r.req, r.S.shape[1])
+        u = r.draws.uniform(Purpose.CHOICE, None, r.S.shape[1])
         r.clicked[...] = choice.click_position_based(a, self.theta, u)
 
 
@@ -197,14 +202,17 @@ class Engagement(Component):
     role: ClassVar[str] = "engagement"
     reads = ("clicks",)
     writes = ("minutes",)
+    draws = (Purpose.ENGAGEMENT,)
 
     def respond(self, r: Request) -> None:
         """Draw the minutes of every click; write them to the impressions."""
         dyn, c = self.config.dynamics, r.clicks
         r.minutes = np.empty(len(c), dtype=np.float32)
+        if not len(c):
+            return
         for rank, i in c.by_rank():
             rows = c.rows[i]
-            xi = rank_normal(r.keys[rows], Purpose.ENGAGEMENT, r.req[rows], rank)
+            xi = r.draws.ranked_normal(Purpose.ENGAGEMENT, rows, rank)
             r.minutes[i] = engagement.engagement(
                 r.items.quality[c.item[i]],
                 c.match[i],
@@ -223,6 +231,7 @@ class Purchase(Component):
     role: ClassVar[str] = "purchase"
     state = (StateVar("sensitivity", np.float32, doc="price sensitivity (hidden)"),)
     reads = ("clicks",)
+    draws = (Purpose.PURCHASE,)
 
     def init_users(self, pop: Population, users: np.ndarray, truth: Any) -> None:
         """Price sensitivity from the hidden truth."""
@@ -231,6 +240,8 @@ class Purchase(Component):
     def respond(self, r: Request) -> None:
         """Draw the purchases of every click; write purchases and revenue."""
         eco, c = self.config.economy, r.clicks
+        if not len(c):
+            return
         for rank, i in c.by_rank():
             rows, item = c.rows[i], c.item[i]
             p_buy = economy.purchase_probability(
@@ -240,7 +251,7 @@ class Purchase(Component):
                 purchase_max=eco.purchase_max,
                 price_scale=eco.price_scale,
             )
-            bought = rank_uniform(r.keys[rows], Purpose.PURCHASE, r.req[rows], rank) < p_buy
+            bought = r.draws.ranked_uniform(Purpose.PURCHASE, rows, rank) < p_buy
             rev = economy.revenue(r.items.price[item], bought, margin=eco.margin)
             r.purchased[rows, c.pos[i]] = bought
             r.revenue[rows, c.pos[i]] = rev
@@ -259,6 +270,8 @@ class Drift(Component):
     def respond(self, r: Request) -> None:
         """Pull the interest of each clicking user toward the clicked topic (in click order)."""
         pop, c = r.pop, r.clicks
+        if not len(c):
+            return
         for _, i in c.by_rank():
             cu = r.u[c.rows[i]]
             pop.interest[cu] = drift.consume(
@@ -310,7 +323,7 @@ class Satisfaction(Component):
         dyn, c, items = self.config.dynamics, r.clicks, r.items
         s_after = satisfaction.on_no_click(r.s, dyn.no_click_penalty)
         current = r.s  # a later click of a request steps from where the earlier one left it
-        for _, i in c.by_rank():
+        for _, i in c.by_rank() if len(c) else ():
             rows, item = c.rows[i], c.item[i]
             value = self.value(items.quality[item], c.match[i], items.appeal[item])
             s_after[rows] = satisfaction.on_click(current[rows], value, dyn.satisfaction_rate)
@@ -342,13 +355,18 @@ class Memory(Component):
 
     def prepare(self, r: Request) -> None:
         """Whether each shown item is among the user's recent ones."""
-        recent = np.take(r.pop.recent, r.u, axis=1)  # (L, B); an empty slot (-1) never
-        shown = np.ascontiguousarray(r.S.T, dtype=recent.dtype)  # equals a valid id
+        recent = r.pop.recent.take(r.u, axis=1)  # (L, B); an empty slot (-1) never
+        if r.S.size * len(recent) <= 65_536:  # equals a valid id; a few requests: one compare
+            r.repeat = (r.S[:, :, None] == recent.T[:, None, :]).any(axis=2)
+            return
+        shown = np.ascontiguousarray(r.S.T, dtype=recent.dtype)
         r.repeat = equal_to_any(shown, recent).T
 
     def respond(self, r: Request) -> None:
         """Append each clicked item to its user's buffer (in click order)."""
         pop, c = r.pop, r.clicks
+        if not len(c):
+            return
         for _, i in c.by_rank():
             cu = r.u[c.rows[i]]
             pop.recent[pop.recent_next[cu] % len(pop.recent), cu] = c.item[i]
@@ -391,6 +409,7 @@ class SessionExit(Component):
     uses = ("session_requests", "session_minutes")
     reads = ("s_after", "F", "any_click")
     writes = ("ended",)
+    draws = (Purpose.SESSION_EXIT,)
 
     def respond(self, r: Request) -> None:
         """Draw the exit (the session counters already count this request)."""
@@ -404,9 +423,7 @@ class SessionExit(Component):
             fatigue_weight=dyn.exit_fatigue,
             no_click_weight=dyn.exit_no_click,
         )
-        r.ended[...] = (
-            keyed_uniform(r.keys, Purpose.SESSION_EXIT, r.req) < p_exit
-        ) | session.forced_exit(
+        r.ended[...] = (r.draws.uniform(Purpose.SESSION_EXIT) < p_exit) | session.forced_exit(
             pop.session_requests[r.u],
             pop.session_minutes[r.u],
             max_requests=dyn.max_session_requests,
