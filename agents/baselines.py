@@ -143,7 +143,7 @@ class OracleAgent(_Oracle):
 
     def scores(self, batch: RequestBatch, pool: np.ndarray) -> np.ndarray:
         """True experienced value; recently consumed items are excluded."""
-        scores = self.truth.value(batch.users, pool).astype(np.float64)
+        scores = np.array(self.truth.value(batch.users, pool))  # a writeable copy
         recent = self.truth.recent(batch.users)
         scores[row_membership(pool, recent, self.context.world.n_items)] = -np.inf
         return scores

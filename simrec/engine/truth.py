@@ -1,4 +1,12 @@
-"""The hidden-state accessor handed to ``oracle*`` agents (and to nothing else)."""
+"""The hidden-state accessor handed to ``oracle*`` agents (and to nothing else).
+
+An oracle scores every request against the whole catalog: a ``(B, A)`` pool that is the same
+row for every request (a broadcast view). The item side of those scores -- the pool's
+topics, quality, appeal and genres -- changes only when the catalog does (once a day), so it
+is gathered once per catalog and reused; the user side (interest, fatigue, recent items) is
+read fresh on every call. The arithmetic is the uncached one, so the scores are the same
+bit for bit.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +15,58 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simrec.types import readonly
+from simrec.usermodel import Items
 from simrec.usermodel.arrays import row_scores
 
 if TYPE_CHECKING:
     from simrec.engine import Engine
 
-__all__ = ["GroundTruth"]
+__all__ = ["GroundTruth", "PoolItems"]
+
+
+class PoolItems:
+    """The item columns of the last whole-catalog pool seen, gathered once per catalog.
+
+    Args:
+        items: The item columns of the world.
+
+    >>> items = Items(np.eye(3, dtype=np.float32), np.array([.1, .2, .3]), np.zeros(3),
+    ...               np.array([0, 1, 0]), np.ones(3))
+    >>> cache = PoolItems(items)
+    >>> cache.of(np.array([2, 0])).quality.tolist()
+    [[0.3, 0.1]]
+    >>> cache.of(np.array([2, 0])) is cache.of(np.array([2, 0]))  # same pool: reused
+    True
+    """
+
+    def __init__(self, items: Items) -> None:
+        """Start with no pool."""
+        self.items = items
+        self._ids: np.ndarray | None = None
+        self._side: Items | None = None
+
+    def of(self, ids: np.ndarray) -> Items:
+        """The columns of pool ``ids (A,)``.
+
+        Topics ``(A, d)``, the rest ``(1, A)`` (broadcast over requests); ``trend`` is not
+        cached (it changes every tick).
+        """
+        if self._ids is None or not np.array_equal(self._ids, ids):
+            it = self.items
+            self._ids = np.array(ids, copy=True)
+            self._side = Items(
+                topic=it.topic[ids],
+                quality=it.quality[ids][None, :],
+                appeal=it.appeal[ids][None, :],
+                genre=it.genre[ids][None, :],
+                price=it.price[ids][None, :],
+            )
+        return self._side  # type: ignore[return-value]
+
+
+def _broadcast_pool(ids: np.ndarray) -> bool:
+    """Whether ``ids (B, X)`` is one row for every request (a broadcast view)."""
+    return ids.ndim == 2 and ids.strides[0] == 0 and ids.shape[0] > 0
 
 
 class GroundTruth:
@@ -29,13 +83,19 @@ class GroundTruth:
 
     def __init__(self, engine: Engine) -> None:
         pop, items, model = engine.pop, engine.items, engine.model
+        pools = PoolItems(items)
 
         def match(users: np.ndarray, ids: np.ndarray) -> np.ndarray:
+            if _broadcast_pool(ids):
+                return pop.interest[users] @ pools.of(ids[0]).topic.T
             return row_scores(pop.interest[users], items.topic, ids)
 
         def value(users: np.ndarray, ids: np.ndarray) -> np.ndarray:
             m = match(users, ids)
-            return model.satisfaction.value(items.quality[ids], m, items.appeal[ids])
+            side = pools.of(ids[0]) if _broadcast_pool(ids) else None
+            if side is None:
+                return model.satisfaction.value(items.quality[ids], m, items.appeal[ids])
+            return model.satisfaction.value(side.quality, m, side.appeal)
 
         def utility(users: np.ndarray, ids: np.ndarray) -> np.ndarray:
             return model.choice.item_utility(pop, items, users, ids, match(users, ids))

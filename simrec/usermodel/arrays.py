@@ -62,6 +62,8 @@ def row_membership(items: np.ndarray, sets: np.ndarray, n_items: int) -> np.ndar
     mark = np.zeros((B, n_items + 1), dtype=bool)
     rows = np.repeat(np.arange(B), sets.shape[1])
     mark[rows, np.where(sets >= 0, sets, n_items).ravel()] = True
+    if B and items.strides[0] == 0:  # one row for all (a broadcast view): gather columns
+        return mark[:, items[0]]
     return np.take_along_axis(mark, items, axis=1)
 
 
