@@ -25,7 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +138,82 @@ def engine_throughput(
         "seconds": seconds,
         "user_steps": float(done),
         "rss_mb": _peak_rss_mb(),
+    }
+
+
+def _uniforms(rng: np.random.Generator, rows: int) -> Callable[[int, int], np.ndarray]:
+    """A :func:`~simrec.rng.distinct_integers` draw of ``rows`` rows from ``rng``."""
+    return lambda _round, width: rng.random((rows, width))
+
+
+def tick_cost(
+    sizes: Sequence[int] = (1, 2, 4, 8, 16, 32, 64),
+    n_items: int = 10_000,
+    slate: int = 10,
+    dim: int = 32,
+    ticks: int = 300,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The engine's fixed cost per tick and its cost per request.
+
+    For each batch size B of ``sizes``, a world of B users (all in session on every tick, as
+    in :func:`engine_throughput`) serves ``ticks`` ticks of slates drawn before the clock
+    starts (the agent's time does not count). A least-squares line through milliseconds per
+    tick against B gives the fixed cost of a tick (its intercept) and the cost of one more
+    request (its slope).
+
+    Returns:
+        ``fixed_ms`` (per tick), ``ms_per_request``, and ``points``: ``[B, ms per tick]``.
+    """
+    from simrec.engine import Engine
+    from simrec.log import EventLog
+    from simrec.rng import distinct_integers, make_streams
+    from simrec.worlds import make_world
+
+    points = []
+    for n in sizes:
+        cfg = bench_config(n, n_items, slate, dim)
+        s = make_streams(seed)
+        world = make_world(cfg.world, s.world, s.arrivals, 1.0)
+        engine = Engine(world, cfg, s.behaviour, EventLog(world.users.arrival_day))
+        engine.set_day(0)
+        engine.next_visit[:] = 0.0
+        tick = cfg.simulation.tick_minutes / 1440.0
+        avail, draw = engine.available, _uniforms(s.agent, n)
+        slates = [avail[distinct_integers(draw, len(avail), slate)] for _ in range(ticks + 1)]
+        engine.serve(engine.open_requests(0.0), slates[0])
+        t0 = time.perf_counter()
+        for k in range(1, ticks + 1):
+            engine.serve(engine.open_requests(k * tick), slates[k])
+        points.append([n, 1000.0 * (time.perf_counter() - t0) / ticks])
+    x, y = np.array(points).T
+    slope, intercept = np.polyfit(x, y, 1)
+    return {"fixed_ms": float(intercept), "ms_per_request": float(slope), "points": points}
+
+
+def oracle_cost(
+    n_users: int = 2_000, n_items: int = 2_000, days: int = 3, agent: str = "oracle"
+) -> dict[str, float]:
+    """Milliseconds per request of an oracle over the whole catalog, in a population run.
+
+    The quickstart's world (2,000 users and items, slates of 5, 15-minute ticks) for
+    ``days`` days; the time is what the run's cost ledger measures around ``recommend``.
+    """
+    from simrec import Simulation
+    from simrec.config import Config, from_dict
+
+    cfg = from_dict(
+        Config,
+        {
+            "world": {"items": {"n_items": n_items}, "users": {"n_users": n_users}},
+            "simulation": {"days": days, "slate_size": 5, "tick_minutes": 15.0},
+        },
+    )
+    result = Simulation(cfg).run(agent, seed=0)
+    return {
+        "ms_per_request": result.cost.ms_per_request,
+        "requests": float(result.cost.requests),
+        "wall_seconds": result.wall_seconds,
     }
 
 
