@@ -199,7 +199,7 @@ class KeyedDraws:
     """
 
     #: Rows above which purposes are hashed one at a time, for the rows asked.
-    BATCH_ROWS = 4_096
+    BATCH_ROWS = 1_024
 
     __slots__ = ("_column", "_hashes", "_words", "counters", "keys")
 
@@ -403,7 +403,7 @@ def has_duplicates(a: np.ndarray) -> np.ndarray:
     [True, False]
     """
     B, K = a.shape
-    if K > 16 or B * K <= 4_096:  # long rows, or few (a sort costs less than K^2/2 calls)
+    if K > 16 or B < 50 * (K - 1):  # long rows, or few (a sort then costs less than K^2/2 calls)
         srt = np.sort(a, axis=1)
         return (srt[:, 1:] == srt[:, :-1]).any(axis=1)
     fits = a.size == 0 or (int(a.min()) >= -(2**31) and int(a.max()) < 2**31)

@@ -46,7 +46,7 @@ _EXP_SAFE = 300.0
 
 #: Requests above which the running sum adds whole rows one position at a time (faster for
 #: long rows than one ``cumsum`` along the position axis; the sums are the same).
-_ROW_LOOP_ABOVE = 4_096
+_ROW_LOOP_ABOVE = 256
 
 
 def position_bias(k: int, weight: float) -> np.ndarray:

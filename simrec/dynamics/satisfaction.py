@@ -30,9 +30,10 @@ def experienced_value(
     ...                   clickbait_penalty=1.0).round(2).tolist()
     [1.0, 0.0]
     """
-    m01 = 0.5 * (1.0 + match)
+    m01 = np.add(match, 1.0)
+    m01 *= 0.5
     x = quality * m01 - clickbait_penalty * np.maximum(0.0, appeal - quality)
-    return np.clip(x, 0.0, 1.0).astype(np.float32)
+    return np.clip(x, 0.0, 1.0).astype(np.float32, copy=False)
 
 
 def on_click(s: np.ndarray, value: np.ndarray, rate: float) -> np.ndarray:

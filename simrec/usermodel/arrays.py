@@ -59,11 +59,17 @@ def row_membership(items: np.ndarray, sets: np.ndarray, n_items: int) -> np.ndar
         rows = np.ascontiguousarray(items.T, dtype=dtype)  # (X, B)
         columns = np.ascontiguousarray(sets.T, dtype=dtype)  # (L, B)
         return np.ascontiguousarray(equal_to_any(rows, columns, masked).T)
+    if B and X and items.strides[0] == 0:  # one row for all (a broadcast view)
+        row = items[0]
+        if (row[1:] > row[:-1]).all():  # sorted and distinct (the catalog): binary search
+            pos = np.minimum(np.searchsorted(row, sets), X - 1)
+            hit = (row[pos] == sets) & (sets >= 0)
+            out = np.zeros((B, X), dtype=bool)
+            out[np.nonzero(hit)[0], pos[hit]] = True
+            return out
     mark = np.zeros((B, n_items + 1), dtype=bool)
     rows = np.repeat(np.arange(B), sets.shape[1])
     mark[rows, np.where(sets >= 0, sets, n_items).ravel()] = True
-    if B and items.strides[0] == 0:  # one row for all (a broadcast view): gather columns
-        return mark[:, items[0]]
     return np.take_along_axis(mark, items, axis=1)
 
 

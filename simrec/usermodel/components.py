@@ -356,7 +356,7 @@ class Memory(Component):
     def prepare(self, r: Request) -> None:
         """Whether each shown item is among the user's recent ones."""
         recent = r.pop.recent.take(r.u, axis=1)  # (L, B); an empty slot (-1) never
-        if r.S.size * len(recent) <= 65_536:  # equals a valid id; a few requests: one compare
+        if r.S.size * len(recent) <= 4_096:  # equals a valid id; a few requests: one compare
             r.repeat = (r.S[:, :, None] == recent.T[:, None, :]).any(axis=2)
             return
         shown = np.ascontiguousarray(r.S.T, dtype=recent.dtype)
