@@ -110,8 +110,18 @@ def _word(n: int) -> np.uint64:
 
 def _lane_words(lanes: int | Sequence[int]) -> np.ndarray:
     """The words of lanes ``1..lanes`` (an int) or of the given 1-based lane numbers."""
-    numbers = range(1, lanes + 1) if isinstance(lanes, int) else lanes
-    return np.array([_word(n) for n in numbers], dtype=np.uint64)
+    if isinstance(lanes, int):
+        return _words_of(lanes)
+    return _words_of(tuple(int(n) for n in lanes))
+
+
+@functools.lru_cache(maxsize=1024)
+def _words_of(numbers: int | tuple[int, ...]) -> np.ndarray:
+    """The words of lanes ``1..numbers`` (an int) or of the given lane numbers (cached)."""
+    lanes = range(1, numbers + 1) if isinstance(numbers, int) else numbers
+    words = np.array([_word(n) for n in lanes], dtype=np.uint64)
+    words.flags.writeable = False
+    return words
 
 
 def keyed_bits(

@@ -177,15 +177,18 @@ class ImpressionLogger:
         churned: np.ndarray | bool,
     ) -> None:
         """Append one row per ended session."""
-        if self.log is None:
+        if self.log is None or len(users) == 0:
             return
-        self.log.sessions.append(
-            user=users,
-            visit=visit,
-            start=pop.session_start[users],
-            end=end,
-            requests=pop.session_requests[users],
-            clicks=pop.session_clicks[users],
-            gap=gap,
-            churned=churned,
+        self.log.sessions.append_rows(
+            len(users),
+            {
+                "user": users,
+                "visit": visit,
+                "start": pop.session_start[users],
+                "end": end,
+                "requests": pop.session_requests[users],
+                "clicks": pop.session_clicks[users],
+                "gap": gap,
+                "churned": churned,
+            },
         )

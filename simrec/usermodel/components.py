@@ -43,7 +43,7 @@ from simrec.dynamics import (
     satisfaction,
     session,
 )
-from simrec.rng import Purpose, keyed_normal, keyed_uniform
+from simrec.rng import KeyedDraws, Purpose, keyed_normal, keyed_uniform
 from simrec.usermodel.arrays import equal_to_any, row_membership
 from simrec.usermodel.base import (
     Clicks,
@@ -436,13 +436,11 @@ class Retention(RetentionComponent):
 
     uses = ("satisfaction", "keys")
 
-    def _gaps(
-        self, pop: Population, users: np.ndarray, counters: np.ndarray, purpose: int
-    ) -> np.ndarray:
+    def _gaps(self, pop: Population, users: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
         ret = self.config.retention
         return retention.return_gap(
             pop.satisfaction[users],
-            keyed_uniform(pop.keys[users], purpose, counters),
+            uniforms,
             gap_min=ret.gap_min_days,
             gap_max=ret.gap_max_days,
             shape=ret.gap_shape,
@@ -450,7 +448,8 @@ class Retention(RetentionComponent):
 
     def first_visit(self, pop: Population, users: np.ndarray) -> np.ndarray:
         """The stationary renewal of the return-gap process at the initial satisfaction."""
-        return self._gaps(pop, users, np.zeros(len(users), dtype=np.int64), Purpose.FIRST_VISIT)
+        zero = np.zeros(len(users), dtype=np.int64)
+        return self._gaps(pop, users, keyed_uniform(pop.keys[users], Purpose.FIRST_VISIT, zero))
 
     def hazard(self, pop: Population, users: np.ndarray) -> np.ndarray:
         """The logistic churn hazard of satisfaction."""
@@ -467,6 +466,7 @@ class Retention(RetentionComponent):
         self, pop: Population, users: np.ndarray, visit: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """Churn draw, then the return gap of those who stay."""
-        churn = keyed_uniform(pop.keys[users], Purpose.CHURN, visit) < self.hazard(pop, users)
-        gap = np.where(churn, np.inf, self._gaps(pop, users, visit, Purpose.RETURN_GAP))
-        return churn, gap
+        draws = KeyedDraws(pop.keys[users], visit, (Purpose.CHURN, Purpose.RETURN_GAP))
+        churn = draws.uniform(Purpose.CHURN) < self.hazard(pop, users)
+        gaps = self._gaps(pop, users, draws.uniform(Purpose.RETURN_GAP))
+        return churn, np.where(churn, np.inf, gaps)
