@@ -10,7 +10,9 @@ drift toward the clicked item, satisfaction decay and update, a churn draw -- wi
 no fatigue, no economy, in user chunks of 16,384 on the same number of threads as the
 engine, as the practical limit of this machine; :func:`log_throughput`
 appends impression rows to the columnar log and writes them to Parquet;
-:func:`vector_env_throughput` steps the gymnasium vector envs.
+:func:`vector_env_throughput` steps the gymnasium vector envs; :func:`tick_cost` fits the
+engine's fixed cost per tick and its cost per request; :func:`oracle_cost` measures the
+oracles' milliseconds per request.
 
 ``simrec bench`` runs them with repeats and prints medians (``--json`` to save them); each
 engine and reference run has a fresh process (so that its peak memory is its own), the two
@@ -36,7 +38,9 @@ __all__ = [
     "engine_throughput",
     "log_throughput",
     "main",
+    "oracle_cost",
     "reference_throughput",
+    "tick_cost",
     "vector_env_throughput",
 ]
 
@@ -147,20 +151,22 @@ def _uniforms(rng: np.random.Generator, rows: int) -> Callable[[int, int], np.nd
 
 
 def tick_cost(
-    sizes: Sequence[int] = (1, 2, 4, 8, 16, 32, 64),
+    sizes: Sequence[int] = (1, 2, 4, 8, 16, 32, 64, 128),
     n_items: int = 10_000,
     slate: int = 10,
     dim: int = 32,
-    ticks: int = 300,
+    ticks: int = 200,
+    rounds: int = 3,
     seed: int = 0,
 ) -> dict[str, Any]:
     """The engine's fixed cost per tick and its cost per request.
 
     For each batch size B of ``sizes``, a world of B users (all in session on every tick, as
     in :func:`engine_throughput`) serves ``ticks`` ticks of slates drawn before the clock
-    starts (the agent's time does not count). A least-squares line through milliseconds per
-    tick against B gives the fixed cost of a tick (its intercept) and the cost of one more
-    request (its slope).
+    starts (the agent's time does not count), in ``rounds`` rounds over the sizes. A
+    least-squares line through the median milliseconds per tick of each size against B
+    gives the fixed cost of a tick (its intercept) and the cost of one more request (its
+    slope).
 
     Returns:
         ``fixed_ms`` (per tick), ``ms_per_request``, and ``points``: ``[B, ms per tick]``.
@@ -170,22 +176,27 @@ def tick_cost(
     from simrec.rng import distinct_integers, make_streams
     from simrec.worlds import make_world
 
-    points = []
+    runs = []
     for n in sizes:
-        cfg = bench_config(n, n_items, slate, dim)
+        cfg = bench_config(n, n_items, slate, dim, days=2 * rounds * ticks)
         s = make_streams(seed)
         world = make_world(cfg.world, s.world, s.arrivals, 1.0)
         engine = Engine(world, cfg, s.behaviour, EventLog(world.users.arrival_day))
         engine.set_day(0)
         engine.next_visit[:] = 0.0
-        tick = cfg.simulation.tick_minutes / 1440.0
         avail, draw = engine.available, _uniforms(s.agent, n)
-        slates = [avail[distinct_integers(draw, len(avail), slate)] for _ in range(ticks + 1)]
-        engine.serve(engine.open_requests(0.0), slates[0])
-        t0 = time.perf_counter()
-        for k in range(1, ticks + 1):
-            engine.serve(engine.open_requests(k * tick), slates[k])
-        points.append([n, 1000.0 * (time.perf_counter() - t0) / ticks])
+        slates = [avail[distinct_integers(draw, len(avail), slate)] for _ in range(ticks)]
+        runs.append((n, engine, slates, cfg.simulation.tick_minutes / 1440.0))
+    times: dict[int, list[float]] = {n: [] for n in sizes}
+    clock = 0
+    for _ in range(rounds + 1):  # the first round warms up and is not counted
+        for n, engine, slates, tick in runs:
+            t0 = time.perf_counter()
+            for k in range(ticks):
+                engine.serve(engine.open_requests((clock + k) * tick), slates[k])
+            times[n].append(1000.0 * (time.perf_counter() - t0) / ticks)
+        clock += ticks
+    points = [[n, statistics.median(times[n][1:])] for n in sizes]
     x, y = np.array(points).T
     slope, intercept = np.polyfit(x, y, 1)
     return {"fixed_ms": float(intercept), "ms_per_request": float(slope), "points": points}
@@ -366,6 +377,18 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     p.add_argument(
         "--threads", type=int, default=1, help="threads over user chunks (engine and reference)"
     )
+    p.add_argument(
+        "--tick-sizes",
+        default="1,2,4,8,16,32,64,128",
+        help="batch sizes of the fixed-cost fit (empty: skip)",
+    )
+    p.add_argument("--tick-ticks", type=int, default=200, help="ticks per size of the fit")
+    p.add_argument(
+        "--oracle-days", type=int, default=3, help="days of the oracle cost runs (0: skip)"
+    )
+    p.add_argument(
+        "--oracle-users", type=int, default=2_000, help="users (and items) of the oracle runs"
+    )
     p.add_argument("--json", default=None, help="write the results here")
     a = p.parse_args(argv)
     sizes = [int(x) for x in a.sizes.split(",") if x]
@@ -409,6 +432,42 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             f"{n:>9,d} {e:>12,.0f} {r:>12,.0f} {ratio:>7.2f} {rss:>12,.0f} "
             f"{row['bytes_per_user']:>11,.0f}"
         )
+    tick_sizes = [int(x) for x in a.tick_sizes.split(",") if x]
+    if tick_sizes:
+        ticks = [
+            _in_fresh_process("tick_cost", {"sizes": tick_sizes, "n_items": a.items,
+                                            "slate": a.slate, "dim": a.dim,
+                                            "ticks": a.tick_ticks})
+            for _ in range(a.repeats)
+        ]  # fmt: skip
+        fixed = statistics.median(x["fixed_ms"] for x in ticks)
+        per = statistics.median(x["ms_per_request"] for x in ticks)
+        results["tick"] = {"fixed_ms": fixed, "ms_per_request": per, "runs": ticks}
+        print(
+            f"engine tick, {min(tick_sizes)}-{max(tick_sizes)} requests: fixed "
+            f"{1000 * fixed:,.0f} us per tick + {1000 * per:,.1f} us per request"
+        )
+    if a.oracle_days:
+        results["oracles"] = {}
+        for agent in ("oracle", "myopic-oracle"):
+            runs = [
+                _in_fresh_process(
+                    "oracle_cost",
+                    {
+                        "days": a.oracle_days,
+                        "agent": agent,
+                        "n_users": a.oracle_users,
+                        "n_items": a.oracle_users,
+                    },
+                )
+                for _ in range(a.repeats)
+            ]
+            ms = statistics.median(x["ms_per_request"] for x in runs)
+            results["oracles"][agent] = {"ms_per_request": ms, "runs": runs}
+            print(
+                f"{agent}, {a.oracle_users:,} users and items, {a.oracle_days} days: "
+                f"{1000 * ms:,.1f} us per request"
+            )
     if a.env_users:
         nat = statistics.median(
             vector_env_throughput(a.env_users, 20, "native") for _ in range(a.repeats)

@@ -65,8 +65,15 @@ def test_simrec_bench_runs_every_benchmark_on_a_tiny_size(tmp_path):
     out = tmp_path / "bench.json"
     args = ["bench", "--sizes", "200,400", "--items", "300", "--ticks", "2", "--repeats", "1"]
     args += ["--env-users", "16", "--log-rows", "20000", "--json", str(out)]
+    args += ["--tick-sizes", "1,4", "--tick-ticks", "5", "--oracle-days", "1"]
+    args += ["--oracle-users", "100"]
     assert main(args) == 0
     result = json.loads(out.read_text())
+    assert [p[0] for p in result["tick"]["runs"][0]["points"]] == [1, 4]
+    assert all(p[1] > 0 for p in result["tick"]["runs"][0]["points"])
+    for agent in ("oracle", "myopic-oracle"):
+        assert result["oracles"][agent]["runs"][0]["requests"] > 0
+        assert result["oracles"][agent]["ms_per_request"] > 0
     assert [r["n_users"] for r in result["engine"]] == [200, 400]
     for row in result["engine"]:
         assert row["engine"] > 0 and row["reference"] > 0 and row["peak_rss_mb"] > 0
@@ -96,3 +103,18 @@ def test_reference_benchmark_runs_in_chunks_on_threads():
     for threads in (1, 2):  # several chunks, so two threads share the work
         r = reference_throughput(700, n_items=100, dim=8, ticks=2, threads=threads, chunk=256)
         assert r["user_steps"] == 700 * 2 and r["user_steps_per_s"] > 0
+
+
+def test_compare_measures_two_trees_alternately(tmp_path, monkeypatch):
+    """The before/after harness, this checkout against itself, on tiny sizes."""
+    ns = runpy.run_path(str(REPO / "benchmarks" / "compare.py"))
+    out = tmp_path / "compare.json"
+    args = ["--base", str(REPO), "--sizes", "200", "--ticks", "2", "--repeats", "1"]
+    args += ["--quickstart", "0", "--tick-sizes", "1,4", "--tick-ticks", "5"]
+    args += ["--oracle-days", "0", "--json", str(out)]  # oracle_cost: the test above
+    result = ns["main"](args)
+    measures = [r["measure"] for r in result["rows"]]
+    assert measures == ["engine N=200", "tick fixed cost", "tick per request"]
+    for row in result["rows"]:
+        assert len(row["runs"]["before"]) == len(row["runs"]["after"]) == 1
+    assert json.loads(out.read_text())["rows"][0]["after_vs_reference"] > 0
