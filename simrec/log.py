@@ -25,10 +25,19 @@ from collections import deque
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["DAY_SCHEMA", "IMPRESSION_SCHEMA", "SESSION_SCHEMA", "Counts", "EventLog", "Table"]
+__all__ = [
+    "DAY_SCHEMA",
+    "IMPRESSION_SCHEMA",
+    "SESSION_SCHEMA",
+    "Constant",
+    "Counts",
+    "EventLog",
+    "Table",
+]
 
 IMPRESSION_SCHEMA: dict[str, type] = {
     "day": np.int32,
@@ -82,9 +91,10 @@ MAX_CHUNK_ROWS = 1 << 18
 _BACKGROUND: ThreadPoolExecutor | None = None
 
 
-def _touch(chunk: dict[str, np.ndarray]) -> None:
-    for col in chunk.values():
-        col.fill(0)  # numpy releases the GIL here: the page faults run beside the engine
+def _touch(chunk: dict[str, np.ndarray], columns: frozenset[str] | None = None) -> None:
+    for k, col in chunk.items():
+        if columns is None or k in columns:
+            col.fill(0)  # numpy releases the GIL here: the page faults run beside the engine
 
 
 def _background() -> ThreadPoolExecutor:
@@ -95,9 +105,24 @@ def _background() -> ThreadPoolExecutor:
     return _BACKGROUND
 
 
-def _prefault(chunk: dict[str, np.ndarray]) -> Future:
-    """Fault the pages of a new chunk in on the background thread."""
-    return _background().submit(_touch, chunk)
+def _prefault(chunk: dict[str, np.ndarray], columns: frozenset[str] | None = None) -> Future:
+    """Fault the pages of a new chunk (of ``columns`` of it) in on the background thread."""
+    return _background().submit(_touch, chunk, columns)
+
+
+class Constant(NamedTuple):
+    """A column of a full chunk that holds one value in all its ``rows`` (no buffer)."""
+
+    value: object
+    rows: int
+
+    def __len__(self) -> int:
+        """Rows of the chunk."""
+        return self.rows
+
+    def array(self, dtype: object) -> np.ndarray:
+        """The column as an array."""
+        return np.full(self.rows, self.value, dtype=dtype)
 
 
 def _save(folder: Path, index: int, chunk: dict[str, np.ndarray]) -> None:
@@ -121,7 +146,10 @@ class Table:
 
     Full chunks stay in memory, or, with ``spill_dir``, are written there as ``.npy`` files
     (one per column and chunk) and their buffers reused, so that a huge log does not live in
-    memory.
+    memory. A column given as one scalar for every row of a chunk so far (the time of a
+    population tick, NaN propensities of an agent that gives none) is kept as that value,
+    not written row by row; it is written out when a different value arrives, and read as
+    an array like the others.
 
     >>> t = Table({"a": np.int32, "b": np.float32}, chunk_rows=2)
     >>> t.append(a=np.array([1, 2, 3]), b=np.array([0.5, 1.5, 2.5]))
@@ -156,6 +184,10 @@ class Table:
         self._ahead: deque[tuple[dict[str, np.ndarray], Future]] = deque()
         self._writing: deque[tuple[dict[str, np.ndarray], Future]] = deque()
         self._ahead_rows = 0
+        #: Columns of the chunk being filled that hold one value in all its rows so far.
+        self._const: dict[str, object] = {}
+        #: Columns written row by row in the last full chunk (the ones worth faulting in).
+        self._dense = frozenset(self.schema)
         self._chunk = self._new_chunk(chunk_rows)
         self._fill = 0
 
@@ -177,7 +209,7 @@ class Table:
                 return  # a spilled table at full size reuses its buffers: nothing to fault
             size = min(2 * size, self.max_chunk_rows)
             chunk = {k: np.empty(size, dtype=t) for k, t in self.schema.items()}
-            self._ahead.append((chunk, _prefault(chunk)))
+            self._ahead.append((chunk, _prefault(chunk, self._dense)))
             self._ahead_rows += size
 
     def __getstate__(self) -> dict:
@@ -205,10 +237,16 @@ class Table:
         rows = self.chunk_rows
         self._done += rows
         size = min(2 * rows, self.max_chunk_rows)
+        const, self._const = self._const, {}
+        self._dense = frozenset(self.schema) - const.keys()
         if self.spill_dir is None:
-            self._full.append(self._chunk)
+            self._full.append(
+                {k: Constant(const[k], rows) if k in const else b for k, b in self._chunk.items()}
+            )
             self._chunk = self._new_chunk(size)
         else:
+            for k, value in const.items():  # spilled chunks are files of whole columns
+                self._chunk[k][:] = value
             written = _background().submit(_save, self.spill_dir, self._spilled, self._chunk)
             self._writing.append((self._chunk, written))
             self._spilled += 1
@@ -246,15 +284,31 @@ class Table:
             end = self._fill + take
             whole = take == n  # the common case: no slice of the values
             for (k, v), size in zip(cols.items(), sizes, strict=True):
-                dst = self._chunk[k]
-                if whole or size < 0:
-                    dst[self._fill : end] = v
+                if size < 0:
+                    self._put_scalar(k, v, end)
                 else:
-                    dst[self._fill : end] = v[start : start + take]
+                    self._put(k, v if whole else v[start : start + take], end)
             self._fill += take
             start += take
             if self._fill == cap:
                 self._retire()
+
+    def _put(self, k: str, values: object, end: int) -> None:
+        """Write rows ``[fill, end)`` of column ``k``."""
+        if k in self._const:  # rows so far held one value: write them out first
+            self._chunk[k][: self._fill] = self._const.pop(k)
+        self._chunk[k][self._fill : end] = values
+
+    def _put_scalar(self, k: str, value: object, end: int) -> None:
+        """Rows ``[fill, end)`` of column ``k`` all hold ``value``."""
+        if self._fill == 0:
+            self._const[k] = value
+            return
+        if k in self._const:
+            held = self._const[k]
+            if value is held or value == held:
+                return
+        self._put(k, value, end)
 
     def append_rows(self, n: int, cols: dict[str, np.ndarray | float | int]) -> None:
         """Append ``n`` rows: every column of the schema, each ``n`` values or a scalar.
@@ -268,9 +322,11 @@ class Table:
             return
         if self.prefault and self._ahead_rows < 2 * n:
             self._plan_ahead(2 * n)
-        chunk, fill = self._chunk, self._fill
         for k, v in cols.items():
-            chunk[k][fill:end] = v
+            if isinstance(v, np.ndarray) and v.ndim:
+                self._put(k, v, end)
+            else:
+                self._put_scalar(k, v, end)
         self._fill = end
 
     def columns(self) -> dict[str, np.ndarray]:
@@ -283,9 +339,13 @@ class Table:
                 if self.spill_dir is not None
                 else []
             )
-            out[k] = np.concatenate(
-                spilled + [c[k] for c in self._full] + [self._chunk[k][: self._fill]]
-            )
+            dtype = self.schema[k]
+            full = [c[k].array(dtype) if isinstance(c[k], Constant) else c[k] for c in self._full]
+            if k in self._const:
+                now = Constant(self._const[k], self._fill).array(dtype)
+            else:
+                now = self._chunk[k][: self._fill]
+            out[k] = np.concatenate([*spilled, *full, now])
         return out
 
     def to_frame(self):  # noqa: ANN201 - pandas is imported lazily
