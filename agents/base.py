@@ -56,14 +56,17 @@ def scores_top_k(pool: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
     >>> scores_top_k(np.array([[10, 11, 12]]), np.array([[0.1, 0.9, 0.5]]), 2).tolist()
     [[11, 12]]
     """
+    given = scores
     scores = np.asarray(scores, dtype=np.float32)
     B, P = scores.shape
     if k >= P or k > 16 or B == 0:
         return _top_k_partition(pool, scores, k)
     # Fast path: the k + 1 best by repeated argmax. Where they are finite and strictly
     # decreasing, the top k and their order are unique, so the result is the partition's
-    # exactly; rows with ties or non-finite values there take the partition path.
-    work, rows = scores.copy(), np.arange(B)
+    # exactly; rows with ties or non-finite values there take the partition path. (A float32
+    # copy made above is the work array; the fallback converts the rows it needs again.)
+    work = scores.copy() if scores is given or scores.base is not None else scores
+    rows = np.arange(B)
     idx = np.empty((B, k + 1), dtype=np.int64)
     val = np.empty((B, k + 1), dtype=np.float32)
     for c in range(k + 1):
@@ -73,7 +76,8 @@ def scores_top_k(pool: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
     unique = np.isfinite(val).all(axis=1) & (val[:, :-1] > val[:, 1:]).all(axis=1)
     out = np.take_along_axis(pool, idx[:, :k], axis=1) if pool.strides[0] else pool[0][idx[:, :k]]
     if not unique.all():
-        out[~unique] = _top_k_partition(pool[~unique], scores[~unique], k)
+        tied = ~unique
+        out[tied] = _top_k_partition(pool[tied], np.asarray(given, dtype=np.float32)[tied], k)
     return out
 
 

@@ -91,7 +91,10 @@ class PopularityAgent(Agent):
     def scores(self, batch: RequestBatch, pool: np.ndarray) -> np.ndarray:
         """Windowed clicks of the pool ``(B, P)``; recently shown items ``-inf``."""
         self._roll(batch.day)
-        scores = self.counts[pool].astype(np.float64)
+        if pool.strides[0] == 0:  # the whole catalog (a broadcast view): one gather
+            scores = np.broadcast_to(self.counts[pool[0]], pool.shape).astype(np.float64)
+        else:
+            scores = self.counts[pool].astype(np.float64)
         if self.exclude_recent:
             seen = row_membership(pool, self.recent[batch.users], len(self.counts))
             scores[seen] = -np.inf
@@ -100,7 +103,8 @@ class PopularityAgent(Agent):
     def recommend(self, batch: RequestBatch) -> np.ndarray:
         """Top items by windowed clicks with random tie-breaks."""
         pool = item_pool(batch)
-        scores = self.scores(batch, pool) + self.rng.random(pool.shape)
+        scores = self.scores(batch, pool)
+        scores += self.rng.random(pool.shape)  # tie-breaks, in place
         return scores_top_k(pool, scores, batch.slate_size)
 
     def cost(self) -> Cost:
