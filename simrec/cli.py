@@ -342,7 +342,7 @@ def _print_result(scenario, result, out: Path, args: argparse.Namespace) -> None
     try:
         from simrec.report import write_report
 
-        report = write_report(out, formats=args.format, dpi=args.dpi)
+        report = write_report(out, formats=args.format, dpi=args.dpi, result=result)
         print(f"\nreport: {report} (figures in {out / 'figures'})")
     except DependencyNotInstalled as err:
         print(f"\nno figures: {err}", file=sys.stderr)

@@ -32,7 +32,7 @@ from simrec.report.tables import (
     markdown_table,
     pairs_markdown,
 )
-from simrec.runner import ScenarioResult, collect
+from simrec.runner import ScenarioResult, collect, verify_runs
 from simrec.runner.results import (
     FIGURE_FORMATS,
     MARKER,
@@ -547,6 +547,7 @@ def write_report(
     partial: bool = False,
     formats: tuple[str, ...] = ("png",),
     dpi: int = 110,
+    result: ScenarioResult | None = None,
 ) -> Path:
     """Write the figures and ``report.md`` for the results folder ``out``.
 
@@ -557,6 +558,9 @@ def write_report(
         formats: Figure formats, any of ``png``, ``svg``, ``pdf`` (``report.md`` links the
             first).
         dpi: Resolution of raster figures.
+        result: What :func:`~simrec.runner.run_scenario` returned for this folder just
+            before: its summaries are used instead of being computed again (the runs are
+            still verified under the folder's lock).
 
     Returns:
         The path of ``report.md``.
@@ -580,7 +584,10 @@ def write_report(
             scenario: ScenarioConfig = load_yaml(out / "config.yaml")
         except SimrecError as err:
             raise ResultsError(f"{out}: unreadable config.yaml ({err})") from None
-        result = collect(scenario, out, allow_missing=partial)
+        if result is None or partial or Path(result.out) != out or result.missing:
+            result = collect(scenario, out, allow_missing=partial)
+        else:
+            verify_runs(scenario, out)
         metrics_shown = scenario.report.metrics or DEFAULT_METRICS
         check_metrics(scenario.report.metrics, result.summary)
         with writing(f"the report in {out}", "the runs are kept"):

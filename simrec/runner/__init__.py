@@ -8,6 +8,16 @@ from simrec.runner.local import (
     resolve,
     run_grid,
     run_scenario,
+    verify_runs,
 )
 
-__all__ = ["RunSpec", "ScenarioResult", "collect", "plan", "resolve", "run_grid", "run_scenario"]
+__all__ = [
+    "RunSpec",
+    "ScenarioResult",
+    "collect",
+    "plan",
+    "resolve",
+    "run_grid",
+    "run_scenario",
+    "verify_runs",
+]

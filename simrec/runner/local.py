@@ -79,6 +79,7 @@ __all__ = [
     "run_grid",
     "run_scenario",
     "spawn_pool",
+    "verify_runs",
 ]
 
 
@@ -666,6 +667,34 @@ def run_all(
             bar.close()
 
 
+def verify_runs(
+    scenario: ScenarioConfig, out: Path, allow_missing: bool = False
+) -> tuple[list[RunSpec], list[str]]:
+    """The planned runs that verify, and ``agent/seed`` of those never written.
+
+    Raises:
+        ResultsError: Naming every missing (unless ``allow_missing``), partial or corrupt run.
+    """
+    verified, problems, missing = [], [], []
+    for spec in plan(scenario, out):
+        key = spec.agent.key
+        problem = verify_run(out, key, spec.seed, _identity(scenario, spec))
+        if problem == "missing" and allow_missing:
+            missing.append(f"{key}/{spec.seed}")
+        elif problem:
+            problems.append(f"runs/{key}/{spec.seed} {problem}")
+        else:
+            verified.append(spec)
+    if problems:
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        raise ResultsError(
+            f"{out}: {len(problems)} run(s) of scenario {scenario.name!r} are missing or "
+            f"invalid: {'; '.join(problems[:5])}{more}; `simrec run <scenario> --out {out} "
+            f"--resume` runs them again"
+        )
+    return verified, missing
+
+
 def collect(
     scenario: ScenarioConfig, out: Path, ran: int = 0, allow_missing: bool = False
 ) -> ScenarioResult:
@@ -684,26 +713,13 @@ def collect(
     Raises:
         ResultsError: Naming every missing (unless allowed), partial or corrupt run.
     """
-    runs, rows, problems, missing = [], [], [], []
-    for spec in plan(scenario, out):
+    runs, rows = [], []
+    verified, missing = verify_runs(scenario, out, allow_missing)
+    for spec in verified:
         key = spec.agent.key
-        problem = verify_run(out, key, spec.seed, _identity(scenario, spec))
-        if problem == "missing" and allow_missing:
-            missing.append(f"{key}/{spec.seed}")
-            continue
-        if problem:
-            problems.append(f"runs/{key}/{spec.seed} {problem}")
-            continue
         daily, totals, _cost = read_run(out, key, spec.seed)
         runs.append((key, spec.seed, daily))
         rows.append({"agent": key, "seed": spec.seed, **totals})
-    if problems:
-        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-        raise ResultsError(
-            f"{out}: {len(problems)} run(s) of scenario {scenario.name!r} are missing or "
-            f"invalid: {'; '.join(problems[:5])}{more}; `simrec run <scenario> --out {out} "
-            f"--resume` runs them again"
-        )
     users = {(r["agent"], r["seed"]): read_users(out, r["agent"], r["seed"]) for r in rows}
     metrics = long_metrics(scenario.name, runs)
     metrics = _compare_runs(scenario, rows, users, metrics)
