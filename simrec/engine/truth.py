@@ -55,12 +55,12 @@ class PoolItems:
             it = self.items
             self._ids = np.array(ids, copy=True)
             self._side = Items(
-                topic=it.topic[ids],
-                quality=it.quality[ids][None, :],
-                appeal=it.appeal[ids][None, :],
-                genre=it.genre[ids][None, :],
-                price=it.price[ids][None, :],
-            )
+                topic=readonly(it.topic[ids]),
+                quality=readonly(it.quality[ids][None, :]),
+                appeal=readonly(it.appeal[ids][None, :]),
+                genre=readonly(it.genre[ids][None, :]),
+                price=readonly(it.price[ids][None, :]),
+            )  # read-only: a component writing into its inputs cannot change the cache
         return self._side  # type: ignore[return-value]
 
 
