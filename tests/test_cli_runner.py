@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import yaml
 
+import simrec.report
 from simrec.cli import main
 from simrec.config import ScenarioConfig, from_dict, load_yaml
 from simrec.errors import ConfigError, ResultsError
@@ -39,52 +40,60 @@ def test_every_scenario_loads_and_has_a_smoke_variant():
         assert sc.smoke_variant().simulation.days <= sc.simulation.days
 
 
-def test_quickstart_smoke_cli_writes_results(tmp_path, capsys):
+#: Every figure of the quickstart's report; the daily line figures are simrec.report.FIGURES.
+QUICKSTART_FIGURES = (
+    "retention",
+    "satisfaction",
+    "ctr",
+    "dau",
+    "revenue",
+    "coverage",
+    "ctr_vs_retention",
+    "diversity",
+    "homogenization",
+    "long_tail",
+    "interest_drift",
+    "cost_vs_outcome",
+    "calibration",
+    "provider_exposure",
+    "survival",
+    "paired_differences",
+)
+LINE_FIGURES = {name: spec[0] for name, spec in simrec.report.FIGURES.items()}
+
+
+@pytest.mark.parametrize(
+    "size",
+    [
+        # fast tier: one seed of two days in this process, one daily line figure drawn (of the
+        # others, their metrics are checked); slow tier: the whole smoke variant in a process
+        # pool, every figure drawn, as the README runs it
+        pytest.param(["--seeds", "0", "--days", "2", "--workers", "1"], id="short"),
+        pytest.param(["--workers", "2"], id="whole", marks=pytest.mark.slow),
+    ],
+)
+def test_quickstart_smoke_cli_writes_results(tmp_path, capsys, size, request):
+    short = "--days" in size
+    request.getfixturevalue("few_figures" if short else "report_libraries")
     out = tmp_path / "qs"
-    assert (
-        main(
-            [
-                "run",
-                str(QUICKSTART),
-                "--out",
-                str(out),
-                "--smoke",
-                "--workers",
-                "2",
-                "--no-progress",
-            ]
-        )
-        == 0
-    )
+    assert main(["run", str(QUICKSTART), "--out", str(out), "--smoke", *size, "--no-progress"]) == 0
     printed = capsys.readouterr().out
     assert "myopic-oracle" in printed and "retention" in printed
     sc = load_yaml(out / "config.yaml")
-    assert sc == load_yaml(QUICKSTART).smoke_variant()
+    assert sc == resolve(
+        load_yaml(QUICKSTART), smoke=True, **({"seeds": [0], "days": 2} if short else {})
+    )
     assert len(finished_runs(out)) == len(sc.agents) * len(sc.seeds)
     report = (out / "report.md").read_text()
     assert "## Summary" in report and sc.question in report
-    for name in (
-        "retention",
-        "satisfaction",
-        "ctr",
-        "dau",
-        "revenue",
-        "coverage",
-        "ctr_vs_retention",
-        "diversity",
-        "homogenization",
-        "long_tail",
-        "interest_drift",
-        "cost_vs_outcome",
-        "calibration",
-        "provider_exposure",
-        "survival",
-        "paired_differences",
-    ):
+    m = pd.read_parquet(out / "metrics.parquet")
+    for name in QUICKSTART_FIGURES:
+        if name in LINE_FIGURES and name not in simrec.report.FIGURES:
+            assert LINE_FIGURES[name] in set(m["metric"]), name  # would be drawn
+            continue
         png = out / "figures" / f"{name}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
         assert f"figures/{name}.png" in report
-    m = pd.read_parquet(out / "metrics.parquet")
     assert list(m.columns) == ["scenario", "agent", "seed", "day", "metric", "value"]
     assert set(m["agent"]) == {"random", "popularity", "oracle", "myopic-oracle"}
     assert not m.duplicated(["agent", "seed", "day", "metric"]).any()
@@ -132,13 +141,14 @@ def test_overrides_and_bad_input(tmp_path, capsys):
     assert not list((tmp_path / "o4").glob("runs/*/*"))
 
 
-def test_folder_of_another_scenario_is_refused(tmp_path, capsys):
+def test_folder_of_another_scenario_is_refused(tmp_path, capsys, few_figures):
     out = tmp_path / "res"
     run_scenario(load_yaml(tiny(tmp_path)), out, progress=False)
     other = tiny(tmp_path, name="other")
     assert main(["run", str(other), "--out", str(out)]) == 2
     assert "holds results of a different scenario" in capsys.readouterr().err
-    assert main(["run", str(other), "--out", str(out), "--force", "--no-progress"]) == 0
+    args = ["--force", "--no-progress", "--workers", "1"]
+    assert main(["run", str(other), "--out", str(out), *args]) == 0
     assert load_yaml(out / "config.yaml").name == "other"
 
 
@@ -157,7 +167,7 @@ def test_out_path_that_is_a_file_is_refused(tmp_path, capsys):
     assert "cannot write --out" in capsys.readouterr().err
 
 
-def test_report_command_regenerates_and_rejects_non_results(tmp_path, capsys):
+def test_report_command_regenerates_and_rejects_non_results(tmp_path, capsys, few_figures):
     out = tmp_path / "r"
     run_scenario(load_yaml(tiny(tmp_path)), out, progress=False)
     assert main(["report", str(out)]) == 0
@@ -192,7 +202,7 @@ def test_scenario_config_from_dict_rejects_unknown_agent_field():
         from_dict(ScenarioConfig, {"agents": [{"name": "random", "parms": {}}]})
 
 
-def test_sampled_event_log_is_saved(tmp_path):
+def test_sampled_event_log_is_saved(tmp_path, few_figures):
     path = tiny(tmp_path)
     out = tmp_path / "ev"
     assert (
@@ -219,7 +229,7 @@ def test_sampled_event_log_is_saved(tmp_path):
     assert main(["run", str(path), "--out", str(tmp_path / "e2"), "--events", "2"]) == 2
 
 
-def test_horizon_tables_cut_the_same_runs(tmp_path, capsys):
+def test_horizon_tables_cut_the_same_runs(tmp_path, capsys, few_figures):
     path = tiny(tmp_path, report={"horizons": [1, 2, 9]})
     out = tmp_path / "h"
     assert main(["run", str(path), "--out", str(out), "--workers", "1", "--no-progress"]) == 0
@@ -247,7 +257,7 @@ def test_horizon_tables_cut_the_same_runs(tmp_path, capsys):
         load_yaml(tiny(tmp_path, report={"horizons": [14, 7]}))
 
 
-def test_report_pairs_pareto_and_curve(tmp_path):
+def test_report_pairs_pareto_and_curve(tmp_path, few_figures):
     """The chosen-pairs table is the per-seed paired difference; front and curve are drawn."""
     path = tiny(
         tmp_path,

@@ -220,7 +220,12 @@ def test_a_bad_ab_block_is_refused_naming_the_field(ab, match):
 
 
 def test_the_results_folder_is_guarded(tmp_path):
-    sc = scenario(seeds=[0], world={"users": {"n_users": 200}})
+    sc = scenario(
+        seeds=[0],
+        ab={"days": 2},
+        world={"items": {"n_items": 150}, "users": {"n_users": 100}},
+        simulation={"days": 3, "tick_minutes": 60.0},
+    )
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("mine")

@@ -8,6 +8,10 @@ outcome must be a finished run or a :class:`~simrec.errors.SimrecError` naming t
 simrec handed it something it could not serve). The env fuzz does the same for actions and
 seeds of the single and the vector env, and the population fuzz for the slates an agent
 returns.
+
+Each fuzz test runs in two sizes: a few examples in the fast tier (``make test``) and the full
+number in the slow tier (``make test-full``, the ``full`` parameter, marked ``slow``). The
+examples are derandomized: the same inputs on every run.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from collections.abc import Iterator
 
 import gymnasium as gym
 import numpy as np
+import pytest
 import yaml
 from conftest import small_config
 from hypothesis import HealthCheck, given, settings
@@ -33,6 +38,16 @@ from simrec.errors import AgentError, SimrecError
 from simrec.runner.local import preflight
 
 SMALL = small_config(days=1, n_users=40, n_items=60)
+
+
+def sizes(fast: int, full: int) -> pytest.MarkDecorator:
+    """Parametrize a fuzz test by its number of examples: ``fast`` in the fast tier, ``full``
+    in the slow one."""
+    return pytest.mark.parametrize(
+        "examples",
+        [pytest.param(fast, id="fast"), pytest.param(full, id="full", marks=pytest.mark.slow)],
+    )
+
 
 BASE = {
     "name": "fuzz",
@@ -175,7 +190,8 @@ def outcome(data: object) -> str:
         preflight(sc)
         spec = sc.agents[0]
         r = Simulation(sc.config).run(spec.name, seed=sc.seeds[0], agent_params=dict(spec.params))
-        assert r.totals["impressions"] >= 0
+        t = r.totals
+        assert 0 <= t["clicks"] <= t["impressions"], t  # a finished run's counts are consistent
         return "ran"
     except AgentError:
         raise  # simrec handed an agent something it could not serve
@@ -184,23 +200,29 @@ def outcome(data: object) -> str:
         return type(err).__name__
 
 
-@settings(
-    max_examples=120,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-@given(mutated())
-def test_mutated_scenarios_run_or_are_refused(data):
-    with time_limit(60):
-        outcome(data)
+@sizes(30, 120)
+def test_mutated_scenarios_run_or_are_refused(examples):
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(mutated())
+    def check(data):
+        with time_limit(60):
+            outcome(data)
+
+    check()
 
 
-def test_the_scenario_fuzzer_reaches_runs_and_refusals():
-    """The mutations are not all refused at parse time: many reach preflight and a run."""
+@sizes(40, 160)
+def test_the_scenario_fuzzer_reaches_runs_and_refusals(examples):
+    """The mutations are not all refused at parse time: many reach preflight and a run (at
+    least 1 in 16 examples run, 1 in 8 are refused by the config's checks)."""
     seen: dict[str, int] = {}
 
-    @settings(max_examples=160, deadline=None, derandomize=True, database=None)
+    @settings(max_examples=examples, deadline=None, derandomize=True, database=None)
     @given(mutated())
     def collect(data):
         with time_limit(60):
@@ -208,7 +230,7 @@ def test_the_scenario_fuzzer_reaches_runs_and_refusals():
         seen[key] = seen.get(key, 0) + 1
 
     collect()
-    assert seen.get("ran", 0) >= 10 and seen.get("ConfigError", 0) >= 20, seen
+    assert seen.get("ran", 0) >= examples / 16 and seen.get("ConfigError", 0) >= examples / 8, seen
 
 
 # ----------------------------------------------------------------------------- envs
@@ -234,9 +256,19 @@ def _as_array(action):
         return np.asarray(action, dtype=object)
 
 
-@settings(max_examples=150, deadline=None, derandomize=True)
-@given(seed=SEEDS, actions=st.lists(ACTIONS, min_size=1, max_size=4), slate=st.sampled_from([1, 3]))
-def test_single_env_actions_and_seeds(seed, actions, slate):
+@sizes(50, 150)
+def test_single_env_actions_and_seeds(examples):
+    @settings(max_examples=examples, deadline=None, derandomize=True)
+    @given(
+        seed=SEEDS, actions=st.lists(ACTIONS, min_size=1, max_size=4), slate=st.sampled_from([1, 3])
+    )
+    def check(seed, actions, slate):
+        single_env(seed, actions, slate)
+
+    check()
+
+
+def single_env(seed, actions, slate):
     def make():
         return gym.make(
             "simrec/UserLifetime-v0", slate_size=slate, candidates=10, env={"warmup_users": 0}
@@ -259,9 +291,19 @@ def test_single_env_actions_and_seeds(seed, actions, slate):
             env.reset(seed=1)
 
 
-@settings(max_examples=100, deadline=None, derandomize=True)
-@given(seed=SEEDS, actions=st.lists(ACTIONS, min_size=1, max_size=3), slate=st.sampled_from([1, 3]))
-def test_vector_env_actions_and_seeds(seed, actions, slate):
+@sizes(30, 100)
+def test_vector_env_actions_and_seeds(examples):
+    @settings(max_examples=examples, deadline=None, derandomize=True)
+    @given(
+        seed=SEEDS, actions=st.lists(ACTIONS, min_size=1, max_size=3), slate=st.sampled_from([1, 3])
+    )
+    def check(seed, actions, slate):
+        vector_env(seed, actions, slate)
+
+    check()
+
+
+def vector_env(seed, actions, slate):
     env = gym.make_vec(
         "simrec/UserLifetime-v0",
         num_envs=4,
@@ -316,13 +358,17 @@ SLATES = st.one_of(
 )
 
 
-@settings(max_examples=60, deadline=None, derandomize=True)
-@given(slate=SLATES)
-def test_population_slates(slate):
-    try:
-        Simulation(SMALL).run(_Fuzzed(slate), seed=0)
-    except SimrecError as err:
-        assert "agent 'fuzzed' (seed 0, day 0, recommend)" in str(err)
+@sizes(25, 60)
+def test_population_slates(examples):
+    @settings(max_examples=examples, deadline=None, derandomize=True)
+    @given(slate=SLATES)
+    def check(slate):
+        try:
+            Simulation(SMALL).run(_Fuzzed(slate), seed=0)
+        except SimrecError as err:
+            assert "agent 'fuzzed' (seed 0, day 0, recommend)" in str(err)
+
+    check()
 
 
 def test_fuzz_base_scenario_is_valid_and_runs():

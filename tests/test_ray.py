@@ -12,6 +12,7 @@ from simrec.config import load_yaml
 from simrec.runner import run_scenario
 
 
+@pytest.mark.slow  # starting a local Ray cluster takes 10 s to over a minute, whatever the world
 def test_ray_backend_equals_local(tmp_path, monkeypatch):
     monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
     path = tmp_path / "s.yaml"

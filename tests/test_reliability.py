@@ -166,10 +166,10 @@ def test_a_run_of_another_configuration_in_the_folder_is_never_collected(tmp_pat
 # ----------------------------------------------------------------------------- corrupt runs
 
 
-def test_corrupt_run_is_named_by_report_and_rerun_by_resume(tmp_path, capsys, caplog):
+def test_corrupt_run_is_named_by_report_and_rerun_by_resume(tmp_path, capsys, caplog, few_figures):
     out = tmp_path / "r"
     path = write_yaml(tmp_path, TINY)
-    assert main(["run", str(path), "--out", str(out), "--no-progress", "--workers", "1"]) == 0
+    run_scenario(load_yaml(path), out, progress=False)  # as `simrec run` writes them
     daily = run_dir(out, "random", 1) / "daily.parquet"
     daily.write_bytes(daily.read_bytes()[:-10])
     assert "daily.parquet has" in verify_run(out, "random", 1)
@@ -178,13 +178,16 @@ def test_corrupt_run_is_named_by_report_and_rerun_by_resume(tmp_path, capsys, ca
     assert main(["report", str(out)]) == 2
     err = capsys.readouterr().err
     assert "runs/random/1 daily.parquet has" in err and "--resume" in err
-    assert main(["run", str(path), "--out", str(out), "--resume", "--no-progress"]) == 0
+    resume = ["--resume", "--no-progress", "--workers", "1"]
+    assert main(["run", str(path), "--out", str(out), *resume]) == 0
     assert "runs/random/1 daily.parquet has" in caplog.text  # said before re-running it
-    assert len(finished_runs(out)) == 4
-    assert main(["report", str(out)]) == 0
+    assert len(finished_runs(out)) == 4 and not verify_run(out, "random", 1)
+    assert (out / "report.md").is_file()  # the run's report: its runs verified under its lock
 
 
-def test_partial_sweep_is_reported_only_when_asked_and_says_what_is_missing(tmp_path, capsys):
+def test_partial_sweep_is_reported_only_when_asked_and_says_what_is_missing(
+    tmp_path, capsys, few_figures
+):
     out = tmp_path / "r"
     run_scenario(tiny(), out, progress=False)
     import shutil

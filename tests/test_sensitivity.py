@@ -32,7 +32,8 @@ def tiny(uncertain=None, **over) -> ScenarioConfig:
     )
     data["world"]["users"]["n_users"] = 120
     data["world"]["items"]["n_items"] = 200
-    data["simulation"]["days"] = 3
+    data["simulation"]["days"] = 2
+    data["simulation"]["tick_minutes"] = 60.0
     data.update(over)
     return from_dict(ScenarioConfig, data)
 
@@ -222,16 +223,26 @@ def test_agent_pairs_put_the_baseline_first() -> None:
 # ----------------------------------------------------------------------------- end to end
 
 
+#: The end-to-end analysis: two uncertain parameters, two Morris trajectories of three points.
+TWO = {k: UNCERTAIN[k] for k in ("retention.churn_max", "dynamics.appeal_weight")}
+
+
+#: The tests of the analysis run on one xdist worker (`make test` runs --dist loadgroup):
+#: the module fixture is computed once, not once per worker.
+ANALYSED = pytest.mark.xdist_group("sensitivity-analysed")
+
+
 @pytest.fixture(scope="module")
 def analysed(tmp_path_factory):
     out = tmp_path_factory.mktemp("sens") / "out"
-    return run_sensitivity(tiny(), out, samples=2, workers=2, progress=False), out
+    return run_sensitivity(tiny(TWO), out, samples=2, progress=False), out
 
 
+@ANALYSED
 def test_the_folder_holds_every_point_and_the_analysis(analysed) -> None:
     res, out = analysed
     design = pd.read_csv(out / "design.csv")
-    assert len(design) == len(res.design.points) == 8
+    assert len(design) == len(res.design.points) == 2 * (2 + 1)
     for label in design["point"]:
         assert (out / "points" / label / "summary.csv").is_file()
     assert (out / "nominal" / "summary.csv").is_file()
@@ -241,6 +252,7 @@ def test_the_folder_holds_every_point_and_the_analysis(analysed) -> None:
     assert ((table["share_holds"] >= 0) & (table["share_holds"] <= 1)).all()
 
 
+@ANALYSED
 def test_differences_are_the_paired_differences_of_each_folder(analysed, tmp_path) -> None:
     res, out = analysed
     nominal = res.nominal.summary.set_index(["agent", "metric"])
@@ -260,15 +272,16 @@ def test_differences_are_the_paired_differences_of_each_folder(analysed, tmp_pat
     np.testing.assert_allclose(merged["mean"], merged["mean_alone"], rtol=1e-12)
 
 
+@ANALYSED
 def test_resume_runs_nothing_twice_and_a_new_design_is_refused(analysed) -> None:
     res, out = analysed
-    again = run_sensitivity(tiny(), out, samples=2, resume=True, progress=False)
+    again = run_sensitivity(tiny(TWO), out, samples=2, resume=True, progress=False)
     assert again.ran == 0
     pd.testing.assert_frame_equal(again.robustness, res.robustness)
     with pytest.raises(ResultsError, match="holds a sensitivity analysis already"):
-        run_sensitivity(tiny(), out, samples=2, progress=False)
+        run_sensitivity(tiny(TWO), out, samples=2, progress=False)
     with pytest.raises(ResultsError, match="another scenario or design"):
-        run_sensitivity(tiny(), out, samples=3, resume=True, progress=False)
+        run_sensitivity(tiny(TWO), out, samples=3, resume=True, progress=False)
     back = analyse(out)
     pd.testing.assert_frame_equal(back.indices, res.indices)
 
@@ -289,12 +302,12 @@ def test_unknown_headline_metric_is_named_before_the_design_runs(tmp_path) -> No
     assert not any((tmp_path / "m" / "points").rglob("totals.json"))
 
 
-def test_cli_writes_the_robustness_report(tmp_path, capsys) -> None:
+def test_cli_writes_the_robustness_report(tmp_path, capsys, few_figures) -> None:
     scenario = tmp_path / "s.yaml"
     scenario.write_text(
         "name: s\nseeds: [0]\nbaseline: random\nagents: [{name: random}, {name: myopic-oracle}]\n"
-        "world: {items: {n_items: 150}, users: {n_users: 80}}\nsimulation: {days: 2}\n"
-        "uncertain: {retention.churn_max: [0.05, 0.4], dynamics.appeal_weight: [1.0, 5.0]}\n"
+        "world: {items: {n_items: 150}, users: {n_users: 80}}\n"
+        "simulation: {days: 2, tick_minutes: 60.0}\nuncertain: {retention.churn_max: [0.05, 0.4]}\n"
     )
     out = tmp_path / "out"
     code = main(
@@ -319,17 +332,30 @@ def test_cli_writes_the_robustness_report(tmp_path, capsys) -> None:
     assert "## Robustness" in report and "`myopic-oracle` − `random`" in report
     assert (out / "figures" / "robustness.png").is_file()
     assert (out / "nominal" / "report.md").is_file()
-    assert main(["report", str(out)]) == 0
     assert main(["sensitivity", str(scenario), "--out", str(out), "--samples", "2"]) == 2
     assert "--resume continues it" in capsys.readouterr().err
+
+
+@ANALYSED
+def test_the_report_command_rewrites_a_sensitivity_report(analysed, tmp_path, few_figures) -> None:
+    import shutil
+
+    out = tmp_path / "copy"
+    shutil.copytree(analysed[1], out)  # the module's analysis stays as it was
+    assert not (out / "report.md").exists()
+    assert main(["report", str(out)]) == 0
+    assert "## Robustness" in (out / "report.md").read_text()
+    assert (out / "figures" / "robustness.png").is_file()
+    assert (out / "nominal" / "report.md").is_file()
 
 
 def test_horizon_metrics_are_conclusions_too(tmp_path) -> None:
     """``clicks@2``: the clicks of the first two days, as the report's horizon tables cut them."""
     from simrec.report.tables import horizon_totals
 
+    one = {"retention.churn_max": UNCERTAIN["retention.churn_max"]}  # 2 x 2 points
     res = run_sensitivity(
-        tiny(), tmp_path / "h", samples=2, metrics=("clicks@2", "retention"), progress=False
+        tiny(one), tmp_path / "h", samples=2, metrics=("clicks@2", "retention"), progress=False
     )
     assert set(res.robustness["metric"]) == {"clicks@2", "retention"}
     cut = horizon_totals(res.nominal.metrics, [2]).set_index(["agent", "seed"])["clicks@2"]
@@ -343,6 +369,6 @@ def test_horizon_metrics_are_conclusions_too(tmp_path) -> None:
 def test_horizons_lead_the_default_headline() -> None:
     from simrec.sensitivity import _headline
 
-    sc = tiny(report={"horizons": [2, 3]})
-    assert _headline(sc, None)[:3] == ("clicks@2", "engagement@2", "revenue@2")
+    sc = tiny(report={"horizons": [1, 2]})
+    assert _headline(sc, None)[:3] == ("clicks@1", "engagement@1", "revenue@1")
     assert _headline(sc, ("retention",)) == ("retention",)

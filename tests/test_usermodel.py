@@ -98,6 +98,27 @@ def test_position_based_multi_click_updates_every_clicked_item():
 
 
 @pytest.mark.parametrize("model", ["cascade", "pbm"])
+def test_a_choice_model_set_on_the_command_line_reaches_the_runs_and_their_config(tmp_path, model):
+    """``--set user_model.choice=...`` as `simrec run` reads it, one short run in this process
+    (no pool, no figures): the runs use the model and config.yaml records it."""
+    from simrec.cli import _parser, _resolved
+    from simrec.config import load_yaml
+    from simrec.runner import run_scenario
+
+    out = tmp_path / model
+    args = ["run", "scenarios/quickstart.yaml", "--smoke", "--seeds", "0", "--out", str(out)]
+    args += ["--agents", "random", "--days", "1", "--set", f"user_model.choice={model}"]
+    sc = _resolved(_parser().parse_args(args))
+    assert sc.user_model.choice == model
+    res = run_scenario(sc, out, workers=1, progress=False)
+    assert res.ran == 1 and load_yaml(out / "config.yaml").user_model.choice == model
+    default = replace_path(sc, "user_model.choice", "mnl")
+    other = run_scenario(default, tmp_path / "mnl", workers=1, progress=False)
+    assert not res.totals["clicks"].equals(other.totals["clicks"])  # the model reached the run
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["cascade", "pbm"])
 def test_quickstart_runs_with_each_choice_model(tmp_path, model):
     out = tmp_path / model
     args = ["run", "scenarios/quickstart.yaml", "--smoke", "--seeds", "0", "--out", str(out)]

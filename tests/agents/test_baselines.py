@@ -107,6 +107,7 @@ def test_popularity_ranks_recent_clicks_and_excludes_items_shown_to_the_user():
     assert agent.counts.sum() == 0
 
 
+@pytest.mark.slow  # 8 runs of 30 days: the calibration targets need the month and the size
 def test_quickstart_ordering_over_seeds():
     """The calibration targets of the default world (docs/model.md section 6), at half the
     quickstart's size: the myopic click maximiser wins the first two weeks on clicks and

@@ -61,15 +61,17 @@ def scrambled(world: World, rng) -> World:
     )
 
 
-@pytest.mark.parametrize("name", CF_KG)
-def test_outputs_depend_only_on_observable_data_and_logs(name):
-    cfg = small_config(days=4)
+def replay_on_scrambled_world(name, cfg=None, **params):
+    """Record an agent's run, then replay its requests and logs to a fresh agent in the same
+    world with every hidden array shuffled: the slates must be identical. Returns the
+    recorded run."""
+    cfg = cfg or small_config(days=4)
     sim = Simulation(cfg)
-    rec = Recorder(make_agent(name))
-    sim.run(rec, seed=3)
+    rec = Recorder(make_agent(name, **params))
+    result = sim.run(rec, seed=3)
     assert any(e[0] == "retrain" for e in rec.events)
     world = scrambled(sim.build_world(3), np.random.default_rng(0))
-    fresh = make_agent(name)
+    fresh = make_agent(name, **params)
     from simrec.rng import make_streams
 
     fresh.setup(AgentContext(world.observable, make_streams(3).agent, 5, 0, 1.0))
@@ -80,6 +82,12 @@ def test_outputs_depend_only_on_observable_data_and_logs(name):
             fresh.observe(arg)
         else:
             fresh.retrain(arg)
+    return result
+
+
+@pytest.mark.parametrize("name", CF_KG)
+def test_outputs_depend_only_on_observable_data_and_logs(name):
+    replay_on_scrambled_world(name)
 
 
 @pytest.mark.parametrize("name", CF_KG)

@@ -16,24 +16,27 @@ from simrec_agents.lm.seq import IDEmbedding, SASRec
 from simrec import Simulation, make_agent
 from simrec.errors import ConfigError
 
+#: Days of the DP worlds: a retrain on each of days 1 .. DAYS - 1 (DAYS scheduled).
+DAYS = 8
+
 
 def dp_config():
-    return small_config(days=15, n_users=400, n_items=400, retrain_every_days=1.0)
+    return small_config(days=DAYS, n_users=400, n_items=400, retrain_every_days=1.0)
 
 
 def test_epsilon_is_opacus_accounting_of_the_steps_taken():
     agent = make_agent("dp-mf", dp_epsilon=2.0, dp_delta=1e-5, sample_rate=0.05, dp_steps=10)
     t = Simulation(dp_config()).run(agent, seed=0).totals
     sigma, steps = t["dp_noise_multiplier"], int(t["dp_steps_taken"])
-    assert steps == 10 * 14  # a retrain on each of days 1..14
+    assert steps == 10 * (DAYS - 1)  # a retrain on each of days 1 .. DAYS - 1
     fresh = RDPAccountant()
     for _ in range(steps):
         fresh.step(noise_multiplier=sigma, sample_rate=0.05)
     assert t["dp_epsilon_spent"] == pytest.approx(fresh.get_epsilon(1e-5, alphas=ALPHAS), rel=1e-9)
     assert t["dp_epsilon_spent"] <= 2.0
-    # The noise is opacus' own answer for the planned schedule (15 scheduled retrains).
+    # The noise is opacus' own answer for the planned schedule (DAYS scheduled retrains).
     planned = get_noise_multiplier(
-        target_epsilon=2.0, target_delta=1e-5, sample_rate=0.05, steps=150, alphas=ALPHAS
+        target_epsilon=2.0, target_delta=1e-5, sample_rate=0.05, steps=10 * DAYS, alphas=ALPHAS
     )
     assert sigma == pytest.approx(planned)
 
@@ -58,8 +61,7 @@ def test_held_out_clicks_are_never_trained_on():
     assert agent.kept_clicks(agent.log.columns()).sum() == 0
 
 
-def test_dp_lm_cf_trains_its_adapter_privately():
-    pytest.importorskip("sentence_transformers", reason="needs the lm extra")
+def test_dp_lm_cf_trains_its_adapter_privately(sentence_model):
     agent = make_agent("dp-lm-cf", dp_epsilon=4.0, sample_rate=0.05, dp_steps=5)
     before = [p.detach().clone() for p in agent.net.parameters()] if hasattr(agent, "net") else []
     r = Simulation(small_config(days=4, retrain_every_days=1.0)).run(agent, seed=2)
@@ -127,9 +129,9 @@ def test_dp_seq_per_user_gradients_are_each_users_own():
 def test_dp_seq_accounts_users_and_holds_out_users():
     agent = make_agent("dp-seq", dp_epsilon=2.0, dp_steps=5)
     t = Simulation(dp_config()).run(agent, seed=0).totals
-    assert int(t["dp_steps_taken"]) == 5 * 14
+    assert int(t["dp_steps_taken"]) == 5 * (DAYS - 1)
     planned = get_noise_multiplier(
-        target_epsilon=2.0, target_delta=1e-5, sample_rate=0.05, steps=75, alphas=ALPHAS
+        target_epsilon=2.0, target_delta=1e-5, sample_rate=0.05, steps=5 * DAYS, alphas=ALPHAS
     )
     assert t["dp_noise_multiplier"] == pytest.approx(planned)  # users: q = 0.05 by default
     assert 0 < t["dp_epsilon_spent"] <= 2.0
@@ -141,8 +143,7 @@ def test_dp_seq_accounts_users_and_holds_out_users():
     assert np.isnan(held_out.privacy_report()["mia_advantage"])  # no members to attack
 
 
-def test_dp_lm_seq_trains_its_adapter_privately():
-    pytest.importorskip("sentence_transformers", reason="needs the lm extra")
+def test_dp_lm_seq_trains_its_adapter_privately(sentence_model):
     agent = make_agent("dp-lm-seq", dp_epsilon=4.0, dp_steps=5)
     r = Simulation(small_config(days=4, retrain_every_days=1.0)).run(agent, seed=2)
     assert 0 < r.totals["dp_epsilon_spent"] <= 4.0

@@ -15,6 +15,8 @@ from simrec import Simulation, make_agent
 from simrec.config import Config, from_dict
 from simrec.errors import ConfigError, DependencyNotInstalled
 
+pytestmark = pytest.mark.usefixtures("sentence_model")  # the model's import, once per process
+
 
 def test_real_model_offline_neighbourhoods(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -75,7 +77,8 @@ def test_tfidf_backend_and_errors(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("name", ["lm-content", "lm-cf", "lm-hybrid", "lm-kg", "lm-ft"])
 def test_lm_agents_run_and_report_costs(name):
-    r = Simulation(small_config(days=3)).run(name, seed=0)
+    agent = make_agent(name, **(SMALL_FT if name == "lm-ft" else {}))
+    r = Simulation(small_config(days=2, n_users=100)).run(agent, seed=0)
     assert r.totals["clicks"] > 0
     extra = r.cost.extra
     assert extra["encoder"] == "minilm"
@@ -129,8 +132,14 @@ def test_fine_tuning_moves_the_encoder_and_lowers_the_bpr_loss():
     from simrec_agents.cf.torch_util import sample_training_pairs
     from simrec_agents.lm.finetune import LMFineTunedAgent
 
-    cfg = small_config(days=4, retrain_every_days=1.0)
-    agent = LMFineTunedAgent(finetune_every_days=100.0, finetune_steps=30, encoder_lr=1e-3)
+    cfg = small_config(days=2, n_users=100, n_items=80, retrain_every_days=1.0)
+    agent = LMFineTunedAgent(
+        finetune_every_days=100.0,
+        finetune_steps=6,
+        finetune_batch=32,
+        encoder_lr=1e-3,
+        max_tokens=32,
+    )
     r = Simulation(cfg).run(agent, seed=0)
     assert agent.rounds == 1 and r.cost.extra["finetune_rounds"] == 1  # day 1 only
     frozen = agent.encoder.encode(
@@ -182,18 +191,24 @@ def test_lm_content_serves_new_items_better_than_mf():
         assert lm["cold_item_ctr"] > 0.02
 
 
+#: lm-ft: a fine-tuning round of fewer steps on a smaller batch and shorter texts.
+SMALL_FT = {"finetune_steps": 3, "finetune_batch": 32, "max_tokens": 32}
+
+
 @pytest.mark.parametrize("name", ["lm-content", "lm-cf", "lm-hybrid", "lm-kg", "lm-ft"])
 def test_lm_agents_use_observable_data_only_and_are_deterministic(name):
-    from test_cf import test_outputs_depend_only_on_observable_data_and_logs as replay
+    from test_cf import replay_on_scrambled_world
 
-    replay(name)  # same requests and logs, hidden state shuffled: identical slates
-    sim = Simulation(small_config(days=3))
-    a, b = sim.run(name, seed=2), sim.run(name, seed=2)
+    params = SMALL_FT if name == "lm-ft" else {}
+    cfg = small_config(days=2, n_users=80, n_items=80)
+    # same requests and logs, hidden state shuffled: identical slates (a retrain on day 1)
+    a = replay_on_scrambled_world(name, cfg, **params)
+    b = Simulation(cfg).run(make_agent(name, **params), seed=3)  # the same seed again
     assert np.array_equal(a.log.impressions.columns()["item"], b.log.impressions.columns()["item"])
 
 
 def test_user_budget_is_inert_above_the_users_and_binds_below():
-    cfg = small_config(days=4, retrain_every_days=1.0)
+    cfg = small_config(days=3, n_users=100, n_items=120, retrain_every_days=1.0)
     items = {
         b: Simulation(cfg)
         .run(make_agent("seq", max_users=b), seed=2)
@@ -233,13 +248,14 @@ def test_click_sequences_and_histories():
 
 @pytest.mark.parametrize("name", ["seq", "lm-seq"])
 def test_sequential_agents_are_seeded_deterministic_and_observable_only(name):
-    from test_cf import test_outputs_depend_only_on_observable_data_and_logs as replay
+    from test_cf import replay_on_scrambled_world
 
-    sim = Simulation(small_config(days=4))
+    cfg = small_config(days=3, n_users=100, n_items=120)
+    sim = Simulation(cfg)
     a, b = sim.run(name, seed=5), sim.run(name, seed=5)
     assert a.cost.fits >= 2
     assert np.array_equal(a.log.impressions.columns()["item"], b.log.impressions.columns()["item"])
-    replay(name)
+    replay_on_scrambled_world(name, cfg)
 
 
 def test_bad_sequential_parameters():
@@ -305,6 +321,7 @@ def test_a_missing_lm_large_extra_is_refused_when_the_agent_is_made(monkeypatch)
         make_agent("lm-cf", encoder="mpnet")
 
 
+@pytest.mark.slow  # loading the 109.5M-parameter model takes most of the time
 def test_the_mpnet_encoder_loads_from_its_pypi_parts(tmp_path):
     """all-mpnet-base-v2 (the lm-large extra, ~400 MB; skipped when not installed): 109.5M
     parameters, 768-d unit vectors that put related texts closer, cached on disk."""

@@ -62,15 +62,15 @@ def test_minari_export_round_trips(tmp_path):
 
 def test_behaviour_cloning_recovers_an_observable_policy(tmp_path):
     """Cloning the popularity rule (a function of the observation) reproduces its outcome."""
-    ds = offline.collect_dataset("simrec/lts-p-v0", LTS, "popularity", 150, 0, root=tmp_path)
+    ds = offline.collect_dataset("simrec/lts-p-v0", LTS, "popularity", 100, 0, root=tmp_path)
     policy, losses = offline.train_bc(ds, epochs=8)
     assert losses[-1] < 0.5 * losses[0]
     kw = {"slate_duplicates": "fill"}
-    clone = evaluate_policy(policy, "long_term_satisfaction", "click", 300, 10_000, **kw)
+    clone = evaluate_policy(policy, "long_term_satisfaction", "click", 150, 10_000, **kw)
     rule = evaluate_policy(
-        popularity_policy(), "long_term_satisfaction", "click", 300, 10_000, **kw
+        popularity_policy(), "long_term_satisfaction", "click", 150, 10_000, **kw
     )
-    rand = evaluate_policy(random_policy(0), "long_term_satisfaction", "click", 300, 10_000, **kw)
+    rand = evaluate_policy(random_policy(0), "long_term_satisfaction", "click", 150, 10_000, **kw)
     assert abs(clone.clicks.mean() - rule.clicks.mean()) < 0.1 * rule.clicks.mean()
     assert clone.clicks.mean() > rand.clicks.mean() + 0.5
 
