@@ -28,6 +28,8 @@ __all__ = ["MyopicOracleAgent", "OracleAgent", "PopularityAgent", "RandomAgent"]
 class RandomAgent(Agent):
     """Uniformly random distinct items from the request's pool."""
 
+    isolated_state = True  # draws from self.rng only
+
     name = "random"
 
     def recommend(self, batch: RequestBatch) -> np.ndarray:
@@ -47,6 +49,8 @@ class PopularityAgent(Agent):
         exclude_recent: How many of the items last shown to a user are excluded from that
             user's slates (0: none).
     """
+
+    isolated_state = True  # draws from self.rng only
 
     name = "popularity"
 
@@ -118,6 +122,8 @@ class PopularityAgent(Agent):
 
 class _Oracle(Agent):
     """Shared part of the oracles: take the ground truth, rank the pool by a true score."""
+
+    isolated_state = True  # draws from self.rng only
 
     reads_hidden_state = True
 

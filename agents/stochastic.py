@@ -59,6 +59,8 @@ class StochasticAgent(Agent):
                 f"{type(self.inner).__name__}; the oracles, popularity and random score"
             )
         self.reads_hidden_state = self.inner.reads_hidden_state  # type: ignore[misc]
+        # Its own draws come from a generator seeded from its rng: isolated as the inner is.
+        self.isolated_state = self.inner.isolated_state  # type: ignore[misc]
 
     def check(self, context: AgentContext) -> None:
         """The inner agent's checks."""

@@ -107,6 +107,13 @@ class Agent(ABC):
     name: ClassVar[str] = ""
     #: True only for oracle baselines.
     reads_hidden_state: ClassVar[bool] = False
+    #: True when the agent keeps all its state to itself: every draw from ``self.rng`` (or
+    #: generators seeded from it), no process-wide state (numpy's, torch's or Python's
+    #: global generators, a framework's global seed) and nothing shared with other agents.
+    #: Runs of such agents may then share one pass over the population
+    #: (:meth:`simrec.Simulation.run_many`), with results identical to runs alone; the
+    #: scenario runner does so only for them. Default ``False``: each run alone.
+    isolated_state: ClassVar[bool] = False
 
     def setup(self, context: AgentContext) -> None:
         """Receive the observable world and the agent's random stream."""

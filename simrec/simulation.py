@@ -12,8 +12,9 @@ True
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,19 +24,19 @@ from simrec.agent import Agent, AgentContext, make_agent
 from simrec.clock import Calendar
 from simrec.config import Config, Intervention, replace_path
 from simrec.engine import Engine
-from simrec.errors import InvalidActionError, SimrecError, in_context
+from simrec.errors import ConfigError, InvalidActionError, SimrecError, in_context
 from simrec.log import EventLog
 from simrec.metrics import daily_metrics, run_totals
 from simrec.metrics.reference import PAIRS, chaney_pairs, reference_popularity
 from simrec.metrics.users import user_table, user_totals
-from simrec.resources import check_memory
+from simrec.resources import available_memory, check_memory, estimate_memory
 from simrec.rng import make_streams
 from simrec.supply import CreatorEconomy
 from simrec.types import Cost, readonly
 from simrec.usermodel import Component
 from simrec.worlds import World, check_catalog, make_world
 
-__all__ = ["Simulation", "SimulationResult"]
+__all__ = ["Simulation", "SimulationResult", "not_shareable"]
 
 
 @dataclass
@@ -54,6 +55,9 @@ class SimulationResult:
         wall_seconds: Wall time of the run.
         users: The per-user table (see :mod:`simrec.metrics.users`), a
             :class:`pandas.DataFrame`.
+        creators: The creator table of the creator economy (``None`` without one).
+        shared_pass: Runs that shared the pass (:meth:`Simulation.run_many`; their
+            ``wall_seconds`` is the pass's).
     """
 
     agent: str
@@ -67,22 +71,23 @@ class SimulationResult:
     hidden_state_read: bool = field(default=False)
     users: Any = None
     creators: Any = None
+    shared_pass: int = 1
 
 
 class _Run:
-    """Calendar hooks binding one engine, one agent and the cost ledger.
+    """One agent's run in a pass: the agent, its event log and its cost ledger.
 
     Every call into the agent goes through :meth:`call`, so that whatever an agent raises
     -- and every invalid slate it returns -- names the agent, the seed, the day and the
     method.
     """
 
-    def __init__(self, engine: Engine, agent: Agent, progress: Any, label: str, seed: int) -> None:
-        self.engine = engine
+    def __init__(self, agent: Agent, label: str, seed: int, log: EventLog, copy: int) -> None:
         self.agent = agent
-        self.progress = progress
         self.label = label
         self.seed = seed
+        self.log = log
+        self.copy = copy  # its copy of the population in the pass's engine
         self.day = 0
         self.recommend_seconds = 0.0
         self.requests = 0
@@ -90,7 +95,6 @@ class _Run:
         self.pool_items = 0
         self.fit_seconds = 0.0
         self.fits = 0
-        self.supply: CreatorEconomy | None = None
 
     def where(self, method: str) -> str:
         """``agent 'label' (seed s, day d, method)``: the prefix of an agent's errors."""
@@ -103,16 +107,31 @@ class _Run:
         except Exception as err:
             raise in_context(err, self.where(method)) from err
 
+
+class _Pass:
+    """Calendar hooks binding one engine to the runs of a pass.
+
+    One run, or several agents served together, each with its own copy of the population
+    (see :class:`~simrec.engine.Engine`).
+    """
+
+    def __init__(self, engine: Engine, runs: list[_Run], supply: CreatorEconomy | None) -> None:
+        self.engine, self.runs, self.supply = engine, runs, supply
+        self.progress: Any = None
+
     def on_day_start(self, day: int) -> None:
-        self.day = day
+        for run in self.runs:
+            run.day = day
         if self.supply is not None:
             self.supply.start_day(day)
         released = self.engine.set_day(day)
         if released.size and day > 0:
-            self.call("on_items_released", readonly(released), float(day))
+            for run in self.runs:
+                run.call("on_items_released", readonly(released), float(day))
 
     def on_day_end(self, day: int) -> None:
-        self.engine.log.days.append(**self.engine.snapshot(day))
+        for run in self.runs:
+            run.log.days.append(**self.engine.snapshot(day, run.copy))
         if self.progress is not None:
             self.progress.update(1)
 
@@ -123,29 +142,37 @@ class _Run:
         self.engine.set_config(cfg)
 
     def on_retrain(self, now: float) -> None:
-        t0 = time.perf_counter()
-        self.call("retrain", now)
-        self.fit_seconds += time.perf_counter() - t0
-        self.fits += 1
+        for run in self.runs:
+            t0 = time.perf_counter()
+            run.call("retrain", now)
+            run.fit_seconds += time.perf_counter() - t0
+            run.fits += 1
 
     def on_tick(self, now: float) -> float | None:
-        batch = self.engine.open_requests(now)
+        engine = self.engine
+        batch = engine.open_requests(now)
         if batch is None:
-            return self.engine.next_due()
-        t0 = time.perf_counter()
-        slates = self.call("recommend", batch)
-        self.recommend_seconds += time.perf_counter() - t0
-        self.requests += len(batch)
-        self.calls += 1
-        width = batch.candidates.shape[1] if batch.candidates is not None else batch.available.size
-        self.pool_items += len(batch) * width
-        try:
-            feedback = self.engine.serve(batch, slates)
-        except InvalidActionError as err:
-            raise in_context(err, self.where("recommend")) from None
-        if self.supply is not None:
-            self.supply.record(feedback)
-        self.call("observe", feedback)
+            return engine.next_due()
+        parts = []
+        for copy, rows, local in engine.split(batch):
+            run = self.runs[copy]
+            t0 = time.perf_counter()
+            slates = run.call("recommend", local)
+            run.recommend_seconds += time.perf_counter() - t0
+            run.requests += len(local)
+            run.calls += 1
+            pool = local.candidates if local.candidates is not None else local.available
+            run.pool_items += len(local) * pool.shape[-1]
+            try:
+                S, propensities = engine.check(local, slates)
+            except InvalidActionError as err:
+                raise in_context(err, run.where("recommend")) from None
+            parts.append((rows, local, S, propensities, run))
+        feedback = engine.serve_checked(batch, [p[:4] for p in parts])
+        for part, fb in zip(parts, feedback, strict=True):
+            if self.supply is not None:
+                self.supply.record(fb)
+            part[4].call("observe", fb)
         return None
 
 
@@ -212,70 +239,156 @@ class Simulation:
             AgentError: The agent raised (the message names agent, seed, day and method).
             InvalidActionError: The agent returned an invalid slate (named likewise).
         """
+        return self.run_many(
+            [agent],
+            seed,
+            agent_params=[agent_params],
+            labels=[label],
+            progress=progress,
+            log_dirs=[log_dir],
+            allow_hidden_state=allow_hidden_state,
+        )[0]
+
+    def run_many(
+        self,
+        agents: Sequence[Agent | str],
+        seed: int = 0,
+        *,
+        agent_params: Sequence[dict[str, Any] | None] | None = None,
+        labels: Sequence[str | None] | None = None,
+        progress: bool = False,
+        log_dirs: Sequence[str | None] | None = None,
+        allow_hidden_state: bool = False,
+    ) -> list[SimulationResult]:
+        """Simulate the whole horizon with several agents in one pass over one world.
+
+        Each agent serves its own copy of the population (:class:`~simrec.engine.Engine`'s
+        ``copies``): the same users with the same behavioural draws, stepped together, so
+        that a tick's fixed cost is paid once for all of them. Each result is the one
+        :meth:`run` gives for that agent alone, row for row in the event log, provided the
+        agents keep their state to themselves (no process-wide random state:
+        :attr:`~simrec.agent.Agent.isolated_state`); the agents' calls interleave tick by
+        tick. Worlds whose users reach each other (:func:`shareable`) run one agent at a time.
+
+        Args:
+            agents: Agent instances or registered names.
+            seed: Run seed, shared by every agent.
+            agent_params: Per agent, constructor parameters when it is a name.
+            labels: Per agent, its name in the result.
+            progress: Show a progress bar over simulated days.
+            log_dirs: Per agent, a folder to spill its impression log to.
+            allow_hidden_state: As in :meth:`run`, for every agent.
+
+        Returns:
+            One :class:`SimulationResult` per agent, in order; ``wall_seconds`` is the
+            pass's (``shared_pass`` says how many runs shared it).
+
+        Raises:
+            ConfigError: Several agents on a world that is not :func:`shareable`, the runs
+                would not fit in memory, or the catalog holds fewer items than a request
+                needs on some day.
+            SimrecError, AgentError, InvalidActionError: As in :meth:`run`.
+        """
         t_start = time.perf_counter()
         cfg = self.config
-        registered = isinstance(agent, str)
-        if registered:
-            agent = make_agent(agent, **(agent_params or {}))  # only oracle names read truth
-        name = label or _name_of(agent)
-        if agent.reads_hidden_state and not (registered or allow_hidden_state):
-            raise SimrecError(
-                f"agent {name!r} declares "
-                "reads_hidden_state: pass allow_hidden_state=True to Simulation.run to give it "
-                "the hidden state (recorded in the result), or register it under an oracle name"
-            )
+        n = len(agents)
+        params = list(agent_params) if agent_params is not None else [None] * n
+        names = list(labels) if labels is not None else [None] * n
+        dirs = list(log_dirs) if log_dirs is not None else [None] * n
+        if n > 1 and (why := not_shareable(cfg)):
+            raise ConfigError(f"agents: {n} agents cannot share one pass: {why}")
+        made = []
+        for agent, p, label in zip(agents, params, names, strict=True):
+            registered = isinstance(agent, str)
+            if registered:
+                agent = make_agent(agent, **(p or {}))  # only oracle names read truth
+            name = label or _name_of(agent)
+            if agent.reads_hidden_state and not (registered or allow_hidden_state):
+                raise SimrecError(
+                    f"agent {name!r} declares reads_hidden_state: pass allow_hidden_state=True "
+                    "to Simulation.run to give it the hidden state (recorded in the result), "
+                    "or register it under an oracle name"
+                )
+            made.append((agent, name))
         check_memory(cfg)
+        if n > 1:
+            est = estimate_memory(cfg)
+            if est.total * n > available_memory():
+                raise ConfigError(
+                    f"agents: {n} runs in one pass need about {n} x {est.total / 2**30:,.1f} GB; "
+                    "run fewer agents at a time"
+                )
         streams = make_streams(seed)
         world = make_world(cfg.world, streams.world, streams.arrivals, cfg.simulation.days)
         supply = CreatorEconomy(world, cfg, streams.supply) if cfg.world.supply.enabled else None
         check_catalog(world.items, cfg, seed)
-        log = EventLog(
-            world.users.arrival_day,
-            items={
-                "release_day": world.items.release_day,
-                "expire_day": world.items.expire_day,
-                "genre": world.items.genre,
-                "creator": world.items.creator,
-                "topic": world.item_truth.topic,
-            },
-            sample=cfg.simulation.log_impressions,
-            spill_dir=log_dir,
-            n_items=world.n_items,
+        logs = [
+            EventLog(
+                world.users.arrival_day,
+                items={
+                    "release_day": world.items.release_day,
+                    "expire_day": world.items.expire_day,
+                    "genre": world.items.genre,
+                    "creator": world.items.creator,
+                    "topic": world.item_truth.topic,
+                },
+                sample=cfg.simulation.log_impressions,
+                spill_dir=log_dir,
+                n_items=world.n_items,
+            )
+            for log_dir in dirs
+        ]
+        engine = Engine(
+            world, cfg, streams.behaviour, logs[0] if n == 1 else logs, self.components, n
         )
-        engine = Engine(world, cfg, streams.behaviour, log, self.components)
-        _measure_against(world, engine, log, streams.measure)
-        run = _Run(engine, agent, None, name, seed)
-        run.supply = supply
-        run.call(
-            "setup",
-            AgentContext(
-                world=world.observable,
-                rng=streams.agent,
-                slate_size=cfg.simulation.slate_size,
-                n_candidates=cfg.simulation.candidates,
-                retrain_every_days=cfg.simulation.retrain_every_days,
-                config=cfg,
-                _ground_truth=engine.ground_truth if agent.reads_hidden_state else None,
-            ),
-        )
-        bar = None
+        _measure_against(world, engine, logs, streams.measure)
+        runs = [
+            _Run(agent, name, seed, log, copy)
+            for copy, ((agent, name), log) in enumerate(zip(made, logs, strict=True))
+        ]
+        hooks = _Pass(engine, runs, supply)
+        for run in runs:
+            truth = None
+            if run.agent.reads_hidden_state:
+                truth = functools.partial(engine.ground_truth, run.copy)
+            run.call(
+                "setup",
+                AgentContext(
+                    world=world.observable,
+                    rng=make_streams(seed).agent,  # each agent its own, as in a run alone
+                    slate_size=cfg.simulation.slate_size,
+                    n_candidates=cfg.simulation.candidates,
+                    retrain_every_days=cfg.simulation.retrain_every_days,
+                    config=cfg,
+                    _ground_truth=truth,
+                ),
+            )
         if progress:
             from tqdm.auto import tqdm
 
-            bar = tqdm(
-                total=cfg.simulation.days,
-                desc=f"{name} seed {seed}",
-                unit="day",
-                leave=False,
+            desc = runs[0].label if n == 1 else f"{n} agents"
+            hooks.progress = tqdm(
+                total=cfg.simulation.days, desc=f"{desc} seed {seed}", unit="day", leave=False
             )
-        run.progress = bar
         try:
-            self.calendar.run(run)
+            self.calendar.run(hooks)
         finally:
-            if bar is not None:
-                bar.close()
+            if hooks.progress is not None:
+                hooks.progress.close()
         engine.close_open_sessions(float(cfg.simulation.days))
-        tables = log.tables()
+        wall = time.perf_counter() - t_start
+        return [self._result(run, cfg, supply, wall, n) for run in runs]
+
+    def _result(
+        self,
+        run: _Run,
+        cfg: Config,
+        supply: CreatorEconomy | None,
+        wall: float,
+        shared: int,
+    ) -> SimulationResult:
+        """The metrics, per-user table and cost of one finished run."""
+        tables = run.log.tables()
         days = cfg.simulation.days
         daily = daily_metrics(tables, days)
         totals = run_totals(tables, days, daily=daily)
@@ -306,32 +419,59 @@ class Simulation:
             extra=dict(base.extra),
         )
         return SimulationResult(
-            agent=name,
-            seed=seed,
+            agent=run.label,
+            seed=run.seed,
             config=cfg,
-            log=log,
+            log=run.log,
             daily=daily,
             totals=totals | user_totals(users),
             cost=cost,
-            wall_seconds=time.perf_counter() - t_start,
-            hidden_state_read=agent.reads_hidden_state,
+            wall_seconds=wall,
+            hidden_state_read=run.agent.reads_hidden_state,
             users=users,
             creators=None if supply is None else pd.DataFrame(supply.table()),
+            shared_pass=shared,
         )
 
 
-def _measure_against(world: World, engine: Engine, log: EventLog, rng: np.random.Generator) -> None:
+def not_shareable(config: Config) -> str:
+    """Why runs of ``config`` cannot share one pass (``""``: they can).
+
+    Copies of the population in one engine must not reach each other: the social world's
+    feeds, the trending signal and the creator economy are platform-wide channels, each run
+    of its own.
+    """
+    if config.world.kind == "social":
+        return "the social world's feeds connect its users"
+    if config.world.supply.enabled:
+        return "the creator economy (world.supply) answers to each run's exposure"
+    trend = [config.dynamics.trend_weight] + [
+        iv.set["dynamics.trend_weight"]
+        for iv in config.simulation.interventions
+        if "dynamics.trend_weight" in iv.set
+    ]
+    if any(trend):
+        return "dynamics.trend_weight > 0 makes the trending signal platform-wide"
+    return ""
+
+
+def _measure_against(
+    world: World, engine: Engine, logs: list[EventLog], rng: np.random.Generator
+) -> None:
     """Store what the metrics of every agent of this world and seed are measured against.
 
     The user pairs homogenization follows and the reference popularity of every item
-    (:mod:`simrec.metrics.reference`), from the day-0 state before any request.
+    (:mod:`simrec.metrics.reference`), from the day-0 state before any request (the same
+    for every copy of the population).
     """
     cohort = np.flatnonzero(world.users.arrival_day == 0.0)
     a, b = chaney_pairs(world.user_truth.interest, cohort, PAIRS, rng)
-    log.pairs = {"a": a, "b": b}
     truth = engine.ground_truth()
     if hasattr(engine.model.choice, "item_utility"):
         utility = truth.utility
     else:  # a researcher's choice component without utilities: the true match
         utility = truth.match
-    log.items["reference"] = reference_popularity(utility, cohort, world.n_items, rng)
+    reference = reference_popularity(utility, cohort, world.n_items, rng)
+    for log in logs:
+        log.pairs = {"a": a, "b": b}
+        log.items["reference"] = reference

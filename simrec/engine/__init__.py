@@ -21,9 +21,11 @@ user's own request (or visit) number, so two agents meet the same luck for the s
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
 
 import numpy as np
 
@@ -31,7 +33,7 @@ from simrec._malloc import keep_freed_heap
 from simrec.config import Config
 from simrec.engine import slates
 from simrec.engine.candidates import CandidateSampler
-from simrec.engine.logger import ImpressionLogger, Served
+from simrec.engine.logger import ImpressionLogger, Served, SplitLogger
 from simrec.engine.scheduler import SessionScheduler
 from simrec.engine.slates import as_array, check_propensities, validate_slates
 from simrec.engine.social import SocialChannel
@@ -43,7 +45,7 @@ from simrec.rng import CounterStream, KeyedDraws
 from simrec.types import Feedback, Propensities, RequestBatch, StochasticSlates
 from simrec.usermodel import Component, Items, Request, UserModel
 from simrec.usermodel.arrays import row_membership, row_scores
-from simrec.worlds.base import World
+from simrec.worlds.base import UserTruth, World
 
 __all__ = [
     "Engine",
@@ -67,6 +69,20 @@ THREADS = max(1, int(os.environ.get("SIMREC_ENGINE_THREADS", "1") or 1))
 _POOL: ThreadPoolExecutor | None = None
 
 
+def _tiled(truth: UserTruth, copies: int) -> UserTruth:
+    """``truth`` with every user's row repeated ``copies`` times, copy after copy."""
+    if copies == 1:
+        return truth
+    return UserTruth(
+        **{
+            f.name: np.tile(
+                getattr(truth, f.name), (copies,) + (1,) * (getattr(truth, f.name).ndim - 1)
+            )
+            for f in dataclasses.fields(truth)
+        }
+    )
+
+
 def _over_chunks(n: int, fn: Callable[[slice], None]) -> None:
     """Call ``fn`` on row slices of ``range(n)``, on ``THREADS`` threads when worth it."""
     global _POOL
@@ -87,12 +103,25 @@ class Engine:
     The population's state variables read as attributes (``engine.satisfaction``,
     ``engine.next_visit``, ...).
 
+    With ``copies > 1`` the engine holds that many copies of the world's population, one
+    per run of a pass that serves several agents at once (:meth:`split`,
+    :meth:`serve_checked`): copy ``c`` is population rows ``[c N, (c + 1) N)``, every copy
+    starts from the same state and each user draws with the same key in every copy, so a copy
+    steps exactly as a run of its own would; each copy logs to its own event log with its
+    own user ids. The platform-wide channels (the social world's feeds, trending) would mix
+    the copies, so they are refused.
+
     Args:
         world: The built world.
         config: The run configuration (``config.user_model`` names the components).
         behaviour: The run's counter-based behaviour stream (each user gets its key).
-        log: Event log to append to, or ``None`` to keep no log (the gymnasium envs).
+        log: Event log to append to, or ``None`` to keep no log (the gymnasium envs); with
+            ``copies > 1``, a sequence of one log per copy.
         components: Component instances replacing the configured ones, by role.
+        copies: Copies of the population.
+
+    Raises:
+        ConfigError: ``copies > 1`` with a social world or ``dynamics.trend_weight > 0``.
     """
 
     def __init__(
@@ -100,11 +129,17 @@ class Engine:
         world: World,
         config: Config,
         behaviour: CounterStream,
-        log: EventLog | None,
+        log: EventLog | Sequence[EventLog] | None,
         components: Mapping[str, Component] | None = None,
+        copies: int = 1,
     ) -> None:
         keep_freed_heap()  # see simrec._malloc: no page faults for each step's temporaries
-        self.world, self.log = world, log
+        if copies > 1 and (world.social is not None or config.dynamics.trend_weight):
+            raise ConfigError(
+                f"copies: {copies} runs in one pass need users who do not reach each other, "
+                "but the social world's feeds and dynamics.trend_weight > 0 connect them"
+            )
+        self.world, self.log, self.copies = world, log, copies
         N, M = world.n_users, world.n_items
         self.n_users, self.n_items = N, M
         it = world.item_truth
@@ -127,13 +162,20 @@ class Engine:
                 )
             self.social = SocialChannel(world.social, config.world.social, M)
             self.model.choice.social = self.social
-        self.pop = pop = self.model.population(N)
-        pop.keys[:] = behaviour.user_keys(np.arange(N))
-        pop.interest[:] = world.user_truth.interest
-        pop.interest0[:] = world.user_truth.interest
-        self.model.init_users(pop, np.arange(N), world.user_truth)
-        self.logger = ImpressionLogger(log)
-        self.scheduler = SessionScheduler(pop, self.model, self.logger, world.users.arrival_day)
+        self.pop = pop = self.model.population(copies * N)
+        rows = np.arange(copies * N)
+        pop.keys[:] = behaviour.user_keys(rows % N)  # the same key in every copy
+        truth = _tiled(world.user_truth, copies)
+        pop.interest[:] = truth.interest
+        pop.interest0[:] = truth.interest
+        self.model.init_users(pop, rows, truth)
+        if copies == 1:
+            self.logger: ImpressionLogger | SplitLogger = ImpressionLogger(log)  # type: ignore[arg-type]
+        else:
+            logs = list(log) if log is not None else [None] * copies  # type: ignore[arg-type]
+            self.logger = SplitLogger([ImpressionLogger(x) for x in logs], N)
+        arrival = np.tile(world.users.arrival_day, copies)
+        self.scheduler = SessionScheduler(pop, self.model, self.logger, arrival)
         self.candidates = CandidateSampler(pop)
         self.available_mask = np.zeros(M, dtype=bool)
         self.available = np.zeros(0, dtype=np.int64)
@@ -183,9 +225,9 @@ class Engine:
         pop.next_visit[slots] = now
         pop.last_seen[slots] = now
 
-    def ground_truth(self) -> GroundTruth:
-        """The hidden-state accessor (for ``oracle*`` agents only)."""
-        return GroundTruth(self)
+    def ground_truth(self, copy: int = 0) -> GroundTruth:
+        """The hidden-state accessor (for ``oracle*`` agents only) of copy ``copy``."""
+        return GroundTruth(self, offset=copy * self.n_users)
 
     # ------------------------------------------------------------------ the step
 
@@ -235,6 +277,16 @@ class Engine:
         Raises:
             InvalidActionError: The slates are malformed (see :func:`validate_slates`).
         """
+        S, propensities = self.check(batch, slates)
+        now = np.full(len(batch), batch.time)
+        return self._serve(batch.users, S, now, propensities, batch.time)
+
+    def check(self, batch: RequestBatch, slates: object) -> tuple[np.ndarray, Propensities | None]:
+        """The validated ``(B, K)`` slates and the propensities of an agent's answer.
+
+        Raises:
+            InvalidActionError: The slates are malformed (see :func:`validate_slates`).
+        """
         propensities = None
         if isinstance(slates, StochasticSlates):
             slates, propensities = slates.items, slates.propensities
@@ -244,8 +296,69 @@ class Engine:
         )  # fmt: skip
         if propensities is not None:
             check_propensities(propensities, S.shape)
-        now = np.full(len(batch), batch.time)
-        return self._serve(batch.users, S, now, propensities, batch.time)
+        return S, propensities
+
+    def split(self, batch: RequestBatch) -> list[tuple[int, slice, RequestBatch]]:
+        """``(copy, rows, the copy's batch)`` of each copy with requests in ``batch``.
+
+        The copy's batch holds its rows with its own user ids (see the class docstring).
+        """
+        if self.copies == 1:
+            return [(0, slice(0, len(batch)), batch)]
+        N = self.n_users
+        edges = [0, *np.searchsorted(batch.users, np.arange(1, self.copies) * N).tolist()]
+        edges.append(len(batch))
+        parts = []
+        for c, (lo, hi) in enumerate(pairwise(edges)):
+            if hi > lo:
+                rows = slice(lo, hi)
+                cands = None if batch.candidates is None else batch.candidates[rows]
+                local = RequestBatch(
+                    users=batch.users[rows] - c * N, time=batch.time, step=batch.step[rows],
+                    available=batch.available, candidates=cands, slate_size=batch.slate_size,
+                )  # fmt: skip
+                parts.append((c, rows, local))
+        return parts
+
+    def serve_checked(
+        self,
+        batch: RequestBatch,
+        parts: Sequence[tuple[slice, RequestBatch, np.ndarray, Propensities | None]],
+    ) -> list[Feedback]:
+        """Serve the copies' checked slates (:meth:`split`, :meth:`check`) in one pass.
+
+        ``parts`` are ``(rows, the copy's batch, slates, propensities)`` covering the batch's
+        rows in order; each copy gets the feedback of its rows, with its own user ids.
+        """
+        S = np.concatenate([p[2] for p in parts]) if len(parts) > 1 else parts[0][2]
+        props = [p[3] for p in parts]
+        propensities = None
+        if any(p is not None for p in props):
+            K = S.shape[1]
+            filled = [
+                p if p is not None else Propensities.unknown(len(local.users), K)
+                for (_, local, _, _), p in zip(parts, props, strict=True)
+            ]
+            propensities = Propensities(
+                *(np.concatenate([np.asarray(getattr(p, k), dtype=np.float64) for p in filled])
+                  for k in ("slate", "item", "cascade"))
+            )  # fmt: skip
+        fb = self._serve(batch.users, S, np.full(len(batch), batch.time), propensities, batch.time)
+        if len(parts) == 1 and parts[0][1] is batch:
+            return [fb]
+        return [
+            Feedback(
+                users=local.users,
+                time=fb.time,
+                slates=fb.slates[rows],
+                clicked=fb.clicked[rows],
+                purchased=fb.purchased[rows],
+                engagement=fb.engagement[rows],
+                revenue=fb.revenue[rows],
+                session_ended=fb.session_ended[rows],
+            )
+            for rows, local, _, _ in parts
+        ]
 
     def serve_rows(
         self,
@@ -340,29 +453,34 @@ class Engine:
         """Log the sessions still open at the horizon (censored)."""
         self.scheduler.close_open(now)
 
-    def snapshot(self, day: int) -> dict[str, float]:
-        """Population aggregates at the end of ``day`` (for the ``days`` table)."""
+    def snapshot(self, day: int, copy: int = 0) -> dict[str, float]:
+        """Aggregates of copy ``copy`` of the population at the end of ``day``.
+
+        One row of the ``days`` table.
+        """
         pop, t = self.pop, float(day + 1)
+        part = slice(copy * self.n_users, (copy + 1) * self.n_users)
+        churn_time, last_seen = pop.churn_time[part], pop.last_seen[part]
         arrived = self.world.users.arrival_day < t
-        alive = arrived & ~(pop.churn_time < t)
+        alive = arrived & ~(churn_time < t)
         sat = self.model.satisfaction
         cohort = self.world.users.arrival_day == 0.0
         if "satisfaction" in pop.variables and hasattr(sat, "level"):
-            s = sat.level(pop.satisfaction[alive], t - pop.last_seen[alive])
+            level = pop.satisfaction[part]
+            s = sat.level(level[alive], t - last_seen[alive])
             # The day-0 cohort, churned users included with their level when they left.
-            until = np.minimum(t, pop.churn_time[cohort])
-            s0 = sat.level(pop.satisfaction[cohort], until - pop.last_seen[cohort])
+            until = np.minimum(t, churn_time[cohort])
+            s0 = sat.level(level[cohort], until - last_seen[cohort])
         else:
             s = s0 = np.zeros(0)
+        interest, interest0 = pop.interest[part], pop.interest0[part]
         return {
             "day": day,
             "arrived": int(arrived.sum()),
             "alive": int(alive.sum()),
             "satisfaction": float(s.mean()) if s.size else float("nan"),
             "satisfaction_cohort": float(s0.mean()) if s0.size else float("nan"),
-            "interest_drift": float(
-                1.0 - (pop.interest[alive] * pop.interest0[alive]).sum(axis=1).mean()
-            )
+            "interest_drift": float(1.0 - (interest[alive] * interest0[alive]).sum(axis=1).mean())
             if alive.any()
             else float("nan"),
             "available_items": int(self.available_mask.sum()),

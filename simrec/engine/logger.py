@@ -9,6 +9,7 @@ no log (``log=None``).
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from itertools import pairwise
 
 import numpy as np
 
@@ -18,7 +19,7 @@ from simrec.rng import Purpose, keyed_uniform
 from simrec.types import Propensities
 from simrec.usermodel import Population
 
-__all__ = ["ImpressionLogger", "Served"]
+__all__ = ["ImpressionLogger", "Served", "SplitLogger"]
 
 
 @dataclass(frozen=True)
@@ -175,14 +176,18 @@ class ImpressionLogger:
         end: np.ndarray | float,
         gap: np.ndarray | float,
         churned: np.ndarray | bool,
+        offset: int = 0,
     ) -> None:
-        """Append one row per ended session."""
+        """Append one row per ended session.
+
+        ``users`` index the population; the log holds ``users - offset``.
+        """
         if self.log is None or len(users) == 0:
             return
         self.log.sessions.append_rows(
             len(users),
             {
-                "user": users,
+                "user": users - offset if offset else users,
                 "visit": visit,
                 "start": pop.session_start[users],
                 "end": end,
@@ -192,3 +197,54 @@ class ImpressionLogger:
                 "churned": churned,
             },
         )
+
+
+def _rows_of(x: np.ndarray | float | bool, rows: slice) -> np.ndarray | float | bool:
+    """``x[rows]`` for an array, ``x`` for a scalar."""
+    return x[rows] if np.ndim(x) else x
+
+
+class SplitLogger:
+    """The loggers of the copies of a population (several runs in one pass, one log each).
+
+    Copy ``c`` holds population rows ``[c N, (c + 1) N)``; each copy's logger gets the rows
+    of its users, with its own user ids ``0 .. N - 1``, in the order they came.
+
+    Args:
+        loggers: One logger per copy.
+        n_users: N, the users of one copy.
+    """
+
+    def __init__(self, loggers: list[ImpressionLogger], n_users: int) -> None:
+        """Bind the loggers."""
+        self.loggers, self.n = loggers, n_users
+        self._starts = np.arange(1, len(loggers)) * n_users
+
+    def _parts(self, users: np.ndarray) -> list[tuple[int, slice]]:
+        """``(copy, rows)`` of the sorted population rows ``users``, copies with rows only."""
+        edges = [0, *np.searchsorted(users, self._starts).tolist(), len(users)]
+        return [(c, slice(lo, hi)) for c, (lo, hi) in enumerate(pairwise(edges)) if hi > lo]
+
+    def impressions(
+        self, u: np.ndarray, S: np.ndarray, now: np.ndarray, out: Served, time: float | None = None
+    ) -> None:
+        """Each copy's impressions to its log."""
+        for c, rows in self._parts(u):
+            local = u[rows] - c * self.n
+            self.loggers[c].impressions(local, S[rows], now[rows], out.take(rows), time)
+
+    def sessions(
+        self,
+        pop: Population,
+        users: np.ndarray,
+        visit: np.ndarray,
+        end: np.ndarray | float,
+        gap: np.ndarray | float,
+        churned: np.ndarray | bool,
+    ) -> None:
+        """Each copy's ended sessions to its log."""
+        for c, rows in self._parts(users):
+            self.loggers[c].sessions(
+                pop, users[rows], visit[rows], _rows_of(end, rows), _rows_of(gap, rows),
+                _rows_of(churned, rows), offset=c * self.n,
+            )  # fmt: skip

@@ -77,18 +77,22 @@ class GroundTruth:
 
     Args:
         engine: The engine whose state it answers about (kept in closures only).
+        offset: Population row of user 0 (the copy's first row; see :class:`Engine`).
     """
 
     __slots__ = ("_match", "_recent", "_utility", "_value", "dim")
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, offset: int = 0) -> None:
         pop, items, model = engine.pop, engine.items, engine.model
         pools = PoolItems(items)
 
+        def rows(users: np.ndarray) -> np.ndarray:
+            return np.asarray(users) + offset if offset else users
+
         def match(users: np.ndarray, ids: np.ndarray) -> np.ndarray:
             if _broadcast_pool(ids):
-                return pop.interest[users] @ pools.of(ids[0]).topic.T
-            return row_scores(pop.interest[users], items.topic, ids)
+                return pop.interest[rows(users)] @ pools.of(ids[0]).topic.T
+            return row_scores(pop.interest[rows(users)], items.topic, ids)
 
         def value(users: np.ndarray, ids: np.ndarray) -> np.ndarray:
             m = match(users, ids)
@@ -98,10 +102,10 @@ class GroundTruth:
             return model.satisfaction.value(side.quality, m, side.appeal)
 
         def utility(users: np.ndarray, ids: np.ndarray) -> np.ndarray:
-            return model.choice.item_utility(pop, items, users, ids, match(users, ids))
+            return model.choice.item_utility(pop, items, rows(users), ids, match(users, ids))
 
         def recent(users: np.ndarray) -> np.ndarray:
-            return pop.recent.T[users]
+            return pop.recent.T[rows(users)]
 
         self._match, self._value, self._utility, self._recent = match, value, utility, recent
         #: Latent dimension d of interests and topics.

@@ -61,7 +61,7 @@ from simrec.runner.results import (
     write_run,
     writing,
 )
-from simrec.simulation import Simulation
+from simrec.simulation import Simulation, not_shareable
 from simrec.worlds import build_items, check_catalog, make_world
 
 log = logging.getLogger("simrec.runner")
@@ -72,6 +72,8 @@ __all__ = [
     "ScenarioResult",
     "collect",
     "execute",
+    "execute_pass",
+    "group_runs",
     "plan",
     "preflight",
     "python_agents",
@@ -274,18 +276,35 @@ class RunOutput:
 
 def execute(spec: RunSpec) -> RunOutput:
     """Simulate one run (in any process or on any Ray node; nothing is written here)."""
-    ensure_registered(spec.metrics)
-    agent = spec.factory() if spec.factory is not None else spec.agent.name
-    result = Simulation(spec.scenario.config).run(
-        agent,
-        seed=spec.seed,
-        agent_params=None if spec.factory is not None else dict(spec.agent.params),
-        label=spec.agent.key,
-        progress=spec.show_days,
+    return execute_pass((spec,))[0]
+
+
+def execute_pass(specs: Sequence[RunSpec]) -> list[RunOutput]:
+    """Simulate runs of one scenario and seed in one pass (:meth:`Simulation.run_many`).
+
+    One spec is one run alone. Several must share the scenario, the seed and the folder,
+    and their agents must keep their state to themselves (:func:`group_runs` makes such
+    groups); each output is the one :func:`execute` gives for its spec alone.
+    """
+    first = specs[0]
+    for spec in specs:
+        ensure_registered(spec.metrics)
+    results = Simulation(first.scenario.config).run_many(
+        [s.factory() if s.factory is not None else s.agent.name for s in specs],
+        seed=first.seed,
+        agent_params=[None if s.factory is not None else dict(s.agent.params) for s in specs],
+        labels=[s.agent.key for s in specs],
+        progress=first.show_days,
     )
+    return [_output(spec, result) for spec, result in zip(specs, results, strict=True)]
+
+
+def _output(spec: RunSpec, result: Any) -> RunOutput:
+    """What one run sends back to the driver."""
     cost = dataclasses.asdict(result.cost) | {
         "wall_seconds": result.wall_seconds,
         "hidden_state_read": result.hidden_state_read,
+        "runs_in_pass": result.shared_pass,
     }
     totals = result.totals | {
         "ms_per_request": result.cost.ms_per_request,
@@ -599,6 +618,48 @@ def open_folder(
     return [s for s in runs if (s.agent.key, s.seed) not in done]
 
 
+#: Most runs one pass serves (each adds a copy of the population to the engine).
+MAX_PASS = 8
+
+
+def group_runs(todo: Sequence[RunSpec], workers: int = 1) -> list[tuple[RunSpec, ...]]:
+    """The runs of ``todo`` as tasks: groups that may share one pass, others alone.
+
+    Runs share a pass when they belong to the same folder and seed, their world keeps users
+    apart (:func:`~simrec.simulation.not_shareable`) and their agents keep their state to
+    themselves (:attr:`~simrec.agent.Agent.isolated_state`; agents given as Python objects
+    run alone). A folder-and-seed's group is split so that there are at least ``workers``
+    tasks when it can be, and into passes of at most :data:`MAX_PASS` runs.
+    """
+    isolated: dict[tuple[str, str], bool] = {}
+
+    def may_share(spec: RunSpec) -> bool:
+        if spec.factory is not None or not_shareable(spec.scenario.config):
+            return False
+        key = (spec.agent.name, repr(sorted(spec.agent.params.items())))
+        if key not in isolated:
+            try:
+                agent = make_agent(spec.agent.name, **dict(spec.agent.params))
+                isolated[key] = bool(agent.isolated_state)
+            except SimrecError:  # the run alone raises it, naming the agent
+                isolated[key] = False
+        return isolated[key]
+
+    alone: list[tuple[RunSpec, ...]] = []
+    groups: dict[tuple[str, int], list[RunSpec]] = {}
+    for spec in todo:
+        if may_share(spec):
+            groups.setdefault((spec.out, spec.seed), []).append(spec)
+        else:
+            alone.append((spec,))
+    splits = max(1, -(-workers // max(len(groups), 1)))  # ceil(workers / groups)
+    tasks = []
+    for specs in groups.values():
+        k = max(min(splits, len(specs)), -(-len(specs) // MAX_PASS))
+        tasks += [tuple(specs[i::k]) for i in range(k)]  # balanced, each in plan order
+    return [*tasks, *alone]
+
+
 def run_all(
     todo: Sequence[RunSpec],
     workers: int,
@@ -642,26 +703,33 @@ def run_all(
         if on_run is not None:
             on_run(run.agent, run.seed, run.totals)
 
+    parallel = backend == "ray" or (workers > 1 and len(todo) > 1)
+    tasks = group_runs(todo, workers if parallel else 1)
+
+    def finished_all(outputs: list[RunOutput]) -> None:
+        for output in outputs:
+            finished(output)
+
     try:
         if backend == "ray":
             from simrec.runner.ray_backend import run_on_ray
 
-            run_on_ray(execute, todo, finished, address=ray_address, num_cpus=workers)
-        elif workers > 1 and len(todo) > 1:
+            run_on_ray(execute_pass, tasks, finished_all, address=ray_address, num_cpus=workers)
+        elif parallel:
             # Fresh ("spawn") workers read the one-thread settings before importing numpy, so
             # parallel runs do not oversubscribe the cores with BLAS threads. Agents given as
             # Python objects (perhaps defined in a notebook) run here, between the results.
-            pooled = [s for s in todo if s.factory is None]
+            pooled = [t for t in tasks if t[0].factory is None]
             with spawn_pool(min(workers, max(len(pooled), 1))) as pool:
-                futures: list[Future] = [pool.submit(execute, s) for s in pooled]
-                for spec in todo:
-                    if spec.factory is not None:
-                        finished(execute(spec))
+                futures: list[Future] = [pool.submit(execute_pass, t) for t in pooled]
+                for task in tasks:
+                    if task[0].factory is not None:
+                        finished_all(execute_pass(task))
                 for fut in as_completed(futures):
-                    finished(fut.result())
+                    finished_all(fut.result())
         else:
-            for spec in todo:
-                finished(execute(spec))
+            for task in tasks:
+                finished_all(execute_pass(task))
     finally:
         if bar is not None:
             bar.close()
