@@ -197,6 +197,15 @@ def test_console_script_list():
     assert "myopic-oracle" in out.stdout and "quickstart" in out.stdout
 
 
+def test_list_names_worlds_components_metrics_agents_and_scenarios(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for section in ("worlds:", "user-model components", "daily metrics", "custom metrics",
+                    "agents:", "scenarios ("):  # fmt: skip
+        assert section in out, section
+    assert "myopic-oracle" in out and "quickstart" in out and "movielens-100k" in out
+
+
 def test_scenario_config_from_dict_rejects_unknown_agent_field():
     with pytest.raises(Exception, match=r"agents\[0\]\.parms: unknown key"):
         from_dict(ScenarioConfig, {"agents": [{"name": "random", "parms": {}}]})

@@ -46,12 +46,36 @@ def test_paired_differences_match_by_hand():
     ).endswith(" points")
 
 
-@pytest.mark.slow
-def test_findings_document_from_the_study_smoke(tmp_path):
-    """The synthetic part's smoke variant (mpnet agents only with lm-large), then the document:
-    every section, every figure file, and its numbers equal to the results folder's."""
-    results = tmp_path / "study"
-    sc, res = smoke("lm_vs_cf_long_term", results)
+def tiny_study(name, out):
+    """The smoke variant cut to two days of 50 users and six agents (the baseline mf, the
+    LM agents the document compares it with, popularity and the oracle), lm-ft on a small
+    batch."""
+    import dataclasses
+
+    from simrec.config import load_yaml, replace_path
+    from simrec.runner import run_scenario
+
+    sc = load_yaml(Path(__file__).resolve().parents[1] / "scenarios" / f"{name}.yaml")
+    sc = sc.smoke_variant()
+    for key, value in {"world.users.n_users": 50, "world.items.n_items": 80,
+                       "world.items.release_over_days": 2.0, "simulation.days": 2,
+                       "simulation.tick_minutes": 60.0}.items():  # fmt: skip
+        sc = replace_path(sc, key, value)
+    keep = {"popularity", "oracle", "mf", "lm-content", "lm-cf", "lm-ft"}
+    agents = tuple(
+        dataclasses.replace(a, params={**a.params, "finetune_steps": 3, "finetune_batch": 32})
+        if a.key == "lm-ft"
+        else a
+        for a in sc.agents
+        if a.key in keep
+    )
+    sc = dataclasses.replace(sc, agents=agents)
+    return sc, run_scenario(sc, out / name, workers=1, progress=False)
+
+
+def study_folder(run, results):
+    """The synthetic part run by ``run`` into the study folder ``results``, with a timing."""
+    sc, res = run("lm_vs_cf_long_term", results)
     (results / "lm_vs_cf_long_term").rename(results / "synthetic")
     timings = {
         "synthetic": [
@@ -65,8 +89,11 @@ def test_findings_document_from_the_study_smoke(tmp_path):
         ]
     }
     (results / "timings.json").write_text(json.dumps(timings))
-    doc = study.write_findings(results, tmp_path / "docs" / "lm_vs_cf.md")
-    text = doc.read_text()
+    return sc, res
+
+
+def check_sections(text):
+    """The document's sections, the recorded wall time, the missing MovieLens part."""
     for section in (
         "## The question",
         "## The answer",
@@ -80,7 +107,11 @@ def test_findings_document_from_the_study_smoke(tmp_path):
         assert section in text, section
     assert "1 min 02 s in one fresh run" in text  # the recorded wall time
     assert "Not run yet (no `movielens/` folder)" in text
-    figures = re.findall(r"\]\(figures/([^)]+)\)", text)
+
+
+def check_figures(doc):
+    """Every figure the document links is there, drawn."""
+    figures = re.findall(r"\]\(figures/([^)]+)\)", doc.read_text())
     assert {
         "lm_vs_cf_cost_frontier.png",
         "lm_vs_cf_survival.png",
@@ -90,6 +121,10 @@ def test_findings_document_from_the_study_smoke(tmp_path):
     } <= set(figures)
     for name in figures:
         assert (doc.parent / "figures" / name).stat().st_size > 10_000, name
+
+
+def check_numbers(text, sc, res):
+    """The document's numbers are the results folder's."""
     # The Yuan et al. rows quote the paired differences computed from the runs' totals.
     mean, ci, _ = study.paired(res.totals, "lm-cf", "mf", "warm_item_ctr")
     sign = "+" if mean >= 0 else "−"
@@ -97,6 +132,55 @@ def test_findings_document_from_the_study_smoke(tmp_path):
     # Every agent that ran is in the agents table with its parameter count.
     for label in {a.key for a in sc.agents}:
         assert f"| `{label}` |" in text, label
+
+
+@pytest.mark.slow
+def test_findings_document_from_the_study_smoke(tmp_path, report_libraries, sentence_model):
+    """The synthetic part's smoke variant (mpnet agents only with lm-large), then the
+    document: every section, every figure file, and its numbers equal to the results
+    folder's."""
+    sc, res = study_folder(smoke, tmp_path / "study")
+    doc = study.write_findings(tmp_path / "study", tmp_path / "docs" / "lm_vs_cf.md")
+    check_sections(doc.read_text())
+    check_figures(doc)
+    check_numbers(doc.read_text(), sc, res)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory, sentence_model, report_libraries):
+    """A tiny run of the synthetic part (:func:`tiny_study`) and its document, written as
+    `make lm-vs-cf` writes it (the module's `report` command): the study folder, the
+    scenario, its results, the document."""
+    root = tmp_path_factory.mktemp("tiny")
+    sc, res = study_folder(tiny_study, root / "study")
+    doc = root / "docs" / "lm_vs_cf.md"
+    assert study.main(["report", "--results", str(root / "study"), "--doc", str(doc)]) == 0
+    return root / "study", sc, res, doc
+
+
+def test_the_tiny_study_document_has_every_section(tiny):
+    check_sections(tiny[3].read_text())
+
+
+def test_the_tiny_study_document_draws_every_figure(tiny):
+    check_figures(tiny[3])
+
+
+def test_the_tiny_study_document_quotes_the_results(tiny):
+    _, sc, res, doc = tiny
+    check_numbers(doc.read_text(), sc, res)
+
+
+def test_findings_refuse_a_study_with_a_corrupt_run(tiny, tmp_path):
+    import shutil
+
+    copy = tmp_path / "study"
+    shutil.copytree(tiny[0], copy)
+    daily = copy / "synthetic" / "runs" / "lm-cf" / "1" / "daily.parquet"
+    daily.write_bytes(daily.read_bytes()[:-10])
+    with pytest.raises(ResultsError, match=r"runs/lm-cf/1 daily\.parquet has"):
+        study.write_findings(copy, tmp_path / "doc.md")
+    assert study.main(["report", "--results", str(copy), "--doc", str(tmp_path / "d.md")]) == 2
 
 
 def test_findings_refuse_a_missing_study(tmp_path):

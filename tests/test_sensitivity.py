@@ -227,18 +227,12 @@ def test_agent_pairs_put_the_baseline_first() -> None:
 TWO = {k: UNCERTAIN[k] for k in ("retention.churn_max", "dynamics.appeal_weight")}
 
 
-#: The tests of the analysis run on one xdist worker (`make test` runs --dist loadgroup):
-#: the module fixture is computed once, not once per worker.
-ANALYSED = pytest.mark.xdist_group("sensitivity-analysed")
-
-
 @pytest.fixture(scope="module")
 def analysed(tmp_path_factory):
     out = tmp_path_factory.mktemp("sens") / "out"
     return run_sensitivity(tiny(TWO), out, samples=2, progress=False), out
 
 
-@ANALYSED
 def test_the_folder_holds_every_point_and_the_analysis(analysed) -> None:
     res, out = analysed
     design = pd.read_csv(out / "design.csv")
@@ -252,7 +246,6 @@ def test_the_folder_holds_every_point_and_the_analysis(analysed) -> None:
     assert ((table["share_holds"] >= 0) & (table["share_holds"] <= 1)).all()
 
 
-@ANALYSED
 def test_differences_are_the_paired_differences_of_each_folder(analysed, tmp_path) -> None:
     res, out = analysed
     nominal = res.nominal.summary.set_index(["agent", "metric"])
@@ -272,7 +265,6 @@ def test_differences_are_the_paired_differences_of_each_folder(analysed, tmp_pat
     np.testing.assert_allclose(merged["mean"], merged["mean_alone"], rtol=1e-12)
 
 
-@ANALYSED
 def test_resume_runs_nothing_twice_and_a_new_design_is_refused(analysed) -> None:
     res, out = analysed
     again = run_sensitivity(tiny(TWO), out, samples=2, resume=True, progress=False)
@@ -336,7 +328,6 @@ def test_cli_writes_the_robustness_report(tmp_path, capsys, few_figures) -> None
     assert "--resume continues it" in capsys.readouterr().err
 
 
-@ANALYSED
 def test_the_report_command_rewrites_a_sensitivity_report(analysed, tmp_path, few_figures) -> None:
     import shutil
 
