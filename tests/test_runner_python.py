@@ -37,7 +37,7 @@ def scenario(**over) -> ScenarioConfig:
     return from_dict(ScenarioConfig, cfg | data | over)
 
 
-def test_agents_as_classes_and_instances_get_seeds_cis_and_a_report(tmp_path, few_figures):
+def test_agents_as_classes_and_instances_get_seeds_and_cis(tmp_path):
     inst = TopOfCatalog(offset=5)
     res = run_scenario(
         scenario(),
@@ -61,10 +61,19 @@ def test_agents_as_classes_and_instances_get_seeds_cis_and_a_report(tmp_path, fe
         == first.loc[("top", 0), "clicks"]
     )
     assert first.loc[("top", 0), "clicks"] != first.loc[("top-5", 0), "clicks"]
-    report = write_report(tmp_path / "out").read_text()
-    assert "`top-5`" in report and "Δ vs `random`" in report
     yaml_text = (tmp_path / "out" / "config.yaml").read_text()
     assert "python:" in yaml_text and "TopOfCatalog" in yaml_text
+
+
+def test_the_report_of_python_agents_names_them_and_their_differences(tmp_path, few_figures):
+    run_scenario(
+        scenario(seeds=[0]),
+        tmp_path / "out",
+        progress=False,
+        agents={"top-5": TopOfCatalog(offset=5)},
+    )
+    report = write_report(tmp_path / "out").read_text()
+    assert "`top-5`" in report and "Δ vs `random`" in report
 
 
 def test_python_agents_are_checked(tmp_path):
