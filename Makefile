@@ -1,4 +1,5 @@
-# simrec: `make demo` sets everything up and runs the quickstart; `make test` runs the tests.
+# simrec: `make demo` sets everything up and runs the quickstart; `make test` runs the fast tests,
+# `make test-full` the slow ones and the wheel check.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -7,7 +8,7 @@ comma  := ,
 # Reinstall when the project metadata, the pins or the extras change.
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements/constraints.txt | sha1sum | cut -c1-12)-$(subst $(comma),_,$(EXTRAS))
 
-.PHONY: setup demo test lint wheel-check clean lm-vs-cf
+.PHONY: setup demo test test-full lint wheel-check clean lm-vs-cf
 
 setup: $(STAMP)
 
@@ -31,13 +32,21 @@ lm-vs-cf:
 	$(MAKE) setup EXTRAS=$(EXTRAS),lm-large
 	$(PY) -m simrec.findings.lm_vs_cf all --results results/lm_vs_cf --doc docs/findings/lm_vs_cf.md
 
-# The tests, with line coverage of simrec and simrec_agents (each must stay >= 90%).
+# The tests in two tiers. `make test`: every test not marked `slow`, with line coverage of simrec
+# and simrec_agents (each must stay >= 90%); none may take over 10 s (tests/conftest.py fails
+# the run and names it; SIMREC_TEST_LIMIT_S changes the limit, 0 turns it off). `make
+# test-full`: the `slow` tier (the studies, the fuzzers at full size, ...), then the wheel check
+# (run even when a slow test failed; the target fails if either did).
+PYTEST := OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 -q --durations=30
 test: setup
-	OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 -q --cov --cov-report=
+	$(PYTEST) -m "not slow" --cov --cov-report=
 	@echo "line coverage of simrec (>= 90% required):"
 	$(VENV)/bin/coverage report --include='simrec/*' --fail-under=90
 	@echo "line coverage of simrec_agents (>= 90% required):"
 	$(VENV)/bin/coverage report --include='agents/*' --fail-under=90
+
+test-full: setup
+	$(PYTEST) -m slow; status=$$?; $(MAKE) --no-print-directory wheel-check && exit $$status
 
 # Build the wheel, install it (not editable) in a fresh venv outside the source tree and run
 # the quickstart's smoke variant from it: proves `pip install .` gives a working simrec.

@@ -4,22 +4,32 @@ import importlib.util
 import re
 from pathlib import Path
 
+import pytest
+
 from simrec.config import markdown_tables
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_readme_and_docs_python_blocks_run():
-    for path in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
-        blocks = re.findall(r"```python\n(.*?)```", path.read_text(), flags=re.S)
-        for block in blocks:
-            exec(compile(block, str(path), "exec"), {})
+@pytest.mark.parametrize(
+    "path",
+    [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))],
+    ids=lambda p: p.name,
+)
+def test_readme_and_docs_python_blocks_run(path):
+    blocks = re.findall(r"```python\n(.*?)```", path.read_text(), flags=re.S)
+    for block in blocks:
+        exec(compile(block, str(path), "exec"), {})
 
 
-def test_readme_names_the_two_commands_and_ci_runs_the_test_command():
+def test_readme_names_the_commands_and_ci_runs_both_test_tiers():
     text = (REPO / "README.md").read_text()
-    assert "make demo" in text and "make test" in text
-    assert "make test" in (REPO / ".ci" / "run").read_text()
+    assert "make demo" in text and "make test " in text and "make test-full" in text
+    ci = (REPO / ".ci" / "run").read_text()
+    assert re.search(r"^make test$", ci, flags=re.M) and re.search(r"^make test-full$", ci, re.M)
+    makefile = (REPO / "Makefile").read_text()
+    assert re.search(r"^test: setup$", makefile, flags=re.M)
+    assert re.search(r"^test-full: setup$", makefile, flags=re.M)
 
 
 def test_model_doc_parameter_tables_match_the_config():
@@ -39,12 +49,13 @@ def test_generated_docs_are_current():
 
 
 def test_ci_installs_the_wheel_and_runs_a_smoke_scenario_from_it():
-    """`.ci/run` calls `make wheel-check`, and the target exists (make would silently do
-    nothing for a missing .PHONY target)."""
+    """`.ci/run` calls `make test-full`, which runs `make wheel-check`, and the target exists
+    (make would silently do nothing for a missing .PHONY target)."""
     makefile = (REPO / "Makefile").read_text()
     assert re.search(r"^wheel-check: setup$", makefile, flags=re.M)
     assert "--smoke" in makefile.split("wheel-check: setup", 1)[1].split("\n\n", 1)[0]
-    assert "make wheel-check" in (REPO / ".ci" / "run").read_text()
+    assert "wheel-check" in makefile.split("test-full: setup", 1)[1].split("\n\n", 1)[0]
+    assert "make test-full" in (REPO / ".ci" / "run").read_text()
 
 
 def test_agents_doc_names_every_field_an_agent_is_handed():
