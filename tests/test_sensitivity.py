@@ -159,7 +159,7 @@ def test_morris_ranks_the_parameters_that_matter() -> None:
 
 
 def test_sobol_indices_find_the_variance_share() -> None:
-    design, points = synthetic("sobol", lambda p: 4 * p[0] + 1 * p[1], samples=128)
+    design, points = synthetic("sobol", lambda p: 4 * p[0] + 1 * p[1], samples=64)
     idx = indices(design, points).set_index("parameter")
     # Var of 4x is 16/12, of y 1/12: shares 16/17 and 1/17; z none.
     assert idx.loc["a.x", "ST"] == pytest.approx(16 / 17, abs=0.05)
@@ -227,10 +227,15 @@ def test_agent_pairs_put_the_baseline_first() -> None:
 ONE = {"retention.churn_max": UNCERTAIN["retention.churn_max"]}
 
 
+def shared() -> ScenarioConfig:
+    """The scenario of the module's analysis: one uncertain parameter, one seed."""
+    return tiny(ONE, seeds=[0])
+
+
 @pytest.fixture(scope="module")
 def analysed(tmp_path_factory):
     out = tmp_path_factory.mktemp("sens") / "out"
-    return run_sensitivity(tiny(ONE), out, samples=2, progress=False), out
+    return run_sensitivity(shared(), out, samples=2, progress=False), out
 
 
 def test_the_folder_holds_every_point_and_the_analysis(analysed) -> None:
@@ -267,13 +272,13 @@ def test_differences_are_the_paired_differences_of_each_folder(analysed, tmp_pat
 
 def test_resume_runs_nothing_twice_and_a_new_design_is_refused(analysed) -> None:
     res, out = analysed
-    again = run_sensitivity(tiny(ONE), out, samples=2, resume=True, progress=False)
+    again = run_sensitivity(shared(), out, samples=2, resume=True, progress=False)
     assert again.ran == 0
     pd.testing.assert_frame_equal(again.robustness, res.robustness)
     with pytest.raises(ResultsError, match="holds a sensitivity analysis already"):
-        run_sensitivity(tiny(ONE), out, samples=2, progress=False)
+        run_sensitivity(shared(), out, samples=2, progress=False)
     with pytest.raises(ResultsError, match="another scenario or design"):
-        run_sensitivity(tiny(ONE), out, samples=3, resume=True, progress=False)
+        run_sensitivity(shared(), out, samples=3, resume=True, progress=False)
 
 
 def test_the_analysis_reads_back_from_its_folder(analysed) -> None:
@@ -333,6 +338,7 @@ def test_cli_writes_the_robustness_report(tmp_path, capsys, few_figures) -> None
     assert "--resume continues it" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # analyses every folder again and draws the nominal report: 8-10 s
 def test_the_report_command_rewrites_a_sensitivity_report(analysed, tmp_path, few_figures) -> None:
     import shutil
 
