@@ -194,10 +194,15 @@ class KeyedDraws:
     :attr:`BATCH_ROWS` rows (where a purpose drawn for a few rows only would cost more to
     hash for all), are hashed when asked, for the rows asked.
 
+    The hash's first stage mixes the key with the purpose only; a caller that keeps it per
+    row (:meth:`first_stage`: the engine does, per user) passes it as ``first`` and the
+    draws skip it.
+
     Args:
         keys: One stream key per row ``(B,)`` uint64.
         counters: One counter per row ``(B,)``.
         purposes: The purposes to hash together.
+        first: :meth:`first_stage` of ``keys`` and ``purposes``, ``(B, P)``, or ``None``.
 
     >>> keys, counters = np.array([3, 4], dtype=np.uint64), np.array([7, 9])
     >>> d = KeyedDraws(keys, counters, (Purpose.CHOICE, Purpose.SESSION_EXIT))
@@ -206,22 +211,35 @@ class KeyedDraws:
     >>> bool(d.uniform(Purpose.SESSION_EXIT, np.array([1]))[0]
     ...      == keyed_uniform(keys[1:], Purpose.SESSION_EXIT, counters[1:])[0])
     True
+    >>> first = KeyedDraws.first_stage(keys, (Purpose.CHOICE,))
+    >>> bool((KeyedDraws(keys, counters, (Purpose.CHOICE,), first).uniform(Purpose.CHOICE)
+    ...       == keyed_uniform(keys, Purpose.CHOICE, counters)).all())
+    True
     """
 
     #: Rows above which purposes are hashed one at a time, for the rows asked.
     BATCH_ROWS = 1_024
 
-    __slots__ = ("_column", "_hashes", "_words", "counters", "keys")
+    __slots__ = ("_batched", "_column", "_first", "_hashes", "_words", "counters", "keys")
 
     def __init__(
-        self, keys: np.ndarray, counters: np.ndarray, purposes: Sequence[int] = ()
+        self,
+        keys: np.ndarray,
+        counters: np.ndarray,
+        purposes: Sequence[int] = (),
+        first: np.ndarray | None = None,
     ) -> None:
         """Bind the rows; nothing is hashed until a draw is asked for."""
-        self.keys, self.counters = keys, counters
-        self._column, self._words = _batch_plan(
-            tuple(purposes) if len(keys) <= self.BATCH_ROWS else ()
-        )
+        self.keys, self.counters, self._first = keys, counters, first
+        self._column, self._words = _batch_plan(tuple(purposes))
+        self._batched = len(keys) <= self.BATCH_ROWS
         self._hashes: np.ndarray | None = None
+
+    @staticmethod
+    def first_stage(keys: np.ndarray, purposes: Sequence[int]) -> np.ndarray:
+        """The first stage of the hash of each key and purpose, ``(B, P)`` (see the class)."""
+        words = _batch_plan(tuple(purposes))[1]
+        return _mix(np.bitwise_xor(np.asarray(keys, dtype=np.uint64)[:, None], words))
 
     def __len__(self) -> int:
         """Number of rows B."""
@@ -235,13 +253,20 @@ class KeyedDraws:
     ) -> np.ndarray:
         """:func:`keyed_bits` of the rows ``rows`` (all when ``None``)."""
         j = self._column.get(int(purpose))
-        if j is None:
+        counters = self.counters if rows is None else self.counters[rows]
+        if j is None or not (self._batched or self._first is not None):
             keys = self.keys if rows is None else self.keys[rows]
-            counters = self.counters if rows is None else self.counters[rows]
             return keyed_bits(keys, purpose, counters, lanes)
+        if not self._batched:  # one purpose, the rows asked, from the kept first stage
+            x = self._first[:, j] if rows is None else self._first[rows, j]  # type: ignore[index]
+            x = _mix(x ^ np.asarray(counters, dtype=np.uint64))
+            return x if lanes is None else _with_lanes(x, lanes)
         if self._hashes is None:
-            h = np.bitwise_xor(np.asarray(self.keys, dtype=np.uint64)[:, None], self._words)
-            _mix(h)
+            if self._first is None:
+                h = np.bitwise_xor(np.asarray(self.keys, dtype=np.uint64)[:, None], self._words)
+                _mix(h)
+            else:
+                h = self._first.copy()
             h ^= np.asarray(self.counters, dtype=np.uint64)[:, None]
             self._hashes = _mix(h)
         x = self._hashes[:, j] if rows is None else self._hashes[rows, j]

@@ -26,6 +26,8 @@ clicking. Three models turn utilities into clicks:
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 __all__ = [
@@ -129,16 +131,22 @@ def choose(v: np.ndarray, no_click_utility: float, u: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     p = np.empty((K + 1, B), dtype=np.float64)
     p[:K] = v.T
-    p[K] = np.float64(np.asarray(no_click_utility, dtype=v.dtype))
-    if not -_EXP_SAFE <= p.min() <= p.max() <= _EXP_SAFE:
+    p[K] = _as_dtype(no_click_utility, v.dtype)
+    if not -_EXP_SAFE <= np.minimum.reduce(p, axis=None) <= p.max() <= _EXP_SAFE:
         p -= p.max(axis=0)  # only then can exp leave float64's normal range
     np.exp(p, out=p)
     if B < _ROW_LOOP_ABOVE:  # one call (the same sequential sums as the loop below)
-        np.cumsum(p, axis=0, out=p)
+        np.add.accumulate(p, axis=0, out=p)
     else:
         for j in range(1, K + 1):
             np.add(p[j], p[j - 1], out=p[j])
-    return (u * p[K] >= p[:K]).sum(axis=0)
+    return np.add.reduce(u * p[K] >= p[:K], axis=0, dtype=np.intp)
+
+
+@functools.lru_cache(maxsize=64)
+def _as_dtype(value: float, dtype: np.dtype) -> np.float64:
+    """``value`` rounded to ``dtype``, as float64 (the no-click utility in the utilities')."""
+    return np.float64(np.asarray(value, dtype=dtype))
 
 
 def attractiveness(v: np.ndarray, no_click_utility: float) -> np.ndarray:

@@ -169,6 +169,9 @@ class Engine:
         pop.interest[:] = truth.interest
         pop.interest0[:] = truth.interest
         self.model.init_users(pop, rows, truth)
+        #: The first stage of every user's hash of the components' request-keyed purposes
+        #: (rng.KeyedDraws.first_stage; it depends on the key alone, so it is kept).
+        self._first = KeyedDraws.first_stage(pop.keys, self.model.draws)
         if copies == 1:
             self.logger: ImpressionLogger | SplitLogger = ImpressionLogger(log)  # type: ignore[arg-type]
         else:
@@ -219,6 +222,7 @@ class Engine:
         pop = self.pop
         pop.reset(slots)
         pop.keys[slots] = keys
+        self._first[slots] = KeyedDraws.first_stage(pop.keys[slots], self.model.draws)
         pop.interest[slots] = truth.interest  # type: ignore[attr-defined]
         pop.interest0[slots] = truth.interest  # type: ignore[attr-defined]
         self.model.init_users(pop, slots, truth)
@@ -435,7 +439,8 @@ class Engine:
         keys, req = out.keys[rows], out.req[rows]
         r = Request(
             pop, items, u=u, S=S, now=now, keys=keys, req=req, dt=now - pop.last_seen[u],
-            draws=KeyedDraws(keys, req, self.model.draws), match=match, genres=items.genre[S],
+            draws=KeyedDraws(keys, req, self.model.draws, self._first[u]), match=match,
+            genres=items.genre[S],
             s_logged=out.s[rows], clicked=out.clicked[rows], purchased=out.purchased[rows],
             engaged=out.engaged[rows], revenue=out.revenue[rows], ended=out.ended[rows],
         )  # fmt: skip
