@@ -33,7 +33,6 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from typing import Any, ClassVar
 
 import numpy as np
@@ -46,6 +45,7 @@ from simrec.errors import (
     UnknownNameError,
     suggest,
 )
+from simrec.plugins import group_entry_points
 from simrec.types import Cost, Feedback, RequestBatch
 from simrec.worlds.base import ObservableWorld
 
@@ -187,7 +187,7 @@ def available_agents() -> dict[str, AgentInfo]:
     registered twice keeps its first registration.
     """
     found: dict[str, AgentInfo] = {}
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
+    for ep in group_entry_points(ENTRY_POINT_GROUP):
         found.setdefault(ep.name, AgentInfo(ep.name, f"{ep.module}:{ep.attr}", tuple(ep.extras)))
     return found
 

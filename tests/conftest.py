@@ -234,6 +234,7 @@ class TimeLimit:
         if self.offenders and session.exitstatus in (pytest.ExitCode.OK, 0):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
+    @pytest.hookimpl(trylast=True)  # after --durations: the last lines a CI log shows
     def pytest_terminal_summary(self, terminalreporter):
         if not self.offenders:
             return

@@ -29,13 +29,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from typing import Any
 
 import numpy as np
 
 from simrec.config import check_plain_name
 from simrec.errors import ConfigError
+from simrec.plugins import group_entry_points
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -118,7 +118,7 @@ def unregister_metric(name: str) -> None:
 def custom_metrics() -> dict[str, CustomMetric]:
     """Every custom metric: entry points first, then those registered from Python."""
     found: dict[str, CustomMetric] = {}
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
+    for ep in group_entry_points(ENTRY_POINT_GROUP):
         obj = ep.load()
         found[ep.name] = obj if isinstance(obj, CustomMetric) else CustomMetric(ep.name, obj)
     return found | _REGISTERED

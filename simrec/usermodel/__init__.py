@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
-from importlib.metadata import entry_points
 from typing import Any
 
 from simrec.config import Config, UserModelConfig
 from simrec.errors import ConfigError, suggest
+from simrec.plugins import group_entry_points
 from simrec.usermodel.base import (
     BASE_SIGNALS,
     BASE_STATE,
@@ -101,7 +101,7 @@ def available_components() -> dict[str, dict[str, str]]:
         role: {name: f"{cls.__module__}:{cls.__name__}" for name, cls in named.items()}
         for role, named in BUILTIN.items()
     }
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
+    for ep in group_entry_points(ENTRY_POINT_GROUP):
         cls = _load(ep.value, ep.name)
         found.setdefault(cls.role, {}).setdefault(ep.name, ep.value)
     return found
@@ -126,7 +126,7 @@ def _load(target: str, name: str) -> type[Component]:
 def _make(role: str, name: str) -> Component:
     if name in BUILTIN[role]:
         return BUILTIN[role][name]()
-    for ep in entry_points(group=ENTRY_POINT_GROUP, name=name):
+    for ep in (e for e in group_entry_points(ENTRY_POINT_GROUP) if e.name == name):
         cls = _load(ep.value, name)
         if cls.role != role:
             raise ConfigError(

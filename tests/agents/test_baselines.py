@@ -141,7 +141,7 @@ def test_entry_point_agents_are_found(monkeypatch):
 
     ep = EntryPoint("third-party-random", "simrec_agents.baselines:RandomAgent", "simrec.agents")
     monkeypatch.setattr(
-        registry, "entry_points", lambda group: [ep] if group == "simrec.agents" else []
+        registry, "group_entry_points", lambda group: (ep,) if group == "simrec.agents" else ()
     )
     assert "third-party-random" in registry.available_agents()
     assert isinstance(make_agent("third-party-random"), RandomAgent)
