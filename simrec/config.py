@@ -1495,8 +1495,37 @@ MAX_YAML_BYTES = 4 * 2**20
 MAX_YAML_NODES = 100_000
 
 
+#: Deepest nesting of collections a YAML document may have (a scenario nests about 6 deep).
+MAX_YAML_DEPTH = 100
+
+
+class _TooDeep(Exception):
+    """A collection nested more than :data:`MAX_YAML_DEPTH` deep (at ``mark``)."""
+
+    def __init__(self, mark: Any) -> None:
+        super().__init__(mark)
+        self.mark = mark
+
+
 class _StrictLoader(yaml.SafeLoader):
-    """PyYAML's safe loader; :func:`parse_yaml` adds the duplicate-key and size checks."""
+    """PyYAML's safe loader, refusing nesting past :data:`MAX_YAML_DEPTH` as it composes.
+
+    PyYAML's composer recurses once per level: left alone, a deep document runs into Python's
+    recursion limit, slowly. :func:`parse_yaml` adds the duplicate-key and size checks.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent, index) -> yaml.Node:  # noqa: ANN001 - PyYAML's signature
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise _TooDeep(self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def _check_nodes(root: yaml.Node, where: str) -> None:
@@ -1572,6 +1601,11 @@ def parse_yaml(text: str, where: str = "<text>") -> Any:
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
         raise ConfigError(f"{where}: malformed YAML{at}: {problem}") from None
+    except _TooDeep as err:
+        raise ConfigError(
+            f"{where}: malformed YAML at line {err.mark.line + 1}, column {err.mark.column + 1}: "
+            f"nested too deeply (more than {MAX_YAML_DEPTH} levels)"
+        ) from None
     except RecursionError:
         raise ConfigError(f"{where}: malformed YAML: nested too deeply") from None
     finally:

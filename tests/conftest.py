@@ -56,6 +56,39 @@ def small() -> Config:
     return small_config()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_imports():
+    """The libraries nearly every test module reaches (pandas, pyarrow, scipy and simrec's
+    runner, report and commands), imported once per process before its first test: a second
+    or two that would otherwise count against whichever test happened to run first."""
+    import pandas  # noqa: F401
+    import pyarrow.parquet  # noqa: F401
+    import scipy.stats  # noqa: F401
+
+    import simrec.cli
+    import simrec.experiments
+    import simrec.report
+    import simrec.runner
+    import simrec.sensitivity  # noqa: F401
+
+
+@pytest.fixture(scope="session")
+def torch_imported():
+    """``import torch`` (about two seconds), where it is installed."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:  # the tests that need it skip themselves
+        pass
+
+
+@pytest.fixture(autouse=True)
+def _torch_first_in_agents_and_envs(request):
+    """Most tests of the agents and the environments use PyTorch: its import is their shared
+    setup rather than the time of whichever of them runs first."""
+    if request.node.path.parent.name in ("agents", "envs"):
+        request.getfixturevalue("torch_imported")
+
+
 @pytest.fixture(scope="session")
 def report_libraries():
     """matplotlib (a figure drawn) and lifelines, imported once in this process: the imports

@@ -610,6 +610,10 @@ def test_yaml_hazards_are_one_line_errors(tmp_path):
         parse_yaml("\n".join(lines))
     with pytest.raises(ConfigError, match="nested too deeply"):
         parse_yaml("[" * 20_000 + "]" * 20_000)
+    deep = "".join(" " * i + f"k{i}:\n" for i in range(150))  # block style, 150 levels
+    with pytest.raises(ConfigError, match=r"at line 100, column 100: nested too deeply \(more"):
+        parse_yaml(deep)
+    assert parse_yaml("[" * 100 + "]" * 100) is not None  # 100 levels are fine
     with pytest.raises(ConfigError, match="refers to itself"):
         parse_yaml("&a [*a]")
     with pytest.raises(ConfigError, match="malformed YAML at line 1"):
