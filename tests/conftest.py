@@ -74,18 +74,23 @@ def shared_imports():
 
 @pytest.fixture(scope="session")
 def torch_imported():
-    """``import torch`` (about two seconds), where it is installed."""
+    """``import torch`` and one optimizer step (about two seconds, then 1.7 s more: the first
+    step imports ``torch._dynamo``), where PyTorch is installed."""
     try:
-        import torch  # noqa: F401
+        import torch
     except ImportError:  # the tests that need it skip themselves
-        pass
+        return
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.Adam([p])
+    p.sum().backward()
+    opt.step()
 
 
 @pytest.fixture(autouse=True)
 def _torch_first_in_agents_and_envs(request):
-    """Most tests of the agents and the environments use PyTorch: its import is their shared
-    setup rather than the time of whichever of them runs first."""
-    if request.node.path.parent.name in ("agents", "envs"):
+    """Most tests of the agents, the environments and the MovieLens world train PyTorch models:
+    its import is their shared setup rather than the time of whichever of them runs first."""
+    if request.node.path.parent.name in ("agents", "envs", "worlds"):
         request.getfixturevalue("torch_imported")
 
 

@@ -304,36 +304,45 @@ def test_unknown_headline_metric_is_named_before_the_design_runs(tmp_path) -> No
     assert not any((tmp_path / "m" / "points").rglob("totals.json"))
 
 
-def test_cli_writes_the_robustness_report(tmp_path, capsys, few_figures) -> None:
-    scenario = tmp_path / "s.yaml"
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory, report_libraries):
+    """``simrec sensitivity`` on a one-parameter scenario: the scenario, its folder and what
+    the command printed (shared by the two tests below)."""
+    import contextlib
+    import io
+
+    import simrec.report
+
+    tmp = tmp_path_factory.mktemp("cli")
+    scenario = tmp / "s.yaml"
     scenario.write_text(
         "name: s\nseeds: [0]\nbaseline: random\nagents: [{name: random}, {name: myopic-oracle}]\n"
         "world: {items: {n_items: 150}, users: {n_users: 80}}\n"
         "simulation: {days: 1, tick_minutes: 60.0}\nuncertain: {retention.churn_max: [0.05, 0.4]}\n"
     )
-    out = tmp_path / "out"
-    code = main(
-        [
-            "sensitivity",
-            str(scenario),
-            "--out",
-            str(out),
-            "--samples",
-            "2",
-            "--workers",
-            "1",
-            "--no-progress",
-            "--metrics",
-            "clicks,retention",
-        ]
-    )
+    out = tmp / "out"
+    args = ["sensitivity", str(scenario), "--out", str(out), "--samples", "2", "--workers", "1"]
+    args += ["--no-progress", "--metrics", "clicks,retention"]
+    printed = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp:  # the nominal report: one daily line figure
+        mp.setattr(simrec.report, "FIGURES", {"retention": simrec.report.FIGURES["retention"]})
+        with contextlib.redirect_stdout(printed):
+            code = main(args)
+    return scenario, out, code, printed.getvalue()
+
+
+def test_cli_writes_the_robustness_report(cli_run) -> None:
+    _, out, code, printed = cli_run
     assert code == 0
-    printed = capsys.readouterr().out
     assert "2 conclusions (agent pair x metric)" in printed
     report = (out / "report.md").read_text()
     assert "## Robustness" in report and "`myopic-oracle` − `random`" in report
     assert (out / "figures" / "robustness.png").is_file()
     assert (out / "nominal" / "report.md").is_file()
+
+
+def test_cli_refuses_a_second_design_over_a_finished_folder(cli_run, capsys) -> None:
+    scenario, out, _, _ = cli_run
     assert main(["sensitivity", str(scenario), "--out", str(out), "--samples", "2"]) == 2
     assert "--resume continues it" in capsys.readouterr().err
 

@@ -320,8 +320,8 @@ def test_env_reinforce_topk_learns_on_the_learnable_env():
     from simrec_agents.rl.reinforce_env import greedy_scores_policy, train_reinforce
 
     curve = []
-    scorer, k, stats = train_reinforce("learnable", "click", steps=6000, seed=0, curve=curve)
-    assert k == 1 and stats.env_steps >= 6000 and len(curve) == 8 * stats.iterations
+    scorer, k, stats = train_reinforce("learnable", "click", steps=3000, seed=0, curve=curve)
+    assert k == 1 and stats.env_steps >= 3000 and len(curve) == 8 * stats.iterations
     learned = evaluate_policy(greedy_scores_policy(scorer, k), "learnable", "click", 300)
     rand = evaluate_policy(random_policy(0), "learnable", "click", 300)
     (m1, c1), (m0, c0) = learned.summary()["reward"], rand.summary()["reward"]
