@@ -60,11 +60,12 @@ QUICKSTART_FIGURES = (
     "paired_differences",
 )
 LINE_FIGURES = {name: spec[0] for name, spec in simrec.report.FIGURES.items()}
+LINE_FIGURE_SPECS = dict(simrec.report.FIGURES)
 
 
-@pytest.mark.parametrize(
-    "size",
-    [
+@pytest.fixture(
+    scope="module",
+    params=[
         # fast tier: one seed of two days in this process, one daily line figure drawn (of the
         # others, their metrics are checked); slow tier: the whole smoke variant in a process
         # pool, every figure drawn, as the README runs it
@@ -72,28 +73,55 @@ LINE_FIGURES = {name: spec[0] for name, spec in simrec.report.FIGURES.items()}
         pytest.param(["--workers", "2"], id="whole", marks=pytest.mark.slow),
     ],
 )
-def test_quickstart_smoke_cli_writes_results(tmp_path, capsys, size, request):
+def quickstart_smoke(request, tmp_path_factory, report_libraries):
+    """``simrec run scenarios/quickstart.yaml --smoke``: (folder, printed, short), shared by the
+    three tests below (what it prints, its runs and report, its tables)."""
+    import contextlib
+    import io
+
+    size = request.param
     short = "--days" in size
-    request.getfixturevalue("few_figures" if short else "report_libraries")
-    out = tmp_path / "qs"
-    assert main(["run", str(QUICKSTART), "--out", str(out), "--smoke", *size, "--no-progress"]) == 0
-    printed = capsys.readouterr().out
+    out = tmp_path_factory.mktemp("qs") / "qs"
+    printed = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp:
+        if short:  # as the few_figures fixture: one daily line figure of thirteen
+            mp.setattr(simrec.report, "FIGURES", {"retention": LINE_FIGURE_SPECS["retention"]})
+        with contextlib.redirect_stdout(printed):
+            code = main(
+                ["run", str(QUICKSTART), "--out", str(out), "--smoke", *size, "--no-progress"]
+            )
+    assert code == 0
+    return out, printed.getvalue(), short
+
+
+def test_quickstart_smoke_cli_prints_its_table_and_keeps_its_config(quickstart_smoke):
+    out, printed, short = quickstart_smoke
     assert "myopic-oracle" in printed and "retention" in printed
     sc = load_yaml(out / "config.yaml")
     assert sc == resolve(
         load_yaml(QUICKSTART), smoke=True, **({"seeds": [0], "days": 2} if short else {})
     )
     assert len(finished_runs(out)) == len(sc.agents) * len(sc.seeds)
+
+
+def test_quickstart_smoke_cli_writes_its_report_and_figures(quickstart_smoke):
+    out, _, short = quickstart_smoke
+    sc = load_yaml(out / "config.yaml")
     report = (out / "report.md").read_text()
     assert "## Summary" in report and sc.question in report
     m = pd.read_parquet(out / "metrics.parquet")
     for name in QUICKSTART_FIGURES:
-        if name in LINE_FIGURES and name not in simrec.report.FIGURES:
+        if short and name in LINE_FIGURES and name != "retention":
             assert LINE_FIGURES[name] in set(m["metric"]), name  # would be drawn
             continue
         png = out / "figures" / f"{name}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
         assert f"figures/{name}.png" in report
+
+
+def test_quickstart_smoke_cli_writes_metrics_and_summary_tables(quickstart_smoke):
+    out, _, _ = quickstart_smoke
+    m = pd.read_parquet(out / "metrics.parquet")
     assert list(m.columns) == ["scenario", "agent", "seed", "day", "metric", "value"]
     assert set(m["agent"]) == {"random", "popularity", "oracle", "myopic-oracle"}
     assert not m.duplicated(["agent", "seed", "day", "metric"]).any()
@@ -144,7 +172,7 @@ def test_overrides_and_bad_input(tmp_path, capsys):
 def test_folder_of_another_scenario_is_refused(tmp_path, capsys, few_figures):
     out = tmp_path / "res"
     run_scenario(load_yaml(tiny(tmp_path)), out, progress=False)
-    other = tiny(tmp_path, name="other")
+    other = tiny(tmp_path, name="other", seeds=[0])
     assert main(["run", str(other), "--out", str(out)]) == 2
     assert "holds results of a different scenario" in capsys.readouterr().err
     args = ["--force", "--no-progress", "--workers", "1"]
