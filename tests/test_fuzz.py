@@ -200,7 +200,7 @@ def outcome(data: object) -> str:
         return type(err).__name__
 
 
-@sizes(30, 120)
+@sizes(15, 120)
 def test_mutated_scenarios_run_or_are_refused(examples):
     @settings(
         max_examples=examples,

@@ -120,6 +120,7 @@ def test_sb3_own_multi_input_policy_still_trains():
     assert 0 <= int(model.predict(obs, deterministic=True)[0]) < 10
 
 
+@pytest.mark.slow  # a fresh interpreter importing torch and stable-baselines3: 7-9 s
 def test_training_script_runs():
     out = subprocess.run(
         [
