@@ -274,10 +274,10 @@ class TimeLimit:
 
     @pytest.hookimpl(trylast=True)  # after --durations: the last lines a CI log shows
     def pytest_terminal_summary(self, terminalreporter):
-        if self.limit > 0 and self.seconds and not hasattr(terminalreporter.config, "workerinput"):
-            fast = sorted(
-                ((s, t) for t, s in self.seconds.items() if t not in self.slow), reverse=True
-            )[:5]
+        fast = sorted(
+            ((s, t) for t, s in self.seconds.items() if t not in self.slow), reverse=True
+        )[:5]  # on a worker, or when only slow tests ran (make test-full): none
+        if self.limit > 0 and fast and not hasattr(terminalreporter.config, "workerinput"):
             terminalreporter.write_line(
                 f"slowest tests by the {self.limit:g} s limit's measure: "
                 + ", ".join(f"{t.split('::')[-1]} {s:.1f} s" for s, t in fast)
