@@ -52,9 +52,15 @@ def the_same_constants_everywhere():
     import types
     from pathlib import Path
 
+    from hypothesis.internal.charmap import charmap
     from hypothesis.internal.conjecture import providers
     from hypothesis.internal.constants_ast import constants_from_module
 
+    # Unicode's tables behind st.text(): built on a machine's first run (seconds), then read
+    # back from .hypothesis/; the strategies validated once here, not in the first test
+    charmap()
+    NASTY.validate()
+    KEY.validate()
     pool = providers.Constants()
     for path in sorted((Path(simrec.__file__).parent).rglob("*.py")):
         module = types.ModuleType(path.stem)
