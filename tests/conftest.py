@@ -87,7 +87,7 @@ def torch_imported():
 
 
 @pytest.fixture(autouse=True)
-def _torch_first_in_agents_and_envs(request):
+def _torch_first_in_agents_envs_and_worlds(request):
     """Most tests of the agents, the environments and the MovieLens world train PyTorch models:
     its import is their shared setup rather than the time of whichever of them runs first."""
     if request.node.path.parent.name in ("agents", "envs", "worlds"):
@@ -117,9 +117,15 @@ def few_figures(monkeypatch, report_libraries):
     """Reports draw one of the daily line figures (retention) instead of all thirteen: for tests
     whose point is not the figures (each line figure is the same code on another metric; the
     quickstart CLI test draws them all). The other figures are drawn as usual."""
+    one_line_figure(monkeypatch)
+
+
+def one_line_figure(mp: pytest.MonkeyPatch) -> None:
+    """Reports drawn under ``mp`` draw one daily line figure (retention) of the thirteen (what
+    few_figures does, for fixtures wider than a test, on their own MonkeyPatch)."""
     import simrec.report
 
-    monkeypatch.setattr(simrec.report, "FIGURES", {"retention": simrec.report.FIGURES["retention"]})
+    mp.setattr(simrec.report, "FIGURES", {"retention": simrec.report.FIGURES["retention"]})
 
 
 @pytest.fixture(scope="session")

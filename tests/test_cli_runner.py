@@ -6,6 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from conftest import one_line_figure
 
 import simrec.report
 from simrec.cli import main
@@ -60,7 +61,6 @@ QUICKSTART_FIGURES = (
     "paired_differences",
 )
 LINE_FIGURES = {name: spec[0] for name, spec in simrec.report.FIGURES.items()}
-LINE_FIGURE_SPECS = dict(simrec.report.FIGURES)
 
 
 @pytest.fixture(
@@ -85,7 +85,7 @@ def quickstart_smoke(request, tmp_path_factory, report_libraries):
     printed = io.StringIO()
     with pytest.MonkeyPatch.context() as mp:
         if short:  # as the few_figures fixture: one daily line figure of thirteen
-            mp.setattr(simrec.report, "FIGURES", {"retention": LINE_FIGURE_SPECS["retention"]})
+            one_line_figure(mp)
         with contextlib.redirect_stdout(printed):
             code = main(
                 ["run", str(QUICKSTART), "--out", str(out), "--smoke", *size, "--no-progress"]

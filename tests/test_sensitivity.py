@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import one_line_figure
 
 from simrec.cli import main
 from simrec.config import ScenarioConfig, from_dict, load_yaml, to_dict
@@ -311,8 +312,6 @@ def cli_run(tmp_path_factory, report_libraries):
     import contextlib
     import io
 
-    import simrec.report
-
     tmp = tmp_path_factory.mktemp("cli")
     scenario = tmp / "s.yaml"
     scenario.write_text(
@@ -325,7 +324,7 @@ def cli_run(tmp_path_factory, report_libraries):
     args += ["--no-progress", "--metrics", "clicks,retention"]
     printed = io.StringIO()
     with pytest.MonkeyPatch.context() as mp:  # the nominal report: one daily line figure
-        mp.setattr(simrec.report, "FIGURES", {"retention": simrec.report.FIGURES["retention"]})
+        one_line_figure(mp)
         with contextlib.redirect_stdout(printed):
             code = main(args)
     return scenario, out, code, printed.getvalue()
