@@ -68,7 +68,7 @@ wheel-check: setup
 	rm -rf $(WHEEL_DIR)
 
 lint: setup
-	$(VENV)/bin/ruff check simrec agents tests
+	$(VENV)/bin/ruff check simrec agents tests examples
 	$(VENV)/bin/lint-imports
 
 clean:

@@ -472,7 +472,7 @@ def _cmd_list() -> int:
         print(f"  {name:16s} {summary}")
     from simrec.usermodel import available_components
 
-    print("user-model components (user_model.<role>: <name>):")
+    print("user-model components (user_model.<role>: <name>; added: user_model.add):")
     for role, named in available_components().items():
         print(f"  {role:16s} {', '.join(named)}")
     from simrec.metrics import DAILY_METRICS

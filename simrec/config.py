@@ -24,6 +24,7 @@ import dataclasses
 import itertools
 import math
 import re
+import sys
 import types
 import typing
 from collections.abc import Mapping
@@ -45,10 +46,12 @@ __all__ = [
     "DynamicsConfig",
     "EconomyConfig",
     "EnvConfig",
+    "FrozenMap",
     "Intervention",
     "ItemsConfig",
     "MovieLensConfig",
     "OPEConfig",
+    "Params",
     "RetentionConfig",
     "RewardConfig",
     "ScenarioConfig",
@@ -61,9 +64,11 @@ __all__ = [
     "from_dict",
     "get_path",
     "load_yaml",
+    "params_markdown",
     "parse_yaml",
     "read_text_file",
     "replace_path",
+    "set_params_resolver",
     "to_dict",
     "to_yaml",
     "with_settings",
@@ -609,10 +614,83 @@ class WorldConfig(_Base):
 
 
 @dataclass(frozen=True)
-class UserModelConfig(_Base):
-    """Which component fills each role of the user model (``docs/model.md``).
+class Params(_Base):
+    """Base class of a component's parameters (``docs/model.md``, "Adding a component").
 
-    Built-in names, or names registered under the ``simrec.components`` entry-point group.
+    A frozen dataclass whose fields are declared with :func:`param` (default, meaning, unit,
+    bounds); each is validated like every other setting. A component names its class in
+    ``Params``; the values live under ``user_model.params.<role or name>`` of the
+    configuration, so YAML, ``--set``, ``grid`` and ``uncertain`` reach them.
+    """
+
+
+class FrozenMap(Mapping):
+    """A read-only, hashable mapping (the component parameters: a config stays hashable)."""
+
+    def __init__(self, data: Mapping[str, Any] = ()) -> None:  # type: ignore[assignment]
+        """Copy ``data``."""
+        self._data = dict(data)
+
+    def __getitem__(self, key: str) -> Any:
+        """The value of ``key``."""
+        return self._data[key]
+
+    def __iter__(self) -> typing.Iterator[str]:
+        """The keys."""
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        """Number of keys."""
+        return len(self._data)
+
+    def __hash__(self) -> int:
+        """Hash of the items (the values must be hashable: frozen dataclasses are)."""
+        return hash(tuple(sorted(self._data.items())))
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to any mapping with the same items."""
+        return isinstance(other, Mapping) and self._data == dict(other)
+
+    def __repr__(self) -> str:
+        """As a dict."""
+        return repr(self._data)
+
+
+#: A component named by import target: ``package.module:Class``.
+COMPONENT_TARGET = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
+
+#: Looks up the parameter classes of the components a ``UserModelConfig`` names:
+#: ``resolver(user_model) -> {role or added name: Params subclass or None}``. Set by
+#: :mod:`simrec.usermodel` (which knows the components; this module cannot import it).
+_PARAMS_RESOLVER: list[Any] = []
+
+
+def set_params_resolver(resolver: Any) -> None:
+    """Install the lookup of component parameter classes (called by :mod:`simrec.usermodel`)."""
+    _PARAMS_RESOLVER[:] = [resolver]
+
+
+def _check_component_name(field_name: str, value: str) -> None:
+    """A component name: a plain name, or an import target ``package.module:Class``."""
+    if COMPONENT_TARGET.fullmatch(value) and ".." not in value:
+        return
+    try:
+        check_plain_name(field_name, value)
+    except _FieldError:
+        raise _FieldError(
+            field_name,
+            "expected a component name (letters, digits, '.', '_', '+', '-') or an import "
+            f"target 'package.module:Class', got {value!r}",
+        ) from None
+
+
+@dataclass(frozen=True)
+class UserModelConfig(_Base):
+    """Which component fills each role of the user model, added components, their parameters.
+
+    Built-in names, names registered under the ``simrec.components`` entry-point group or
+    with :func:`simrec.usermodel.register_component`, or import targets
+    ``package.module:Class`` (``docs/model.md``).
     """
 
     choice: str = param(
@@ -626,12 +704,59 @@ class UserModelConfig(_Base):
     fatigue: str = param("default", "per-genre fatigue")
     session_exit: str = param("default", "leaving the session after a request")
     retention: str = param("default", "return gaps and churn at session ends")
+    add: tuple[str, ...] = param(
+        (),
+        "components added to the roles', in order (they run after fatigue, before the "
+        "session exit; a utility term joins the choice utility)",
+    )
+    params: dict[str, Any] = param(
+        {},
+        "parameters of the components that declare them, by role (for a role's component) "
+        "or by added name: user_model.params.<role or name>.<field>",
+    )
 
     def __post_init__(self) -> None:
-        """Validate fields, then that each name is a plain name."""
+        """Validate fields and names, then each component's parameters (with defaults)."""
         super().__post_init__()
         for f in dataclasses.fields(self):
-            check_plain_name(f.name, getattr(self, f.name))
+            if f.name == "add":
+                for i, name in enumerate(self.add):
+                    _check_component_name(f"add[{i}]", name)
+            elif f.name != "params":
+                _check_component_name(f.name, getattr(self, f.name))
+        if len(set(self.add)) != len(self.add):
+            dup = next(n for n in self.add if self.add.count(n) > 1)
+            raise _FieldError("add", f"expected distinct components, got {dup!r} twice")
+        if not _PARAMS_RESOLVER:
+            object.__setattr__(self, "params", FrozenMap(self.params))
+            return
+        classes = _PARAMS_RESOLVER[0](self)
+        for key in self.params:
+            if key not in classes:
+                raise _FieldError(
+                    f"params.{key}",
+                    f"no role or added component of this model is called {key!r}"
+                    f"{suggest(str(key), list(classes))}; roles and added components: "
+                    f"{', '.join(classes)}",
+                )
+            if classes[key] is None:
+                raise _FieldError(
+                    f"params.{key}", f"the component of {key!r} declares no parameters"
+                )
+        params = {}
+        for key, cls in classes.items():
+            if cls is None:
+                continue
+            value = self.params.get(key)
+            if isinstance(value, cls):
+                params[key] = value
+                continue
+            try:
+                params[key] = from_dict(cls, value, path=f"params.{key}")
+            except ConfigError as err:
+                where, _, message = str(err).partition(": ")
+                raise _FieldError(where, message) from None
+        object.__setattr__(self, "params", FrozenMap(params))
 
 
 # ----------------------------------------------------------------------------- dynamics
@@ -1013,7 +1138,12 @@ class AgentSpec(_Base):
 def get_path(cfg: Any, dotted: str) -> Any:
     """The value of a dotted config path (``AttributeError`` if it does not exist)."""
     for part in dotted.split("."):
-        cfg = getattr(cfg, part)
+        if isinstance(cfg, Mapping):  # component parameters: user_model.params.<name>
+            if part not in cfg:
+                raise AttributeError(part)
+            cfg = cfg[part]
+        else:
+            cfg = getattr(cfg, part)
     return cfg
 
 
@@ -1662,7 +1792,28 @@ def load_yaml(source: str | Path, cls: type[T] = ScenarioConfig) -> T:  # type: 
             f"{where}: the file is empty; expected a mapping of {cls.__name__} keys "
             f"(see the scenarios/ folder for examples)"
         )
+    if where != "<text>":
+        _import_beside(Path(source), data)
     return from_dict(cls, data)
+
+
+def _import_beside(path: Path, data: Any) -> None:
+    """Let a scenario name components by import target from files beside it.
+
+    When its ``user_model`` names a ``module:Class`` target, the scenario's folder joins the
+    end of ``sys.path`` (after everything installed, so it shadows nothing); worker
+    processes started from here inherit it.
+    """
+    section = data.get("user_model") if isinstance(data, Mapping) else None
+    if not isinstance(section, Mapping):
+        return
+    names = [v for k, v in section.items() if k != "params" and isinstance(v, str)]
+    added = section.get("add")
+    names += [v for v in added if isinstance(v, str)] if isinstance(added, list) else []
+    if any(COMPONENT_TARGET.fullmatch(n) for n in names):
+        folder = str(path.resolve().parent)
+        if folder not in sys.path:
+            sys.path.append(folder)
 
 
 def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -1730,19 +1881,31 @@ def markdown_tables() -> str:
         ("ab", ABConfig),
         ("ope", OPEConfig),
     ]
-    out = []
-    for title, cls in sections:
-        out.append(f"### `{title}`\n\n| parameter | default | unit | meaning |\n|---|---|---|---|")
-        for f in dataclasses.fields(cls):
-            if dataclasses.is_dataclass(
-                f.default_factory if f.default_factory is not dataclasses.MISSING else None
-            ):
-                continue
-            default = f.default if f.default is not dataclasses.MISSING else "—"
-            bounds = _bounds_text(f.metadata)
-            doc = f.metadata.get("doc", "") + (f" ({bounds})" if bounds else "")
-            out.append(f"| `{f.name}` | {default} | {f.metadata.get('unit', '')} | {doc} |")
-        out.append("")
+    return "\n".join(params_markdown(cls, title) for title, cls in sections)
+
+
+def params_markdown(cls: type, title: str) -> str:
+    """The markdown parameter table of one config dataclass (a section, a component's Params).
+
+    >>> print(params_markdown(SocialConfig, "world.social").splitlines()[0])
+    ### `world.social`
+    """
+    out = [f"### `{title}`\n\n| parameter | default | unit | meaning |\n|---|---|---|---|"]
+    for f in dataclasses.fields(cls):
+        if dataclasses.is_dataclass(
+            f.default_factory if f.default_factory is not dataclasses.MISSING else None
+        ):
+            continue
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory() or "—"
+        else:
+            default = "—"
+        bounds = _bounds_text(f.metadata)
+        doc = f.metadata.get("doc", "") + (f" ({bounds})" if bounds else "")
+        out.append(f"| `{f.name}` | {default} | {f.metadata.get('unit', '')} | {doc} |")
+    out.append("")
     return "\n".join(out)
 
 

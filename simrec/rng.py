@@ -31,6 +31,7 @@ vectorised in numpy. No global RNG is used anywhere.
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
@@ -46,6 +47,7 @@ __all__ = [
     "Purpose",
     "Streams",
     "check_seed",
+    "derived_purpose",
     "distinct_integers",
     "has_duplicates",
     "keyed_bits",
@@ -82,6 +84,23 @@ class Purpose(IntEnum):
     SHARE = 12
     CREATOR_EXIT = 13
     CREATOR_PRODUCTION = 14
+
+
+#: Derived purposes start here, above any built-in :class:`Purpose`.
+DERIVED_PURPOSE_BASE = 2**16
+
+
+def derived_purpose(name: str) -> int:
+    """The draw purpose of a named part (an added component): a stable id from its name.
+
+    Distinct from every built-in :class:`Purpose`; two names share one with probability
+    about 2**-31 per pair (a model checks its components' for clashes).
+
+    >>> derived_purpose("boredom") == derived_purpose("boredom") != derived_purpose("other")
+    True
+    """
+    digest = hashlib.blake2b(name.encode(), digest_size=8, person=b"simrec-purpose").digest()
+    return DERIVED_PURPOSE_BASE + int.from_bytes(digest, "little") % (2**31 - DERIVED_PURPOSE_BASE)
 
 
 def _mix(x: np.ndarray) -> np.ndarray:

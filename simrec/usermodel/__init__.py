@@ -20,7 +20,14 @@ import importlib
 from collections.abc import Mapping
 from typing import Any
 
-from simrec.config import Config, UserModelConfig
+from simrec.config import (
+    COMPONENT_TARGET,
+    Config,
+    Params,
+    UserModelConfig,
+    check_plain_name,
+    set_params_resolver,
+)
 from simrec.errors import ConfigError, suggest
 from simrec.plugins import group_entry_points
 from simrec.usermodel.base import (
@@ -48,6 +55,7 @@ from simrec.usermodel.components import (
     SessionExit,
 )
 from simrec.usermodel.population import Population, StateVar
+from simrec.usermodel.terms import UtilityInputs, UtilityTerm
 
 __all__ = [
     "BASE_SIGNALS",
@@ -63,7 +71,10 @@ __all__ = [
     "RetentionComponent",
     "StateVar",
     "UserModel",
+    "UtilityInputs",
+    "UtilityTerm",
     "available_components",
+    "register_component",
 ]
 
 #: The roles, in the order a request runs through them (``retention`` runs at session ends).
@@ -95,16 +106,53 @@ BUILTIN: dict[str, dict[str, type[Component]]] = {
 }
 
 
+#: Components registered from Python with :func:`register_component`, by name.
+_REGISTERED: dict[str, type[Component]] = {}
+
+
+def register_component(cls: type[Component], name: str | None = None) -> type[Component]:
+    """Make ``cls`` available by ``name`` (default: its ``name`` attribute) in this process.
+
+    Usable as a decorator. Runs in worker processes (``workers > 1``) start fresh: there,
+    name the component by its import target ``package.module:Class`` or register it under
+    the entry-point group instead.
+    """
+    key = name or cls.name
+    check_plain_name("component name", key)
+    _check_class(cls, f"{cls.__module__}:{cls.__name__}", key)
+    _REGISTERED[key] = cls
+    return cls
+
+
 def available_components() -> dict[str, dict[str, str]]:
-    """Role -> name -> ``"module:Class"`` of every built-in and registered component."""
+    """Role -> name -> ``"module:Class"`` of every built-in and registered component.
+
+    Components that fill no role (added ones, e.g. utility terms) are listed under
+    ``"added"``.
+    """
     found = {
         role: {name: f"{cls.__module__}:{cls.__name__}" for name, cls in named.items()}
         for role, named in BUILTIN.items()
     }
+    for name, cls in _REGISTERED.items():
+        role = cls.role if cls.role in ROLES else "added"
+        found.setdefault(role, {}).setdefault(name, f"{cls.__module__}:{cls.__name__}")
     for ep in group_entry_points(ENTRY_POINT_GROUP):
         cls = _load(ep.value, ep.name)
-        found.setdefault(cls.role, {}).setdefault(ep.name, ep.value)
+        role = cls.role if cls.role in ROLES else "added"
+        found.setdefault(role, {}).setdefault(ep.name, ep.value)
     return found
+
+
+def _check_class(cls: Any, target: str, name: str) -> None:
+    if not (isinstance(cls, type) and issubclass(cls, Component)):
+        raise ConfigError(
+            f"user_model: {target} ({name!r}) is not a simrec component (a Component subclass)"
+        )
+    if cls.Params is not None and not (
+        isinstance(cls.Params, type) and issubclass(cls.Params, Params)
+    ):
+        raise ConfigError(f"user_model: {target}.Params is not a simrec.config.Params dataclass")
 
 
 def _load(target: str, name: str) -> type[Component]:
@@ -115,29 +163,79 @@ def _load(target: str, name: str) -> type[Component]:
         raise ConfigError(
             f"user_model: component {name!r} ({target}) cannot be loaded: {err}"
         ) from err
-    if not (isinstance(cls, type) and issubclass(cls, Component)) or cls.role not in ROLES:
+    _check_class(cls, target, name)
+    return cls
+
+
+def _find(name: str) -> type[Component] | None:
+    """The class of a component given by name or target (``None``: a built-in role name)."""
+    if COMPONENT_TARGET.fullmatch(name):
+        return _load(name, name)
+    if name in _REGISTERED:
+        return _REGISTERED[name]
+    for ep in (e for e in group_entry_points(ENTRY_POINT_GROUP) if e.name == name):
+        return _load(ep.value, name)
+    return None
+
+
+def _role_class(role: str, name: str) -> type[Component]:
+    cls = BUILTIN[role].get(name) or _find(name)
+    if cls is None:
+        known = list(BUILTIN[role])
         raise ConfigError(
-            f"user_model: {target} is not a simrec component (a Component subclass whose "
-            f"role is one of {', '.join(ROLES)})"
+            f"user_model.{role}: unknown component {name!r}{suggest(name, known)}; built-in: "
+            f"{', '.join(known)} (or an import target 'package.module:Class', a name "
+            f"registered with register_component or under the entry-point group "
+            f"{ENTRY_POINT_GROUP!r})"
+        )
+    if cls.role != role:
+        raise ConfigError(
+            f"user_model.{role}: component {name!r} fills the role {cls.role!r}, not {role!r}"
         )
     return cls
 
 
-def _make(role: str, name: str) -> Component:
-    if name in BUILTIN[role]:
-        return BUILTIN[role][name]()
-    for ep in (e for e in group_entry_points(ENTRY_POINT_GROUP) if e.name == name):
-        cls = _load(ep.value, name)
-        if cls.role != role:
+def _added_class(index: int, name: str) -> tuple[str, type[Component]]:
+    """``(key, class)`` of ``user_model.add[index]``: the key names its parameters."""
+    cls = _find(name)
+    if cls is None:
+        known = sorted(_REGISTERED)
+        raise ConfigError(
+            f"user_model.add[{index}]: unknown component {name!r}{suggest(name, known)}; "
+            f"expected an import target 'package.module:Class', a name registered with "
+            f"register_component or under the entry-point group {ENTRY_POINT_GROUP!r}"
+        )
+    if cls.role in ROLES:
+        raise ConfigError(
+            f"user_model.add[{index}]: {name!r} fills the role {cls.role!r}; set "
+            f"user_model.{cls.role} instead of adding it"
+        )
+    key = (cls.name or cls.__name__.lower()) if COMPONENT_TARGET.fullmatch(name) else name
+    return key, cls
+
+
+def _params_classes(chosen: UserModelConfig) -> dict[str, type[Params] | None]:
+    """Role or added key -> the Params class of its component (the config's resolver)."""
+    out: dict[str, type[Params] | None] = {
+        role: _role_class(role, getattr(chosen, role)).Params for role in ROLES
+    }
+    for i, name in enumerate(chosen.add):
+        key, cls = _added_class(i, name)
+        if key in out:
             raise ConfigError(
-                f"user_model.{role}: component {name!r} fills the role {cls.role!r}, not {role!r}"
+                f"user_model.add[{i}]: {name!r} is keyed {key!r}, which is already a role or "
+                f"an added component's"
             )
-        return cls()
-    known = list(BUILTIN[role])
-    raise ConfigError(
-        f"user_model.{role}: unknown component {name!r}{suggest(name, known)}; built-in: "
-        f"{', '.join(known)} (or register one under the entry-point group {ENTRY_POINT_GROUP!r})"
-    )
+        out[key] = cls.Params
+    return out
+
+
+set_params_resolver(_params_classes)
+
+
+def _where(comp: Component) -> str:
+    """The config path of a component in messages."""
+    return f"user_model.{comp.key}" if comp.key in ROLES else f"user_model.add ({comp.key})"
 
 
 def _overriding(components: list[Component], hook: str) -> list[Any]:
@@ -179,10 +277,29 @@ class UserModel:
                     f"got {comp!r}"
                 )
         chosen: UserModelConfig = config.user_model
-        self.components = [given.get(role) or _make(role, getattr(chosen, role)) for role in ROLES]
-        self.by_role = dict(zip(ROLES, self.components, strict=True))
+        roles = [given.get(role) or _role_class(role, getattr(chosen, role))() for role in ROLES]
+        for role, comp in zip(ROLES, roles, strict=True):
+            comp.key = role
+        self.by_role = dict(zip(ROLES, roles, strict=True))
         if not isinstance(self.retention, RetentionComponent):
             raise ConfigError("components.retention: expected a RetentionComponent")
+        #: The added components, by key (``user_model.add``).
+        self.added: dict[str, Component] = {}
+        for i, name in enumerate(chosen.add):
+            key, cls = _added_class(i, name)
+            self.added[key] = comp = cls()
+            comp.key = key
+        # Added components run after the roles up to fatigue, before the session exit.
+        cut = ROLES.index("session_exit")
+        self.components = [*roles[:cut], *self.added.values(), *roles[cut:]]
+        terms = [c for c in self.added.values() if isinstance(c, UtilityTerm)]
+        if terms and not isinstance(self.choice, ChoiceComponent):
+            raise ConfigError(
+                f"user_model.add: utility terms {[t.key for t in terms]} need a choice model "
+                f"that sums terms (a ChoiceComponent); got {type(self.choice).__name__}"
+            )
+        if isinstance(self.choice, ChoiceComponent):
+            self.choice.added_terms = terms
         self.dims = dict(dims)
         self.variables = [*BASE_STATE]
         for comp in self.components:
@@ -192,7 +309,7 @@ class UserModel:
         self.draws = tuple(dict.fromkeys(p for comp in self.components for p in comp.draws))
         # The hooks each component overrides (the base class's are no-ops: not called).
         self._prepare = _overriding(self.components, "prepare")
-        self._respond = _overriding(self.components[: ROLES.index("session_exit")], "respond")
+        self._respond = _overriding(self.components[: cut + len(self.added)], "respond")
         self._session_start = _overriding(self.components, "on_session_start")
         self.bind(config)
 
@@ -217,7 +334,7 @@ class UserModel:
             missing = [v for v in comp.uses if v not in owned]
             if missing:
                 raise ConfigError(
-                    f"user_model.{comp.role}: {type(comp).__name__} uses state {missing} that "
+                    f"{_where(comp)}: {type(comp).__name__} uses state {missing} that "
                     f"no component declares"
                 )
         # Every prepare() runs before any respond(): what prepare() sets is there for all.
@@ -228,7 +345,7 @@ class UserModel:
             missing = [x for x in comp.reads if x not in available]
             if missing:
                 raise ConfigError(
-                    f"user_model.{comp.role}: {type(comp).__name__} reads {missing}, which no "
+                    f"{_where(comp)}: {type(comp).__name__} reads {missing}, which no "
                     f"earlier component writes"
                 )
             available |= set(comp.writes)

@@ -31,8 +31,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from simrec.config import Config
-from simrec.rng import KeyedDraws
+from simrec.config import Config, Params
+from simrec.rng import KeyedDraws, derived_purpose
 from simrec.usermodel.population import Population, StateVar
 
 __all__ = [
@@ -182,7 +182,9 @@ class Component:
 
     Subclasses set the class attributes below and override the hooks they need; a
     component's parameters are read from the run's :class:`~simrec.config.Config` in
-    :meth:`bind` (called again when an intervention changes the configuration).
+    :meth:`bind` (called again when an intervention changes the configuration): the
+    built-ins' from the ``dynamics``, ``retention`` and ``economy`` sections, a component
+    that declares ``Params`` from ``user_model.params.<its key>`` (as ``self.params``).
 
     Attributes:
         role: The slot it fills (``"choice"``, ``"engagement"``, ... ``"retention"``).
@@ -200,6 +202,10 @@ class Component:
     """
 
     role: ClassVar[str] = ""
+    #: The name it is registered and keyed by when added (``user_model.add``).
+    name: ClassVar[str] = ""
+    #: Its parameters (a :class:`simrec.config.Params` dataclass), or ``None``.
+    Params: ClassVar[type[Params] | None] = None
     state: ClassVar[tuple[StateVar, ...]] = ()
     uses: ClassVar[tuple[str, ...]] = ()
     reads: ClassVar[tuple[str, ...]] = ()
@@ -207,9 +213,22 @@ class Component:
     writes: ClassVar[tuple[str, ...]] = ()
     draws: ClassVar[tuple[int, ...]] = ()
 
+    #: Its key in the model: its role, or its added name (set by the model).
+    key: str = ""
+
     def bind(self, config: Config) -> None:
-        """Take the (new) configuration."""
+        """Take the (new) configuration, and its parameters (``self.params``) from it."""
         self.config = config
+        if self.Params is not None:
+            given = config.user_model.params.get(self.key)
+            self.params = given if isinstance(given, self.Params) else self.Params()
+
+    def purpose(self, label: str = "") -> int:
+        """A draw purpose of its own, derived from its key (and ``label``: several purposes).
+
+        Request-keyed draws of an added component use it: ``r.draws.uniform(self.purpose())``.
+        """
+        return derived_purpose(f"{self.key}:{label}" if label else self.key)
 
     def state_vars(self, dims: dict[str, int]) -> tuple[StateVar, ...]:
         """The state it owns, given the dimensions (``N``, ``M``, ``d``, ``G``, ``L``)."""

@@ -44,7 +44,7 @@ from simrec.dynamics import (
     session,
 )
 from simrec.rng import KeyedDraws, Purpose, keyed_normal, keyed_uniform
-from simrec.usermodel.arrays import equal_to_any, row_membership
+from simrec.usermodel.arrays import equal_to_any
 from simrec.usermodel.base import (
     Clicks,
     Component,
@@ -53,6 +53,7 @@ from simrec.usermodel.base import (
     RetentionComponent,
 )
 from simrec.usermodel.population import Population, StateVar
+from simrec.usermodel.terms import BUILTIN_TERMS, UtilityInputs, UtilityTerm, sum_terms
 
 __all__ = [
     "CascadeChoice",
@@ -76,8 +77,12 @@ __all__ = [
 class ChoiceComponent(Component):
     """Shared part of the choice models: the item utility (no position term).
 
-    :meth:`item_utility` is also what the oracles' ground truth calls, so a choice model
-    that scores items differently is seen by ``myopic-oracle`` as well.
+    The utility is the sum of the terms of :mod:`simrec.usermodel.terms`: the built-in ones
+    (:data:`~simrec.usermodel.terms.BUILTIN_TERMS`), then those of the utility-term
+    components added to the model (``added_terms``, set by the
+    :class:`~simrec.usermodel.UserModel`). :meth:`item_utility` is also what the oracles'
+    ground truth calls, so a choice model or a term that scores items differently is seen by
+    ``myopic-oracle`` as well.
     """
 
     role: ClassVar[str] = "choice"
@@ -87,6 +92,17 @@ class ChoiceComponent(Component):
     #: The social world's feeds (:class:`simrec.engine.social.SocialChannel`), set by the
     #: engine: its ``boost(users, ids)`` is added to the utility. ``None`` elsewhere.
     social: Any = None
+
+    def __init__(self) -> None:
+        """The built-in terms; no added ones until a model adds them."""
+        self.terms: list[UtilityTerm] = [term() for term in BUILTIN_TERMS]
+        self.added_terms: list[UtilityTerm] = []
+
+    def bind(self, config: Config) -> None:
+        """Take the configuration, and give it to the built-in terms."""
+        super().bind(config)
+        for term in self.terms:
+            term.bind(config)
 
     def item_utility(
         self,
@@ -105,34 +121,11 @@ class ChoiceComponent(Component):
         ``repeat`` (whether each item is among the user's recent ones) when the caller has
         them; else they are read from the population now.
         """
-        dyn = self.config.dynamics
-        F = pop.fatigue[users] if fatigue_rows is None else fatigue_rows
-        # One pool for all rows (a broadcast view): the item columns are gathered once, as
-        # (1, X) rows that broadcast over the requests (the same sums, without (B, X) copies).
-        pool = ids[:1] if ids.ndim == 2 and ids.strides[0] == 0 else ids
-        if pool is not ids:
-            fat = F[:, items.genre[ids[0]]]
-        else:  # F[b, genre[ids[b, x]]] as one flat gather
-            B, G = F.shape
-            g = items.genre[ids] if genres is None else genres
-            fat = np.take(np.ascontiguousarray(F).ravel(), g + np.arange(0, B * G, G)[:, None])
-        if repeat is None:
-            repeat = row_membership(ids, pop.recent.T[users], items.n)
-        v = choice.utility(
-            match,
-            items.appeal[pool],
-            fat,
-            repeat,
-            interest_weight=dyn.interest_weight,
-            appeal_weight=dyn.appeal_weight,
-            fatigue_weight=dyn.fatigue_weight,
-            repeat_penalty=dyn.repeat_penalty,
+        x = UtilityInputs(
+            pop, items, users, ids, match, fatigue_rows, genres, repeat, social=self.social
         )
-        if dyn.trend_weight and items.trend is not None:  # social proof (docs/experiments.md)
-            v += np.float32(dyn.trend_weight) * items.trend[pool]
-        if self.social is not None:  # items the user's followees shared
-            v += self.social.boost(users, ids)
-        return v
+        terms = self.terms + self.added_terms if self.added_terms else self.terms
+        return sum_terms(terms, x)
 
     def _click_mask(self, r: Request) -> None:
         """Subclasses set ``r.clicked`` (the engine's output view)."""
