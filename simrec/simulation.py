@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,7 @@ from simrec.agent import Agent, AgentContext, make_agent
 from simrec.clock import Calendar
 from simrec.config import Config, Intervention, replace_path
 from simrec.engine import Engine
+from simrec.engine.platform import Platform, platform_rng
 from simrec.errors import ConfigError, InvalidActionError, SimrecError, in_context
 from simrec.log import EventLog
 from simrec.metrics import daily_metrics, run_totals
@@ -56,6 +57,8 @@ class SimulationResult:
         users: The per-user table (see :mod:`simrec.metrics.users`), a
             :class:`pandas.DataFrame`.
         creators: The creator table of the creator economy (``None`` without one).
+        platform_tables: The tables of the platform dynamics that keep one, by name
+            (``creators`` among them), as :class:`pandas.DataFrame`.
         shared_pass: Runs that shared the pass (:meth:`Simulation.run_many`; their
             ``wall_seconds`` is the pass's).
     """
@@ -72,6 +75,7 @@ class SimulationResult:
     users: Any = None
     creators: Any = None
     shared_pass: int = 1
+    platform_tables: dict[str, Any] = field(default_factory=dict)
 
 
 class _Run:
@@ -115,16 +119,14 @@ class _Pass:
     (see :class:`~simrec.engine.Engine`).
     """
 
-    def __init__(self, engine: Engine, runs: list[_Run], supply: CreatorEconomy | None) -> None:
-        self.engine, self.runs, self.supply = engine, runs, supply
+    def __init__(self, engine: Engine, runs: list[_Run]) -> None:
+        self.engine, self.runs = engine, runs
         self.progress: Any = None
 
     def on_day_start(self, day: int) -> None:
         for run in self.runs:
             run.day = day
-        if self.supply is not None:
-            self.supply.start_day(day)
-        released = self.engine.set_day(day)
+        released = self.engine.set_day(day)  # the platforms' day starts first
         if released.size and day > 0:
             for run in self.runs:
                 run.call("on_items_released", readonly(released), float(day))
@@ -170,8 +172,8 @@ class _Pass:
             parts.append((rows, local, S, propensities, run))
         feedback = engine.serve_checked(batch, [p[:4] for p in parts])
         for part, fb in zip(parts, feedback, strict=True):
-            if self.supply is not None:
-                self.supply.record(fb)
+            for platform in engine.platforms:
+                platform.record(fb)
             part[4].call("observe", fb)
         return None
 
@@ -188,13 +190,22 @@ class Simulation:
         config: The run configuration (defaults: :class:`~simrec.config.Config`).
         components: User-model components replacing the configured ones, by role (e.g.
             ``{"retention": MyRetention()}``; see :mod:`simrec.usermodel`).
+        platforms: Platform dynamics of your own (:mod:`simrec.engine.platform`): each a
+            :class:`~simrec.engine.platform.Platform` subclass (or factory) called as
+            ``factory(world, config, rng)`` at the start of every run, ``rng`` its own
+            stream (:func:`~simrec.engine.platform.platform_rng` of the seed and its
+            ``name``). Their hooks run after the built-in platforms'.
     """
 
     def __init__(
-        self, config: Config | None = None, components: Mapping[str, Component] | None = None
+        self,
+        config: Config | None = None,
+        components: Mapping[str, Component] | None = None,
+        platforms: Sequence[Callable[..., Platform]] = (),
     ) -> None:
         self.config = config if config is not None else Config()
         self.components = dict(components or {})
+        self.platforms = tuple(platforms)
         self.calendar = Calendar(self.config.simulation)
 
     def build_world(self, seed: int) -> World:
@@ -320,7 +331,12 @@ class Simulation:
                 )
         streams = make_streams(seed)
         world = make_world(cfg.world, streams.world, streams.arrivals, cfg.simulation.days)
-        supply = CreatorEconomy(world, cfg, streams.supply) if cfg.world.supply.enabled else None
+        platforms: list[Platform] = []
+        if cfg.world.supply.enabled:
+            platforms.append(CreatorEconomy(world, cfg, streams.supply))
+        for factory in self.platforms:
+            name = getattr(factory, "name", "") or getattr(factory, "__name__", "platform")
+            platforms.append(factory(world, cfg, platform_rng(seed, name)))
         check_catalog(world.items, cfg, seed)
         logs = [
             EventLog(
@@ -339,14 +355,15 @@ class Simulation:
             for log_dir in dirs
         ]
         engine = Engine(
-            world, cfg, streams.behaviour, logs[0] if n == 1 else logs, self.components, n
-        )
+            world, cfg, streams.behaviour, logs[0] if n == 1 else logs, self.components, n,
+            platforms,
+        )  # fmt: skip
         _measure_against(world, engine, logs, streams.measure)
         runs = [
             _Run(agent, name, seed, log, copy)
             for copy, ((agent, name), log) in enumerate(zip(made, logs, strict=True))
         ]
-        hooks = _Pass(engine, runs, supply)
+        hooks = _Pass(engine, runs)
         for run in runs:
             truth = None
             if run.agent.reads_hidden_state:
@@ -377,13 +394,13 @@ class Simulation:
                 hooks.progress.close()
         engine.close_open_sessions(float(cfg.simulation.days))
         wall = time.perf_counter() - t_start
-        return [self._result(run, cfg, supply, wall, n) for run in runs]
+        return [self._result(run, cfg, engine.platforms, wall, n) for run in runs]
 
     def _result(
         self,
         run: _Run,
         cfg: Config,
-        supply: CreatorEconomy | None,
+        platforms: Sequence[Platform],
         wall: float,
         shared: int,
     ) -> SimulationResult:
@@ -392,10 +409,14 @@ class Simulation:
         days = cfg.simulation.days
         daily = daily_metrics(tables, days)
         totals = run_totals(tables, days, daily=daily)
-        if supply is not None:
-            for column, values in supply.daily().items():
+        tables_of = {}
+        for platform in platforms:
+            for column, values in platform.daily().items():
                 daily[column] = values
-            totals |= supply.totals()
+            totals |= platform.totals()
+            table = platform.table()
+            if table is not None:
+                tables_of[platform.name] = table
         import pandas as pd  # lazily, as daily_metrics does: `import simrec` stays light
 
         users = pd.DataFrame(user_table(tables, days))
@@ -429,7 +450,8 @@ class Simulation:
             wall_seconds=wall,
             hidden_state_read=run.agent.reads_hidden_state,
             users=users,
-            creators=None if supply is None else pd.DataFrame(supply.table()),
+            creators=pd.DataFrame(tables_of["creators"]) if "creators" in tables_of else None,
+            platform_tables={k: pd.DataFrame(v) for k, v in tables_of.items()},
             shared_pass=shared,
         )
 

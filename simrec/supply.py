@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from simrec.config import Config
+from simrec.engine.platform import Platform
 from simrec.errors import ConfigError, SimrecError
 from simrec.metrics import gini
 from simrec.rng import Purpose, keyed_uniform
@@ -87,8 +88,13 @@ def poisson_from_uniform(u: np.ndarray, rate: np.ndarray, cap: int = 60) -> np.n
     return k
 
 
-class CreatorEconomy:
+class CreatorEconomy(Platform):
     """The creators of one run: their state, the daily rules and the metrics.
+
+    A :class:`~simrec.engine.platform.Platform` (``start_day``: entries, exits and
+    releases; ``record``: exposure and income; ``daily``, ``totals``, ``table``: the
+    creator metrics and the ``creators`` table). It connects users: what one run's users
+    see decides what the creators publish for all.
 
     It owns the catalog's ``release_day`` and ``expire_day``: the world's item table gets
     read-only views of its arrays, so the engine and the agents see each release the day
@@ -103,6 +109,13 @@ class CreatorEconomy:
     Raises:
         ConfigError: The world has no creator slots laid out for an economy.
     """
+
+    name = "creators"
+    state = ("joined", "left", "release", "expire", "exposure", "income_total", "produced")
+
+    def connects_users(self, config: Config) -> bool:
+        """Always: exposure under one agent decides the supply every user sees."""
+        return True
 
     def __init__(self, world: World, config: Config, rng: np.random.Generator) -> None:
         s = config.world.supply

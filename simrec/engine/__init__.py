@@ -34,6 +34,7 @@ from simrec.config import Config
 from simrec.engine import slates
 from simrec.engine.candidates import CandidateSampler
 from simrec.engine.logger import ImpressionLogger, Served, SplitLogger
+from simrec.engine.platform import Platform
 from simrec.engine.scheduler import SessionScheduler
 from simrec.engine.slates import as_array, check_propensities, validate_slates
 from simrec.engine.social import SocialChannel
@@ -119,9 +120,12 @@ class Engine:
             ``copies > 1``, a sequence of one log per copy.
         components: Component instances replacing the configured ones, by role.
         copies: Copies of the population.
+        platforms: Platform dynamics besides trending and the social feeds (e.g. the
+            creator economy), in the order their hooks run (:mod:`simrec.engine.platform`).
 
     Raises:
-        ConfigError: ``copies > 1`` with a social world or ``dynamics.trend_weight > 0``.
+        ConfigError: ``copies > 1`` with a platform that connects users (a social world,
+            ``dynamics.trend_weight > 0``, the creator economy).
     """
 
     def __init__(
@@ -132,13 +136,9 @@ class Engine:
         log: EventLog | Sequence[EventLog] | None,
         components: Mapping[str, Component] | None = None,
         copies: int = 1,
+        platforms: Sequence[Platform] = (),
     ) -> None:
         keep_freed_heap()  # see simrec._malloc: no page faults for each step's temporaries
-        if copies > 1 and (world.social is not None or config.dynamics.trend_weight):
-            raise ConfigError(
-                f"copies: {copies} runs in one pass need users who do not reach each other, "
-                "but the social world's feeds and dynamics.trend_weight > 0 connect them"
-            )
         self.world, self.log, self.copies = world, log, copies
         N, M = world.n_users, world.n_items
         self.n_users, self.n_items = N, M
@@ -162,6 +162,22 @@ class Engine:
                 )
             self.social = SocialChannel(world.social, config.world.social, M)
             self.model.choice.social = self.social
+        #: The platform dynamics, in the order their hooks run (engine.platform).
+        self.platforms: list[Platform] = [
+            self.trending,
+            *([self.social] if self.social is not None else []),
+            *platforms,
+        ]
+        connecting = [
+            p.name or type(p).__name__ for p in self.platforms if p.connects_users(config)
+        ]
+        if copies > 1 and connecting:
+            raise ConfigError(
+                f"copies: {copies} runs in one pass need users who do not reach each other, "
+                f"but the platform's {', '.join(connecting)} connect them"
+            )
+        for platform in self.platforms:
+            platform.bind(config)
         self.pop = pop = self.model.population(copies * N)
         rows = np.arange(copies * N)
         pop.keys[:] = behaviour.user_keys(rows % N)  # the same key in every copy
@@ -202,7 +218,8 @@ class Engine:
         """Apply new parameters (an intervention); a new buffer length empties the buffers."""
         self.config = config
         self.model.bind(config)
-        self.trending.tau = config.dynamics.trend_tau_days
+        for platform in self.platforms:
+            platform.bind(config)
         L = config.dynamics.recent_items
         if self.pop.recent.shape[0] != L:
             self.pop.dims["L"] = L
@@ -210,8 +227,13 @@ class Engine:
                 self.pop.resize(var)
 
     def set_day(self, day: int) -> np.ndarray:
-        """Refresh the catalog for ``day``; return the ids released on that day."""
-        self.available_mask = self.world.items.available(float(day))
+        """Start the platforms' day, refresh the catalog; return the ids released that day."""
+        for platform in self.platforms:
+            platform.start_day(day)
+        mask = self.world.items.available(float(day))
+        for platform in self.platforms:
+            mask = platform.catalog(day, mask)
+        self.available_mask = mask
         self.available = np.flatnonzero(self.available_mask).astype(np.int64)
         return np.flatnonzero(self.world.items.release_day == day).astype(np.int64)
 
@@ -259,10 +281,8 @@ class Engine:
         cands = None
         if C > 0:
             cands = self.available[self.candidates.indices(users, len(self.available), C)]
-        if self.social is not None:
-            self.social.now = now
-            if cands is not None:
-                cands = self.social.into_candidates(users, cands, self.available_mask)
+        for platform in self.platforms:
+            cands = platform.candidates(users, cands, self.available_mask, now)
         return RequestBatch(
             users=users,
             time=now,
@@ -405,10 +425,10 @@ class Engine:
         else:
             _over_chunks(n, lambda rows: self._serve_chunk(u, S, now, rows, out))
         self.logger.impressions(u, S, now, out, time)
-        if self.config.dynamics.trend_weight and n:
-            self.trending.add(S, out.clicked, float(now.max()))
-        if self.social is not None:
-            self.social.share(u, S, out.clicked, out.keys, out.req, float(now.max()))
+        if n:
+            latest = float(now.max())
+            for platform in self.platforms:
+                platform.served(u, S, out.clicked, out.keys, out.req, latest)
         if out.ended.any():
             self.scheduler.end(u[out.ended], now[out.ended])
         return Feedback(

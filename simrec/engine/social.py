@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from simrec.config import SocialConfig
+from simrec.config import Config, SocialConfig
+from simrec.engine.platform import Platform
 from simrec.rng import Purpose, keyed_uniform
 from simrec.usermodel.arrays import row_membership
 from simrec.worlds.base import SocialGraph
@@ -28,8 +29,8 @@ from simrec.worlds.base import SocialGraph
 __all__ = ["SocialChannel"]
 
 
-class SocialChannel:
-    """The feeds of shared items of every user.
+class SocialChannel(Platform):
+    """The feeds of shared items of every user (a :class:`~simrec.engine.platform.Platform`).
 
     Args:
         graph: The follow graph.
@@ -48,6 +49,36 @@ class SocialChannel:
         self.now = 0.0
         #: Feed entries written so far.
         self.deliveries = 0
+
+    name = "social"
+    state = ("feed", "when", "next")
+
+    def connects_users(self, config: Config) -> bool:
+        """Always: a user's clicks reach the followers' feeds."""
+        return True
+
+    def candidates(
+        self,
+        users: np.ndarray,
+        candidates: np.ndarray | None,
+        available: np.ndarray,
+        now: float,
+    ) -> np.ndarray | None:
+        """Read the feeds at ``now``; the latest feed items join the candidates."""
+        self.now = now
+        return None if candidates is None else self.into_candidates(users, candidates, available)
+
+    def served(
+        self,
+        users: np.ndarray,
+        slates: np.ndarray,
+        clicked: np.ndarray,
+        keys: np.ndarray,
+        req: np.ndarray,
+        now: float,
+    ) -> None:
+        """Share the batch's clicks with the followers."""
+        self.share(users, slates, clicked, keys, req, now)
 
     def active(self, users: np.ndarray) -> np.ndarray:
         """The users' feeds ``(B, feed_size)`` now: expired entries are -1."""

@@ -19,13 +19,23 @@ earlier versions, bit for bit.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+from simrec.engine.platform import Platform
+
+if TYPE_CHECKING:
+    from simrec.config import Config
 
 __all__ = ["Trending"]
 
 
-class Trending:
+class Trending(Platform):
     """Decayed platform-wide click counts of every item, and the signal the users see.
+
+    A :class:`~simrec.engine.platform.Platform`: it connects users while
+    ``dynamics.trend_weight > 0`` (and is updated only then).
 
     Args:
         n_items: M.
@@ -47,6 +57,32 @@ class Trending:
         #: The signal :math:`T_i`, float32, updated in place (the user model reads it).
         self.signal = np.zeros(n_items, dtype=np.float32)
         self.time = 0.0
+        self.on = False
+
+    name = "trending"
+    state = ("counts", "signal")
+
+    def connects_users(self, config: Config) -> bool:
+        """While the signal enters the utility."""
+        return bool(config.dynamics.trend_weight)
+
+    def bind(self, config: Config) -> None:
+        """The decay's time constant, and whether the signal is kept up to date."""
+        self.tau = float(config.dynamics.trend_tau_days)
+        self.on = bool(config.dynamics.trend_weight)
+
+    def served(
+        self,
+        users: np.ndarray,
+        slates: np.ndarray,
+        clicked: np.ndarray,
+        keys: np.ndarray,
+        req: np.ndarray,
+        now: float,
+    ) -> None:
+        """Count the batch's clicks (only while the signal has a weight)."""
+        if self.on:
+            self.add(slates, clicked, now)
 
     def add(self, slates: np.ndarray, clicked: np.ndarray, now: float) -> None:
         """Decay the counts to ``now`` and add the clicks of a served batch."""
