@@ -97,6 +97,10 @@ def _parser() -> argparse.ArgumentParser:
         "the logging policy's logs against the target policy's true value",
     )  # fmt: skip
     sub.add_parser("list", help="list worlds, agents and scenarios")
+    sub.add_parser(
+        "metrics",
+        help="the metrics' definitions table (markdown; docs/metrics.md), custom ones included",
+    )
     cal = sub.add_parser(
         "calibrate",
         help="compare a MovieLens world with the real data (held-out period or in sample)",
@@ -478,7 +482,7 @@ def _cmd_list() -> int:
     from simrec.metrics import DAILY_METRICS
     from simrec.metrics.custom import custom_metrics
 
-    print("daily metrics (docs/scenarios.md; whole-run totals: summary.csv):")
+    print("daily metrics (definitions: simrec metrics; whole-run totals: summary.csv):")
     print("  " + ", ".join(DAILY_METRICS))
     custom = custom_metrics()
     print("custom metrics (entry-point group simrec.metrics or register_metric):")
@@ -498,6 +502,14 @@ def _cmd_list() -> int:
             except SimrecError as err:
                 question = f"(invalid: {err})"
             print(f"  {path.stem:20s} {question}")
+    return 0
+
+
+def _cmd_metrics() -> int:
+    from simrec.metrics import REGISTRY
+    from simrec.metrics.listing import markdown_table
+
+    print(markdown_table(REGISTRY.all().values()), end="")
     return 0
 
 
@@ -524,6 +536,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_ab(args)
         if args.command == "ope":
             return _cmd_ope(args)
+        if args.command == "metrics":
+            return _cmd_metrics()
         return _cmd_list()
     except SimrecError as err:
         if getattr(args, "traceback", False):

@@ -46,6 +46,7 @@ def test_generated_docs_are_current():
     stale = "run python docs/regenerate.py"
     assert regenerate.scenarios_doc() == (REPO / "docs" / "scenarios.md").read_text(), stale
     assert "homogenization_vs_ideal" in regenerate.example_scenario()
+    assert regenerate.metrics_doc() == (REPO / "docs" / "metrics.md").read_text(), stale
 
 
 def test_ci_installs_the_wheel_and_runs_a_smoke_scenario_from_it():

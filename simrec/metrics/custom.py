@@ -1,21 +1,28 @@
-"""Metrics a researcher adds: registered from Python or through an entry point.
+"""Metrics a researcher adds: one descriptor, registered from Python or through an entry point.
 
-A custom metric has a name, and a daily function, a whole-run function, or both:
+A custom metric is a :class:`~simrec.metrics.registry.Metric`, the type every built-in
+metric is declared with, made by :func:`custom_metric` from a daily function, a whole-run
+function, or both:
 
 * ``daily(tables, days) -> (days,) array``: a column of ``daily.parquet`` and
-  ``metrics.parquet``, drawn like any daily metric;
+  ``metrics.parquet``, drawn like any daily metric when the descriptor has a ``figure``;
 * ``total(tables, days) -> float``: a whole-run value in ``totals.json`` and
   ``summary.csv`` (with its CI and paired difference), usable in ``report.metrics``. Without
   one, the total of a daily metric is its mean over the days that have a value.
 
-``tables`` are the log's tables (:mod:`simrec.log`; the hidden ``topic`` and the reference
-popularity are there). Register from Python::
+``label``, ``unit``, ``fmt``, ``bounds`` and ``figure`` place it in the report's tables and
+figures exactly as a built-in metric's do. ``tables`` are the log's tables
+(:mod:`simrec.log`; the hidden ``topic`` and the reference popularity are there). Register
+from Python::
 
+    from simrec.metrics import Figure
     from simrec.metrics.custom import register_metric
-    register_metric("tail_clicks", daily=lambda t, days: ...)
+    register_metric("tail_clicks", daily=lambda t, days: ..., label="tail clicks",
+                    figure=Figure("tail_clicks", "clicks on tail items", "Tail clicks"))
 
 or in a package's ``pyproject.toml``, under the entry-point group ``simrec.metrics``, naming
-a :class:`CustomMetric` (or a daily function, whose entry-point name becomes the metric's)::
+a :class:`~simrec.metrics.registry.Metric` (or a daily function, whose entry-point name
+becomes the metric's)::
 
     [project.entry-points."simrec.metrics"]
     tail_clicks = "mypkg.metrics:tail_clicks"
@@ -27,63 +34,25 @@ function defined in a notebook needs ``workers=1``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
-from simrec.config import check_plain_name
-from simrec.errors import ConfigError
-from simrec.plugins import group_entry_points
+from simrec.metrics.common import Tables
+from simrec.metrics.registry import ENTRY_POINT_GROUP, REGISTRY, Figure, Metric, custom_metric
 
 __all__ = [
     "ENTRY_POINT_GROUP",
     "CustomMetric",
+    "custom_metric",
     "custom_metrics",
+    "ensure_registered",
     "register_metric",
+    "registered_from_python",
     "unregister_metric",
 ]
 
-#: Entry-point group custom metrics are registered under.
-ENTRY_POINT_GROUP = "simrec.metrics"
-
-Tables = Mapping[str, Mapping[str, np.ndarray]]
-
-
-@dataclass(frozen=True)
-class CustomMetric:
-    """A named metric: a daily function, a whole-run function, or both."""
-
-    name: str
-    daily: Callable[[Tables, int], Any] | None = None
-    total: Callable[[Tables, int], float] | None = None
-
-    def __post_init__(self) -> None:
-        """Refuse a metric without a function or with a name that is not plain."""
-        check_plain_name("metric name", self.name)
-        if self.daily is None and self.total is None:
-            raise ConfigError(f"metric {self.name!r}: give a daily function, a total, or both")
-
-    def daily_values(self, t: Tables, days: int) -> np.ndarray:
-        """The daily function's values, checked to be ``days`` numbers."""
-        values = np.asarray(self.daily(t, days), dtype=np.float64)  # type: ignore[misc]
-        if values.shape != (days,):
-            raise ConfigError(
-                f"metric {self.name!r}: the daily function returned shape {values.shape}, "
-                f"expected ({days},)"
-            )
-        return values
-
-    def total_value(self, t: Tables, days: int, daily: np.ndarray | None) -> float:
-        """The whole-run value: ``total`` if given, else the mean of the daily values."""
-        if self.total is not None:
-            return float(self.total(t, days))
-        x = daily if daily is not None else self.daily_values(t, days)
-        return float(np.nanmean(x)) if np.isfinite(x).any() else float("nan")
-
-
-_REGISTERED: dict[str, CustomMetric] = {}
+#: The name older code made custom metrics with: :func:`custom_metric`.
+CustomMetric = custom_metric
 
 
 def register_metric(
@@ -92,44 +61,50 @@ def register_metric(
     total: Callable[[Tables, int], float] | None = None,
     *,
     replace: bool = False,
-) -> CustomMetric:
+    description: str = "",
+    label: str = "",
+    unit: str = "",
+    fmt: str = "{:.4g}",
+    bounds: tuple[float, float] | None = None,
+    figure: Figure | None = None,
+) -> Metric:
     """Register a custom metric for the runs of this process (and its workers).
+
+    The arguments after ``replace`` are the descriptor's (:func:`custom_metric`).
 
     Raises:
         ConfigError: The name is taken by a built-in metric, or by another custom metric
-            (unless ``replace``).
+            (unless ``replace``), or the descriptor is incomplete or inconsistent.
     """
-    from simrec.metrics import BUILTIN_NAMES
-
-    metric = CustomMetric(name, daily, total)
-    if name in BUILTIN_NAMES:
-        raise ConfigError(f"metric {name!r}: a built-in metric has that name; choose another")
-    if name in custom_metrics() and not replace:
-        raise ConfigError(f"metric {name!r} is registered already (pass replace=True)")
-    _REGISTERED[name] = metric
-    return metric
+    metric = custom_metric(
+        name,
+        daily,
+        total,
+        description=description,
+        label=label,
+        unit=unit,
+        fmt=fmt,
+        bounds=bounds,
+        figure=figure,
+    )
+    return REGISTRY.register(metric, replace=replace)
 
 
 def unregister_metric(name: str) -> None:
     """Remove a metric registered from Python (no error if there is none)."""
-    _REGISTERED.pop(name, None)
+    REGISTRY.unregister(name)
 
 
-def custom_metrics() -> dict[str, CustomMetric]:
+def custom_metrics() -> dict[str, Metric]:
     """Every custom metric: entry points first, then those registered from Python."""
-    found: dict[str, CustomMetric] = {}
-    for ep in group_entry_points(ENTRY_POINT_GROUP):
-        obj = ep.load()
-        found[ep.name] = obj if isinstance(obj, CustomMetric) else CustomMetric(ep.name, obj)
-    return found | _REGISTERED
+    return REGISTRY.custom()
 
 
-def registered_from_python() -> tuple[CustomMetric, ...]:
+def registered_from_python() -> tuple[Metric, ...]:
     """The metrics registered from Python (handed to worker processes with each run)."""
-    return tuple(_REGISTERED.values())
+    return REGISTRY.from_python()
 
 
-def ensure_registered(metrics: tuple[CustomMetric, ...]) -> None:
+def ensure_registered(metrics: tuple[Metric, ...]) -> None:
     """Register ``metrics`` in this process (a worker) where they are not yet."""
-    for m in metrics:
-        _REGISTERED.setdefault(m.name, m)
+    REGISTRY.ensure(metrics)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +23,8 @@ import pandas as pd
 
 from simrec.config import ScenarioConfig, load_yaml
 from simrec.errors import ConfigError, DependencyNotInstalled, ResultsError, SimrecError
+from simrec.metrics import REGISTRY
+from simrec.metrics.registry import DerivedView
 from simrec.report.tables import (
     DEFAULT_METRICS,
     HORIZON_METRICS,
@@ -53,97 +55,28 @@ __all__ = [
     "write_report",
 ]
 
-#: Metrics that are shares in [0, 1]; their CI bands are clipped to that range.
-BOUNDED = frozenset(
-    {
-        "retention",
-        "satisfaction_alive",
-        "satisfaction_cohort",
-        "ctr",
-        "coverage",
-        "homogenization",
-        "homogenization_matched",
-        "long_tail_share",
-        "provider_gini",
-        "provider_zero_share",
-        "creator_retention",
-        "catalog_genre_entropy",
-        "income_gini",
-    }
-)
-
-#: Figure name -> (metric, y label, title, cumulative). A figure whose metric the results do
+#: Figure name -> (metric, y label, title, cumulative): the line figures of the report, a
+#: read-only view derived from the descriptors' ``figure`` (built-in and custom metrics, in
+#: the order of :attr:`~simrec.metrics.Figure.rank`). A figure whose metric the results do
 #: not hold (``homogenization_vs_ideal`` without an ideal recommender) is left out.
-FIGURES: dict[str, tuple[str, str, str, bool]] = {
-    "retention": ("retention", "share of day-0 cohort not churned", "Retention", False),
-    "satisfaction": (
-        "satisfaction_cohort",
-        "mean hidden satisfaction of the day-0 cohort",
-        "Satisfaction (day-0 cohort, churned users included)",
-        False,
-    ),
-    "ctr": ("ctr", "clicks per impression (active users)", "Click-through rate per day", False),
-    "dau": ("dau", "daily active users", "Daily active users", False),
-    "revenue": ("revenue", "cumulative revenue (currency)", "Cumulative revenue", True),
-    "coverage": ("coverage", "share of catalog shown that day", "Catalog coverage", False),
-    "diversity": (
-        "intra_list_diversity",
-        "mean pairwise topic distance in a slate",
-        "Intra-list diversity",
-        False,
-    ),
-    "homogenization": (
-        "homogenization_vs_ideal",
-        "Jaccard of paired users' items, minus the ideal's",
-        "Homogenization relative to the ideal recommender (Chaney et al.)",
-        False,
-    ),
-    "long_tail": (
-        "long_tail_share",
-        "share of impressions outside the reference head",
-        "Long-tail share",
-        False,
-    ),
-    "calibration": (
-        "calibration",
-        "KL(history genres || shown genres)",
-        "Miscalibration (Steck 2018)",
-        False,
-    ),
-    "provider_exposure": (
-        "provider_gini",
-        "Gini of impressions over creators",
-        "Provider exposure inequality",
-        False,
-    ),
-    "interest_drift": (
-        "interest_drift",
-        "mean 1 - cos(interest now, at start)",
-        "Interest drift",
-        False,
-    ),
-    # The creator economy (world.supply.enabled); left out of other results.
-    "creator_retention": (
-        "creator_retention",
-        "share of day-0 creators still active",
-        "Creator retention",
-        False,
-    ),
-    "creators": ("creators_active", "active creators", "Active creators (joined, not left)", False),
-    "catalog_size": ("catalog_size", "items in the catalog", "Catalog supply", False),
-    "catalog_diversity": (
-        "catalog_genre_entropy",
-        "genre entropy of the catalog / log G",
-        "Catalog genre diversity",
-        False,
-    ),
-    "income_inequality": (
-        "income_gini",
-        "Gini of window income over active creators",
-        "Creator income inequality",
-        False,
-    ),
-}
+FIGURES: Mapping[str, tuple[str, str, str, bool]] = DerivedView(lambda: _figures(), "FIGURES")
+
+
+def _figures() -> dict[str, tuple[str, str, str, bool]]:
+    drawn = [m for m in REGISTRY.all().values() if m.figure is not None]
+    drawn.sort(key=lambda m: m.figure.rank)  # type: ignore[union-attr] - stable: ties in order
+    return {
+        m.figure.name: (m.name, m.figure.ylabel, m.figure.title, m.figure.cumulative) for m in drawn
+    }  # type: ignore[union-attr]
+
+
+def _bounds(metric: str) -> tuple[float, float] | None:
+    """The declared bounds of ``metric`` (CI bands are clipped to them); ``None``: none."""
+    try:
+        return REGISTRY.get(metric).bounds
+    except KeyError:
+        return None
+
 
 #: Panels of the paired-difference figure: (metric, y label, cumulative).
 PAIRED_PANELS = (
@@ -221,8 +154,8 @@ def _line_figure(plt, metrics, order, metric, ylabel, title, cumulative):  # noq
         (line,) = ax.plot(b["day"], b["mean"], label=agent, lw=1.8)
         if b["ci95"].notna().any():
             lo, hi = b["mean"] - b["ci95"], b["mean"] + b["ci95"]
-            if metric in BOUNDED:
-                lo, hi = lo.clip(0.0, 1.0), hi.clip(0.0, 1.0)
+            if (bounds := _bounds(metric)) is not None:
+                lo, hi = lo.clip(*bounds), hi.clip(*bounds)
             ax.fill_between(b["day"], lo, hi, color=line.get_color(), alpha=0.18, lw=0)
     ax.set_xlabel("simulated day")
     ax.set_ylabel(ylabel)

@@ -9,11 +9,13 @@ suggest). The metrics shown are the scenario's ``report.metrics``, else
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
 from simrec.errors import ConfigError, suggest
+from simrec.metrics import REGISTRY
+from simrec.metrics.registry import DerivedView
 
 __all__ = [
     "DEFAULT_METRICS",
@@ -27,48 +29,12 @@ __all__ = [
     "pairs_markdown",
 ]
 
-#: Whole-run metric -> (column header, number format). Others get their name and ``{:.4g}``.
-LABELS: dict[str, tuple[str, str]] = {
-    "clicks": ("clicks", "{:,.0f}"),
-    "impressions": ("impressions", "{:,.0f}"),
-    "ctr_early": ("CTR d0-2", "{:.4f}"),
-    "ctr": ("CTR", "{:.4f}"),
-    "ctr_late": ("CTR last 7 d", "{:.4f}"),
-    "retention": ("retention (end)", "{:.3f}"),
-    "satisfaction_cohort": ("satisfaction, cohort (end)", "{:.3f}"),
-    "satisfaction_alive": ("satisfaction, alive (end)", "{:.3f}"),
-    "clicks_per_cohort_user": ("clicks / day-0 user", "{:.2f}"),
-    "revenue": ("revenue", "{:,.0f}"),
-    "engagement": ("engagement (min)", "{:,.0f}"),
-    "dau": ("mean DAU", "{:,.0f}"),
-    "rmst_days": ("mean lifetime (RMST, d)", "{:.2f}"),
-    "median_lifetime_days": ("median lifetime (d)", "{:.1f}"),
-    "return_d1": ("D1 return", "{:.3f}"),
-    "return_d7": ("D7 return", "{:.3f}"),
-    "return_d30": ("D30 return", "{:.3f}"),
-    "ltv_revenue_mean": ("LTV revenue (mean)", "{:.2f}"),
-    "ltv_engagement_mean": ("LTV minutes (mean)", "{:.1f}"),
-    "regret_engagement_mean": ("regret vs ideal (min)", "{:.1f}"),
-    "worse_off_share": ("worse off than ideal", "{:.3f}"),
-    "homogenization": ("homogenization (end)", "{:.4f}"),
-    "homogenization_vs_ideal": ("homogenization vs ideal", "{:+.4f}"),
-    "homogenization_matched": ("homogenization, 10 items", "{:.4f}"),
-    "homogenization_matched_vs_ideal": ("homog. 10 items vs ideal", "{:+.4f}"),
-    "long_tail_share": ("long-tail share", "{:.3f}"),
-    "novelty": ("novelty (bits)", "{:.2f}"),
-    "intra_list_diversity": ("intra-list diversity", "{:.3f}"),
-    "calibration": ("miscalibration (KL)", "{:.3f}"),
-    "provider_gini": ("provider Gini", "{:.3f}"),
-    "provider_zero_share": ("providers unseen", "{:.3f}"),
-    "interest_drift": ("interest drift (end)", "{:.4f}"),
-    "cold_item_ctr": ("cold-item CTR", "{:.4f}"),
-    "warm_item_ctr": ("warm-item CTR", "{:.4f}"),
-    "cold_item_clicks": ("cold-item clicks", "{:,.0f}"),
-    "new_user_ctr": ("new-user CTR", "{:.4f}"),
-    "ms_per_request": ("ms/request", "{:.3f}"),
-    "flops_per_request": ("FLOPs/request", "{:.3g}"),
-    "fit_seconds": ("fit s", "{:.1f}"),
-}
+#: Metric -> (column header, number format), built-in and custom metrics alike: a read-only
+#: view derived from each metric's descriptor (:mod:`simrec.metrics.registry`). Names no
+#: descriptor declares (an agent's own totals) get their name and ``{:.4g}``.
+LABELS: Mapping[str, tuple[str, str]] = DerivedView(
+    lambda: {name: (m.label, m.fmt) for name, m in REGISTRY.all().items()}, "LABELS"
+)
 
 #: The table when the scenario does not choose one.
 DEFAULT_METRICS = (

@@ -34,7 +34,8 @@ from simrec.config import (
     to_yaml,
 )
 from simrec.errors import ConfigError, ResultsError, SimrecError, in_context, suggest
-from simrec.metrics.custom import CustomMetric, ensure_registered, registered_from_python
+from simrec.metrics import Metric
+from simrec.metrics.custom import ensure_registered, registered_from_python
 from simrec.metrics.paired import VERSUS_IDEAL, regret, versus_ideal
 from simrec.metrics.survival import lifetime_summary, survival_table
 from simrec.resources import check_memory
@@ -100,7 +101,7 @@ class RunSpec:
     factory: Callable[[], Agent] | None = field(default=None, compare=False, repr=False)
     #: Custom metrics registered from Python in the calling process (registered again in a
     #: worker process before the run).
-    metrics: tuple[CustomMetric, ...] = field(default=(), compare=False, repr=False)
+    metrics: tuple[Metric, ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
