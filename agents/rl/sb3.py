@@ -263,6 +263,8 @@ class _SB3Agent(Agent):
         check_preset_reward(preset, reward)
         if not isinstance(timesteps, int) or timesteps < 1:
             raise ConfigError(f"timesteps: expected a positive integer, got {timesteps!r}")
+        if not isinstance(deterministic, bool):
+            raise ConfigError(f"deterministic: expected true or false, got {deterministic!r}")
         if sha256 is not None and not (
             isinstance(sha256, str) and re.fullmatch(r"[0-9a-fA-F]{64}", sha256)
         ):
