@@ -149,7 +149,11 @@ class EpsilonGreedy(StochasticAgent):
         epsilon: float = 0.1,
     ) -> None:
         """Validate ``epsilon``."""
-        if not 0.0 <= epsilon <= 1.0:
+        if (
+            isinstance(epsilon, bool)
+            or not isinstance(epsilon, (int, float))
+            or not 0 <= epsilon <= 1
+        ):
             raise ValueError(f"epsilon: expected a probability in [0, 1], got {epsilon!r}")
         super().__init__(agent, agent_params)
         self.epsilon = float(epsilon)
@@ -204,7 +208,11 @@ class Softmax(StochasticAgent):
         item_samples: int = 0,
     ) -> None:
         """Validate the settings."""
-        if not temperature > 0.0:
+        if (
+            isinstance(temperature, bool)
+            or not isinstance(temperature, (int, float))
+            or not temperature > 0
+        ):
             raise ValueError(f"temperature: expected a positive number, got {temperature!r}")
         if not isinstance(item_samples, int) or item_samples < 0:
             raise ValueError(f"item_samples: expected an integer >= 0, got {item_samples!r}")

@@ -31,7 +31,7 @@ import importlib
 import inspect
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -54,6 +54,8 @@ __all__ = [
     "Agent",
     "AgentContext",
     "AgentInfo",
+    "agent_class",
+    "agent_parameters",
     "agent_summary",
     "available_agents",
     "make_agent",
@@ -114,6 +116,13 @@ class Agent(ABC):
     #: (:meth:`simrec.Simulation.run_many`), with results identical to runs alone; the
     #: scenario runner does so only for them. Default ``False``: each run alone.
     isolated_state: ClassVar[bool] = False
+    #: Constructor parameters under which :func:`simrec.checks.check_agent` checks the agent
+    #: when given none (merged under any given): what keeps the check of a tiny world quick,
+    #: e.g. a small training budget. Not used by runs.
+    check_agent_params: ClassVar[Mapping[str, Any]] = {}
+    #: Dotted configuration settings the world of :func:`simrec.checks.check_agent` needs for
+    #: this agent, e.g. ``{"simulation.candidates": 10}`` for a policy over C candidates.
+    check_agent_settings: ClassVar[Mapping[str, Any]] = {}
 
     def setup(self, context: AgentContext) -> None:
         """Receive the observable world and the agent's random stream."""
@@ -206,6 +215,26 @@ def agent_summary(info: AgentInfo) -> str:
     return (inspect.getdoc(cls) or "").splitlines()[0] if inspect.getdoc(cls) else ""
 
 
+def agent_class(name: str) -> type[Agent]:
+    """The class registered under ``name`` (imported; nothing instantiated).
+
+    Raises:
+        UnknownNameError: No agent has this name.
+        DependencyNotInstalled: Its module or an extra it needs is missing.
+    """
+    return _load(_info(name))
+
+
+def _info(name: str) -> AgentInfo:
+    agents = available_agents()
+    if name not in agents:
+        raise UnknownNameError(
+            f"agent {name!r} is not registered{suggest(name, agents)}; "
+            f"known agents: {', '.join(sorted(agents))}"
+        )
+    return agents[name]
+
+
 def _load(info: AgentInfo) -> type[Agent]:
     module, _, attr = info.target.partition(":")
     try:
@@ -231,25 +260,24 @@ def _load(info: AgentInfo) -> type[Agent]:
     return cls
 
 
-def _init_parameters(cls: type) -> tuple[list[str], bool]:
+def agent_parameters(cls: type) -> tuple[dict[str, inspect.Parameter], bool]:
     """Keyword parameters of ``cls(...)``, following ``**kwargs`` passed up the MRO.
 
-    Returns the names and whether arbitrary keywords are still accepted at the top.
+    Returns the parameters by name (the nearest class's declaration first) and whether
+    arbitrary keywords are still accepted at the top.
     """
-    names: list[str] = []
+    found: dict[str, inspect.Parameter] = {}
     for klass in cls.__mro__:
         init = klass.__dict__.get("__init__")
         if init is None:
             continue
         sig = inspect.signature(init)
-        names += [
-            p.name
-            for p in sig.parameters.values()
-            if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
-        ]
+        for p in sig.parameters.values():
+            if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
+                found.setdefault(p.name, p)
         if not any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
-            return names, False
-    return names, klass is not object
+            return found, False
+    return found, klass is not object
 
 
 def _check_finite(where: str, value: Any) -> None:
@@ -276,15 +304,10 @@ def make_agent(name: str, **params: Any) -> Agent:
         ConfigError: A parameter is unknown or invalid for this agent.
         DependencyNotInstalled: The agent's optional dependencies are missing.
     """
-    agents = available_agents()
-    if name not in agents:
-        raise UnknownNameError(
-            f"agent {name!r} is not registered{suggest(name, agents)}; "
-            f"known agents: {', '.join(sorted(agents))}"
-        )
-    cls = _load(agents[name])
+    cls = agent_class(name)
     _check_finite(f"agents.{name}.params", params)
-    valid, accepts_any = _init_parameters(cls)
+    declared, accepts_any = agent_parameters(cls)
+    valid = list(declared)
     unknown = [k for k in params if k not in valid and not accepts_any]
     if unknown:
         raise ConfigError(

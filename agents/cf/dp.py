@@ -34,9 +34,11 @@ against fresh uniform negatives, and the run reports the attack's advantage
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Callable
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -63,6 +65,7 @@ __all__ = [
     "DPSeqAgent",
     "DPTraining",
     "membership_advantage",
+    "noise_multiplier",
 ]
 
 #: Renyi orders of the RDP accountant: opacus' defaults and larger ones, where the optimum
@@ -94,6 +97,25 @@ def membership_advantage(member_loss: np.ndarray, other_loss: np.ndarray) -> tup
     return advantage, auc
 
 
+@functools.lru_cache(maxsize=64)
+def noise_multiplier(epsilon: float, delta: float, sample_rate: float, steps: int) -> float:
+    """The noise multiplier of ``steps`` Poisson-sampled steps at (``epsilon``, ``delta``).
+
+    Opacus' search under the RDP accountant over :data:`ALPHAS`: a second or two, kept per
+    settings (every run of a sweep asks the same).
+    """
+    from opacus.accountants.utils import get_noise_multiplier
+
+    return get_noise_multiplier(
+        target_epsilon=epsilon,
+        target_delta=delta,
+        sample_rate=sample_rate,
+        steps=steps,
+        accountant="rdp",
+        alphas=ALPHAS,
+    )
+
+
 class DPTraining:
     """The DP-SGD part shared by every private agent (see the module docstring).
 
@@ -111,6 +133,10 @@ class DPTraining:
         holdout: Share of the units never trained on (the attack's non-members).
         **agent: The private agent's own options.
     """
+
+    #: check_agent: 5 DP-SGD steps per retrain (the accounting and the steps are the same
+    #: code at any count).
+    check_agent_params: ClassVar[dict] = {"dp_steps": 5}
 
     def __init__(
         self,
@@ -160,7 +186,6 @@ class DPTraining:
         """Wrap ``self.net`` for per-unit gradients and set the noise for the target."""
         from opacus import GradSampleModule
         from opacus.accountants import RDPAccountant
-        from opacus.accountants.utils import get_noise_multiplier
         from opacus.optimizers import DPOptimizer
 
         self.steps_taken = 0
@@ -170,13 +195,8 @@ class DPTraining:
             self.noise_multiplier = 0.0
             self.dp_opt = torch.optim.Adam(params, lr=self.lr)
             return
-        self.noise_multiplier = get_noise_multiplier(
-            target_epsilon=self.target_epsilon,
-            target_delta=self.dp_delta,
-            sample_rate=self.sample_rate,
-            steps=self.planned_steps(),
-            accountant="rdp",
-            alphas=ALPHAS,
+        self.noise_multiplier = noise_multiplier(
+            self.target_epsilon, self.dp_delta, self.sample_rate, self.planned_steps()
         )
         self.gsm = GradSampleModule(self.net, loss_reduction="mean")
         self.dp_opt = DPOptimizer(

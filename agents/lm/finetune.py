@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import time
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -152,6 +153,14 @@ class LMFineTunedAgent(LMCFAgent):
     """
 
     name = "lm-ft"
+    #: check_agent: two days (one fine-tuning round) of a 60-item catalog (each run passes
+    #: it through the model), a round of 3 steps on 32 clicks of texts cut to 16 tokens.
+    check_agent_settings: ClassVar[dict] = {"world.items.n_items": 60, "simulation.days": 2}
+    check_agent_params: ClassVar[dict] = {
+        "finetune_steps": 3,
+        "finetune_batch": 32,
+        "max_tokens": 16,
+    }
 
     def __init__(
         self,

@@ -190,11 +190,11 @@ class SeqAgent(CFAgent):
         max_users: int | None = None,
         **shared,
     ) -> None:
+        check_params(max_len=(max_len, "pos_int"))  # before it sizes the buffer below
         shared.setdefault("recent_consumed", max(50, max_len))
         super().__init__(**shared)
         check_params(
             dim=(dim, "pos_int"),
-            max_len=(max_len, "pos_int"),
             layers=(layers, "pos_int"),
             heads=(heads, "pos_int"),
             dropout=(dropout, "prob"),

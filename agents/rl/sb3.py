@@ -263,6 +263,8 @@ class _SB3Agent(Agent):
         check_preset_reward(preset, reward)
         if not isinstance(timesteps, int) or timesteps < 1:
             raise ConfigError(f"timesteps: expected a positive integer, got {timesteps!r}")
+        if not isinstance(deterministic, bool):
+            raise ConfigError(f"deterministic: expected true or false, got {deterministic!r}")
         if sha256 is not None and not (
             isinstance(sha256, str) and re.fullmatch(r"[0-9a-fA-F]{64}", sha256)
         ):
@@ -367,6 +369,13 @@ class SB3PPOAgent(_SB3Agent):
 
     name = "sb3-ppo"
     algo = "ppo"
+    #: check_agent: 64 PPO steps in the check's own world, over 10 candidates.
+    check_agent_params: ClassVar[dict] = {
+        "preset": "scenario",
+        "timesteps": 64,
+        "train": {"n_envs": 2, "n_steps": 32, "batch_size": 32, "n_epochs": 1},
+    }
+    check_agent_settings: ClassVar[dict] = {"simulation.candidates": 10}
 
 
 class SB3DQNAgent(_SB3Agent):
@@ -374,3 +383,13 @@ class SB3DQNAgent(_SB3Agent):
 
     name = "sb3-dqn"
     algo = "dqn"
+    #: check_agent: 64 DQN steps in the check's own world, one of 10 candidates per slate.
+    check_agent_params: ClassVar[dict] = {
+        "preset": "scenario",
+        "timesteps": 64,
+        "train": {"learning_starts": 16, "buffer_size": 1000},
+    }
+    check_agent_settings: ClassVar[dict] = {
+        "simulation.candidates": 10,
+        "simulation.slate_size": 1,
+    }

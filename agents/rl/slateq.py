@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -366,6 +367,9 @@ class SlateQAgent(Agent):
     """
 
     name = "slateq"
+    #: check_agent: 500 training steps in the check's own world, over 10 candidates.
+    check_agent_params: ClassVar[dict] = {"preset": "scenario", "steps": 500, "n_envs": 8}
+    check_agent_settings: ClassVar[dict] = {"simulation.candidates": 10}
 
     def __init__(
         self,

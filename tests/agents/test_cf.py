@@ -1,6 +1,4 @@
-"""Collaborative-filtering agents: learning, observable data only, retraining, errors."""
-
-import dataclasses
+"""Collaborative-filtering agents: learning, retraining, errors."""
 
 import numpy as np
 import pytest
@@ -10,92 +8,13 @@ pytest.importorskip("scipy", reason="needs the cf extra: pip install 'simrec[cf]
 
 from conftest import busy, quickstart_like, small_config
 
-from simrec import Agent, Simulation, make_agent
+from simrec import Simulation, make_agent
 from simrec.agent import AgentContext
 from simrec.errors import ConfigError
-from simrec.worlds import World
 
+#: Determinism, valid slates and observable-only behaviour of every agent:
+#: tests/agents/test_check_agent.py (simrec.checks.check_agent).
 CF = ["mf", "ncf", "item-knn", "als", "bpr"]
-#: CF agents plus the knowledge-graph agent (which adds the attribute graph of the world).
-CF_KG = [*CF, "kg"]
-
-
-class Recorder(Agent):
-    """Wraps an agent and records every call, to replay the same logs elsewhere."""
-
-    name = "recorder"
-
-    def __init__(self, inner):
-        self.inner, self.events = inner, []
-
-    def setup(self, context):
-        super().setup(context)
-        self.inner.setup(context)
-
-    def recommend(self, batch):
-        out = self.inner.recommend(batch)
-        self.events.append(("recommend", batch, out.copy()))
-        return out
-
-    def observe(self, feedback):
-        self.events.append(("observe", feedback, None))
-        self.inner.observe(feedback)
-
-    def retrain(self, now):
-        self.events.append(("retrain", now, None))
-        self.inner.retrain(now)
-
-
-def scrambled(world: World, rng) -> World:
-    """The same observable world with every hidden array shuffled."""
-    it, ut = world.item_truth, world.user_truth
-    perm_i, perm_u = rng.permutation(world.n_items), rng.permutation(world.n_users)
-    return dataclasses.replace(
-        world,
-        item_truth=dataclasses.replace(
-            it, topic=it.topic[perm_i], quality=it.quality[perm_i], appeal=it.appeal[perm_i]
-        ),
-        user_truth=dataclasses.replace(
-            ut, interest=ut.interest[perm_u], satisfaction=ut.satisfaction[perm_u]
-        ),
-    )
-
-
-def replay_on_scrambled_world(name, cfg=None, **params):
-    """Record an agent's run, then replay its requests and logs to a fresh agent in the same
-    world with every hidden array shuffled: the slates must be identical. Returns the
-    recorded run."""
-    cfg = cfg or small_config(days=4)
-    sim = Simulation(cfg)
-    rec = Recorder(make_agent(name, **params))
-    result = sim.run(rec, seed=3)
-    assert any(e[0] == "retrain" for e in rec.events)
-    world = scrambled(sim.build_world(3), np.random.default_rng(0))
-    fresh = make_agent(name, **params)
-    from simrec.rng import make_streams
-
-    fresh.setup(AgentContext(world.observable, make_streams(3).agent, 5, 0, 1.0))
-    for kind, arg, out in rec.events:
-        if kind == "recommend":
-            assert np.array_equal(fresh.recommend(arg), out)
-        elif kind == "observe":
-            fresh.observe(arg)
-        else:
-            fresh.retrain(arg)
-    return result
-
-
-@pytest.mark.parametrize("name", CF_KG)
-def test_outputs_depend_only_on_observable_data_and_logs(name):
-    replay_on_scrambled_world(name)
-
-
-@pytest.mark.parametrize("name", CF_KG)
-def test_same_seed_same_recommendations(name):
-    sim = Simulation(small_config(days=3))
-    a, b = sim.run(name, seed=1), sim.run(name, seed=1)
-    ia, ib = a.log.impressions.columns(), b.log.impressions.columns()
-    assert np.array_equal(ia["item"], ib["item"]) and np.array_equal(ia["click"], ib["click"])
 
 
 @pytest.mark.parametrize("name", ["mf", "ncf"])

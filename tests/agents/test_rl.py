@@ -216,12 +216,6 @@ def test_sb3_policy_file_must_be_pinned_by_its_sha256(tmp_path):
         make_agent("sb3-ppo", path=str(path), sha256=digest)
 
 
-def test_reinforce_uses_observable_data_only():
-    from test_cf import test_outputs_depend_only_on_observable_data_and_logs as replay
-
-    replay("reinforce-topk")  # same requests and logs, hidden state shuffled: same slates
-
-
 def test_population_observation_equals_the_env_observation_value_for_value():
     """An agent that saw what the env saw builds the env's observation, exactly.
 
