@@ -47,8 +47,8 @@ def the_same_constants_everywhere():
     """Hypothesis mixes constants mined from the source of the project's loaded modules into
     what it draws, so a derandomized test drew other inputs alone than in the suite (which
     modules are loaded depends on the tests run before it: alone, 1 of the 40 mutated
-    scenarios ran; in the suite, 7). Here the pool is the constants of simrec/config.py, the
-    module that defines and parses a scenario (its keys, names and defaults): the same inputs
+    scenarios ran; in the suite, 7). Here the pool is the constants of simrec.config, the
+    package that defines and parses a scenario (its keys, names and defaults): the same inputs
     on every run, and not other inputs whenever a module unrelated to scenarios gains a
     string (the metric registry's did: with every module of simrec in the pool, 1 of 40 ran).
     With this pool 7 of 40 run (fast tier) and 21 of 160 (slow tier)."""
@@ -65,7 +65,7 @@ def the_same_constants_everywhere():
     NASTY.validate()
     KEY.validate()
     pool = providers.Constants()
-    for path in [Path(simrec.__file__).parent / "config.py"]:
+    for path in sorted((Path(simrec.__file__).parent / "config").glob("*.py")):
         module = types.ModuleType(path.stem)
         module.__file__ = str(path)
         pool |= constants_from_module(module)
