@@ -166,6 +166,7 @@ def replace_path(cfg: T, dotted: str, value: Any, allowed: tuple[str, ...] | Non
     Raises:
         ConfigError: Unknown path (with suggestion), wrong type or out-of-range value.
 
+    >>> from simrec.config import Config
     >>> replace_path(Config(), "dynamics.appeal_weight", 0).dynamics.appeal_weight
     0.0
     """
