@@ -43,12 +43,13 @@ import scipy.sparse as sp
 
 from simrec.agent import Agent
 from simrec.config import Config, from_dict, replace_path
+from simrec.config.convert import merge_dicts
 from simrec.data.movielens import load_movielens, load_movielens_100k
 from simrec.engine import row_membership
 from simrec.metrics import gini
 from simrec.simulation import Simulation
 from simrec.types import RequestBatch
-from simrec.worlds.movielens import DAY, _auc
+from simrec.worlds.movielens import DAY, rank_auc
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -199,7 +200,7 @@ def calibrate(
         between the genre shares.
     """
     base = {"world": {"kind": "movielens-100k"}, "simulation": {"days": days}}
-    cfg = from_dict(Config, _merge(base, overrides or {}))
+    cfg = from_dict(Config, merge_dicts(base, overrides or {}))
     sim = Simulation(cfg)
     world = sim.build_world(seed)
     data = load_movielens_100k(quiet=True)
@@ -227,19 +228,12 @@ def comparison(real: Stats, simulated: Stats):  # noqa: ANN201 - pandas imported
     return frame
 
 
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
 # ----------------------------------------------------------------------------- held out
 
 
 def _world_config(world: str, split: float, overrides: dict[str, Any] | None) -> Config:
     base = {"world": {"kind": world, "movielens": {"train_fraction": split}}}
-    return from_dict(Config, _merge(base, overrides or {}))
+    return from_dict(Config, merge_dicts(base, overrides or {}))
 
 
 def _user_metrics(
@@ -248,7 +242,7 @@ def _user_metrics(
     """AUC and NDCG@k of one user's scores (binary relevance)."""
     s = score[candidates]
     pos = positive[candidates]
-    auc = _auc(s[pos], s[~pos])
+    auc = rank_auc(s[pos], s[~pos])
     top = np.argsort(-s, kind="stable")[:k]
     dcg = (pos[top] / np.log2(np.arange(2, len(top) + 2))).sum()
     ideal = (1.0 / np.log2(np.arange(2, min(k, int(pos.sum())) + 2))).sum()
@@ -499,12 +493,8 @@ GAP_SETTINGS: tuple[dict[str, Any], ...] = ({}, {"gap_min_days": 2.0, "gap_max_d
 
 
 def _candidate(session: dict[str, Any], churn: dict[str, Any], gap: dict[str, Any]) -> dict:
-    over: dict[str, Any] = {}
-    if session:
-        over["dynamics"] = dict(session)
-    if churn or gap:
-        over["retention"] = {**churn, **gap}
-    return over
+    dynamics = {"dynamics": dict(session)} if session else {}
+    return dynamics | ({"retention": {**churn, **gap}} if churn or gap else {})
 
 
 #: Every combination of the three, the defaults first: what :func:`refit_sessions` compares.

@@ -61,7 +61,14 @@ from simrec.worlds.base import (
 )
 from simrec.worlds.graph import attribute_graph, merge_graphs
 
-__all__ = ["Fit", "build_movielens", "fit_hidden_state", "freebase_graph", "sample_movielens_users"]
+__all__ = [
+    "Fit",
+    "build_movielens",
+    "fit_hidden_state",
+    "freebase_graph",
+    "rank_auc",
+    "sample_movielens_users",
+]
 
 DAY = 86_400.0
 MEAN_APPEAL = 0.29
@@ -211,7 +218,7 @@ def fit_hidden_state(
 
     C = interest[warm_u] @ topic.T
     rated = np.asarray(X[warm_u][:, canon].todense()) > 0
-    auc = _auc(C[rated], C[~rated])
+    auc = rank_auc(C[rated], C[~rated])
     return Fit(
         topic.astype(np.float32),
         interest.astype(np.float32),
@@ -241,8 +248,12 @@ def _cached_fit(
     return fit
 
 
-def _auc(pos: np.ndarray, neg: np.ndarray) -> float:
-    """Mann-Whitney AUC of ``pos`` over ``neg`` (ties count half)."""
+def rank_auc(pos: np.ndarray, neg: np.ndarray) -> float:
+    """Mann-Whitney AUC of ``pos`` over ``neg`` (ties count half).
+
+    >>> rank_auc(np.array([3.0, 2.0]), np.array([1.0, 2.0]))
+    0.875
+    """
     allv = np.concatenate([pos, neg])
     order = np.argsort(allv, kind="mergesort")
     ranks = np.empty(len(allv))
