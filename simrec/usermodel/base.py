@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -175,6 +175,12 @@ class Request:
         """Bind the population, the items and the engine's inputs and output views."""
         self.pop, self.items = pop, items
         self.__dict__.update(fields)
+
+    if TYPE_CHECKING:  # signals are set by name at run time (the model checks them)
+
+        def __getattr__(self, name: str) -> Any: ...
+
+        def __setattr__(self, name: str, value: Any) -> None: ...
 
 
 class Component:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -69,6 +69,10 @@ class Population:
             shape = tuple(self.dims[s] if isinstance(s, str) else s for s in var.shape)
             full = (*shape, n) if var.user_last else (n, *shape)
             setattr(self, var.name, np.full(full, var.fill, dtype=var.dtype))
+
+    if TYPE_CHECKING:  # one attribute per declared state variable, set at run time
+
+        def __getattr__(self, name: str) -> np.ndarray: ...
 
     def reset(self, users: np.ndarray) -> None:
         """Give ``users`` the fresh values of every state variable."""
