@@ -171,4 +171,7 @@ def replace_path(cfg: T, dotted: str, value: Any, allowed: tuple[str, ...] | Non
     0.0
     """
     head = dotted.split(".")[0]
-    return dataclasses.replace(cfg, **{head: section_with(cfg, dotted, value, allowed)})
+    changed: Any = dataclasses.replace(
+        typing.cast(Any, cfg), **{head: section_with(cfg, dotted, value, allowed)}
+    )
+    return typing.cast(T, changed)

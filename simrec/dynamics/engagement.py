@@ -43,9 +43,13 @@ def engagement(
     10.0
     """
     m01 = 0.5 * (1.0 + match)
+    if appeal_weight != 0.0 and appeal is None:
+        raise ValueError(
+            f"appeal: needed when appeal_weight > 0, got None (weight {appeal_weight})"
+        )
     pull = (
         quality
-        if appeal_weight == 0.0
+        if appeal_weight == 0.0 or appeal is None
         else (1.0 - appeal_weight) * quality + appeal_weight * appeal
     )
     return (minutes * pull * m01 * np.exp(noise * xi - 0.5 * noise**2)).astype(np.float32)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 __all__ = ["equal_to_any", "row_membership", "row_scores"]
@@ -48,7 +50,7 @@ def row_membership(items: np.ndarray, sets: np.ndarray, n_items: int) -> np.ndar
         masked = bool(items.size) and int(items.min()) < 0
         hi = int(max(items.max(initial=0), sets.max()))
         lo = int(min(items.min(initial=0), sets.min()))
-        dtype = np.result_type(items.dtype, sets.dtype)
+        dtype: Any = np.result_type(items.dtype, sets.dtype)
         for narrow in (np.int16, np.int32):  # compare in the narrowest type that holds the ids
             if (
                 np.can_cast(narrow, dtype)
