@@ -27,6 +27,7 @@ import statistics
 import sys
 import tempfile
 import time
+import typing
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,7 @@ def engine_throughput(
 
     def step(t: float) -> int:
         batch = engine.open_requests(t)
+        assert batch is not None  # every user is in session on every tick
         idx = distinct_integers(lambda _r, w: rng.random((len(batch), w)), M, slate)
         engine.serve(batch, engine.available[idx])
         return len(batch)
@@ -195,7 +197,9 @@ def tick_cost(
         for n, engine, slates, tick in runs:
             t0 = time.process_time()
             for k in range(ticks):
-                engine.serve(engine.open_requests((clock + k) * tick), slates[k])
+                batch = engine.open_requests((clock + k) * tick)
+                assert batch is not None  # every user is in session on every tick
+                engine.serve(batch, slates[k])
             times[n].append(1000.0 * (time.process_time() - t0) / ticks)
         clock += ticks
     points = [[n, statistics.median(times[n][1:])] for n in sizes]
@@ -260,7 +264,8 @@ def reference_throughput(
     q = rng.random(n_items, dtype=np.float32)
     alive = np.ones(n_users, dtype=bool)
     parts = [slice(lo, min(lo + chunk, n_users)) for lo in range(0, n_users, chunk)]
-    gens = [np.random.default_rng(g) for g in rng.bit_generator.seed_seq.spawn(len(parts))]
+    seeds = typing.cast(np.random.SeedSequence, rng.bit_generator.seed_seq)
+    gens = [np.random.default_rng(g) for g in seeds.spawn(len(parts))]
 
     def step_part(i: int) -> None:
         rows, g = parts[i], gens[i]
@@ -307,7 +312,7 @@ def log_throughput(rows: int = 2_000_000, batch: int = 100_000) -> dict[str, flo
 
     batch = max(1, min(batch, rows))
     rng = np.random.default_rng(0)
-    cols = {
+    cols: dict[str, Any] = {
         name: (rng.random(batch) * 100).astype(dtype) for name, dtype in IMPRESSION_SCHEMA.items()
     }
     table = Table(IMPRESSION_SCHEMA)
@@ -332,11 +337,11 @@ def vector_env_throughput(num_envs: int = 4096, steps: int = 20, mode: str = "na
     import simrec  # noqa: F401 - registers the envs
 
     warnings.filterwarnings("ignore", category=UserWarning)
-    kw = {} if mode == "native" else {"vectorization_mode": "sync"}
+    kw: dict[str, Any] = {} if mode == "native" else {"vectorization_mode": "sync"}
     env = gym.make_vec("simrec/UserLifetime-v0", num_envs=num_envs, **kw)
     env.reset(seed=0)
     rng = np.random.default_rng(0)
-    n = env.single_action_space.n
+    n = int(getattr(env.single_action_space, "n"))  # noqa: B009 - a Discrete space
     acts = [rng.integers(0, n, size=num_envs) for _ in range(steps)]
     env.step(acts[0])
     t0 = time.perf_counter()

@@ -86,7 +86,7 @@ def _equal(a: Any, b: Any) -> bool:
 def _rollout(env: gym.Env, steps: int, seed: int) -> list[tuple]:
     """Trajectory of ``steps`` steps under actions from a seeded action space."""
     env.action_space.seed(seed)
-    out = [env.reset(seed=seed)]
+    out: list[tuple] = [env.reset(seed=seed)]
     for _ in range(steps):
         step = env.step(env.action_space.sample())
         out.append(step)
@@ -98,7 +98,7 @@ def _rollout(env: gym.Env, steps: int, seed: int) -> list[tuple]:
 def check_invariants(source: EnvSource, steps: int = 1000, seed: int = 0) -> int:
     """Step randomly and assert simrec's invariants; returns the number of episodes ended."""
     env = _make(source)
-    core = env.unwrapped.core
+    core = env.unwrapped.core  # type: ignore[attr-defined]  # a simrec env
     obs, info = env.reset(seed=seed)
     env.action_space.seed(seed)
     ended = 0
@@ -107,7 +107,7 @@ def check_invariants(source: EnvSource, steps: int = 1000, seed: int = 0) -> int
         obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
         where = f"step {t}"
         assert env.observation_space.contains(obs), f"{where}: observation outside the space"
-        assert np.isfinite(reward), f"{where}: reward {reward} is not finite"
+        assert np.isfinite(float(reward)), f"{where}: reward {reward} is not finite"
         for key in ("satisfaction", "churn_hazard"):
             assert 0.0 <= info[key] <= 1.0, f"{where}: {key}={info[key]} outside [0, 1]"
         assert info["revenue"] >= 0.0, f"{where}: negative revenue {info['revenue']}"
@@ -198,7 +198,10 @@ class AgentCheckReport:
 
 
 def agent_check_config(
-    days: int = 3, n_users: int = 100, n_items: int = 120, settings: Mapping[str, Any] = ()
+    days: int = 3,
+    n_users: int = 100,
+    n_items: int = 120,
+    settings: Mapping[str, Any] | None = None,
 ) -> Config:
     """The tiny world of :func:`check_agent`.
 
@@ -226,7 +229,7 @@ def agent_check_config(
             "simulation": {"days": days, "tick_minutes": 30.0, "retrain_every_days": 1.0},
         },
     )
-    return with_settings(cfg, dict(settings))
+    return with_settings(cfg, dict(settings or {}))
 
 
 def shuffled_hidden_state(world: World, rng: np.random.Generator) -> World:

@@ -497,6 +497,7 @@ def _cmd_list() -> int:
 
         print(f"scenarios ({scen}):")
         for path in sorted(scen.glob("*.yaml")):
+            question: str
             try:
                 question = load_yaml(path).question
             except SimrecError as err:

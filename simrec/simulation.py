@@ -308,11 +308,11 @@ class Simulation:
         dirs = list(log_dirs) if log_dirs is not None else [None] * n
         if n > 1 and (why := not_shareable(cfg)):
             raise ConfigError(f"agents: {n} agents cannot share one pass: {why}")
-        made = []
-        for agent, p, label in zip(agents, params, names, strict=True):
-            registered = isinstance(agent, str)
-            if registered:
-                agent = make_agent(agent, **(p or {}))  # only oracle names read truth
+        made: list[tuple[Agent, str]] = []
+        for given, p, label in zip(agents, params, names, strict=True):
+            registered = isinstance(given, str)
+            # only oracle names read truth
+            agent = make_agent(given, **(p or {})) if isinstance(given, str) else given
             name = label or _name_of(agent)
             if agent.reads_hidden_state and not (registered or allow_hidden_state):
                 raise SimrecError(

@@ -313,7 +313,8 @@ class Engine:
         """
         propensities = None
         if isinstance(slates, StochasticSlates):
-            slates, propensities = slates.items, slates.propensities
+            propensities = slates.propensities
+            slates = slates.items
         S = validate_slates(
             slates, batch.users, batch.slate_size, self.n_items, self.available_mask,
             batch.candidates,

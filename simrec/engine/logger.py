@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from itertools import pairwise
+from typing import Any
 
 import numpy as np
 
@@ -122,10 +123,11 @@ class ImpressionLogger:
     ) -> None:
         """Append the (sampled) requests' rows; when sampling, count every impression too."""
         log = self.log
+        assert log is not None  # only called with a log
         B, K = S.shape
         one_time = time is not None or bool((now == now[0]).all())  # a population tick
         t = now[0] if time is None else time
-        day = np.floor(now) if not one_time or log.sample < 1.0 else None
+        day: Any = np.floor(now) if not one_time or log.sample < 1.0 else None
         days = [] if log.sample >= 1.0 else [np.floor(t)] if one_time else np.unique(day).tolist()
         for d in days:
             rows = slice(None) if one_time else day == d
@@ -199,7 +201,7 @@ class ImpressionLogger:
         )
 
 
-def _rows_of(x: np.ndarray | float | bool, rows: slice) -> np.ndarray | float | bool:
+def _rows_of(x: Any, rows: slice) -> Any:
     """``x[rows]`` for an array, ``x`` for a scalar."""
     return x[rows] if np.ndim(x) else x
 

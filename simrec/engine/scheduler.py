@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simrec.engine.logger import ImpressionLogger
+from simrec.engine.logger import ImpressionLogger, SplitLogger
 from simrec.usermodel import Population, UserModel
 
 __all__ = ["SessionScheduler"]
@@ -29,7 +29,11 @@ class SessionScheduler:
     """
 
     def __init__(
-        self, pop: Population, model: UserModel, logger: ImpressionLogger, arrival: np.ndarray
+        self,
+        pop: Population,
+        model: UserModel,
+        logger: ImpressionLogger | SplitLogger,
+        arrival: np.ndarray,
     ) -> None:
         """Schedule every user's first visit."""
         self.pop, self.model, self.logger = pop, model, logger

@@ -319,9 +319,9 @@ class UserModel:
         return self.by_role["choice"]  # type: ignore[return-value]
 
     @property
-    def satisfaction(self) -> Component:
-        """The satisfaction component."""
-        return self.by_role["satisfaction"]
+    def satisfaction(self) -> Satisfaction:
+        """The satisfaction component (its ``value`` is what oracles rank by)."""
+        return self.by_role["satisfaction"]  # type: ignore[return-value]
 
     @property
     def retention(self) -> RetentionComponent:
