@@ -123,9 +123,10 @@ def few_figures(monkeypatch, report_libraries):
 def one_line_figure(mp: pytest.MonkeyPatch) -> None:
     """Reports drawn under ``mp`` draw one daily line figure (retention) of the thirteen (what
     few_figures does, for fixtures wider than a test, on their own MonkeyPatch)."""
-    import simrec.report
+    import simrec.report.figures
 
-    mp.setattr(simrec.report, "FIGURES", {"retention": simrec.report.FIGURES["retention"]})
+    figures = simrec.report.figures
+    mp.setattr(figures, "FIGURES", {"retention": figures.FIGURES["retention"]})
 
 
 @pytest.fixture(scope="session")

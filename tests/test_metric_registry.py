@@ -268,7 +268,7 @@ def test_a_custom_metric_is_drawn_and_tabled_in_a_run_and_its_report(tmp_path, t
 
     # Two line figures of the registry's: a built-in one and the custom one.
     keep = {k: v for k, v in simrec.report.FIGURES.items() if k in ("retention", "tail_clicks")}
-    monkeypatch.setattr(simrec.report, "FIGURES", keep)
+    monkeypatch.setattr(simrec.report.figures, "FIGURES", keep)  # where the report reads it
     sc = scenario(seeds=[0], report={"metrics": ["clicks", "tail_clicks"]})
     res = run_scenario(sc, tmp_path / "out", progress=False)
     assert set(res.metrics[res.metrics.metric == "tail_clicks"]["day"]) == {0, 1, 2}

@@ -245,10 +245,10 @@ def test_custom_metric_registered_under_the_entry_point_group(tmp_path):
         res = run_scenario(sc, {str(tmp_path / "out")!r}, workers=1, progress=False)
         t = res.totals.iloc[0]
         print(int(round(t["purchases_daily"] * 3)), int(t["buyers"]) > 0)
-        import simrec.report
+        import simrec.report.figures
         from simrec.report import write_report
         # one daily line figure of thirteen, as the few_figures fixture draws them
-        simrec.report.FIGURES = {{"retention": simrec.report.FIGURES["retention"]}}
+        simrec.report.figures.FIGURES = {{"retention": simrec.report.figures.FIGURES["retention"]}}
         assert "buyers" in write_report({str(tmp_path / "out")!r}).read_text()
         """
     )
@@ -263,7 +263,7 @@ def test_custom_metric_registered_under_the_entry_point_group(tmp_path):
 
 
 def test_report_states_the_world_size_of_a_data_world():
-    from simrec.report import _world_sizes
+    from simrec.report.markdown import _world_sizes
 
     synthetic = from_dict(ScenarioConfig, {"name": "s", "agents": [{"name": "random"}]})
     assert _world_sizes(synthetic, None) == "2,000 users at day 0, 2,000 items"

@@ -513,9 +513,9 @@ def run_ope(
 def ope_figure(per_seed: pd.DataFrame, out: Path) -> Path:
     """``figures/ope_estimates.png``: each estimator's estimates per seed against the truth."""
     from simrec.experiments.report import save_png
-    from simrec.report import _pyplot
+    from simrec.report import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     metrics = list(dict.fromkeys(per_seed["metric"]))
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.4), squeeze=False)
     for ax, metric in zip(axes[0], metrics, strict=True):

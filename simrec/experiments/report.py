@@ -51,9 +51,9 @@ def _table(summary: pd.DataFrame, per_seed: pd.DataFrame) -> str:
 
 
 def _figure(summary: pd.DataFrame, per_seed: pd.DataFrame, out: Path) -> Path:
-    from simrec.report import _pyplot
+    from simrec.report import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     base = per_seed.groupby("metric", sort=False)["control_test"].mean()
     metrics = list(summary["metric"])
     fig, axes = plt.subplots(1, len(metrics), figsize=(3.0 * len(metrics), 3.2))
@@ -82,9 +82,9 @@ def save_png(fig, path: Path) -> Path:  # noqa: ANN001 - a matplotlib figure
     """Write ``fig`` to ``path`` as PNG atomically (no timestamp in it); close the figure."""
     import io
 
-    from simrec.report import _pyplot
+    from simrec.report import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=120, bbox_inches="tight", metadata={"Software": None})

@@ -32,7 +32,7 @@ import pandas as pd
 
 from simrec.config import ScenarioConfig, load_yaml
 from simrec.errors import ResultsError, SimrecError
-from simrec.report import _Output, _pyplot, _survival_figure, daily_bands, paired_bands
+from simrec.report import Output, daily_bands, paired_bands, pyplot, survival_figure
 from simrec.report.tables import label_format, markdown_table
 from simrec.runner import ScenarioResult, collect
 from simrec.runner.results import atomic_write_text, lock_folder, read_run, writing
@@ -948,7 +948,7 @@ def write_findings(
         ResultsError: The synthetic part is missing or any of its runs is missing or invalid.
     """
     results, doc = Path(results), Path(doc)
-    plt = _pyplot()
+    plt = pyplot()
     timings = read_timings(results)
     syn = load_study("synthetic", results / "synthetic")
     ml, ml_missing = None, "Not run yet (no `movielens/` folder)."
@@ -957,7 +957,7 @@ def write_findings(
             ml = load_study("MovieLens-100K", results / "movielens")
         except ResultsError as err:  # running or interrupted: the document says so
             ml_missing = f"Not complete: {err}"
-    output = _Output(doc.parent / "figures", formats, dpi)
+    output = Output(doc.parent / "figures", formats, dpi)
     with writing(f"the findings in {doc.parent}"):
         output.folder.mkdir(parents=True, exist_ok=True)
     ext = formats[0]
@@ -1067,7 +1067,7 @@ def write_findings(
         _survival_rows(syn, syn.labels),
         "",
         figure(
-            _survival_figure(plt, syn.result.users, main, syn.days),
+            survival_figure(plt, syn.result.users, main, syn.days),
             "survival",
             "Kaplan–Meier survival and time to the second visit",
         ),
@@ -1133,7 +1133,7 @@ def write_findings(
             _survival_rows(ml, ml.labels),
             "",
             figure(
-                _survival_figure(plt, ml.result.users, ml.figure_labels(), ml.days),
+                survival_figure(plt, ml.result.users, ml.figure_labels(), ml.days),
                 "movielens_survival",
                 "MovieLens: Kaplan–Meier survival",
             ),

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from simrec.report import _Output, _pyplot, check_figure_options, write_report
+from simrec.report import Output, check_figure_options, pyplot, write_report
 from simrec.report.tables import label_format, markdown_table
 from simrec.runner.results import atomic_write_text, lock_folder, summarize, writing
 from simrec.sensitivity import SensitivityResult, analyse, headline_totals
@@ -286,9 +286,9 @@ def write_sensitivity_report(
     formats = check_figure_options(formats, dpi)
     res = result if result is not None else analyse(out)
     write_report(out / "nominal", formats=formats, dpi=dpi)
-    plt = _pyplot()
+    plt = pyplot()
     with lock_folder(out, "simrec report"), writing(f"the report in {out}", "the runs are kept"):
-        output = _Output(out / "figures", formats, int(dpi))
+        output = Output(out / "figures", formats, int(dpi))
         output.folder.mkdir(exist_ok=True)
         figures = [("robustness", "Share of the design where each conclusion holds")]
         output.save(_robustness_figure(plt, res), "robustness")
