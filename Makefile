@@ -32,7 +32,7 @@ demo: setup
 # again after an interruption) and writes the document and its figures from those results.
 lm-vs-cf:
 	$(MAKE) setup EXTRAS=$(EXTRAS),lm-large
-	$(PY) -m simrec.findings.lm_vs_cf all --results results/lm_vs_cf --doc docs/findings/lm_vs_cf.md
+	$(PY) -m simrec_studies.lm_vs_cf all --results results/lm_vs_cf --doc docs/findings/lm_vs_cf.md
 
 # The tests in two tiers. `make test`: every test not marked `slow`, with line coverage of simrec
 # and simrec_agents (each must stay >= 90%); none may take over 10 s (tests/conftest.py fails
@@ -61,14 +61,14 @@ wheel-check: setup
 	  -c requirements/constraints.txt "$$(ls $(WHEEL_DIR)/simrec-*.whl)[plots]"
 	cd $(WHEEL_DIR) && venv/bin/python -c "import importlib.util as u, simrec_agents; \
 	  assert '/site-packages/' in simrec_agents.__file__, simrec_agents.__file__; \
-	  assert all(u.find_spec(m) for m in ('simrec.data', 'simrec_agents.rl.slateq', 'simrec_agents.kg.cke'))"
+	  assert all(u.find_spec(m) for m in ('simrec.data', 'simrec_agents.rl.slateq', 'simrec_agents.kg.cke', 'simrec_studies.lm_vs_cf'))"
 	cd $(WHEEL_DIR) && venv/bin/simrec run $(CURDIR)/scenarios/quickstart.yaml --smoke \
 	  --out smoke --no-progress --workers 2
 	test -s $(WHEEL_DIR)/smoke/report.md && test -s $(WHEEL_DIR)/smoke/figures/retention.png
 	rm -rf $(WHEEL_DIR)
 
 lint: setup
-	$(VENV)/bin/ruff check simrec agents tests examples
+	$(VENV)/bin/ruff check simrec agents studies tests examples
 	$(VENV)/bin/lint-imports
 
 clean:

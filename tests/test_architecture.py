@@ -17,7 +17,7 @@ def test_import_contracts_hold():
         pytest.skip("import-linter is not installed (pip install 'simrec[dev]')")
     out = subprocess.run([str(exe), "--no-cache"], cwd=REPO, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "Contracts: 3 kept, 0 broken" in out.stdout
+    assert "Contracts: 4 kept, 0 broken" in out.stdout
 
 
 def test_ruff_is_clean():
@@ -25,7 +25,10 @@ def test_ruff_is_clean():
     if exe is None:
         pytest.skip("ruff is not installed (pip install 'simrec[dev]')")
     out = subprocess.run(
-        [str(exe), "check", "simrec", "agents", "tests"], cwd=REPO, capture_output=True, text=True
+        [str(exe), "check", "simrec", "agents", "studies", "tests"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
     )
     assert out.returncode == 0, out.stdout + out.stderr
 
@@ -33,7 +36,7 @@ def test_ruff_is_clean():
 def test_importing_simrec_does_not_import_heavy_packages():
     code = (
         "import sys, simrec; heavy = {'torch', 'matplotlib', 'ray', 'sentence_transformers',"
-        " 'stable_baselines3', 'simrec_agents', 'pandas'}; "
+        " 'stable_baselines3', 'simrec_agents', 'simrec_studies', 'pandas'}; "
         "print(sorted(heavy & set(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -4,46 +4,19 @@ import json
 import re
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
 pytest.importorskip("sentence_transformers", reason="needs the lm extra: pip install 'simrec[lm]'")
 pytest.importorskip("matplotlib", reason="needs the plots extra: pip install 'simrec[plots]'")
 
+import simrec_studies.lm_vs_cf as study
 from test_scenarios import smoke
 
 from simrec.errors import ResultsError
-from simrec.findings import lm_vs_cf as study
-from simrec.runner.results import t_quantile_975
+from simrec.report.stats import paired_difference
 
-
-def test_pareto_and_direction_rules():
-    costs = np.array([1.0, 2.0, 2.0, 5.0, 0.5])
-    outcome = np.array([0.5, 0.7, 0.6, 0.9, 0.1])
-    assert study.pareto(costs, outcome).tolist() == [True, True, False, True, True]
-    assert study.direction(0.3, 0.2) == 1
-    assert study.direction(-0.3, 0.2) == -1
-    assert study.direction(0.1, 0.2) == 0
-    assert study.direction(0.1, float("nan")) == 0
-
-
-def test_paired_differences_match_by_hand():
-    totals = pd.DataFrame(
-        {
-            "agent": ["a", "a", "a", "b", "b", "b"],
-            "seed": [0, 1, 2, 0, 1, 2],
-            "retention": [0.5, 0.6, 0.7, 0.4, 0.45, 0.7],
-        }
-    )
-    mean, ci, n = study.paired(totals, "a", "b", "retention")
-    d = np.array([0.1, 0.15, 0.0])
-    assert n == 3 and mean == pytest.approx(d.mean())
-    assert ci == pytest.approx(t_quantile_975(2) * d.std(ddof=1) / np.sqrt(3))
-    assert t_quantile_975(2) == pytest.approx(4.303, abs=1e-3)
-    assert study.diff_text(totals, "a", "b", "retention").startswith("+8.3 ± ") and study.diff_text(
-        totals, "a", "b", "retention"
-    ).endswith(" points")
+# The study's statistics (paired differences, directions, the Pareto mask) are
+# simrec.report.stats, tested in tests/test_report_stats.py.
 
 
 def tiny_study(name, out):
@@ -126,7 +99,7 @@ def check_figures(doc):
 def check_numbers(text, sc, res):
     """The document's numbers are the results folder's."""
     # The Yuan et al. rows quote the paired differences computed from the runs' totals.
-    mean, ci, _ = study.paired(res.totals, "lm-cf", "mf", "warm_item_ctr")
+    mean, ci, _ = paired_difference(res.totals, "lm-cf", "mf", "warm_item_ctr")
     sign = "+" if mean >= 0 else "−"
     assert f"`lm-cf` − `mf` warm-item CTR {sign}{abs(mean):.4f} ± {ci:.4f}" in text
     # Every agent that ran is in the agents table with its parameter count.

@@ -17,7 +17,7 @@ from simrec.agent import available_agents
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Source folder -> import package in the wheel.
-PACKAGES = {"simrec": "simrec", "agents": "simrec_agents"}
+PACKAGES = {"simrec": "simrec", "agents": "simrec_agents", "studies": "simrec_studies"}
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +75,8 @@ def test_every_source_and_data_file_is_in_the_wheel(wheel_names, folder):
     assert sorted(expected - wheel_names) == []
 
 
-def test_the_wheel_holds_nothing_but_the_two_packages(wheel_names):
+def test_the_wheel_holds_nothing_but_the_three_packages(wheel_names):
     tops = {n.split("/")[0] for n in wheel_names}
-    assert {t for t in tops if not t.endswith(".dist-info")} == {"simrec", "simrec_agents"}
+    assert {t for t in tops if not t.endswith(".dist-info")} == set(PACKAGES.values())
     entry = next(n for n in wheel_names if n.endswith("entry_points.txt"))
     assert entry
