@@ -26,15 +26,13 @@ A run folder either exists complete or not at all: it is written under a tempora
 renamed into place. A run counts as finished only if its manifest is there and every file
 matches it (:func:`verify_run`), so a run corrupted later is found, never read as data.
 Files and folders get the permissions the umask gives (0644 and 0755 under the usual 022).
+The atomic writes and the lock are :mod:`simrec.runner.atomic`'s (re-exported here).
 Agent labels are plain names (:func:`simrec.config.check_plain_name`), and :func:`run_dir`
 refuses any other, so no run can be written outside ``DIR``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import fcntl
 import hashlib
 import io
 import json
@@ -52,6 +50,14 @@ import pandas as pd
 
 from simrec.config import Config, ScenarioConfig, check_plain_name, to_dict
 from simrec.errors import ResultsError
+from simrec.runner.atomic import (
+    LOCK,
+    atomic_write_bytes,
+    atomic_write_text,
+    lock_folder,
+    umask,
+    writing,
+)
 
 __all__ = [
     "LOCK",
@@ -80,8 +86,6 @@ __all__ = [
 
 #: The file that marks a folder as written by simrec (``--force`` empties only these).
 MARKER = ".simrec-results"
-#: The lock file held while a run or a report writes the folder.
-LOCK = ".simrec.lock"
 #: The manifest of a run folder, written last.
 MANIFEST = "manifest.json"
 #: What simrec writes at the top of a results folder.
@@ -147,64 +151,6 @@ def t_quantile_975(df: int) -> float:
     if df < 1:
         return math.nan
     return _T975[df - 1] if df <= len(_T975) else 1.96
-
-
-def _umask() -> int:
-    """The process umask, read without changing it (Linux), else by setting it back."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except OSError:
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-@contextlib.contextmanager
-def writing(what: str, kept: str = "") -> Iterator[None]:
-    """Turn an ``OSError`` while writing ``what`` into a one-line :class:`ResultsError`.
-
-    Args:
-        what: What was being written (a path or a run).
-        kept: A sentence on what is kept (e.g. the finished runs).
-    """
-    try:
-        yield
-    except ResultsError:
-        raise
-    except OSError as err:
-        reason = err.strerror or str(err)
-        code = errno.errorcode.get(err.errno or 0, "")
-        code = f" ({code})" if code else ""
-        tail = f"; {kept}" if kept else ""
-        raise ResultsError(f"cannot write {what}: {reason}{code}{tail}") from err
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and an atomic rename.
-
-    The file gets the mode a plain ``open`` would give (``0666 & ~umask``).
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write UTF-8 text atomically (see :func:`atomic_write_bytes`)."""
-    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def parquet_bytes(frame: pd.DataFrame, index: bool = True) -> bytes:
@@ -326,7 +272,7 @@ def write_run(
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{seed}.", suffix=".tmp", dir=final.parent))
         try:
-            os.chmod(tmp, 0o777 & ~_umask())
+            os.chmod(tmp, 0o777 & ~umask())
             files = {
                 "daily.parquet": parquet_bytes(daily),
                 "users.parquet": parquet_bytes(
@@ -513,40 +459,6 @@ def remove_owned(out: Path) -> None:
     shutil.rmtree(out / "figures", ignore_errors=True)
     for name in TOP_FILES - {MARKER, LOCK}:
         (out / name).unlink(missing_ok=True)
-
-
-@contextlib.contextmanager
-def lock_folder(out: Path, purpose: str) -> Iterator[None]:
-    """Hold the folder's lock (``flock`` on :data:`LOCK`) for the block.
-
-    The lock dies with the process that holds it (even on ``kill -9``), so a killed sweep
-    never leaves a stale lock.
-
-    Raises:
-        ResultsError: Another process holds the lock (the message names its pid and what
-            it is doing).
-    """
-    path = Path(out) / LOCK
-    with writing(str(path)):
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
-            raise ResultsError(
-                f"--out {out}: another simrec process is using this folder ({holder}); wait "
-                f"for it to finish or choose another folder"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(
-            fd,
-            f"pid {os.getpid()}, {purpose}, since {time.strftime('%Y-%m-%d %H:%M:%S')}".encode(),
-            0,
-        )
-        yield
-    finally:
-        os.close(fd)
 
 
 def long_metrics(scenario: str, runs: Iterable[tuple[str, int, pd.DataFrame]]) -> pd.DataFrame:

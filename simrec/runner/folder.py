@@ -1,0 +1,219 @@
+"""A sweep's results folder: owned, resumed or replaced, verified.
+
+:func:`open_folder` makes a (locked) folder this scenario's: it must be one simrec owns
+(:func:`check_owner`); ``--force`` empties what simrec wrote; ``--resume`` keeps the valid
+runs of the very same scenario (or of the same scenario with fewer agents) and removes
+partial or corrupt runs and the temporaries of a killed sweep, to be run again.
+:func:`verify_runs` checks every planned run before a summary reads it. The folder's layout
+and the run-level primitives are in :mod:`simrec.runner.results`.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from simrec.agent import Agent
+from simrec.config import ScenarioConfig, load_yaml, to_yaml
+from simrec.errors import ResultsError, SimrecError
+from simrec.runner.atomic import LOCK, atomic_write_text, writing
+from simrec.runner.planning import RunSpec, plan
+from simrec.runner.results import (
+    MARKER,
+    comparable,
+    finished_runs,
+    foreign_entries,
+    remove_owned,
+    run_dir,
+    run_identity,
+    scenario_fingerprint,
+    verify_run,
+)
+
+log = logging.getLogger("simrec.runner")
+
+__all__ = ["check_owner", "open_folder", "verify_runs"]
+
+
+def open_folder(
+    scenario: ScenarioConfig,
+    out: Path,
+    resume: bool,
+    force: bool,
+    events: float = 0.0,
+    show_days: bool = False,
+    factories: dict[str, Callable[[], Agent]] | None = None,
+) -> list[RunSpec]:
+    """Make ``out`` this scenario's results folder (locked by the caller); the runs to do.
+
+    The folder must be one simrec owns; ``force`` empties it, ``resume`` keeps the valid runs
+    of the very same scenario, or of the same scenario with fewer agents (agents added to a
+    finished study); partial or corrupt runs are removed to be run again.
+    """
+    check_owner(out, locked=True)
+    _prepare_folder(scenario, out, resume, force)
+    _remove_stale_temporaries(out)
+    for spec, problem in _invalid_runs(scenario, out):
+        log.warning("runs/%s/%d %s: it will be run again", spec.agent.key, spec.seed, problem)
+        shutil.rmtree(run_dir(out, spec.agent.key, spec.seed))
+    kept = f"the finished runs in {out} are kept (--resume runs the rest)"
+    with writing(str(out / "config.yaml"), kept):
+        if not (out / MARKER).exists():
+            atomic_write_text(out / MARKER, "This folder was written by simrec.\n")
+        text = to_yaml(scenario)
+        if not (out / "config.yaml").exists() or (out / "config.yaml").read_text() != text:
+            atomic_write_text(out / "config.yaml", text)
+    done = set(finished_runs(out))
+    runs = plan(scenario, out, events, show_days, factories)
+    return [s for s in runs if (s.agent.key, s.seed) not in done]
+
+
+def check_owner(out: Path, locked: bool) -> None:
+    """Refuse a folder that holds anything simrec did not write.
+
+    Before the lock (``locked=False``) only a folder without simrec's marker is checked (so
+    that nothing is written into it, not even the lock); the whole contents are checked once
+    the lock is held, when no other simrec process is writing there.
+
+    Raises:
+        ResultsError: ``out`` is a file, or holds entries simrec did not write.
+    """
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise ResultsError(f"--out {out}: is a file, not a folder")
+    entries = sorted(p.name for p in out.iterdir() if p.name != LOCK)
+    if entries and MARKER not in entries:
+        shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
+        raise ResultsError(
+            f"--out {out}: holds files simrec did not write ({shown}); choose an empty or new "
+            f"folder (simrec writes only into folders it created)"
+        )
+    if not locked:
+        return
+    foreign = foreign_entries(out)
+    if foreign:
+        more = f" and {len(foreign) - 5} more" if len(foreign) > 5 else ""
+        shown = ", ".join(foreign[:5]) + more
+        raise ResultsError(
+            f"--out {out}: holds files simrec did not write ({shown}); move them out first "
+            f"(neither --force nor --resume touches a folder holding foreign files)"
+        )
+
+
+def _prepare_folder(scenario: ScenarioConfig, out: Path, resume: bool, force: bool) -> None:
+    """Apply the --force / --resume rules to an owned, locked folder.
+
+    See :func:`simrec.runner.local.run_scenario`.
+    """
+    if force:
+        remove_owned(out)
+        return
+    cfg_path = out / "config.yaml"
+    if cfg_path.exists():
+        try:
+            existing = load_yaml(cfg_path)
+        except SimrecError as err:
+            raise ResultsError(f"{cfg_path}: unreadable results folder ({err})") from None
+        if scenario_fingerprint(existing) != scenario_fingerprint(scenario) and not (
+            resume and _adds_agents(existing, scenario)
+        ):
+            diffs = _differences(comparable(existing), comparable(scenario))
+            more = f" (and {len(diffs) - 3} more differences)" if len(diffs) > 3 else ""
+            raise ResultsError(
+                f"--out {out}: holds results of a different scenario or configuration: "
+                f"{'; '.join(diffs[:3])}{more}; choose another folder or pass --force to "
+                f"replace them"
+            )
+        finished = finished_runs(out)
+        if finished and not resume:
+            raise ResultsError(
+                f"--out {out}: already holds {len(finished)} finished runs of this "
+                f"scenario; pass --resume to keep them and run the rest, or --force to replace"
+            )
+    elif any((out / "runs").glob("*/*")):
+        raise ResultsError(
+            f"--out {out}: holds runs but no config.yaml; choose another folder or --force"
+        )
+
+
+def _adds_agents(existing: ScenarioConfig, scenario: ScenarioConfig) -> bool:
+    """Whether ``scenario`` is ``existing`` with agents added (every other field the same).
+
+    Then every finished run keeps its identity, and ``--resume`` runs only the new agents.
+    """
+    old, new = comparable(existing), comparable(scenario)
+    old_agents, new_agents = old.pop("agents", []), new.pop("agents", [])
+    return old == new and all(agent in new_agents for agent in old_agents)
+
+
+def _differences(a: Any, b: Any, path: str = "") -> list[str]:
+    """Dotted paths where the plain data ``a`` and ``b`` differ, with both values."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for key in [*a, *(k for k in b if k not in a)]:
+            out += _differences(a.get(key, "(absent)"), b.get(key, "(absent)"), _dot(path, key))
+        return out
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        pairs = enumerate(zip(a, b, strict=True))
+        return [d for i, (x, y) in pairs for d in _differences(x, y, f"{path}[{i}]")]
+    return [] if a == b else [f"{path or 'scenario'} is {a!r} there, {b!r} now"]
+
+
+def _dot(path: str, key: Any) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+def _remove_stale_temporaries(out: Path) -> None:
+    """Delete temporary files and run folders left by a killed sweep (never read as data)."""
+    for tmp in [*out.glob(".*.tmp"), *out.glob("runs/*/.*.tmp")]:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+
+
+def _invalid_runs(scenario: ScenarioConfig, out: Path) -> list[tuple[RunSpec, str]]:
+    """Planned runs whose folder exists but is not a valid run of this scenario."""
+    bad = []
+    for spec in plan(scenario, out):
+        if run_dir(out, spec.agent.key, spec.seed).exists():
+            problem = verify_run(out, spec.agent.key, spec.seed, _identity(scenario, spec))
+            if problem:
+                bad.append((spec, problem))
+    return bad
+
+
+def _identity(scenario: ScenarioConfig, spec: RunSpec) -> dict[str, Any]:
+    return run_identity(scenario, spec.agent, spec.seed)
+
+
+def verify_runs(
+    scenario: ScenarioConfig, out: Path, allow_missing: bool = False
+) -> tuple[list[RunSpec], list[str]]:
+    """The planned runs that verify, and ``agent/seed`` of those never written.
+
+    Raises:
+        ResultsError: Naming every missing (unless ``allow_missing``), partial or corrupt run.
+    """
+    verified, problems, missing = [], [], []
+    for spec in plan(scenario, out):
+        key = spec.agent.key
+        problem = verify_run(out, key, spec.seed, _identity(scenario, spec))
+        if problem == "missing" and allow_missing:
+            missing.append(f"{key}/{spec.seed}")
+        elif problem:
+            problems.append(f"runs/{key}/{spec.seed} {problem}")
+        else:
+            verified.append(spec)
+    if problems:
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        raise ResultsError(
+            f"{out}: {len(problems)} run(s) of scenario {scenario.name!r} are missing or "
+            f"invalid: {'; '.join(problems[:5])}{more}; `simrec run <scenario> --out {out} "
+            f"--resume` runs them again"
+        )
+    return verified, missing
