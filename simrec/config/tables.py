@@ -3,44 +3,41 @@
 from __future__ import annotations
 
 import dataclasses
+import typing
 
-from simrec.config.base import bounds_text
-from simrec.config.model import DynamicsConfig, EconomyConfig, RetentionConfig, UserModelConfig
-from simrec.config.run import SimulationConfig
-from simrec.config.scenario import ABConfig, OPEConfig
-from simrec.config.world import (
-    ItemsConfig,
-    MovieLensConfig,
-    SocialConfig,
-    UsersConfig,
-    WorldConfig,
-)
+from simrec.config.base import bounds_text, join_path
+from simrec.config.scenario import ScenarioConfig
 
-__all__ = ["markdown_tables", "params_markdown"]
+__all__ = ["config_sections", "markdown_tables", "params_markdown"]
+
+
+def config_sections(cls: type = ScenarioConfig, prefix: str = "") -> list[tuple[str, type]]:
+    """``(dotted path, dataclass)`` of every section under ``cls``, walking its field types.
+
+    >>> [path for path, _ in config_sections()][:3]
+    ['world', 'world.items', 'world.users']
+    """
+    out: list[tuple[str, type]] = [(prefix, cls)] if prefix else []
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if dataclasses.is_dataclass(hints[f.name]):
+            out += config_sections(hints[f.name], join_path(prefix, f.name))
+    return out
 
 
 def markdown_tables() -> str:
-    """Markdown parameter tables (name, default, unit, meaning) of every config section."""
-    sections = [
-        ("world", WorldConfig),
-        ("world.items", ItemsConfig),
-        ("world.users", UsersConfig),
-        ("world.movielens", MovieLensConfig),
-        ("world.social", SocialConfig),
-        ("user_model", UserModelConfig),
-        ("dynamics", DynamicsConfig),
-        ("retention", RetentionConfig),
-        ("economy", EconomyConfig),
-        ("simulation", SimulationConfig),
-        ("ab", ABConfig),
-        ("ope", OPEConfig),
-    ]
-    return "\n".join(params_markdown(cls, title) for title, cls in sections)
+    """Markdown parameter tables (name, default, unit, meaning) of every section of a scenario.
+
+    The sections are found by walking the dataclass tree from :class:`ScenarioConfig`, so a
+    new section is documented without being listed anywhere.
+    """
+    return "\n".join(params_markdown(cls, title) for title, cls in config_sections())
 
 
 def params_markdown(cls: type, title: str) -> str:
     """The markdown parameter table of one config dataclass (a section, a component's Params).
 
+    >>> from simrec.config import SocialConfig
     >>> print(params_markdown(SocialConfig, "world.social").splitlines()[0])
     ### `world.social`
     """
