@@ -69,7 +69,9 @@ wheel-check: setup
 
 lint: setup
 	$(VENV)/bin/ruff check simrec agents studies tests examples
+	$(VENV)/bin/ruff format --check simrec agents studies
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy simrec
 
 clean:
 	rm -rf $(VENV) results .pytest_cache

@@ -46,7 +46,7 @@ from simrec.errors import (
     suggest,
 )
 from simrec.plugins import group_entry_points
-from simrec.types import Cost, Feedback, RequestBatch
+from simrec.types import Cost, Feedback, RequestBatch, StochasticSlates
 from simrec.worlds.base import ObservableWorld
 
 __all__ = [
@@ -108,7 +108,7 @@ class Agent(ABC):
     #: Registered name, set by subclasses.
     name: ClassVar[str] = ""
     #: True only for oracle baselines.
-    reads_hidden_state: ClassVar[bool] = False
+    reads_hidden_state: bool = False
     #: True when the agent keeps all its state to itself: every draw from ``self.rng`` (or
     #: generators seeded from it), no process-wide state (numpy's, torch's or Python's
     #: global generators, a framework's global seed) and nothing shared with other agents.
@@ -142,8 +142,12 @@ class Agent(ABC):
         """
 
     @abstractmethod
-    def recommend(self, batch: RequestBatch) -> np.ndarray:
-        """Return item ids ``(len(batch), batch.slate_size)``, distinct per row."""
+    def recommend(self, batch: RequestBatch) -> np.ndarray | StochasticSlates:
+        """Return item ids ``(len(batch), batch.slate_size)``, distinct per row.
+
+        A stochastic agent may return :class:`~simrec.types.StochasticSlates` instead: the
+        slates with the probabilities it drew them with (logged for off-policy evaluation).
+        """
 
     def observe(self, feedback: Feedback) -> None:  # noqa: B027 - optional hook
         """Receive the logged impressions of the last batch (default: ignore)."""

@@ -278,7 +278,7 @@ class _Recording(Agent):
 
     def __init__(self, inner: Agent, label: str) -> None:
         self.inner, self.label = inner, label
-        self.reads_hidden_state = inner.reads_hidden_state  # type: ignore[misc]
+        self.reads_hidden_state = inner.reads_hidden_state
         self.events: list[tuple[str, Any, Any]] = []
         self.slates: list[tuple[RequestBatch, np.ndarray]] = []
         self.requests = self.clicks = self.retrains = 0

@@ -21,7 +21,7 @@ from simrec.config import Intervention, SimulationConfig
 
 __all__ = ["Calendar", "CalendarHooks"]
 
-_DAY, _INTERVENTION, _RETRAIN, _TICK = 0, 1, 2, 3
+_DAY, _INTERVENTION, _RETRAIN, _TICK = (simpy.events.EventPriority(p) for p in range(4))
 
 
 class CalendarHooks(Protocol):
@@ -46,7 +46,9 @@ class CalendarHooks(Protocol):
 class _Wake(simpy.events.Event):
     """A timeout with an explicit priority among events of the same tick."""
 
-    def __init__(self, env: simpy.Environment, delay: int, priority: int) -> None:
+    def __init__(
+        self, env: simpy.Environment, delay: float, priority: simpy.events.EventPriority
+    ) -> None:
         super().__init__(env)
         self._ok = True
         self._value = None

@@ -25,9 +25,10 @@ from collections import deque
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 __all__ = [
     "DAY_SCHEMA",
@@ -113,14 +114,14 @@ def _prefault(chunk: dict[str, np.ndarray], columns: frozenset[str] | None = Non
 class Constant(NamedTuple):
     """A column of a full chunk that holds one value in all its ``rows`` (no buffer)."""
 
-    value: object
+    value: Any
     rows: int
 
     def __len__(self) -> int:
         """Rows of the chunk."""
         return self.rows
 
-    def array(self, dtype: object) -> np.ndarray:
+    def array(self, dtype: DTypeLike) -> np.ndarray:
         """The column as an array."""
         return np.full(self.rows, self.value, dtype=dtype)
 
@@ -177,7 +178,7 @@ class Table:
         self.max_chunk_rows = max(max_chunk_rows, chunk_rows)
         if self.spill_dir is not None:
             self.spill_dir.mkdir(parents=True, exist_ok=True)
-        self._full: list[dict[str, np.ndarray]] = []
+        self._full: list[dict[str, np.ndarray | Constant]] = []
         self._spilled = 0  # chunks written to the spill folder
         self._done = 0  # rows in full chunks
         self.prefault = prefault
@@ -208,7 +209,9 @@ class Table:
             if self.spill_dir is not None and size == self.max_chunk_rows:
                 return  # a spilled table at full size reuses its buffers: nothing to fault
             size = min(2 * size, self.max_chunk_rows)
-            chunk = {k: np.empty(size, dtype=t) for k, t in self.schema.items()}
+            chunk: dict[str, np.ndarray] = {
+                k: np.empty(size, dtype=t) for k, t in self.schema.items()
+            }
             self._ahead.append((chunk, _prefault(chunk, self._dense)))
             self._ahead_rows += size
 
@@ -287,7 +290,7 @@ class Table:
                 if size < 0:
                     self._put_scalar(k, v, end)
                 else:
-                    self._put(k, v if whole else v[start : start + take], end)
+                    self._put(k, v if whole else np.asarray(v)[start : start + take], end)
             self._fill += take
             start += take
             if self._fill == cap:
@@ -340,7 +343,9 @@ class Table:
                 else []
             )
             dtype = self.schema[k]
-            full = [c[k].array(dtype) if isinstance(c[k], Constant) else c[k] for c in self._full]
+            full = [
+                c.array(dtype) if isinstance(c, Constant) else c for c in (f[k] for f in self._full)
+            ]
             if k in self._const:
                 now = Constant(self._const[k], self._fill).array(dtype)
             else:
@@ -355,7 +360,7 @@ class Table:
         return pd.DataFrame(self.columns())
 
 
-def _size(v: object) -> int:
+def _size(v: ArrayLike) -> int:
     """Rows of an appended column: its size, or -1 for a scalar (broadcast)."""
     if isinstance(v, np.ndarray):
         return v.size if v.ndim else -1

@@ -496,7 +496,7 @@ def distinct_integers(
     n_min, n_max = int(np.min(n)), int(np.max(n))
     if not 0 <= k <= n_min:
         raise ValueError(f"distinct_integers: expected 0 <= k <= n, got k={k}, n={n_min}")
-    n_col = np.asarray(n)[:, None] if np.ndim(n) else n
+    n_col = np.asarray(n)[:, None] if np.ndim(n) else np.asarray(n)
 
     def dense(r: int) -> np.ndarray:
         keys = draw(r, n_max)

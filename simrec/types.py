@@ -9,9 +9,8 @@ and one column per slate position (K). The arrays of a :class:`RequestBatch` and
 from __future__ import annotations
 
 import dataclasses
-import functools
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -20,6 +19,7 @@ __all__ = [
     "Feedback",
     "Propensities",
     "RequestBatch",
+    "SlateProbabilities",
     "StochasticSlates",
     "freeze_arrays",
     "readonly",
@@ -48,12 +48,17 @@ def readonly(a: np.ndarray) -> np.ndarray:
     return a.view()  # a view of a read-only array is read-only
 
 
-@functools.cache
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def _field_names(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in dataclasses.fields(cls))
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
 
 
-def freeze_arrays(record: Any) -> None:
+def freeze_arrays(record: object) -> None:
     """Replace every array field of a frozen dataclass ``record`` by a :func:`readonly` view."""
     setattr_ = object.__setattr__
     for name in _field_names(type(record)):
@@ -137,6 +142,22 @@ class StochasticSlates:
 
     items: np.ndarray
     propensities: Propensities
+
+
+@runtime_checkable
+class SlateProbabilities(Protocol):
+    """A policy that gives the probability of any slate (the target of off-policy evaluation).
+
+    The stochastic wrappers of ``simrec_agents.stochastic`` (epsilon-greedy, softmax) have it.
+    """
+
+    def probabilities(self, batch: RequestBatch, slates: np.ndarray) -> Propensities:
+        """The :class:`Propensities` of ``slates`` ``(B, K)`` for the requests of ``batch``."""
+        ...
+
+    def first_item_probabilities(self, batch: RequestBatch) -> np.ndarray:
+        """The probability of each of ``batch.candidates`` at the first position ``(B, C)``."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import yaml
 
@@ -172,7 +172,13 @@ def read_text_file(path: str | Path, max_bytes: int = MAX_YAML_BYTES) -> str:
         ) from None
 
 
-def load_yaml(source: str | Path, cls: type[T] = ScenarioConfig) -> T:  # type: ignore[assignment]
+@overload
+def load_yaml(source: str | Path) -> ScenarioConfig: ...
+@overload
+def load_yaml(source: str | Path, cls: type[T]) -> T: ...
+
+
+def load_yaml(source: str | Path, cls: type[Any] = ScenarioConfig) -> Any:
     """Read a YAML file (or YAML text) into config class ``cls``.
 
     The text is parsed by :func:`parse_yaml` (safe, no duplicate keys, bounded size); an

@@ -280,8 +280,8 @@ class LifetimeCore:
                 f"action: duplicate candidate indices in the slate {a[dup_rows[0]].tolist()}; "
                 f"a slate holds {K} distinct candidates (or set slate_duplicates='fill')"
             )
-        for r in dup_rows:  # "fill": repeats take the lowest unused candidates, in order
-            row, seen = a[r], set()
+        for d in dup_rows:  # "fill": repeats take the lowest unused candidates, in order
+            row, seen = a[d], set()
             free = iter(i for i in range(C) if i not in set(row.tolist()))
             for j, x in enumerate(row.tolist()):
                 row[j] = next(free) if x in seen else x

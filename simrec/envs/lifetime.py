@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from copy import deepcopy
-from typing import Any, ClassVar
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -284,7 +284,8 @@ class UserLifetimeEnv(gym.Env):
     * v0: initial version.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
+    # gymnasium declares metadata as an instance attribute with a class default
+    metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012
 
     def __init__(
         self,

@@ -10,7 +10,7 @@ sub-env, with reward 0), so the trajectories equal those of
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 from gymnasium.error import ResetNeeded
@@ -41,7 +41,8 @@ class UserLifetimeVectorEnv(VectorEnv):
         **kwargs: The single env's shortcuts (``slate_size``, ``candidates``, ...).
     """
 
-    metadata: ClassVar[dict[str, Any]] = {
+    # gymnasium declares metadata as an instance attribute with a class default
+    metadata: dict[str, Any] = {  # noqa: RUF012
         "autoreset_mode": AutoresetMode.NEXT_STEP,
         "render_modes": [],
     }

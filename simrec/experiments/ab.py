@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from simrec.agent import Agent
 from simrec.config import ScenarioConfig, to_dict
 from simrec.errors import ConfigError, ResultsError
 from simrec.experiments.split import SplitAgent, assign_arms
@@ -134,8 +135,11 @@ def _execute(task: _Task) -> pd.DataFrame:
     sc, ab = task.scenario, task.scenario.ab
     days = sc.simulation.days
     treated = cluster = None
+    social = None
+    agent: Agent
     if task.role == "ab":
         world = Simulation(sc.config).build_world(task.seed)
+        social = world.social
         if world.social is not None:
             cluster = np.asarray(world.social.cluster)
         treated = arms(task.scenario, task.seed, world.n_users, cluster)
@@ -163,10 +167,10 @@ def _execute(task: _Task) -> pd.DataFrame:
     if treated is not None:
         users = frame["user"].to_numpy()
         frame["treated"] = treated[users]
-        if cluster is not None:
+        if cluster is not None and social is not None:
             frame["cluster"] = cluster[users]
             # the share of follow edges between the arms, the same for every row
-            frame["cross_edges"] = world.social.cross_share(treated)
+            frame["cross_edges"] = social.cross_share(treated)
     return frame
 
 

@@ -34,7 +34,7 @@ def _dataset_class() -> Any:
         ) from err
     from sklearn.preprocessing import LabelEncoder
 
-    class OpenBanditData(OpenBanditDataset):  # type: ignore[misc, valid-type]
+    class OpenBanditData(OpenBanditDataset):
         """obp's loader of the shipped sample, with its pre-processing for pandas 3."""
 
         def pre_process(self) -> None:

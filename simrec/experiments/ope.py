@@ -55,7 +55,7 @@ from simrec.experiments.split import arm_contexts
 from simrec.experiments.tasks import agent_of, digest, prepare_folder, run_tasks
 from simrec.runner.results import atomic_write_bytes, atomic_write_text, comparable
 from simrec.simulation import Simulation
-from simrec.types import Cost, Feedback, RequestBatch, StochasticSlates
+from simrec.types import Cost, Feedback, RequestBatch, SlateProbabilities, StochasticSlates
 
 __all__ = [
     "ESTIMATORS",
@@ -109,17 +109,15 @@ class Shadow(Agent):
 
     def __init__(self, logging: Agent, target: Agent) -> None:
         """Bind the two policies."""
-        if not all(
-            callable(getattr(target, m, None))
-            for m in ("probabilities", "first_item_probabilities")
-        ):
+        if not isinstance(target, SlateProbabilities):
             raise ConfigError(
                 f"ope.target: expected a stochastic agent that gives the probability of any "
                 f"slate (probabilities(batch, slates): epsilon-greedy, softmax), got "
                 f"{type(target).__name__}"
             )
         self.logging, self.target = logging, target
-        self.reads_hidden_state = logging.reads_hidden_state or target.reads_hidden_state  # type: ignore[misc]
+        self._target_probabilities: SlateProbabilities = target
+        self.reads_hidden_state = logging.reads_hidden_state or target.reads_hidden_state
         self.rows: list[dict[str, np.ndarray]] = []
         self._pending: dict[str, np.ndarray] | None = None
 
@@ -139,7 +137,7 @@ class Shadow(Agent):
                 "(return StochasticSlates: epsilon-greedy, softmax)"
             )
         items = np.asarray(out.items)
-        tp = self.target.probabilities(batch, items)
+        tp = self._target_probabilities.probabilities(batch, items)
         rec = {
             "user": np.asarray(batch.users),
             "time": np.full(len(batch), batch.time),
@@ -154,7 +152,7 @@ class Shadow(Agent):
         if items.shape[1] == 1 and batch.candidates is not None:
             cands = np.asarray(batch.candidates)
             rec["candidates"] = cands
-            rec["target_dist"] = self.target.first_item_probabilities(batch)
+            rec["target_dist"] = self._target_probabilities.first_item_probabilities(batch)
             rec["action"] = (cands == items).argmax(axis=1)
         self._pending = rec
         return out
@@ -226,16 +224,18 @@ def _execute(task: _Task) -> dict[str, Any]:
     """One run: the logging run's records and outcomes, or the target run's truth."""
     sc = task.scenario
     days = sc.simulation.days
+    shadow = None
+    agent: Agent
     if task.role == "logging":
-        agent = Shadow(agent_of(sc, sc.ope.logging), agent_of(sc, sc.ope.target))
+        agent = shadow = Shadow(agent_of(sc, sc.ope.logging), agent_of(sc, sc.ope.target))
     else:
         agent = agent_of(sc, sc.ope.target)
     result = Simulation(sc.config).run(
         agent, seed=task.seed, label=task.role, allow_hidden_state=agent.reads_hidden_state
     )
     out: dict[str, Any] = {"outcomes": user_outcomes(result.users, days)}
-    if task.role == "logging":
-        out["records"] = agent.records()
+    if shadow is not None:
+        out["records"] = shadow.records()
     else:
         imp = result.log.impressions.columns()
         slates = len(imp["click"]) / sc.simulation.slate_size

@@ -109,7 +109,7 @@ class SplitAgent(Agent):
         self.shared_training = bool(shared_training)
         self.labels = labels
         # an instance attribute: the split reads hidden state when either arm does
-        self.reads_hidden_state = control.reads_hidden_state or treatment.reads_hidden_state  # type: ignore[misc]
+        self.reads_hidden_state = control.reads_hidden_state or treatment.reads_hidden_state
 
     def _call(self, arm: int, method: str, *args: Any) -> Any:
         try:

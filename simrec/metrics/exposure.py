@@ -70,11 +70,11 @@ def gini_exposure(t: Tables, days: int) -> np.ndarray:
     day = key // m
     bounds = np.searchsorted(day, np.arange(days + 1))
     for d in range(days):
-        c = counts[bounds[d] : bounds[d + 1]]
-        if np.isnan(available[d]) or c.size == 0:
+        shown = counts[bounds[d] : bounds[d + 1]]
+        if np.isnan(available[d]) or shown.size == 0:
             continue
-        zeros = max(int(available[d]) - c.size, 0)
-        out[d] = gini(np.concatenate([np.zeros(zeros), c]))
+        zeros = max(int(available[d]) - shown.size, 0)
+        out[d] = gini(np.concatenate([np.zeros(zeros), shown]))
     return out
 
 

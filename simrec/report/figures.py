@@ -49,11 +49,9 @@ FIGURES: Mapping[str, tuple[str, str, str, bool]] = DerivedView(lambda: _figures
 
 
 def _figures() -> dict[str, tuple[str, str, str, bool]]:
-    drawn = [m for m in REGISTRY.all().values() if m.figure is not None]
-    drawn.sort(key=lambda m: m.figure.rank)  # type: ignore[union-attr] - stable: ties in order
-    return {
-        m.figure.name: (m.name, m.figure.ylabel, m.figure.title, m.figure.cumulative) for m in drawn
-    }  # type: ignore[union-attr]
+    drawn = [(m.figure, m.name) for m in REGISTRY.all().values() if m.figure is not None]
+    drawn.sort(key=lambda fig_name: fig_name[0].rank)  # stable: ties keep their order
+    return {f.name: (name, f.ylabel, f.title, f.cumulative) for f, name in drawn}
 
 
 def _bounds(metric: str) -> tuple[float, float] | None:

@@ -133,11 +133,13 @@ def python_agents(
             value that is neither an :class:`~simrec.agent.Agent` subclass nor an instance.
     """
     import copy
+    import functools
 
     from simrec.config import AgentSpec, check_plain_name
 
     labels = {a.key for a in scenario.agents}
-    specs, factories = [], {}
+    specs = []
+    factories: dict[str, Callable[[], Agent]] = {}
     for label, obj in agents.items():
         check_plain_name(f"agents[{label!r}]", label)
         if label in labels:
@@ -145,10 +147,11 @@ def python_agents(
                 f"agents[{label!r}]: the scenario already has an agent labelled {label!r}; "
                 "choose another label"
             )
+        factory: Callable[[], Agent]
         if isinstance(obj, type) and issubclass(obj, Agent):
             cls, factory = obj, obj
         elif isinstance(obj, Agent):
-            cls, factory = type(obj), (lambda o=obj: copy.deepcopy(o))
+            cls, factory = type(obj), functools.partial(copy.deepcopy, obj)
         else:
             raise ConfigError(
                 f"agents[{label!r}]: expected an Agent subclass or instance, got "
