@@ -7,6 +7,7 @@ one line naming what was wrong and exit with status 2; nothing half-written is l
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -355,15 +356,16 @@ def _print_result(scenario, result, out: Path, args: argparse.Namespace) -> None
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from simrec.report import write_report
-    from simrec.runner.local import GRID_MARKER
-    from simrec.sensitivity import SENSITIVITY_MARKER
+    from simrec.runner.store import ResultsFolder
 
-    if (args.out / SENSITIVITY_MARKER).is_file():
+    marker = ResultsFolder(args.out, "report").marker() if args.out.is_dir() else None
+    command = marker["command"] if marker else "run"
+    if command == "sensitivity":
         from simrec.sensitivity.report import write_sensitivity_report
 
         print(write_sensitivity_report(args.out, formats=args.format, dpi=args.dpi))
         return 0
-    if (args.out / GRID_MARKER).is_file():  # a grid: one report per variant
+    if command == "grid":  # a grid: one report per variant
         for folder in sorted(p for p in args.out.iterdir() if p.is_dir()):
             print(write_report(folder, partial=args.partial, formats=args.format, dpi=args.dpi))
         return 0
@@ -372,11 +374,23 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_ab(args: argparse.Namespace) -> int:
-    from simrec.experiments import run_ab
+    from simrec.runner.store import ResultsFolder
 
     args.agents = None
     scenario = _resolved(args)
     variants = scenario.variants()
+    with contextlib.ExitStack() as stack:
+        if scenario.grid:  # the variants' folders and their shared truth runs in one folder
+            root = ResultsFolder(args.out, "ab-grid", "A/B grid")
+            root.check()
+            stack.enter_context(root.open(None, exists_ok=True, purpose="simrec ab (grid)"))
+        _ab_variants(args, variants)
+    return 0
+
+
+def _ab_variants(args: argparse.Namespace, variants: list) -> None:
+    from simrec.experiments import run_ab
+
     for label, variant in variants:
         out = args.out / label if label else args.out
         ab = variant.ab
@@ -392,7 +406,6 @@ def _cmd_ab(args: argparse.Namespace) -> int:
         )  # fmt: skip
         print((out / "ab_report.md").read_text())
         print(f"results: {result.out}/ (ab_summary.csv, ab_seeds.csv, runs/)")
-    return 0
 
 
 def _cmd_ope(args: argparse.Namespace) -> int:

@@ -229,20 +229,27 @@ def test_the_results_folder_is_guarded(tmp_path):
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("mine")
-    with pytest.raises(ResultsError, match="not an A/B results folder"):
-        run_ab(sc, foreign, progress=False)
+    for force in (False, True):  # a folder simrec did not make is never written, nor emptied
+        with pytest.raises(ResultsError, match="holds files simrec did not write"):
+            run_ab(sc, foreign, force=force, progress=False)
+    assert sorted(p.name for p in foreign.iterdir()) == ["notes.txt"]
     out = tmp_path / "ab"
     first = run_ab(sc, out, progress=False)
-    with pytest.raises(ResultsError, match="--resume keeps them"):
+    with pytest.raises(ResultsError, match="pass --resume to keep"):
         run_ab(sc, out, progress=False)
     again = run_ab(sc, out, resume=True, progress=False)  # nothing to run: same numbers
     assert first.per_seed.equals(again.per_seed)
     other = dataclasses.replace(sc, ab=dataclasses.replace(sc.ab, share=0.3))
     with pytest.raises(ResultsError, match="another scenario or design"):
         run_ab(other, out, resume=True, progress=False)
-    (foreign / "runs").mkdir()
-    run_ab(other, foreign, force=True, progress=False)
-    assert (foreign / "notes.txt").read_text() == "mine"  # --force removes only its own files
+    (out / "runs" / "thesis.tex").write_text("mine")  # a file of the user's inside the folder
+    with pytest.raises(ResultsError, match=r"runs/thesis.tex\); move them out first"):
+        run_ab(other, out, force=True, progress=False)
+    assert (out / "runs" / "thesis.tex").read_text() == "mine"
+    assert (out / "ab_summary.csv").is_file()  # and nothing of the study was removed
+    (out / "runs" / "thesis.tex").unlink()
+    replaced = run_ab(other, out, force=True, progress=False)
+    assert not replaced.per_seed.equals(first.per_seed)
     with pytest.raises(ConfigError, match="ab: expected an A/B block"):
         run_ab(dataclasses.replace(sc, ab=dataclasses.replace(sc.ab, control="", treatment="")),
                tmp_path / "x", progress=False)  # fmt: skip

@@ -276,7 +276,7 @@ def test_resume_runs_nothing_twice_and_a_new_design_is_refused(analysed) -> None
     again = run_sensitivity(shared(), out, samples=2, resume=True, progress=False)
     assert again.ran == 0
     pd.testing.assert_frame_equal(again.robustness, res.robustness)
-    with pytest.raises(ResultsError, match="holds a sensitivity analysis already"):
+    with pytest.raises(ResultsError, match="already holds this sensitivity analysis"):
         run_sensitivity(shared(), out, samples=2, progress=False)
     with pytest.raises(ResultsError, match="another scenario or design"):
         run_sensitivity(shared(), out, samples=3, resume=True, progress=False)
@@ -291,7 +291,7 @@ def test_the_analysis_reads_back_from_its_folder(analysed) -> None:
 
 def test_a_foreign_folder_and_a_grid_are_refused(tmp_path) -> None:
     (tmp_path / "mine.txt").write_text("x")
-    with pytest.raises(ResultsError, match="not a `simrec sensitivity` folder"):
+    with pytest.raises(ResultsError, match="holds files simrec did not write"):
         run_sensitivity(tiny(), tmp_path, samples=2, progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.txt"]
     grid = tiny(grid={"dynamics.drift_rate": [0.0, 0.1]})
@@ -343,7 +343,7 @@ def test_cli_writes_the_robustness_report(cli_run) -> None:
 def test_cli_refuses_a_second_design_over_a_finished_folder(cli_run, capsys) -> None:
     scenario, out, _, _ = cli_run
     assert main(["sensitivity", str(scenario), "--out", str(out), "--samples", "2"]) == 2
-    assert "--resume continues it" in capsys.readouterr().err
+    assert "another scenario or design" in capsys.readouterr().err
 
 
 @pytest.mark.slow  # analyses every folder again and draws the nominal report: 8-10 s

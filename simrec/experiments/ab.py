@@ -46,7 +46,7 @@ from simrec.agent import Agent
 from simrec.config import ScenarioConfig, to_dict
 from simrec.errors import ConfigError, ResultsError
 from simrec.experiments.split import SplitAgent, assign_arms
-from simrec.experiments.tasks import agent_of, digest, prepare_folder, run_tasks
+from simrec.experiments.tasks import agent_of, digest, joined_seeds, run_tasks, to_do
 from simrec.runner.results import (
     atomic_write_bytes,
     atomic_write_text,
@@ -54,6 +54,7 @@ from simrec.runner.results import (
     mean_ci,
     parquet_bytes,
 )
+from simrec.runner.store import ResultsFolder
 from simrec.simulation import Simulation
 
 __all__ = [
@@ -79,8 +80,6 @@ METRICS: dict[str, str] = {
 }
 #: The three runs of a seed: the A/B population and the two global rollouts.
 ROLES = ("ab", "control", "treatment")
-#: Marker file of an A/B results folder (the experiment's identity).
-MARKER = "ab.json"
 #: Windows: the test ``[0, T)`` and the end ``[D - T, D)``.
 WINDOWS = ("test", "end")
 
@@ -329,10 +328,6 @@ def _run_file(scenario: ScenarioConfig, out: Path, truth: Path, role: str, seed:
     return truth / f"{label}-{digest(key)[:16]}-seed{seed}.parquet"
 
 
-#: What an A/B results folder holds besides other files (``force`` removes only these).
-OWNED = (MARKER, "runs", "ab_seeds.csv", "ab_summary.csv", "ab_report.md", "figures")
-
-
 def run_ab(
     scenario: ScenarioConfig,
     out: str | Path,
@@ -372,16 +367,23 @@ def run_ab(
             f"logged; expected 1.0, got {scenario.simulation.log_impressions}"
         )
     out = Path(out)
-    prepare_folder(out, _identity(scenario), OWNED, "A/B test", marker=MARKER, resume=resume,
-                   force=force)  # fmt: skip
-    truth = out / "runs" if truth is None else Path(truth)
-    truth.mkdir(parents=True, exist_ok=True)
+    folder = ResultsFolder(out, "ab", "A/B test")
+    folder.check()
+    with folder.open(_identity(scenario), resume=resume, force=force, purpose="simrec ab"):
+        scenario = joined_seeds(scenario, folder, r"runs/ab-seed(\d+)\.parquet", resume)
+        return _run_ab(scenario, out, workers, progress, out / "runs" if truth is None else truth)
+
+
+def _run_ab(
+    scenario: ScenarioConfig, out: Path, workers: int, progress: bool, truth: str | Path
+) -> ABResult:
+    truth = Path(truth)
 
     def path(task: _Task) -> Path:
         return _run_file(scenario, out, truth, task.role, task.seed)
 
     tasks = [_Task(scenario, role, s) for s in scenario.seeds for role in ROLES]
-    todo = [t for t in tasks if not path(t).is_file()]
+    todo = to_do(tasks, path)
 
     def save(task: _Task, frame: pd.DataFrame) -> None:
         atomic_write_bytes(path(task), parquet_bytes(frame, index=False))

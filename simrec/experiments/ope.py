@@ -52,8 +52,9 @@ from simrec.agent import Agent, AgentContext
 from simrec.config import ScenarioConfig, to_dict
 from simrec.errors import ConfigError, DependencyNotInstalled, InvalidActionError
 from simrec.experiments.split import arm_contexts
-from simrec.experiments.tasks import agent_of, digest, prepare_folder, run_tasks
+from simrec.experiments.tasks import agent_of, digest, joined_seeds, run_tasks, to_do
 from simrec.runner.results import atomic_write_bytes, atomic_write_text, comparable
+from simrec.runner.store import ResultsFolder
 from simrec.simulation import Simulation
 from simrec.types import Cost, Feedback, RequestBatch, SlateProbabilities, StochasticSlates
 
@@ -82,8 +83,6 @@ ESTIMATORS = {
 }
 #: Bootstrap samples of obp's confidence intervals.
 BOOTSTRAP = 500
-#: Marker file of an OPE results folder.
-MARKER = "ope.json"
 
 
 def _obp() -> Any:
@@ -427,10 +426,6 @@ class OPEResult:
     out: Path
 
 
-#: What an OPE results folder holds besides other files (``force`` removes only these).
-OWNED = (MARKER, "runs", "ope_seeds.csv", "ope_summary.csv", "ope_report.md", "figures")
-
-
 def _identity(scenario: ScenarioConfig) -> dict[str, Any]:
     design = comparable(scenario) | {"ope": to_dict(scenario.ope)}
     return {"kind": "simrec-ope", "scenario": scenario.name, "sha256": digest(design)}
@@ -482,14 +477,23 @@ def run_ope(
         )
     _obp()
     out = Path(out)
-    prepare_folder(out, _identity(scenario), OWNED, "OPE study", marker=MARKER, resume=resume,
-                   force=force)  # fmt: skip
+    folder = ResultsFolder(out, "ope", "OPE study")
+    folder.check()
+    with folder.open(_identity(scenario), resume=resume, force=force, purpose="simrec ope"):
+        return _run_ope(scenario, folder, workers=workers, resume=resume, progress=progress)
+
+
+def _run_ope(
+    scenario: ScenarioConfig, folder: ResultsFolder, *, workers: int, resume: bool, progress: bool
+) -> OPEResult:
+    out = folder.out
+    scenario = joined_seeds(scenario, folder, r"runs/target-seed(\d+)\.npz", resume)
     tasks = [_Task(scenario, role, s) for s in scenario.seeds for role in ("logging", "target")]
 
     def path(t: _Task) -> Path:
         return out / "runs" / f"{t.role}-seed{t.seed}.npz"
 
-    todo = [t for t in tasks if not path(t).is_file()]
+    todo = to_do(tasks, path)
     run_tasks(todo, _execute, lambda t, result: _save(path(t), result), workers=workers,
               progress=progress, total=len(tasks), desc="OPE runs")  # fmt: skip
     frames = [

@@ -1,14 +1,17 @@
 """What the A/B and OPE experiments share: their results folder, their agents, their runs.
 
-Each run's result is saved as soon as it is finished, so an interrupted experiment resumes
-where it stopped; a folder is guarded by a marker naming the experiment it holds.
+Each run's result is saved as soon as it is finished (recorded with its sha256 in the
+folder's ledger: :class:`~simrec.runner.store.ResultsFolder`), so an interrupted experiment
+resumes where it stopped, and a run file changed since is run again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
-import shutil
+import logging
+import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import as_completed
 from pathlib import Path
@@ -16,13 +19,14 @@ from typing import Any, TypeVar
 
 from simrec.agent import Agent, make_agent
 from simrec.config import ScenarioConfig
-from simrec.errors import ResultsError
 from simrec.runner.local import spawn_pool
-from simrec.runner.results import atomic_write_text
+from simrec.runner.store import ResultsFolder, verify_file
 
-__all__ = ["agent_of", "digest", "prepare_folder", "run_tasks"]
+__all__ = ["agent_of", "digest", "joined_seeds", "run_tasks", "to_do"]
 
 T = TypeVar("T")
+
+log = logging.getLogger("simrec.experiments")
 
 
 def run_tasks(
@@ -80,56 +84,37 @@ def agent_of(scenario: ScenarioConfig, label: str) -> Agent:
     return make_agent(spec.name, **dict(spec.params))
 
 
-def prepare_folder(
-    out: Path,
-    identity: dict[str, Any],
-    owned: Sequence[str],
-    what: str,
-    *,
-    marker: str,
-    resume: bool,
-    force: bool,
-) -> None:
-    """Check (or, with ``force``, clear) an experiment's folder and write its marker.
+def joined_seeds(
+    scenario: ScenarioConfig, folder: ResultsFolder, pattern: str, resume: bool
+) -> ScenarioConfig:
+    """``scenario`` with the seeds of the finished runs ``folder`` holds joined to its own.
 
-    Args:
-        out: The results folder.
-        identity: What the folder holds (written to ``marker``; a different one is refused).
-        owned: The entries the experiment writes (``force`` removes only these).
-        what: The experiment's name in errors ("A/B test", "OPE study"; its first word
-            names the folder: "an A/B results folder").
-        marker: The marker file's name.
-        resume: Keep the finished runs of the same experiment.
-        force: Replace the experiment's own entries, whatever they hold.
-
-    Raises:
-        ResultsError: ``out`` holds something else, another experiment, or (without
-            ``resume``) runs of this one.
+    Resuming never drops a finished run: a study resumed with other seeds covers the old
+    seeds and the new ones (the runs of a seed are files matching ``pattern``, a regular
+    expression whose group is the seed, verified against the folder's ledger).
     """
-    path = out / marker
-    if out.exists() and any(out.iterdir()) and not force:
-        if not path.is_file():
-            raise ResultsError(
-                f"{out}: not empty and not an {what.split()[0]} results folder; choose another "
-                "--out or pass --force"
-            )
-        found = json.loads(path.read_text())
-        if found != identity:
-            raise ResultsError(
-                f"{out}: holds the {what} of another scenario or design "
-                f"({found.get('scenario')!r}, sha256 {str(found.get('sha256', ''))[:12]}); "
-                "--force replaces it"
-            )
-        if not resume:
-            raise ResultsError(
-                f"{out}: holds runs of this {what}; --resume keeps them, --force replaces them"
-            )
-    if force:
-        for name in owned:
-            entry = out / name
-            if entry.is_dir():
-                shutil.rmtree(entry)
-            elif entry.exists():
-                entry.unlink()
-    (out / "runs").mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps(identity, indent=1))
+    if not resume:
+        return scenario
+    found = set()
+    for rel in folder.ledger():
+        m = re.fullmatch(pattern, rel)
+        if m and not folder.verify(rel):
+            found.add(int(m.group(1)))
+    seeds = tuple(sorted(found | set(scenario.seeds)))
+    if seeds != tuple(scenario.seeds):
+        log.warning("--resume: %s holds seeds %s; the study now has seeds %s",
+                    folder.out, sorted(found), list(seeds))  # fmt: skip
+        scenario = dataclasses.replace(scenario, seeds=seeds)
+    return scenario
+
+
+def to_do(tasks: Sequence[T], path: Callable[[T], Path]) -> list[T]:
+    """The tasks whose result file is not a verified file simrec wrote (run or run again)."""
+    todo = []
+    for task in tasks:
+        problem = verify_file(path(task))
+        if problem and problem != "missing":
+            log.warning("%s %s: it will be run again", path(task), problem)
+        if problem:
+            todo.append(task)
+    return todo

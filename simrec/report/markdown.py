@@ -29,7 +29,8 @@ from simrec.report.tables import (
     pairs_markdown,
 )
 from simrec.runner import ScenarioResult, collect, verify_runs
-from simrec.runner.results import MARKER, atomic_write_text, lock_folder, summarize, writing
+from simrec.runner.results import MARKER, atomic_write_text, summarize, writing
+from simrec.runner.store import ResultsFolder
 
 __all__ = ["horizon_table", "pairs_table", "write_report"]
 
@@ -66,12 +67,13 @@ def write_report(
     """
     out = Path(out)
     formats = check_figure_options(formats, dpi)
+    folder = ResultsFolder(out, "run", "results")
     if not (out / MARKER).is_file() or not (out / "config.yaml").is_file():
         raise ResultsError(
             f"{out}: not a simrec results folder (no {MARKER} or config.yaml); run "
             f"`simrec run SCENARIO --out {out}` first"
         )
-    with lock_folder(out, "simrec report"):
+    with folder.open(None, exists_ok=True, purpose="simrec report"):
         try:
             scenario: ScenarioConfig = load_yaml(out / "config.yaml")
         except SimrecError as err:

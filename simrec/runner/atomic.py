@@ -16,7 +16,7 @@ import fcntl
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from simrec.errors import ResultsError
@@ -69,12 +69,61 @@ def writing(what: str, kept: str = "") -> Iterator[None]:
         raise ResultsError(f"cannot write {what}: {reason}{code}{tail}") from err
 
 
+#: Open results folders of this process (absolute path -> the callback recording a write).
+_OPEN: dict[str, Callable[[Path, bytes | None], None]] = {}
+
+
+def on_write(root: Path, record: Callable[[Path, bytes | None], None] | None) -> None:
+    """Record every :func:`atomic_write_bytes` under ``root`` with ``record`` (``None``: stop).
+
+    Used by :class:`simrec.runner.store.ResultsFolder` for its ledger; a write under an open
+    folder is also refused if its path passes through a symbolic link.
+    """
+    key = os.path.abspath(root)
+    if record is None:
+        _OPEN.pop(key, None)
+    else:
+        _OPEN[key] = record
+
+
+def _open_root(path: Path) -> str | None:
+    full = os.path.abspath(path)
+    roots = [root for root in _OPEN if full.startswith(root + os.sep)]
+    return max(roots, key=len) if roots else None  # the innermost: nested folders own theirs
+
+
+def _make_parents(root: str, path: Path) -> None:
+    """Create the folders from ``root`` down to ``path``'s, refusing a link on the way."""
+    folder = Path(root)
+    for part in Path(os.path.abspath(path)).relative_to(root).parts[:-1]:
+        folder = folder / part
+        if folder.is_symlink():
+            raise ResultsError(
+                f"cannot write {path}: {folder} is a symbolic link (simrec never writes through "
+                f"links inside its results folders)"
+            )
+        folder.mkdir(exist_ok=True)
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and an atomic rename.
 
-    The file gets the mode a plain ``open`` would give (``0666 & ~umask``).
+    The file gets the mode a plain ``open`` would give (``0666 & ~umask``). Under an open
+    results folder (:func:`on_write`) no folder on the way may be a link, and the write is
+    recorded.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    root = _open_root(path)
+    if root is None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    else:
+        _make_parents(root, path)
+    write_file(path, data)
+    if root is not None:
+        _OPEN[root](Path(root) / Path(os.path.abspath(path)).relative_to(root), data)
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """The atomic write itself (temporary file, fsync, rename); nothing recorded."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, 0o666 & ~umask())
@@ -106,7 +155,15 @@ def lock_folder(out: Path, purpose: str) -> Iterator[None]:
     """
     path = Path(out) / LOCK
     with writing(str(path)):
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~umask())
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666 & ~umask())
+        except OSError as err:
+            if err.errno != errno.ELOOP:
+                raise
+            raise ResultsError(
+                f"--out {out}: {LOCK} is a symbolic link (to {os.readlink(path)}); simrec never "
+                f"writes through links inside its results folders: remove it"
+            ) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

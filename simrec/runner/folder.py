@@ -10,6 +10,7 @@ and the run-level primitives are in :mod:`simrec.runner.results`.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 from collections.abc import Callable
@@ -19,101 +20,68 @@ from typing import Any
 from simrec.agent import Agent
 from simrec.config import ScenarioConfig, load_yaml, to_yaml
 from simrec.errors import ResultsError, SimrecError
-from simrec.runner.atomic import LOCK, atomic_write_text, writing
+from simrec.runner.atomic import atomic_write_text, writing
 from simrec.runner.planning import RunSpec, plan
 from simrec.runner.results import (
-    MARKER,
     comparable,
     finished_runs,
-    foreign_entries,
-    remove_owned,
     run_dir,
     run_identity,
     scenario_fingerprint,
     verify_run,
 )
+from simrec.runner.store import ResultsFolder
 
 log = logging.getLogger("simrec.runner")
 
-__all__ = ["check_owner", "open_folder", "verify_runs"]
+__all__ = ["open_folder", "verify_runs"]
 
 
 def open_folder(
     scenario: ScenarioConfig,
-    out: Path,
+    folder: ResultsFolder,
     resume: bool,
     force: bool,
     events: float = 0.0,
     show_days: bool = False,
     factories: dict[str, Callable[[], Agent]] | None = None,
-) -> list[RunSpec]:
-    """Make ``out`` this scenario's results folder (locked by the caller); the runs to do.
+) -> tuple[ScenarioConfig, list[RunSpec]]:
+    """Make the open, locked ``folder`` this scenario's results folder: the runs to do.
 
-    The folder must be one simrec owns; ``force`` empties it, ``resume`` keeps the valid runs
-    of the very same scenario, or of the same scenario with fewer agents (agents added to a
-    finished study); partial or corrupt runs are removed to be run again.
+    ``force`` emptied it already (:meth:`ResultsFolder.open`); ``resume`` keeps the valid
+    runs of the very same scenario, or of the same scenario with fewer agents (agents added
+    to a finished study) or other seeds: the seeds of the folder and of ``scenario`` are
+    joined, so resuming never drops a finished run and the summaries cover every one.
+    Partial or corrupt runs are removed to be run again.
+
+    Returns:
+        The scenario the folder now holds (``config.yaml``) and the runs still to do.
     """
-    check_owner(out, locked=True)
-    _prepare_folder(scenario, out, resume, force)
+    out = folder.out
+    scenario = _prepare_folder(scenario, out, resume, force)
     _remove_stale_temporaries(out)
     for spec, problem in _invalid_runs(scenario, out):
         log.warning("runs/%s/%d %s: it will be run again", spec.agent.key, spec.seed, problem)
         shutil.rmtree(run_dir(out, spec.agent.key, spec.seed))
     kept = f"the finished runs in {out} are kept (--resume runs the rest)"
     with writing(str(out / "config.yaml"), kept):
-        if not (out / MARKER).exists():
-            atomic_write_text(out / MARKER, "This folder was written by simrec.\n")
         text = to_yaml(scenario)
         if not (out / "config.yaml").exists() or (out / "config.yaml").read_text() != text:
             atomic_write_text(out / "config.yaml", text)
     done = set(finished_runs(out))
     runs = plan(scenario, out, events, show_days, factories)
-    return [s for s in runs if (s.agent.key, s.seed) not in done]
+    return scenario, [s for s in runs if (s.agent.key, s.seed) not in done]
 
 
-def check_owner(out: Path, locked: bool) -> None:
-    """Refuse a folder that holds anything simrec did not write.
-
-    Before the lock (``locked=False``) only a folder without simrec's marker is checked (so
-    that nothing is written into it, not even the lock); the whole contents are checked once
-    the lock is held, when no other simrec process is writing there.
-
-    Raises:
-        ResultsError: ``out`` is a file, or holds entries simrec did not write.
-    """
-    if not out.exists():
-        return
-    if not out.is_dir():
-        raise ResultsError(f"--out {out}: is a file, not a folder")
-    entries = sorted(p.name for p in out.iterdir() if p.name != LOCK)
-    if entries and MARKER not in entries:
-        shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
-        raise ResultsError(
-            f"--out {out}: holds files simrec did not write ({shown}); choose an empty or new "
-            f"folder (simrec writes only into folders it created)"
-        )
-    if not locked:
-        return
-    foreign = foreign_entries(out)
-    if foreign:
-        more = f" and {len(foreign) - 5} more" if len(foreign) > 5 else ""
-        shown = ", ".join(foreign[:5]) + more
-        raise ResultsError(
-            f"--out {out}: holds files simrec did not write ({shown}); move them out first "
-            f"(neither --force nor --resume touches a folder holding foreign files)"
-        )
-
-
-def _prepare_folder(scenario: ScenarioConfig, out: Path, resume: bool, force: bool) -> None:
-    """Apply the --force / --resume rules to an owned, locked folder.
+def _prepare_folder(
+    scenario: ScenarioConfig, out: Path, resume: bool, force: bool
+) -> ScenarioConfig:
+    """Apply the --resume rules to an owned, locked folder; the scenario it will hold.
 
     See :func:`simrec.runner.local.run_scenario`.
     """
-    if force:
-        remove_owned(out)
-        return
     cfg_path = out / "config.yaml"
-    if cfg_path.exists():
+    if cfg_path.exists() and not force:
         try:
             existing = load_yaml(cfg_path)
         except SimrecError as err:
@@ -134,10 +102,20 @@ def _prepare_folder(scenario: ScenarioConfig, out: Path, resume: bool, force: bo
                 f"--out {out}: already holds {len(finished)} finished runs of this "
                 f"scenario; pass --resume to keep them and run the rest, or --force to replace"
             )
-    elif any((out / "runs").glob("*/*")):
+        if resume:
+            seeds = tuple(sorted({*existing.seeds, *scenario.seeds}))
+            if seeds != tuple(scenario.seeds):
+                log.warning(
+                    "--resume: the folder holds seeds %s; the study now has seeds %s",
+                    list(existing.seeds),
+                    list(seeds),
+                )
+                scenario = dataclasses.replace(scenario, seeds=seeds)
+    elif not force and any((out / "runs").glob("*/*")):
         raise ResultsError(
             f"--out {out}: holds runs but no config.yaml; choose another folder or --force"
         )
+    return scenario
 
 
 def _adds_agents(existing: ScenarioConfig, scenario: ScenarioConfig) -> bool:

@@ -27,7 +27,7 @@ from simrec.config import ScenarioConfig, get_path
 from simrec.errors import ConfigError, ResultsError
 from simrec.metrics.paired import VERSUS_IDEAL, regret, versus_ideal
 from simrec.metrics.survival import lifetime_summary, survival_table
-from simrec.runner.atomic import atomic_write_bytes, atomic_write_text, lock_folder, writing
+from simrec.runner.atomic import LOCK, atomic_write_bytes, atomic_write_text, writing
 from simrec.runner.execute import (
     RunOutput,
     execute,
@@ -36,7 +36,7 @@ from simrec.runner.execute import (
     run_all,
     spawn_pool,
 )
-from simrec.runner.folder import check_owner, open_folder, verify_runs
+from simrec.runner.folder import open_folder, verify_runs
 from simrec.runner.planning import (
     MAX_PASS,
     PYTHON_AGENT,
@@ -48,9 +48,9 @@ from simrec.runner.planning import (
     resolve,
 )
 from simrec.runner.results import long_metrics, parquet_bytes, read_run, read_users, summarize
+from simrec.runner.store import LEDGER, LEGACY_GRID_MARKER, MARKER, ResultsFolder
 
 __all__ = [
-    "GRID_MARKER",
     "MAX_PASS",
     "PYTHON_AGENT",
     "RunOutput",
@@ -164,13 +164,13 @@ def run_scenario(
             )
         scenario, factories = python_agents(scenario, dict(agents))
     preflight(scenario, factories)
-    check_owner(out, locked=False)
-    with writing(f"--out {out}"):
-        out.mkdir(parents=True, exist_ok=True)
-    with lock_folder(out, f"simrec run {scenario.name}"):
-        todo = open_folder(
+    folder = ResultsFolder(out, "run", "results")
+    folder.check()
+    purpose = f"simrec run {scenario.name}"
+    with folder.open(None, resume=resume, force=force, exists_ok=True, purpose=purpose):
+        scenario, todo = open_folder(
             scenario,
-            out,
+            folder,
             resume,
             force,
             events,
@@ -262,10 +262,6 @@ def _compare_runs(
     )
 
 
-#: Marks a folder holding the variants of a scenario grid (one results folder each).
-GRID_MARKER = ".simrec-grid"
-
-
 def run_grid(
     scenario: ScenarioConfig, out: Path | str, **options: Any
 ) -> dict[str, ScenarioResult]:
@@ -289,20 +285,20 @@ def run_grid(
     for _, variant in variants:
         preflight(variant)
     if out.exists():
-        allowed = labels | {GRID_MARKER, "grid.csv"}
+        allowed = labels | {LEGACY_GRID_MARKER, MARKER, LEDGER, LOCK, "grid.csv"}
         stray = sorted(p.name for p in out.iterdir() if p.name not in allowed)
         if stray:
             raise ResultsError(
                 f"--out {out}: holds entries that are not variants of this grid "
                 f"({', '.join(stray[:5])}); choose an empty or new folder"
             )
-    with writing(f"--out {out}"):
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(out / GRID_MARKER, "This folder holds the variants of a simrec grid.\n")
-    results = {}
-    for label, variant in variants:
-        results[label] = run_scenario(variant, out / label, **options)
-    write_grid_summary(scenario, out, {k: r.summary for k, r in results.items()})
+    root = ResultsFolder(out, "grid", "grid")
+    root.check()
+    with root.open(None, exists_ok=True, purpose=f"simrec run {scenario.name} (grid)"):
+        results = {}
+        for label, variant in variants:
+            results[label] = run_scenario(variant, out / label, **options)
+        write_grid_summary(scenario, out, {k: r.summary for k, r in results.items()})
     return results
 
 

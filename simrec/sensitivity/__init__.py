@@ -11,7 +11,8 @@ whether the nominal conclusion holds over the design and which parameters drive 
 
 The results folder::
 
-    OUT/.simrec-sensitivity     marker
+    OUT/.simrec-results         marker: the command and what the folder holds (scenario, design)
+    OUT/.simrec-files.json      ledger: every file simrec wrote here, with its sha256
     OUT/sensitivity.yaml        the design's settings (a --resume must match them)
     OUT/config.yaml             the scenario as run
     OUT/design.csv              one row per point: its settings
@@ -26,8 +27,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import io
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,14 +46,14 @@ from simrec.runner.local import (
     preflight,
     run_all,
 )
-from simrec.runner.results import LOCK, atomic_write_text, lock_folder, writing
+from simrec.runner.results import atomic_write_text, writing
+from simrec.runner.store import ResultsFolder
 from simrec.sensitivity.analysis import agent_pairs, differences, indices, robustness
 from simrec.sensitivity.design import METHODS, Design, make_design
 
 __all__ = [
     "DEFAULT_METRICS",
     "METHODS",
-    "SENSITIVITY_MARKER",
     "Design",
     "SensitivityResult",
     "analyse",
@@ -61,19 +62,6 @@ __all__ = [
     "run_sensitivity",
 ]
 
-#: Marks a folder written by ``simrec sensitivity``.
-SENSITIVITY_MARKER = ".simrec-sensitivity"
-#: What ``simrec sensitivity`` writes at the top of its folder.
-_TOP = (
-    "sensitivity.yaml",
-    "config.yaml",
-    "design.csv",
-    "differences.csv",
-    "indices.csv",
-    "robustness.csv",
-    "report.md",
-)
-_DIRS = ("nominal", "points", "figures")
 
 #: Headline metrics when neither ``--metrics`` nor the scenario's ``report.metrics`` name them.
 DEFAULT_METRICS = (
@@ -119,59 +107,10 @@ def _settings(design: Design, scenario: ScenarioConfig, metrics: tuple[str, ...]
     return yaml.safe_dump(data, sort_keys=False)
 
 
-def _check_foreign(out: Path) -> None:
-    """Refuse a folder that holds files and is not a sensitivity folder (nothing written)."""
-    if out.exists() and not out.is_dir():
-        raise ResultsError(f"--out {out}: is a file, not a folder")
-    entries = sorted(p.name for p in out.iterdir() if p.name != LOCK) if out.exists() else []
-    if entries and SENSITIVITY_MARKER not in entries:
-        raise ResultsError(
-            f"--out {out}: not empty and not a `simrec sensitivity` folder; choose an empty "
-            "or new folder"
-        )
-
-
-def _prepare(out: Path, scenario: ScenarioConfig, settings: str, resume: bool, force: bool) -> None:
-    """Make ``out`` this design's folder (the root lock held), or refuse it."""
-    _check_foreign(out)
-    entries = sorted(p.name for p in out.iterdir() if p.name != LOCK)
-    stray = [
-        e
-        for e in entries
-        if e not in {SENSITIVITY_MARKER, *_TOP, *_DIRS}
-        and not (e.startswith(".") and e.endswith(".tmp"))
-    ]
-    if stray:
-        raise ResultsError(
-            f"--out {out}: holds entries `simrec sensitivity` did not write "
-            f"({', '.join(stray[:5])}); move them away or choose another folder"
-        )
-    if force:
-        for name in _DIRS:
-            shutil.rmtree(out / name, ignore_errors=True)
-        for name in _TOP:
-            (out / name).unlink(missing_ok=True)
-    elif (out / "sensitivity.yaml").exists():
-        same = (out / "sensitivity.yaml").read_text() == settings and (
-            out / "config.yaml"
-        ).read_text() == to_yaml(scenario)
-        if not resume:
-            raise ResultsError(
-                f"--out {out}: holds a sensitivity analysis already; --resume continues it "
-                "(same scenario and design), --force starts it again"
-            )
-        if not same:
-            raise ResultsError(
-                f"--out {out}: holds a sensitivity analysis of another scenario or design "
-                "(config.yaml or sensitivity.yaml differ); --force starts it again, or choose "
-                "another folder"
-            )
-    with writing(f"--out {out}", "finished runs are kept"):
-        atomic_write_text(
-            out / SENSITIVITY_MARKER, "This folder was written by simrec sensitivity.\n"
-        )
-        atomic_write_text(out / "config.yaml", to_yaml(scenario))
-        atomic_write_text(out / "sensitivity.yaml", settings)
+def _identity(scenario: ScenarioConfig, settings: str) -> dict[str, Any]:
+    """What a sensitivity folder holds: the scenario and the design's settings."""
+    text = to_yaml(scenario) + "\n---\n" + settings
+    return {"scenario": scenario.name, "sha256": hashlib.sha256(text.encode()).hexdigest()}
 
 
 def _headline(scenario: ScenarioConfig, metrics: tuple[str, ...] | None) -> tuple[str, ...]:
@@ -255,20 +194,22 @@ def run_sensitivity(
         preflight(variant)
     out = Path(out)
     settings = _settings(design, scenario, headline)
-    _check_foreign(out)
-    with writing(f"--out {out}"):
-        out.mkdir(parents=True, exist_ok=True)
-    with lock_folder(out, f"simrec sensitivity {scenario.name}"), contextlib.ExitStack() as locks:
-        _prepare(out, scenario, settings, resume, force)
-        with writing(f"{out / 'design.csv'}"):
+    root = ResultsFolder(out, "sensitivity", "sensitivity analysis")
+    root.check()
+    with contextlib.ExitStack() as stack:
+        purpose = f"simrec sensitivity {scenario.name}"
+        stack.enter_context(
+            root.open(_identity(scenario, settings), resume=resume, force=force, purpose=purpose)
+        )
+        with writing(f"--out {out}", "finished runs are kept"):
+            atomic_write_text(out / "config.yaml", to_yaml(scenario))
+            atomic_write_text(out / "sensitivity.yaml", settings)
             atomic_write_text(out / "design.csv", design.frame().to_csv(index=False))
         todo = []
         for sub, variant in folders:
-            folder = out / sub
-            with writing(f"--out {folder}"):
-                folder.mkdir(parents=True, exist_ok=True)
-            locks.enter_context(lock_folder(folder, f"simrec sensitivity {scenario.name}"))
-            todo.append(open_folder(variant, folder, resume=True, force=False))
+            folder = ResultsFolder(out / sub, "run", "results")
+            stack.enter_context(folder.open(None, resume=True, exists_ok=True, purpose=purpose))
+            todo.append(open_folder(variant, folder, resume=True, force=False)[1])
         # The scenario's own settings first: a headline metric its results do not hold is
         # refused before the design runs.
         run_all(todo[0], workers, backend, ray_address, progress, desc=f"{scenario.name} nominal")
@@ -349,10 +290,10 @@ def analyse(out: Path | str) -> SensitivityResult:
         ResultsError: Not a sensitivity folder, or a run is missing or corrupt (named).
     """
     out = Path(out)
-    if not (out / SENSITIVITY_MARKER).is_file() or not (out / "sensitivity.yaml").is_file():
+    marker = ResultsFolder(out, "sensitivity").marker() if out.is_dir() else None
+    if not marker or marker["command"] != "sensitivity" or not (out / "sensitivity.yaml").is_file():
         raise ResultsError(
-            f"{out}: not a `simrec sensitivity` folder (no {SENSITIVITY_MARKER} or "
-            "sensitivity.yaml)"
+            f"{out}: not a `simrec sensitivity` folder (no marker or sensitivity.yaml)"
         )
     scenario: ScenarioConfig = load_yaml(out / "config.yaml")
     settings: dict[str, Any] = yaml.safe_load((out / "sensitivity.yaml").read_text())
@@ -369,6 +310,6 @@ def analyse(out: Path | str) -> SensitivityResult:
             f"{out}: design.csv is not the design sensitivity.yaml describes (edited, or "
             "drawn by another SALib version); run the analysis again with --force"
         )
-    with lock_folder(out, "simrec report"):
+    with ResultsFolder(out, "sensitivity").open(None, exists_ok=True, purpose="simrec report"):
         results = {sub: collect(variant, out / sub) for sub, variant in _folders(scenario, design)}
         return _analyse(out, scenario, design, results, tuple(settings["metrics"]))

@@ -17,7 +17,8 @@ import pandas as pd
 
 from simrec.report import Output, check_figure_options, pyplot, write_report
 from simrec.report.tables import label_format, markdown_table
-from simrec.runner.results import atomic_write_text, lock_folder, summarize, writing
+from simrec.runner.results import atomic_write_text, summarize, writing
+from simrec.runner.store import ResultsFolder
 from simrec.sensitivity import SensitivityResult, analyse, headline_totals
 from simrec.sensitivity.analysis import agent_pairs
 
@@ -287,7 +288,11 @@ def write_sensitivity_report(
     res = result if result is not None else analyse(out)
     write_report(out / "nominal", formats=formats, dpi=dpi)
     plt = pyplot()
-    with lock_folder(out, "simrec report"), writing(f"the report in {out}", "the runs are kept"):
+    root = ResultsFolder(out, "sensitivity")
+    with (
+        root.open(None, exists_ok=True, purpose="simrec report"),
+        writing(f"the report in {out}", "the runs are kept"),
+    ):
         output = Output(out / "figures", formats, int(dpi))
         output.folder.mkdir(exist_ok=True)
         figures = [("robustness", "Share of the design where each conclusion holds")]
