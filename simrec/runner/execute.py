@@ -134,6 +134,7 @@ def run_all(
 
         bar = tqdm(total=len(todo), desc=desc, unit="run")
     scenarios = {s.out: s.scenario for s in todo}
+    objects = {(s.out, s.agent.key): s.agent_object() for s in todo}
 
     def finished(run: RunOutput) -> None:
         # The driver writes each run as it arrives (atomically), whatever the backend.
@@ -147,7 +148,7 @@ def run_all(
             run.totals,
             run.cost,
             run.events,
-            run_identity(scenario, agent, run.seed),
+            run_identity(scenario, agent, run.seed, objects.get((run.out, run.agent))),
             users=run.users,
             creators=run.creators,
         )

@@ -60,7 +60,7 @@ def open_folder(
     out = folder.out
     scenario = _prepare_folder(scenario, out, resume, force)
     _remove_stale_temporaries(out)
-    for spec, problem in _invalid_runs(scenario, out):
+    for spec, problem in _invalid_runs(scenario, out, factories):
         log.warning("runs/%s/%d %s: it will be run again", spec.agent.key, spec.seed, problem)
         shutil.rmtree(run_dir(out, spec.agent.key, spec.seed))
     kept = f"the finished runs in {out} are kept (--resume runs the rest)"
@@ -154,10 +154,12 @@ def _remove_stale_temporaries(out: Path) -> None:
             tmp.unlink(missing_ok=True)
 
 
-def _invalid_runs(scenario: ScenarioConfig, out: Path) -> list[tuple[RunSpec, str]]:
+def _invalid_runs(
+    scenario: ScenarioConfig, out: Path, factories: dict[str, Callable[[], Agent]] | None = None
+) -> list[tuple[RunSpec, str]]:
     """Planned runs whose folder exists but is not a valid run of this scenario."""
     bad = []
-    for spec in plan(scenario, out):
+    for spec in plan(scenario, out, factories=factories):
         if run_dir(out, spec.agent.key, spec.seed).exists():
             problem = verify_run(out, spec.agent.key, spec.seed, _identity(scenario, spec))
             if problem:
@@ -166,11 +168,14 @@ def _invalid_runs(scenario: ScenarioConfig, out: Path) -> list[tuple[RunSpec, st
 
 
 def _identity(scenario: ScenarioConfig, spec: RunSpec) -> dict[str, Any]:
-    return run_identity(scenario, spec.agent, spec.seed)
+    return run_identity(scenario, spec.agent, spec.seed, spec.agent_object())
 
 
 def verify_runs(
-    scenario: ScenarioConfig, out: Path, allow_missing: bool = False
+    scenario: ScenarioConfig,
+    out: Path,
+    allow_missing: bool = False,
+    factories: dict[str, Callable[[], Agent]] | None = None,
 ) -> tuple[list[RunSpec], list[str]]:
     """The planned runs that verify, and ``agent/seed`` of those never written.
 
@@ -178,7 +183,7 @@ def verify_runs(
         ResultsError: Naming every missing (unless ``allow_missing``), partial or corrupt run.
     """
     verified, problems, missing = [], [], []
-    for spec in plan(scenario, out):
+    for spec in plan(scenario, out, factories=factories):
         key = spec.agent.key
         problem = verify_run(out, key, spec.seed, _identity(scenario, spec))
         if problem == "missing" and allow_missing:

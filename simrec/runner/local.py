@@ -178,11 +178,15 @@ def run_scenario(
             factories,
         )
         run_all(todo, workers, backend, ray_address, progress, on_run, desc=scenario.name)
-        return collect(scenario, out, ran=len(todo))
+        return collect(scenario, out, ran=len(todo), factories=factories)
 
 
 def collect(
-    scenario: ScenarioConfig, out: Path, ran: int = 0, allow_missing: bool = False
+    scenario: ScenarioConfig,
+    out: Path,
+    ran: int = 0,
+    allow_missing: bool = False,
+    factories: dict[str, Callable[[], Agent]] | None = None,
 ) -> ScenarioResult:
     """Verify the scenario's runs and write ``metrics.parquet`` and ``summary.csv``.
 
@@ -195,12 +199,13 @@ def collect(
         ran: Runs executed now (reported back).
         allow_missing: Summarise without the runs that were never written (an interrupted
             sweep); corrupt runs are an error all the same.
+        factories: The agents given as Python objects (their code and state are verified).
 
     Raises:
         ResultsError: Naming every missing (unless allowed), partial or corrupt run.
     """
     runs, rows = [], []
-    verified, missing = verify_runs(scenario, out, allow_missing)
+    verified, missing = verify_runs(scenario, out, allow_missing, factories)
     for spec in verified:
         key = spec.agent.key
         daily, totals, _cost = read_run(out, key, spec.seed)

@@ -10,6 +10,7 @@ seed sharing a simulation pass where their agents allow it.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,12 @@ class RunSpec:
     #: Custom metrics registered from Python in the calling process (registered again in a
     #: worker process before the run).
     metrics: tuple[Metric, ...] = field(default=(), compare=False, repr=False)
+
+    def agent_object(self) -> Any:
+        """The agent object or class given to the runner (``None``: a registered name)."""
+        if isinstance(self.factory, functools.partial):
+            return self.factory.args[0]  # an instance, deep-copied for every run
+        return self.factory
 
 
 def resolve(
@@ -133,7 +140,6 @@ def python_agents(
             value that is neither an :class:`~simrec.agent.Agent` subclass nor an instance.
     """
     import copy
-    import functools
 
     from simrec.config import AgentSpec, check_plain_name
 

@@ -211,16 +211,84 @@ def scenario_fingerprint(scenario: ScenarioConfig) -> str:
     return hashlib.sha256(_canonical(comparable(scenario))).hexdigest()
 
 
-def run_identity(scenario: ScenarioConfig, agent: Any, seed: int) -> dict[str, Any]:
-    """What a run folder is the result of: the agent's spec, the seed and the configuration."""
+def run_identity(
+    scenario: ScenarioConfig, agent: Any, seed: int, obj: Any = None
+) -> dict[str, Any]:
+    """What a run folder is the result of: the agent's spec, the seed and the configuration.
+
+    With an agent or a user-model component whose code is not simrec's own (an agent given
+    as a Python object ``obj`` or class, a plugin, an import target ``module:Class``), the
+    identity also holds the sha256 of that code's source file and, for an agent object, of
+    its pickled state (:func:`code_fingerprint`): a resumed study whose agent or component
+    changed runs again instead of mixing old and new runs under one label.
+    """
     config = _without_default_later_blocks(to_dict(scenario.config))
     spec = {k: v for k, v in to_dict(agent).items() if k != "grid"}  # expanded: never a grid
-    identity = {
+    identity: dict[str, Any] = {
         "agent": spec,
         "seed": int(seed),
         "config_sha256": hashlib.sha256(_canonical(config)).hexdigest(),
     }
+    code = code_fingerprint(scenario, agent.name, obj)
+    if code:  # absent for simrec's own code: folders written before still verify
+        identity["code"] = code
     return json.loads(_canonical(identity))  # as it reads back from the manifest
+
+
+#: Packages whose code is simrec's own (their version is the installed simrec's).
+OWN_PACKAGES = ("simrec", "simrec_agents", "simrec_studies")
+
+
+def code_fingerprint(scenario: ScenarioConfig, agent: str, obj: Any = None) -> dict[str, str]:
+    """sha256 of the code a run depends on that is not simrec's own (see :func:`run_identity`).
+
+    Args:
+        scenario: The scenario (its user-model components are looked up).
+        agent: The agent's registered name (``python:<module>.<class>`` for an object).
+        obj: The agent object or class given to the runner, if any.
+    """
+    from simrec.agent import agent_class
+    from simrec.usermodel import component_classes
+
+    out: dict[str, str] = {}
+    if obj is not None:
+        cls = obj if isinstance(obj, type) else type(obj)
+        out["agent"] = _source_sha(cls)
+        if not isinstance(obj, type):
+            out["agent_state"] = _state_sha(obj)
+    elif not agent.startswith("python:"):
+        cls = agent_class(agent)
+        if not _own(cls):
+            out["agent"] = _source_sha(cls)
+    for key, comp in component_classes(scenario.config.user_model).items():
+        if not _own(comp):
+            out[f"user_model.{key}"] = _source_sha(comp)
+    return out
+
+
+def _own(cls: type) -> bool:
+    return cls.__module__.split(".")[0] in OWN_PACKAGES
+
+
+def _source_sha(cls: type) -> str:
+    import inspect
+
+    try:
+        path = inspect.getsourcefile(cls)
+        data = Path(path).read_bytes() if path else repr(cls).encode()
+    except (OSError, TypeError):
+        data = repr(cls).encode()
+    return hashlib.sha256(data).hexdigest()
+
+
+def _state_sha(obj: Any) -> str:
+    import pickle
+
+    try:
+        data = pickle.dumps(obj, protocol=4)
+    except Exception:  # an agent holding something unpicklable: its attributes' reprs
+        data = repr(sorted(vars(obj).items(), key=lambda kv: kv[0])).encode()
+    return hashlib.sha256(data).hexdigest()
 
 
 def _sha256(path: Path) -> str:
@@ -336,8 +404,13 @@ def verify_run(out: Path, agent: str, seed: int, identity: dict[str, Any] | None
     extra = sorted(p.name for p in d.iterdir() if p.name not in files and p.name != MANIFEST)
     if extra:
         return f"holds files the manifest does not list: {', '.join(extra)}"
-    if identity is not None and manifest.get("run") != identity:
-        return _identity_difference(manifest.get("run"), identity)
+    found = manifest.get("run")
+    if identity is not None and isinstance(found, dict) and "code" not in identity:
+        if str(identity.get("agent", {}).get("name", "")).startswith("python:"):
+            # a reader without the agent object (`simrec report`) cannot fingerprint it
+            found = {k: v for k, v in found.items() if k != "code"}
+    if identity is not None and found != identity:
+        return _identity_difference(found, identity)
     return ""
 
 
@@ -349,6 +422,13 @@ def _identity_difference(found: Any, expected: dict[str, Any]) -> str:
         return (
             f"was run with another agent spec ({found.get('agent')!r}, now {expected['agent']!r})"
         )
+    if found.get("code") != expected.get("code"):
+        changed = sorted(
+            k
+            for k in {*(found.get("code") or {}), *(expected.get("code") or {})}
+            if (found.get("code") or {}).get(k) != (expected.get("code") or {}).get(k)
+        )
+        return f"was run with other code or state of {', '.join(changed)} (changed since)"
     return f"is the run of seed {found.get('seed')!r}, not {expected['seed']!r}"
 
 

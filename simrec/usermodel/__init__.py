@@ -74,6 +74,7 @@ __all__ = [
     "UtilityInputs",
     "UtilityTerm",
     "available_components",
+    "component_classes",
     "register_component",
 ]
 
@@ -231,6 +232,17 @@ def _params_classes(chosen: UserModelConfig) -> dict[str, type[Params] | None]:
 
 
 set_params_resolver(_params_classes)
+
+
+def component_classes(chosen: UserModelConfig) -> dict[str, type[Component]]:
+    """Role or added key -> the class of the component a user-model config chooses.
+
+    Raises:
+        ConfigError: An unknown component name (as when the model is built).
+    """
+    out = {role: _role_class(role, getattr(chosen, role)) for role in ROLES}
+    out |= dict(_added_class(i, name) for i, name in enumerate(chosen.add))
+    return out
 
 
 def _where(comp: Component) -> str:
