@@ -360,6 +360,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     marker = ResultsFolder(args.out, "report").marker() if args.out.is_dir() else None
     command = marker["command"] if marker else "run"
+    if command in ("ab", "ope", "ab-grid"):
+        raise SimrecError(
+            f"{args.out}: holds the results of `simrec {command.split('-')[0]}`, whose report "
+            f"({command.split('-')[0]}_report.md) that command writes; `simrec report` reads "
+            f"the folders of `simrec run` and `simrec sensitivity`"
+        )
     if command == "sensitivity":
         from simrec.sensitivity.report import write_sensitivity_report
 

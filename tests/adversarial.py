@@ -701,6 +701,197 @@ CASES: tuple[Case, ...] = (
         "error",
         "seed",
     ),
+    # ------------------------------------------------ one results store (issue 34)
+    _c(
+        "L01",
+        "`.simrec.lock` is a symbolic link to a file outside --out",
+        """
+        out = TMP / "out"
+        s = scenario()
+        cli("run", write(s), "--out", out, "--no-progress", "--workers", "1")
+        victim = TMP / "thesis.tex"
+        victim.write_text("precious")
+        (out / ".simrec.lock").unlink()
+        os.symlink(victim, out / ".simrec.lock")
+        rc, line, _ = cli("run", write(s), "--out", out, "--resume", "--no-progress")
+        report(f"rc={rc} {line} | thesis kept: {victim.read_text() == 'precious'}")
+        """,
+        "error",
+        "symbolic link",
+        "thesis kept: True",
+    ),
+    _c(
+        "L02",
+        "`figures/` is a symbolic link to another folder, then `simrec report`",
+        """
+        import shutil
+        out = TMP / "out"
+        cli("run", write(scenario()), "--out", out, "--no-progress", "--workers", "1")
+        other = TMP / "elsewhere"
+        other.mkdir()
+        shutil.rmtree(out / "figures")
+        os.symlink(other, out / "figures")
+        rc, line, _ = cli("report", out)
+        report(f"rc={rc} {line} | written outside --out: {sorted(p.name for p in other.iterdir())}")
+        """,
+        "error",
+        "symbolic link",
+        "written outside --out: []",
+    ),
+    _c(
+        "L03",
+        "`runs/` is a symbolic link to another study's runs, then --force",
+        """
+        import shutil
+        a, b = TMP / "a", TMP / "b"
+        cli("run", write(scenario()), "--out", a, "--no-progress", "--workers", "1")
+        cli("run", write(scenario(seeds=[1])), "--out", b, "--no-progress", "--workers", "1")
+        before = sorted(str(p.relative_to(a)) for p in (a / "runs").rglob("*"))
+        shutil.rmtree(b / "runs")
+        os.symlink(a / "runs", b / "runs")
+        rc, line, _ = cli("run", write(scenario(seeds=[1])), "--out", b, "--force", "--no-progress")
+        after = sorted(str(p.relative_to(a)) for p in (a / "runs").rglob("*"))
+        report(f"rc={rc} {line} | other study's runs unchanged: {before == after}")
+        """,
+        "error",
+        "symbolic link",
+        "unchanged: True",
+    ),
+    _c(
+        "O01",
+        "`simrec ab --force` on an A/B folder holding the user's runs/thesis.tex",
+        """
+        s = scenario(ab={"control": "random", "treatment": "popularity", "days": 1})
+        out = TMP / "ab"
+        cli("ab", write(s), "--out", out, "--no-progress", "--workers", "1")
+        (out / "runs" / "thesis.tex").write_text("precious")
+        rc, line, _ = cli("ab", write(s), "--out", out, "--force", "--no-progress")
+        report(f"rc={rc} {line} | thesis kept: {(out / 'runs' / 'thesis.tex').exists()}")
+        """,
+        "error",
+        "did not write",
+        "thesis kept: True",
+    ),
+    _c(
+        "O02",
+        "`simrec ope --force` on a folder simrec did not write (runs/ and figures/ of the user's)",
+        """
+        s = scenario(
+            agents=[{"name": "epsilon-greedy", "label": "log", "params": {"agent": "popularity"}},
+                    {"name": "softmax", "label": "tgt", "params": {"agent": "random"}}],
+            baseline="", ope={"logging": "log", "target": "tgt"},
+            simulation={"days": 1, "slate_size": 1, "candidates": 10, "tick_minutes": 60.0},
+        )
+        out = TMP / "mine"
+        (out / "runs").mkdir(parents=True)
+        (out / "runs" / "thesis.tex").write_text("precious")
+        (out / "figures").mkdir()
+        (out / "figures" / "plot.pdf").write_text("mine")
+        rc, line, _ = cli("ope", write(s), "--out", out, "--force", "--no-progress")
+        kept = (out / "runs" / "thesis.tex").exists() and (out / "figures" / "plot.pdf").exists()
+        report(f"rc={rc} {line} | files kept: {kept}")
+        """,
+        "error",
+        "did not write",
+        "files kept: True",
+    ),
+    _c(
+        "O03",
+        "`simrec sensitivity --force` on a folder where the user put notes inside points/",
+        """
+        s = scenario(uncertain={"retention.churn_max": [0.05, 0.4]})
+        out = TMP / "sens"
+        cli("sensitivity", write(s), "--out", out, "--samples", "2", "--no-progress")
+        (out / "points" / "notes.txt").write_text("precious")
+        rc, line, _ = cli("sensitivity", write(s), "--out", out, "--samples", "2", "--force",
+                          "--no-progress")
+        report(f"rc={rc} {line} | notes kept: {(out / 'points' / 'notes.txt').exists()}")
+        """,
+        "error",
+        "did not write",
+        "notes kept: True",
+        timeout=240,
+    ),
+    _c(
+        "X01",
+        "two `simrec ab` at once on one --out",
+        """
+        s = scenario(ab={"control": "random", "treatment": "popularity", "days": 1},
+                     seeds=[0, 1, 2], simulation={"days": 6, "tick_minutes": 60.0},
+                     world={"users": {"n_users": 2000}})
+        out = TMP / "ab"
+        first = subprocess.Popen([EXE, "ab", str(write(s)), "--out", str(out), "--no-progress",
+                                  "--workers", "1"], stderr=subprocess.PIPE, text=True)
+        import time
+        while not (out / ".simrec.lock").exists() and first.poll() is None:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        rc, line, _ = cli("ab", write(s), "--out", out, "--resume", "--no-progress")
+        first.wait(timeout=200)
+        report(f"rc={rc} {line} | first run rc={first.returncode}")
+        """,
+        "error",
+        "another simrec process",
+        "first run rc=0",
+        timeout=240,
+    ),
+    _c(
+        "Q01",
+        "`--resume --seeds 1` on a folder holding seed 0",
+        """
+        out = TMP / "out"
+        s = scenario(seeds=[0])
+        cli("run", write(s), "--out", out, "--no-progress", "--workers", "1")
+        rc, line, _ = cli("run", write(s), "--out", out, "--resume", "--seeds", "1",
+                          "--no-progress", "--workers", "1")
+        import pandas as pd
+        seeds = sorted(set(pd.read_parquet(out / "metrics.parquet")["seed"]))
+        cfg = yaml.safe_load((out / "config.yaml").read_text())["seeds"]
+        report(f"rc={rc} | seeds summarised: {seeds}, config.yaml seeds: {cfg}")
+        """,
+        "ok",
+        "seeds summarised: [0, 1], config.yaml seeds: [0, 1]",
+    ),
+    _c(
+        "Q02",
+        "--resume with a Python agent whose parameters changed",
+        """
+        from simrec import Agent, from_dict
+        from simrec.config import ScenarioConfig
+        from simrec.runner import run_scenario
+        class Shift(Agent):
+            name = "shift"
+            def __init__(self, k=0):
+                self.k = k
+            def recommend(self, batch):
+                n = batch.slate_size
+                return (np.arange(n)[None, :] + self.k + np.zeros((len(batch), 1), int)) % 120
+        sc = from_dict(ScenarioConfig, scenario(agents=[{"name": "random"}], baseline=""))
+        out = TMP / "py"
+        run_scenario(sc, out, agents={"mine": Shift(0)}, progress=False)
+        r = run_scenario(sc, out, agents={"mine": Shift(7)}, resume=True, progress=False)
+        report(f"runs of the changed agent run again: {r.ran}")
+        """,
+        "ok",
+        "runs of the changed agent run again: 1",
+    ),
+    _c(
+        "Q03",
+        "an A/B run file truncated, then --resume",
+        """
+        s = scenario(ab={"control": "random", "treatment": "popularity", "days": 1})
+        out = TMP / "ab"
+        cli("ab", write(s), "--out", out, "--no-progress", "--workers", "1")
+        before = (out / "ab_seeds.csv").read_text()
+        f = out / "runs" / "ab-seed0.parquet"
+        f.write_bytes(f.read_bytes()[:100])
+        rc, line, r = cli("ab", write(s), "--out", out, "--resume", "--no-progress")
+        same = (out / "ab_seeds.csv").read_text() == before
+        report(f"rc={rc} | run again: {'run again' in r.stderr}, same results: {same}")
+        """,
+        "ok",
+        "rc=0 | run again: True, same results: True",
+    ),
     # ------------------------------------------------------------------ policy files
     _c(
         "S01",

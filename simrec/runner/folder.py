@@ -1,9 +1,10 @@
 """A sweep's results folder: owned, resumed or replaced, verified.
 
-:func:`open_folder` makes a (locked) folder this scenario's: it must be one simrec owns
-(:func:`check_owner`); ``--force`` empties what simrec wrote; ``--resume`` keeps the valid
-runs of the very same scenario (or of the same scenario with fewer agents) and removes
-partial or corrupt runs and the temporaries of a killed sweep, to be run again.
+:func:`open_folder` makes a folder opened by :class:`~simrec.runner.store.ResultsFolder`
+(owned, locked, no links; ``--force`` already emptied what simrec wrote) this scenario's:
+``--resume`` keeps the valid runs of the very same scenario, or of the same scenario with
+agents or seeds added (the seeds are joined), and removes partial or corrupt runs and the
+temporaries of a killed sweep, to be run again.
 :func:`verify_runs` checks every planned run before a summary reads it. The folder's layout
 and the run-level primitives are in :mod:`simrec.runner.results`.
 """

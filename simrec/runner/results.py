@@ -2,7 +2,8 @@
 
 Layout of ``DIR``::
 
-    .simrec-results              marks the folder as simrec's (written when it is created)
+    .simrec-results              marks the folder as simrec's: the command and the identity
+    .simrec-files.json           every file simrec wrote here, with its size and sha256
     .simrec.lock                 held (flock) by the one `simrec run` or `report` using DIR
     config.yaml                  the fully resolved scenario (round-trips)
     runs/<agent>/<seed>/         one folder per finished run, created by an atomic rename:
