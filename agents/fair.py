@@ -186,7 +186,11 @@ class ReRanker(Agent):
         self.creator = np.asarray(context.world.items.creator, dtype=np.int64)
         self.genre = np.asarray(context.world.items.genre, dtype=np.int64)
 
-    def recommend(self, batch: RequestBatch) -> np.ndarray | StochasticSlates:
+    # simrec.agent.Agent.recommend is annotated ``np.ndarray`` although the engine takes
+    # StochasticSlates too (simrec.types); unused once simrec widens it.
+    def recommend(  # type: ignore[override, unused-ignore]
+        self, batch: RequestBatch
+    ) -> np.ndarray | StochasticSlates:
         """The base's ``depth`` best, re-ranked down to the slate (the base's slate at 0)."""
         width = batch.candidates.shape[1] if batch.candidates is not None else batch.available.size
         depth = min(self.depth, width)
