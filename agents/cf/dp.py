@@ -417,8 +417,9 @@ class DPMFAgent(ClickDP, MFAgent):
         )
         self.net = net
         # Scoring reads P, Q and b: views of the trained embeddings.
-        self.P, self.Q = net.users.weight, net.items.weight
-        self.b = net.bias.weight[:, 0]
+        self.P: torch.Tensor = net.users.weight
+        self.Q: torch.Tensor = net.items.weight
+        self.b: torch.Tensor = net.bias.weight[:, 0]
         self.dp_setup()
 
     def pair_scores(
@@ -463,7 +464,7 @@ class DPLMCFAgent(ClickDP, LMCFAgent):
             nn.Embedding.from_pretrained(self.P.detach().clone(), freeze=False), self.adapter
         )
         self.net = net
-        self.P = net.users.weight
+        self.P: torch.Tensor = net.users.weight
         self.dp_setup()
 
     def pair_scores(
