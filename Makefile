@@ -71,7 +71,10 @@ lint: setup
 	$(VENV)/bin/ruff check simrec agents studies tests examples
 	$(VENV)/bin/ruff format --check simrec agents studies
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/mypy simrec
+	# mypy follows no import hook: the editable install's simrec_agents is given as a link
+	mkdir -p .typecheck && ln -sfn ../agents .typecheck/simrec_agents \
+	  && ln -sfn ../studies .typecheck/simrec_studies
+	MYPYPATH=.typecheck $(VENV)/bin/mypy
 
 clean:
-	rm -rf $(VENV) results .pytest_cache
+	rm -rf $(VENV) results .pytest_cache .typecheck .mypy_cache

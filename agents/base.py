@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from simrec.rng import distinct_integers
 from simrec.types import RequestBatch
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["CatalogCache", "dense_flops", "item_pool", "sample_distinct", "scores_top_k"]
 
@@ -23,7 +26,7 @@ def item_pool(batch: RequestBatch) -> np.ndarray:
     return np.broadcast_to(batch.available, (len(batch), len(batch.available)))
 
 
-def dense_flops(module) -> float:
+def dense_flops(module: torch.nn.Module) -> float:
     """FLOPs of one input row through the ``Linear`` layers of a torch module (2 per MAC).
 
     >>> import torch

@@ -14,13 +14,17 @@
 from __future__ import annotations
 
 from collections import deque
+from typing import TYPE_CHECKING
 
 import numpy as np
 from simrec_agents.base import item_pool, sample_distinct, scores_top_k
 
-from simrec.agent import Agent
+from simrec.agent import Agent, AgentContext
 from simrec.engine import row_membership
 from simrec.types import Cost, Feedback, RequestBatch
+
+if TYPE_CHECKING:
+    from simrec.engine.truth import GroundTruth
 
 __all__ = ["MyopicOracleAgent", "OracleAgent", "PopularityAgent", "RandomAgent"]
 
@@ -63,7 +67,7 @@ class PopularityAgent(Agent):
         self.window_days = window_days
         self.exclude_recent = exclude_recent
 
-    def setup(self, context) -> None:
+    def setup(self, context: AgentContext) -> None:
         """Allocate click counters."""
         super().setup(context)
         M, N = context.world.n_items, context.world.n_users
@@ -127,10 +131,10 @@ class _Oracle(Agent):
 
     reads_hidden_state = True
 
-    def setup(self, context) -> None:
+    def setup(self, context: AgentContext) -> None:
         """Take the ground-truth accessor."""
         super().setup(context)
-        self.truth = context.ground_truth()
+        self.truth: GroundTruth = context.ground_truth()
 
     def scores(self, batch: RequestBatch, pool: np.ndarray) -> np.ndarray:
         """True scores of the pool ``(B, P)``; higher is better."""

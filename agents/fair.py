@@ -186,6 +186,8 @@ class ReRanker(Agent):
         self.creator = np.asarray(context.world.items.creator, dtype=np.int64)
         self.genre = np.asarray(context.world.items.genre, dtype=np.int64)
 
+    # simrec.agent.Agent.recommend is annotated ``np.ndarray`` although the engine takes
+    # StochasticSlates too (simrec.types); unused once simrec widens it.
     def recommend(self, batch: RequestBatch) -> np.ndarray | StochasticSlates:
         """The base's ``depth`` best, re-ranked down to the slate (the base's slate at 0)."""
         width = batch.candidates.shape[1] if batch.candidates is not None else batch.available.size

@@ -30,16 +30,27 @@ Items a scorer excludes (score :math:`-\infty`) stay in the support with a proba
 
 from __future__ import annotations
 
+from typing import Any, Protocol, runtime_checkable
+
 import numpy as np
 from simrec_agents.base import item_pool, sample_distinct, scores_top_k
 
 from simrec.agent import Agent, AgentContext, make_agent
 from simrec.types import Cost, Feedback, Propensities, RequestBatch, StochasticSlates
 
-__all__ = ["EpsilonGreedy", "Softmax", "StochasticAgent"]
+__all__ = ["EpsilonGreedy", "ScoringAgent", "Softmax", "StochasticAgent"]
 
 #: Log-probability gap below the least likely item at which excluded items are kept.
 EXCLUDED_GAP = 30.0
+
+
+@runtime_checkable
+class ScoringAgent(Protocol):
+    """An agent with a deterministic ``scores(batch, pool) -> (B, P)`` (what is wrapped)."""
+
+    def scores(self, batch: RequestBatch, pool: np.ndarray) -> np.ndarray:
+        """Scores of the pool ``(B, P)`` items for the batch's requests; higher is better."""
+        ...
 
 
 class StochasticAgent(Agent):
@@ -50,15 +61,19 @@ class StochasticAgent(Agent):
         agent_params: Its constructor parameters (with a name).
     """
 
-    def __init__(self, agent: str | Agent = "myopic-oracle", agent_params: dict | None = None):
+    def __init__(
+        self, agent: str | Agent = "myopic-oracle", agent_params: dict[str, Any] | None = None
+    ) -> None:
         """Build (or take) the inner agent; it must score."""
-        self.inner = make_agent(agent, **(agent_params or {})) if isinstance(agent, str) else agent
-        if not callable(getattr(self.inner, "scores", None)):
+        inner = make_agent(agent, **(agent_params or {})) if isinstance(agent, str) else agent
+        if not (isinstance(inner, ScoringAgent) and callable(inner.scores)):
             raise ValueError(
                 f"agent: expected a scoring agent (a method scores(batch, pool)), got "
-                f"{type(self.inner).__name__}; the oracles, popularity and random score"
+                f"{type(inner).__name__}; the oracles, popularity and random score"
             )
-        self.reads_hidden_state = self.inner.reads_hidden_state  # type: ignore[misc]
+        self.inner = inner
+        # (Per instance, where simrec.agent.Agent declares a ClassVar; unused once it does not.)
+        self.reads_hidden_state = self.inner.reads_hidden_state
         # Its own draws come from a generator seeded from its rng: isolated as the inner is.
         self.isolated_state = self.inner.isolated_state  # type: ignore[misc]
 
@@ -96,6 +111,8 @@ class StochasticAgent(Agent):
         pool = item_pool(batch)
         return pool, np.asarray(self.inner.scores(batch, pool), dtype=np.float64)
 
+    # simrec.agent.Agent.recommend is annotated ``np.ndarray`` although the engine takes
+    # StochasticSlates too (simrec.types); unused once simrec widens it.
     def recommend(self, batch: RequestBatch) -> StochasticSlates:
         """Draw the slates; return them with their propensities."""
         pool, scores = self._scored(batch)
@@ -145,7 +162,7 @@ class EpsilonGreedy(StochasticAgent):
     def __init__(
         self,
         agent: str | Agent = "myopic-oracle",
-        agent_params: dict | None = None,
+        agent_params: dict[str, Any] | None = None,
         epsilon: float = 0.1,
     ) -> None:
         """Validate ``epsilon``."""
@@ -203,7 +220,7 @@ class Softmax(StochasticAgent):
     def __init__(
         self,
         agent: str | Agent = "myopic-oracle",
-        agent_params: dict | None = None,
+        agent_params: dict[str, Any] | None = None,
         temperature: float = 1.0,
         item_samples: int = 0,
     ) -> None:

@@ -18,6 +18,10 @@ factors (the model keeps them between fits).
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
+from types import ModuleType
+from typing import Any
+
 import numpy as np
 import scipy.sparse as sp
 from simrec_agents.cf.base import CFAgent, check_params
@@ -45,14 +49,14 @@ def dot_scores(U: np.ndarray, V: np.ndarray, pool: np.ndarray) -> np.ndarray:
     return np.einsum("bf,bpf->bp", U, V[pool])
 
 
-def single_threaded_blas():
+def single_threaded_blas() -> AbstractContextManager[object]:
     """BLAS on one thread (``implicit`` parallelises itself and warns otherwise)."""
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(1, "blas")
 
 
-def implicit_module(name: str):
+def implicit_module(name: str) -> ModuleType:
     """``implicit.cpu.<name>``, or a clear error naming the extra."""
     try:
         import importlib
@@ -87,7 +91,7 @@ class ALSAgent(CFAgent):
         iterations: int = 3,
         use_cg: bool = True,
         cg_steps: int = 3,
-        **shared,
+        **shared: Any,
     ) -> None:
         super().__init__(**shared)
         check_params(

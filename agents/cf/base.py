@@ -126,6 +126,10 @@ class UnclickedByUser:
     """
 
     def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        """Empty: no row of any log seen."""
         self.rows = 0
         self.users = np.zeros(0, dtype=np.int64)
         self.items = np.zeros(0, dtype=np.int64)
@@ -134,7 +138,7 @@ class UnclickedByUser:
         """(users, items) of the unclicked impressions of ``data``, sorted by user."""
         n = len(data["user"])
         if n < self.rows:  # not the log this index has seen grow: start again
-            self.__init__()
+            self._reset()
         new = slice(self.rows, n)
         keep = ~data["click"][new]
         users = np.concatenate([self.users, data["user"][new][keep].astype(np.int64)])

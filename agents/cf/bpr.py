@@ -12,6 +12,8 @@ library reference beside it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from simrec_agents.cf.als import click_matrix, dot_scores, implicit_module
 from simrec_agents.cf.base import CFAgent, check_params
@@ -38,7 +40,7 @@ class BPRAgent(CFAgent):
         lr: float = 0.05,
         reg: float = 0.01,
         iterations: int = 10,
-        **shared,
+        **shared: Any,
     ) -> None:
         super().__init__(**shared)
         check_params(

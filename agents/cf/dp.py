@@ -38,11 +38,11 @@ import functools
 import math
 import warnings
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 import torch
-from simrec_agents.cf.base import check_params
+from simrec_agents.cf.base import CFAgent, check_params
 from simrec_agents.cf.mf import MFAgent
 from simrec_agents.cf.torch_util import seeded_generator
 from simrec_agents.lm.cf import LMCFAgent
@@ -116,12 +116,14 @@ def noise_multiplier(epsilon: float, delta: float, sample_rate: float, steps: in
     )
 
 
-class DPTraining:
+class DPTraining(CFAgent):
     """The DP-SGD part shared by every private agent (see the module docstring).
 
     Mixed in before the agent it makes private: subclasses build ``self.net`` (an
     ``nn.Module`` holding every trained parameter), call :meth:`dp_setup`, train through
-    :meth:`dp_train` and implement :meth:`attack`.
+    :meth:`dp_train` and implement :meth:`attack`. (A :class:`CFAgent` itself, so that the
+    agent's parts it uses are typed; the private agents' method resolution order is the
+    same.)
 
     Args:
         dp_epsilon: Target epsilon of the whole run (``None``: the same training without
@@ -136,7 +138,11 @@ class DPTraining:
 
     #: check_agent: 5 DP-SGD steps per retrain (the accounting and the steps are the same
     #: code at any count).
-    check_agent_params: ClassVar[dict] = {"dp_steps": 5}
+    check_agent_params: ClassVar[dict[str, Any]] = {"dp_steps": 5}
+    #: Built by the private agent: the module holding every trained parameter.
+    net: nn.Module
+    #: The private agent's Adam learning rate.
+    lr: float
 
     def __init__(
         self,
@@ -146,7 +152,7 @@ class DPTraining:
         sample_rate: float = 0.01,
         dp_steps: int = 20,
         holdout: float = 0.2,
-        **agent,
+        **agent: Any,
     ) -> None:
         super().__init__(**agent)
         epsilon, delta = dp_epsilon, dp_delta
@@ -191,6 +197,7 @@ class DPTraining:
         self.steps_taken = 0
         self.accountant = RDPAccountant()
         params = [p for p in self.net.parameters() if p.requires_grad]
+        self.dp_opt: torch.optim.Optimizer  # opacus' DPOptimizer around Adam when private
         if self.target_epsilon is None:
             self.noise_multiplier = 0.0
             self.dp_opt = torch.optim.Adam(params, lr=self.lr)
@@ -217,8 +224,8 @@ class DPTraining:
                 computed through ``module`` (the per-unit gradient wrapper when private).
         """
         private = self.target_epsilon is not None
-        if private:
-            self.dp_opt.expected_batch_size = max(1, round(self.sample_rate * n))
+        if private:  # a DPOptimizer (dp_setup); opacus ships no types
+            self.dp_opt.expected_batch_size = max(1, round(self.sample_rate * n))  # type: ignore[attr-defined]
         module = self.gsm if private else self.net
         module.train()
         for _ in range(self.dp_steps):
@@ -262,7 +269,7 @@ class DPTraining:
         kept, unit_losses = self.attack_units(data)
         rng = np.random.default_rng(int(self.rng.integers(0, 2**63)))
         self.net.eval()
-        losses = []
+        losses: list[np.ndarray] = []
         for side in (kept, ~kept):
             rows = np.flatnonzero(side)
             if len(rows) > ATTACK_SAMPLE:
@@ -297,10 +304,11 @@ class DPTraining:
         }
 
 
-class ClickDP(DPTraining):
+class ClickDP(DPTraining, MFAgent):
     """Event-level DP-SGD on the BPR loss of logged clicks (``dp-mf``, ``dp-lm-cf``).
 
-    Subclasses implement :meth:`pair_scores`.
+    Subclasses implement :meth:`pair_scores`. (An :class:`MFAgent`: the ``mf`` training
+    pairs; the private agents' method resolution order is the same.)
     """
 
     def dp_setup(self) -> None:
@@ -330,11 +338,15 @@ class ClickDP(DPTraining):
 
         self.dp_train(len(u), loss)
 
-    def pair_scores(self, module, u, i, j) -> tuple[torch.Tensor, torch.Tensor]:
+    def pair_scores(
+        self, module: nn.Module, u: np.ndarray, i: np.ndarray, j: np.ndarray
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Scores of (user, clicked item) and (user, negative item) pairs through ``module``."""
         raise NotImplementedError
 
-    def attack_units(self, data: dict[str, np.ndarray]):
+    def attack_units(
+        self, data: dict[str, np.ndarray]
+    ) -> tuple[np.ndarray, Callable[[np.ndarray, np.random.Generator], np.ndarray]]:
         """The logged clicks: BPR loss against one uniform negative each."""
         c = data["click"]
         users, items = data["user"][c].astype(np.int64), data["item"][c].astype(np.int64)
@@ -376,6 +388,17 @@ class GrowingMask:
         return self.data[: self.n]
 
 
+class _MFNet(nn.Module):
+    """``dp-mf``'s trained parameters as embeddings (opacus computes their per-click gradients).
+
+    User vectors, item vectors and item biases; no forward of its own.
+    """
+
+    def __init__(self, users: nn.Embedding, items: nn.Embedding, bias: nn.Embedding) -> None:
+        super().__init__()
+        self.users, self.items, self.bias = users, items, bias
+
+
 class DPMFAgent(ClickDP, MFAgent):
     """``mf`` trained with DP-SGD (opacus): (epsilon, delta) per logged click, accounted.
 
@@ -383,30 +406,47 @@ class DPMFAgent(ClickDP, MFAgent):
     """
 
     name = "dp-mf"
+    net: _MFNet
 
     def build(self, n_users: int, n_items: int) -> None:
         super().build(n_users, n_items)
-        net = nn.Module()
-        net.users = nn.Embedding.from_pretrained(self.P.detach().clone(), freeze=False)
-        net.items = nn.Embedding.from_pretrained(self.Q.detach().clone(), freeze=False)
-        net.bias = nn.Embedding.from_pretrained(self.b.detach().clone()[:, None], freeze=False)
+        net = _MFNet(
+            nn.Embedding.from_pretrained(self.P.detach().clone(), freeze=False),
+            nn.Embedding.from_pretrained(self.Q.detach().clone(), freeze=False),
+            nn.Embedding.from_pretrained(self.b.detach().clone()[:, None], freeze=False),
+        )
         self.net = net
         # Scoring reads P, Q and b: views of the trained embeddings.
-        self.P, self.Q = net.users.weight, net.items.weight
-        self.b = net.bias.weight[:, 0]
+        self.P: torch.Tensor = net.users.weight
+        self.Q: torch.Tensor = net.items.weight
+        self.b: torch.Tensor = net.bias.weight[:, 0]
         self.dp_setup()
 
-    def pair_scores(self, module, u, i, j) -> tuple[torch.Tensor, torch.Tensor]:
+    def pair_scores(
+        self, module: nn.Module, u: np.ndarray, i: np.ndarray, j: np.ndarray
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         # One call per (module, side): opacus sums a layer's per-click gradients over calls.
-        m = module._module if hasattr(module, "_module") else module
+        # ``module`` is the net, or opacus' wrapper of it (the net is its ``_module``).
+        m = cast(_MFNet, module._module if hasattr(module, "_module") else module)
         pu = m.users(torch.from_numpy(u))
         ti, tj = torch.from_numpy(i), torch.from_numpy(j)
         pos = (pu * m.items(ti)).sum(1) + m.bias(ti)[:, 0]
         neg = (pu * m.items(tj)).sum(1) + m.bias(tj)[:, 0]
         return pos, neg
 
-    def item_factors(self, items):
+    def item_factors(self, items: torch.Tensor | slice) -> tuple[torch.Tensor, torch.Tensor]:
         return self.net.items.weight[items], self.net.bias.weight[items, 0]
+
+
+class _LMCFNet(nn.Module):
+    """``dp-lm-cf``'s trained parameters: the user embedding and the item adapter.
+
+    opacus computes their per-click gradients; no forward of its own.
+    """
+
+    def __init__(self, users: nn.Embedding, adapter: nn.Module) -> None:
+        super().__init__()
+        self.users, self.adapter = users, adapter
 
 
 class DPLMCFAgent(ClickDP, LMCFAgent):
@@ -416,18 +456,22 @@ class DPLMCFAgent(ClickDP, LMCFAgent):
     """
 
     name = "dp-lm-cf"
+    net: _LMCFNet
 
     def build(self, n_users: int, n_items: int) -> None:
         super().build(n_users, n_items)
-        net = nn.Module()
-        net.users = nn.Embedding.from_pretrained(self.P.detach().clone(), freeze=False)
-        net.adapter = self.adapter
+        net = _LMCFNet(
+            nn.Embedding.from_pretrained(self.P.detach().clone(), freeze=False), self.adapter
+        )
         self.net = net
-        self.P = net.users.weight
+        self.P: torch.Tensor = net.users.weight
         self.dp_setup()
 
-    def pair_scores(self, module, u, i, j) -> tuple[torch.Tensor, torch.Tensor]:
-        m = module._module if hasattr(module, "_module") else module
+    def pair_scores(
+        self, module: nn.Module, u: np.ndarray, i: np.ndarray, j: np.ndarray
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        # ``module`` is the net, or opacus' wrapper of it (the net is its ``_module``).
+        m = cast(_LMCFNet, module._module if hasattr(module, "_module") else module)
         pu = m.users(torch.from_numpy(u))
         self.items.add(np.unique(np.concatenate([i, j])))
         qi = m.adapter(torch.from_numpy(self.items.vectors[i]))
@@ -447,8 +491,16 @@ def causal_attention(attn: nn.MultiheadAttention) -> nn.Module:
     from opacus.layers import DPMultiheadAttention
 
     class CausalDPAttention(DPMultiheadAttention):
-        def forward(self, query, key, value, key_padding_mask=None, need_weights=False,
-                    attn_mask=None, is_causal=False):  # fmt: skip
+        def forward(
+            self,
+            query: torch.Tensor,
+            key: torch.Tensor,
+            value: torch.Tensor,
+            key_padding_mask: torch.Tensor | None = None,
+            need_weights: bool = False,
+            attn_mask: torch.Tensor | None = None,
+            is_causal: bool = False,
+        ) -> tuple[torch.Tensor, None]:
             if key_padding_mask is not None or need_weights or is_causal:
                 raise NotImplementedError("only attn_mask is supported")
             B, L, E = query.shape
@@ -499,7 +551,7 @@ class DPSeqAgent(DPTraining, SeqAgent):
 
     name = "dp-seq"
 
-    def __init__(self, sample_rate: float = 0.05, **options) -> None:
+    def __init__(self, sample_rate: float = 0.05, **options: Any) -> None:
         super().__init__(sample_rate=sample_rate, **options)
 
     def build(self, n_users: int, n_items: int) -> None:
@@ -522,13 +574,13 @@ class DPSeqAgent(DPTraining, SeqAgent):
         self, module: nn.Module, x: np.ndarray, y: np.ndarray, neg: np.ndarray
     ) -> torch.Tensor:
         """Each user's mean binary cross-entropy over their positions (next click vs a negative)."""
-        x, y, neg = torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(neg)
-        h = module(x)
+        xt, yt, negt = torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(neg)
+        h = module(xt)
         embed = self.model.item_embed
-        pos_logit = (h * embed(y)).sum(-1)
-        neg_logit = (h * embed(neg)).sum(-1)
+        pos_logit = (h * embed(yt)).sum(-1)
+        neg_logit = (h * embed(negt)).sum(-1)
         bce = nn.functional.softplus(-pos_logit) + nn.functional.softplus(neg_logit)
-        mask = (y >= 0).to(bce.dtype)
+        mask = (yt >= 0).to(bce.dtype)
         return (bce * mask).sum(1) / mask.sum(1).clamp(min=1.0)
 
     def fit(self, data: dict[str, np.ndarray], now: float) -> None:
@@ -547,7 +599,9 @@ class DPSeqAgent(DPTraining, SeqAgent):
             torch.manual_seed(int(self.rng.integers(0, 2**62)))
             self.dp_train(len(inputs), loss)
 
-    def attack_units(self, data: dict[str, np.ndarray]):
+    def attack_units(
+        self, data: dict[str, np.ndarray]
+    ) -> tuple[np.ndarray, Callable[[np.ndarray, np.random.Generator], np.ndarray]]:
         """The users with a sequence: mean loss over their positions, a negative at each."""
         users, inputs, targets = self.sequences(data)
         available = np.flatnonzero(self.context.world.items.available(float(data["time"].max())))

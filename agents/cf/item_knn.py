@@ -13,6 +13,8 @@ retrain from the whole log (scipy sparse).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import scipy.sparse as sp
 from simrec_agents.cf.base import CFAgent, check_params
@@ -31,7 +33,7 @@ class ItemKNNAgent(CFAgent):
 
     name = "item-knn"
 
-    def __init__(self, neighbours: int = 50, shrinkage: float = 10.0, **shared) -> None:
+    def __init__(self, neighbours: int = 50, shrinkage: float = 10.0, **shared: Any) -> None:
         super().__init__(**shared)
         check_params(neighbours=(neighbours, "pos_int"), shrinkage=(shrinkage, "nonneg"))
         self.neighbours, self.shrinkage = neighbours, shrinkage

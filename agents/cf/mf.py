@@ -9,6 +9,8 @@ optimiser state persist between retrains (warm start); the model sees only the l
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from simrec_agents.cf.base import CFAgent, check_params
@@ -53,7 +55,7 @@ class MFAgent(CFAgent):
         impression_negatives: float = 0.5,
         max_clicks: int | None = None,
         loss: str = "bpr",
-        **shared,
+        **shared: Any,
     ) -> None:
         super().__init__(**shared)
         if loss not in ("bpr", "bce"):
@@ -78,9 +80,14 @@ class MFAgent(CFAgent):
         torch_setup()
         self.gen = seeded_generator(self.rng)
         scale = 0.1
-        self.P = torch.nn.Parameter(torch.randn(n_users, self.dim, generator=self.gen) * scale)
-        self.Q = torch.nn.Parameter(torch.randn(n_items, self.dim, generator=self.gen) * scale)
-        self.b = torch.nn.Parameter(torch.zeros(n_items))
+        # Tensors: the private variant (dp-mf) replaces them by views of its embeddings.
+        self.P: torch.Tensor = torch.nn.Parameter(
+            torch.randn(n_users, self.dim, generator=self.gen) * scale
+        )
+        self.Q: torch.Tensor = torch.nn.Parameter(
+            torch.randn(n_items, self.dim, generator=self.gen) * scale
+        )
+        self.b: torch.Tensor = torch.nn.Parameter(torch.zeros(n_items))
         self.opt = torch.optim.Adam([self.P, self.Q, self.b], lr=self.lr)
 
     def fit(self, data: dict[str, np.ndarray], now: float) -> None:
@@ -127,8 +134,8 @@ class MFAgent(CFAgent):
         """An extra loss added to every BPR step (e.g. a knowledge-graph loss; default 0)."""
         return 0.0
 
-    def item_factors(self, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Item vectors and biases of ``items`` (the trained item side of the model)."""
+    def item_factors(self, items: torch.Tensor | slice) -> tuple[torch.Tensor, torch.Tensor]:
+        """Item vectors and biases of ``items`` (ids, or ``slice(None)``: the catalog)."""
         return self.Q[items], self.b[items]
 
     @torch.no_grad()

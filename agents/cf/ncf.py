@@ -11,6 +11,8 @@ inputs. Warm-started across retrains.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from simrec_agents.base import dense_flops
@@ -90,7 +92,7 @@ class NCFAgent(CFAgent):
         batch_size: int = 512,
         impression_negatives: float = 0.5,
         max_clicks: int | None = None,
-        **shared,
+        **shared: Any,
     ) -> None:
         super().__init__(**shared)
         check_params(

@@ -26,6 +26,8 @@ cast.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from simrec_agents.cf.base import check_params
@@ -75,7 +77,7 @@ class KGAgent(MFAgent):
         kg_batch: int = 1024,
         margin: float = 1.0,
         kg_pretrain_epochs: int = 2,
-        **mf,
+        **mf: Any,
     ) -> None:
         super().__init__(**mf)
         check_params(
@@ -101,11 +103,11 @@ class KGAgent(MFAgent):
         self.W = nn.Parameter(torch.randn(len(g.relation_names), d, generator=self.gen) * 0.1)
         self.opt = torch.optim.Adam(self.parameters(), lr=self.lr)
 
-    def parameters(self) -> list[nn.Parameter]:
+    def parameters(self) -> list[torch.Tensor]:
         """The trained parameters."""
         return [self.P, self.Q, self.b, self.E, self.W]
 
-    def _triple_batch(self) -> tuple[torch.Tensor, ...]:
+    def _triple_batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         n = self.triples.shape[1]
         pick = torch.from_numpy(self.rng.integers(0, n, size=min(self.kg_batch, n)))
         h, r, t = self.triples[:, pick]
@@ -128,7 +130,7 @@ class KGAgent(MFAgent):
                 self.opt.step()
         super().fit(data, now)
 
-    def item_factors(self, items) -> tuple[torch.Tensor, torch.Tensor]:
+    def item_factors(self, items: torch.Tensor | slice) -> tuple[torch.Tensor, torch.Tensor]:
         """``q_i + e_i`` and the bias (items are the graph's first entities)."""
         if isinstance(items, slice):
             items = torch.arange(self.log.n_items)
@@ -160,7 +162,7 @@ class LMKGAgent(KGAgent):
 
     name = "lm-kg"
 
-    def __init__(self, encoder: str = "minilm", cache_dir: str | None = None, **kg) -> None:
+    def __init__(self, encoder: str = "minilm", cache_dir: str | None = None, **kg: Any) -> None:
         super().__init__(**kg)
         from simrec_agents.lm.encoder import make_encoder
 
@@ -181,7 +183,7 @@ class LMKGAgent(KGAgent):
             self.adapter.bias.zero_()
         self.opt = torch.optim.Adam(self.parameters(), lr=self.lr)
 
-    def parameters(self) -> list[nn.Parameter]:
+    def parameters(self) -> list[torch.Tensor]:
         """KG and CF parameters plus the adapter."""
         extra = list(self.adapter.parameters()) if hasattr(self, "adapter") else []
         return super().parameters() + extra
@@ -189,7 +191,7 @@ class LMKGAgent(KGAgent):
     def on_items_released(self, items: np.ndarray, now: float) -> None:
         self.items.add(items)
 
-    def item_factors(self, items) -> tuple[torch.Tensor, torch.Tensor]:
+    def item_factors(self, items: torch.Tensor | slice) -> tuple[torch.Tensor, torch.Tensor]:
         """``q_i + e_i + A(t_i)`` and the bias."""
         if isinstance(items, slice):
             items = torch.arange(self.log.n_items)

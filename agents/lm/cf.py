@@ -10,6 +10,8 @@ get a meaningful embedding from their text at release.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from simrec_agents.base import CatalogCache, dense_flops
@@ -20,6 +22,7 @@ from simrec_agents.lm.encoder import make_encoder
 from torch import nn
 
 from simrec.types import Cost
+from simrec.worlds.base import ObservableWorld
 
 __all__ = ["LMCFAgent"]
 
@@ -44,7 +47,7 @@ class LMCFAgent(MFAgent):
         adapter: str = "linear",
         hidden: int = 64,
         cache_dir: str | None = None,
-        **mf,
+        **mf: Any,
     ) -> None:
         super().__init__(**mf)
         if adapter not in ("linear", "mlp"):
@@ -63,6 +66,7 @@ class LMCFAgent(MFAgent):
         E = self.encoder.dim
         with torch.random.fork_rng():
             torch.manual_seed(int(self.rng.integers(0, 2**62)))
+            self.adapter: nn.Module
             if self.adapter_kind == "linear":
                 self.adapter = nn.Linear(E, self.dim)
             else:
@@ -73,14 +77,14 @@ class LMCFAgent(MFAgent):
         self.opt = torch.optim.Adam([self.P, *self.adapter.parameters()], lr=self.lr)
         self.catalog = CatalogCache()
 
-    def make_items(self, world) -> LMEncodedItems:
+    def make_items(self, world: ObservableWorld) -> LMEncodedItems:
         """The item vectors (frozen encoder vectors, encoded as items are released)."""
         return LMEncodedItems(world, self.encoder)
 
     def on_items_released(self, items: np.ndarray, now: float) -> None:
         self.items.add(items)
 
-    def item_factors(self, items) -> tuple[torch.Tensor, torch.Tensor]:
+    def item_factors(self, items: torch.Tensor | slice) -> tuple[torch.Tensor, torch.Tensor]:
         e = torch.from_numpy(self.items.vectors[items])
         q = self.adapter(e)
         return q, torch.zeros(q.shape[0])

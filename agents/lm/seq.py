@@ -15,6 +15,8 @@ on the calendar's schedule.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from simrec_agents.base import CatalogCache, dense_flops
@@ -188,7 +190,7 @@ class SeqAgent(CFAgent):
         epochs: int = 2,
         batch_size: int = 128,
         max_users: int | None = None,
-        **shared,
+        **shared: Any,
     ) -> None:
         check_params(max_len=(max_len, "pos_int"))  # before it sizes the buffer below
         shared.setdefault("recent_consumed", max(50, max_len))
@@ -322,7 +324,7 @@ class LMSeqAgent(SeqAgent):
     name = "lm-seq"
     neutral_cold_items = False  # a new item has an embedding from its text
 
-    def __init__(self, encoder: str = "minilm", cache_dir: str | None = None, **seq) -> None:
+    def __init__(self, encoder: str = "minilm", cache_dir: str | None = None, **seq: Any) -> None:
         super().__init__(**seq)
         self.encoder = make_encoder(encoder, cache_dir=cache_dir)
 
@@ -349,7 +351,7 @@ class LMSeqAgent(SeqAgent):
         The catalog pass is cached between retrains and new item vectors, so it is amortised
         over the requests served in between.
         """
-        adapter = dense_flops(self.model.item_embed.adapter)
+        adapter = dense_flops(self.model.item_embed.get_submodule("adapter"))  # LMEmbedding's
         catalog = self.log.n_items * self.catalog.passes_per_request()
         return super().score_flops(pool, batch) + adapter * (self.max_len + catalog)
 

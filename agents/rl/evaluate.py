@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeAlias
 
 import numpy as np
 
@@ -25,6 +26,7 @@ from simrec.envs.vector import UserLifetimeVectorEnv
 
 __all__ = [
     "EpisodeOutcomes",
+    "Policy",
     "evaluate_policy",
     "mean_ci",
     "oracle_policy",
@@ -32,6 +34,9 @@ __all__ = [
     "random_policy",
     "top_k_actions",
 ]
+
+#: A batched policy: an observation (arrays of ``B`` requests) to ``B`` actions.
+Policy: TypeAlias = Callable[[dict[str, np.ndarray]], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -66,12 +71,12 @@ def mean_ci(x: np.ndarray) -> tuple[float, float]:
 
 
 def evaluate_policy(
-    policy: Callable[[dict[str, np.ndarray]], np.ndarray],
+    policy: Policy,
     preset: str,
-    reward: str | dict = "click",
+    reward: str | dict[str, float] = "click",
     episodes: int = 500,
     seed: int = 10_000,
-    **env_kwargs,
+    **env_kwargs: Any,
 ) -> EpisodeOutcomes:
     """Run ``episodes`` users' lives in parallel, each to its end, under ``policy``.
 
@@ -124,13 +129,18 @@ class _EnvPolicy:
         """Remember the env (slate size; hidden state for the oracles)."""
         self.env = env
 
+    def _bound(self) -> UserLifetimeVectorEnv:
+        """The env of :meth:`bind`."""
+        if self.env is None:
+            raise RuntimeError("a reference policy acts only after bind(env)")
+        return self.env
+
     def scores(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         raise NotImplementedError
 
     def __call__(self, obs: dict[str, np.ndarray]) -> np.ndarray:
-        if self.env is None:
-            raise RuntimeError("a reference policy acts only after bind(env)")
-        return top_k_actions(self.scores(obs), self.env.core.K)
+        env = self._bound()
+        return top_k_actions(self.scores(obs), env.core.K)
 
 
 class _Random(_EnvPolicy):
@@ -144,7 +154,7 @@ class _Random(_EnvPolicy):
 
 class _Popularity(_EnvPolicy):
     def scores(self, obs: dict[str, np.ndarray]) -> np.ndarray:
-        G = self.env.core.n_genres  # candidates: genre one-hot, log price, age, popularity
+        G = self._bound().core.n_genres  # candidates: genre one-hot, log price, age, popularity
         return obs["candidates"][:, :, G + 2]
 
 
@@ -160,7 +170,7 @@ class _Oracle(_EnvPolicy):
         self.truth = env.core.engine.ground_truth()
 
     def scores(self, obs: dict[str, np.ndarray]) -> np.ndarray:
-        core = self.env.core
+        core = self._bound().core
         slots = np.arange(core.n)
         return np.asarray(getattr(self.truth, self.kind)(slots, core.cands[slots]))
 

@@ -13,7 +13,10 @@ the request's index in its session, and sessions seen so far.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from gymnasium import spaces
 
 from simrec.config import REWARDS
 from simrec.envs.lifetime import resolve
@@ -21,6 +24,7 @@ from simrec.envs.observation import ObservationBuilder, newest_first, smoothed_c
 from simrec.envs.presets import PRESETS
 from simrec.errors import ConfigError, suggest
 from simrec.types import Feedback, RequestBatch
+from simrec.worlds.base import ObservableWorld
 
 __all__ = [
     "SCENARIO",
@@ -28,6 +32,7 @@ __all__ = [
     "check_fits",
     "check_preset_reward",
     "env_shape",
+    "space_shape",
     "training_env",
 ]
 
@@ -36,6 +41,24 @@ __all__ = [
 #: configuration (world, user model, dynamics, retention, economy, slate size) with the
 #: scenario's candidates per request.
 SCENARIO = "scenario"
+
+
+def space_shape(space: spaces.Space, key: str | None = None) -> tuple[int, ...]:
+    """The shape of ``space``, or of its entry ``key`` (a ``Dict`` space's).
+
+    gymnasium (and stable-baselines3's policies) type an observation space as a ``Space`` and
+    its shape as optional.
+
+    Raises:
+        TypeError: ``key`` is given and ``space`` is not a ``Dict``, or the space has no shape.
+    """
+    if key is not None:
+        if not isinstance(space, spaces.Dict):
+            raise TypeError(f"expected a Dict space with an entry {key!r}, got {space}")
+        space = space[key]
+    if space.shape is None:
+        raise TypeError(f"expected a space with a shape, got {space}")
+    return space.shape
 
 
 def check_preset_reward(preset: str, reward: object) -> None:
@@ -52,7 +75,9 @@ def check_preset_reward(preset: str, reward: object) -> None:
         )
 
 
-def training_env(preset: str, context: object, env_kwargs: dict | None = None) -> tuple[str, dict]:
+def training_env(
+    preset: str, context: object, env_kwargs: dict[str, Any] | None = None
+) -> tuple[str, dict[str, Any]]:
     """The env preset and keyword arguments an RL agent trains on.
 
     A named preset trains on that preset's world; :data:`SCENARIO` on the env built from the
@@ -79,7 +104,9 @@ def training_env(preset: str, context: object, env_kwargs: dict | None = None) -
     return "user_lifetime", {**kwargs, "config": config, "env": env}
 
 
-def env_shape(preset: str, reward: object, env_kwargs: dict | None = None) -> dict[str, int]:
+def env_shape(
+    preset: str, reward: object, env_kwargs: dict[str, Any] | None = None
+) -> dict[str, int]:
     """The shapes a policy trained on the env ``preset`` has: C, K, L and G.
 
     Raises:
@@ -132,7 +159,7 @@ class PopulationObservation:
         history_length: L.
     """
 
-    def __init__(self, world, candidates: int, history_length: int) -> None:
+    def __init__(self, world: ObservableWorld, candidates: int, history_length: int) -> None:
         self.world = world
         self.C, self.L = candidates, history_length
         M, N = world.n_items, world.n_users
@@ -167,6 +194,7 @@ class PopulationObservation:
             [now - self.first[u], since, batch.step.astype(float), self.visits[u]], axis=1
         )
         cands = batch.candidates
+        assert cands is not None  # check() refuses a batch without candidates
         return self.build(
             self.world.users.profile[u],
             newest_first(self.recent[u], self.recent_next[u], self.L),

@@ -33,15 +33,22 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
 
 from simrec.envs import ENV_IDS
 from simrec.errors import ConfigError, DependencyNotInstalled
+
+if TYPE_CHECKING:
+    from minari import MinariDataset
+    from simrec_agents.rl.evaluate import Policy
+
+    from simrec.envs.vector import UserLifetimeVectorEnv
 
 __all__ = [
     "BEHAVIOURS",
@@ -68,7 +75,7 @@ INFO_KEYS = (
 )
 
 
-def _minari():
+def _minari() -> ModuleType:
     try:
         import minari
     except ImportError as err:
@@ -95,7 +102,7 @@ def _root(root: str | Path | None) -> Iterator[None]:
             os.environ["MINARI_DATASETS_PATH"] = old
 
 
-def behaviour_policy(name: str, seed: int = 0) -> Callable:
+def behaviour_policy(name: str, seed: int = 0) -> Policy:
     """The reference policy ``name`` of :data:`BEHAVIOURS` (random: seeded with ``seed``)."""
     from simrec_agents.rl.evaluate import oracle_policy, popularity_policy, random_policy
 
@@ -114,7 +121,7 @@ def behaviour_policy(name: str, seed: int = 0) -> Callable:
 def collect_dataset(
     dataset_id: str,
     env_id: str = "simrec/LongTermSatisfaction-v0",
-    behaviour: str | Callable = "popularity",
+    behaviour: str | Policy = "popularity",
     episodes: int = 500,
     seed: int = 0,
     *,
@@ -123,7 +130,7 @@ def collect_dataset(
     description: str | None = None,
     reference_episodes: int = 200,
     progress: bool = False,
-):
+) -> MinariDataset:
     """Run ``behaviour`` for ``episodes`` user lives on ``env_id``; write a Minari dataset.
 
     The lives run side by side on the native vector env (sub-env *i* seeded ``seed + i``,
@@ -200,7 +207,9 @@ def collect_dataset(
         )
 
 
-def _rollout(env, policy: Callable, seed: int, progress: bool) -> list[dict[str, Any]]:
+def _rollout(
+    env: UserLifetimeVectorEnv, policy: Policy, seed: int, progress: bool
+) -> list[dict[str, Any]]:
     """Every sub-env's life to its end under ``policy``; one episode buffer per user."""
     from tqdm.auto import tqdm
 
@@ -249,7 +258,7 @@ def _rollout(env, policy: Callable, seed: int, progress: bool) -> list[dict[str,
     return buffers
 
 
-def _mean_return(env_id: str, kwargs: dict, policy: Callable, seed: int, n: int) -> float:
+def _mean_return(env_id: str, kwargs: dict[str, Any], policy: Policy, seed: int, n: int) -> float:
     from simrec_agents.rl.evaluate import evaluate_policy
 
     reward = kwargs.get("reward")
@@ -265,27 +274,27 @@ def _env_reward(env_id: str) -> Any:
     return resolve(ENV_IDS[env_id])[1].reward
 
 
-def load_dataset(dataset_id: str, root: str | Path | None = None):
+def load_dataset(dataset_id: str, root: str | Path | None = None) -> MinariDataset:
     """The Minari dataset ``dataset_id`` under ``root`` (no download)."""
     minari = _minari()
     with _root(root):
         return minari.load_dataset(dataset_id)
 
 
-def stack(dataset) -> dict[str, Any]:
+def stack(dataset: MinariDataset) -> dict[str, Any]:
     """Every step of a dataset as arrays.
 
     Keys: ``obs`` (a dict: the observation *before* each action), ``actions``, ``rewards``,
     ``terminations``, ``truncations``, ``episode`` (the episode id of each step).
     """
-    parts: dict[str, list] = {
+    parts: dict[str, list[np.ndarray]] = {
         "actions": [],
         "rewards": [],
         "terminations": [],
         "truncations": [],
         "episode": [],
     }
-    obs: dict[str, list] = {}
+    obs: dict[str, list[np.ndarray]] = {}
     for ep in dataset.iterate_episodes():
         n = len(ep.actions)
         for k, v in ep.observations.items():
@@ -301,13 +310,13 @@ def stack(dataset) -> dict[str, Any]:
 
 
 def train_bc(
-    dataset,
+    dataset: MinariDataset,
     *,
     epochs: int = 10,
     batch_size: int = 256,
     lr: float = 1e-3,
     seed: int = 0,
-) -> tuple[Callable, list[float]]:
+) -> tuple[Policy, list[float]]:
     """Fit a behaviour-cloning policy on a dataset's (observation, action) pairs.
 
     Returns:
@@ -339,10 +348,10 @@ def train_bc(
         for start in range(0, n, batch_size):
             idx = order[start : start + batch_size]
             logits = scorer({k: v[idx] for k, v in obs.items()})[:, :C]
-            loss = (
-                sum(torch.nn.functional.cross_entropy(logits, actions[idx, j]) for j in range(K))
-                / K
-            )
+            per_position = [
+                torch.nn.functional.cross_entropy(logits, actions[idx, j]) for j in range(K)
+            ]
+            loss = sum(per_position[1:], per_position[0]) / K  # K >= 1: a tensor
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -30,6 +30,8 @@ Slates are the top-K items by :math:`\pi`.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from simrec_agents.base import item_pool, scores_top_k
@@ -37,10 +39,10 @@ from simrec_agents.cf.base import check_params
 from simrec_agents.cf.torch_util import seeded_generator, torch_setup
 from torch import nn
 
-from simrec.agent import Agent, make_agent
+from simrec.agent import Agent, AgentContext, make_agent
 from simrec.errors import ConfigError
 from simrec.log import Table
-from simrec.types import Cost, Feedback, RequestBatch
+from simrec.types import Cost, Feedback, RequestBatch, StochasticSlates
 
 __all__ = ["REWARD_CHOICES", "ReinforceTopKAgent", "discounted_returns", "topk_correction"]
 
@@ -147,7 +149,7 @@ class ReinforceTopKAgent(Agent):
         batch_size: int = 1024,
         cap: float = 10.0,
         samples_per_fit: int = 50_000,
-        behaviour_params: dict | None = None,
+        behaviour_params: dict[str, Any] | None = None,
     ) -> None:
         if reward not in REWARD_CHOICES:
             raise ConfigError(
@@ -173,11 +175,11 @@ class ReinforceTopKAgent(Agent):
         self.epochs, self.batch_size, self.cap = epochs, batch_size, cap
         self.fits = 0
 
-    def check(self, context) -> None:
+    def check(self, context: AgentContext) -> None:
         """The behaviour agent's own checks."""
         self.behaviour.check(context)
 
-    def setup(self, context) -> None:
+    def setup(self, context: AgentContext) -> None:
         """Set up the behaviour agent and the (untrained) policy."""
         super().setup(context)
         self.behaviour.setup(context)
@@ -213,7 +215,9 @@ class ReinforceTopKAgent(Agent):
         valid = (self.recent_next[users][:, None] - self.L + np.arange(self.L)[None, :]) >= 0
         return np.where(valid, hist, -1)
 
-    def recommend(self, batch: RequestBatch) -> np.ndarray:
+    # simrec.agent.Agent.recommend is annotated ``np.ndarray`` although the engine takes
+    # StochasticSlates too (a stochastic behaviour agent's); unused once simrec widens it.
+    def recommend(self, batch: RequestBatch) -> np.ndarray | StochasticSlates:
         """The behaviour agent's slates at first, then the top-K items by the policy."""
         hist = self._histories(batch.users)
         self._pending = (hist, batch.step == 0)
@@ -231,10 +235,12 @@ class ReinforceTopKAgent(Agent):
         self.behaviour.observe(feedback)
         fb = feedback
         users = fb.users.astype(np.int64)
-        hist, start = self._pending if self._pending is not None else (None, None)
-        if hist is None or len(hist) != len(users):
+        pending = self._pending
+        if pending is None or len(pending[0]) != len(users):
             hist = self._histories(users)
             start = np.zeros(len(users), dtype=bool)
+        else:
+            hist, start = pending
         item_r = {
             "click": fb.clicked,
             "engagement": fb.engagement,
@@ -268,7 +274,7 @@ class ReinforceTopKAgent(Agent):
         slates = np.concatenate(self.slate_rows)
         item_r = np.concatenate(self.reward_rows).astype(np.float64)  # (R, K)
         R, K = slates.shape
-        bonus = np.zeros(R)
+        bonus: np.ndarray = np.zeros(R)
         if self.credited:
             bonus = self.return_bonus * np.bincount(np.concatenate(self.credited), minlength=R)
         # Each shown item's return: its own reward, an equal share of the return bonus its

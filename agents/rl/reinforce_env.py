@@ -22,12 +22,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
-from simrec_agents.rl.evaluate import top_k_actions
+from gymnasium import spaces
+from simrec_agents.rl.evaluate import Policy, top_k_actions
 
 from simrec.envs.vector import UserLifetimeVectorEnv
+
+if TYPE_CHECKING:
+    from simrec_agents.rl.sb3_policies import CandidateScorer
 
 __all__ = ["ReinforceStats", "greedy_scores_policy", "train_reinforce"]
 
@@ -47,7 +52,7 @@ def _tensors(obs: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
 
 def train_reinforce(
     preset: str,
-    reward: str | dict = "click",
+    reward: str | dict[str, float] = "click",
     *,
     steps: int = 50_000,
     gamma: float = 0.99,
@@ -55,9 +60,9 @@ def train_reinforce(
     lr: float = 3e-3,
     entropy: float = 0.01,
     seed: int = 0,
-    env_kwargs: dict | None = None,
-    curve: list | None = None,
-):
+    env_kwargs: dict[str, Any] | None = None,
+    curve: list[tuple[int, float]] | None = None,
+) -> tuple[CandidateScorer, int, ReinforceStats]:
     """Train the top-K REINFORCE policy on ``preset``'s native vector env.
 
     Args:
@@ -83,7 +88,7 @@ def train_reinforce(
     kwargs = {"slate_duplicates": "fill", **(env_kwargs or {})}
     env = UserLifetimeVectorEnv(n_envs, preset=preset, reward=reward, **kwargs)
     K, C = env.core.K, env.core.C
-    space = env.single_observation_space
+    space = cast(spaces.Dict, env.single_observation_space)  # simrec's: make_spaces
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         scorer = CandidateScorer(space)
@@ -138,7 +143,7 @@ def train_reinforce(
     return scorer.eval(), K, stats
 
 
-def greedy_scores_policy(scorer, K: int):
+def greedy_scores_policy(scorer: CandidateScorer, K: int) -> Policy:
     """Batched greedy policy: the top-K candidates by the trained scores."""
     C = scorer.C
 

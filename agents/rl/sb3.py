@@ -30,7 +30,8 @@ import json
 import re
 import time
 from pathlib import Path
-from typing import Any, ClassVar
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from simrec_agents.base import dense_flops
@@ -39,20 +40,24 @@ from simrec_agents.rl.obs import (
     check_fits,
     check_preset_reward,
     env_shape,
+    space_shape,
     training_env,
 )
 
-from simrec.agent import Agent
+from simrec.agent import Agent, AgentContext
 from simrec.config import to_dict
 from simrec.errors import ConfigError, DependencyNotInstalled
 from simrec.types import Cost, Feedback, RequestBatch
+
+if TYPE_CHECKING:
+    from stable_baselines3.common.base_class import BaseAlgorithm
 
 __all__ = ["DEFAULTS", "GAMMA", "SB3DQNAgent", "SB3PPOAgent", "train_policy"]
 
 ENV_ID = "simrec/UserLifetime-v0"
 
 
-def _sb3():
+def _sb3() -> ModuleType:
     try:
         import stable_baselines3
     except ImportError as err:
@@ -104,10 +109,10 @@ def train_policy(
     checkpoint_every: int = 0,
     gamma: float = GAMMA,
     policy: str = "candidate",
-    env_kwargs: dict | None = None,
+    env_kwargs: dict[str, Any] | None = None,
     callback: Any = None,
     **hyper: Any,
-):
+) -> Any:
     """Train PPO or DQN on ``simrec/UserLifetime-v0`` with ``preset`` and ``reward``.
 
     Args:
@@ -128,7 +133,8 @@ def train_policy(
             :data:`DEFAULTS`.
 
     Returns:
-        The trained model (``model.train_seconds``: the seconds ``learn`` took).
+        The trained model, an SB3 ``PPO`` or ``DQN`` with an attribute of its own,
+        ``model.train_seconds``: the seconds ``learn`` took.
     """
     check_preset_reward(preset, reward)
     if algo not in DEFAULTS:
@@ -258,7 +264,7 @@ class _SB3Agent(Agent):
         reward: Any = "click",
         timesteps: int = 50_000,
         deterministic: bool = True,
-        train: dict | None = None,
+        train: dict[str, Any] | None = None,
     ) -> None:
         check_preset_reward(preset, reward)
         if not isinstance(timesteps, int) or timesteps < 1:
@@ -276,13 +282,14 @@ class _SB3Agent(Agent):
         self.train_options = dict(train or {})
         self.train_seconds = 0.0
 
-    def _load(self):
+    def _load(self) -> BaseAlgorithm:
         """The policy at ``path``, loaded from bytes whose sha256 was just checked."""
+        assert self.path is not None  # called only for an agent with a policy file
         sb3 = _sb3()
         cls = sb3.PPO if self.algo == "ppo" else sb3.DQN
         return cls.load(io.BytesIO(read_verified(self.path, self.sha256)), device="cpu")
 
-    def check(self, context) -> None:
+    def check(self, context: AgentContext) -> None:
         """The policy (loaded, or the one training would give) fits the scenario."""
         if self.path is not None:
             shape = _model_shape(self._load())
@@ -298,9 +305,10 @@ class _SB3Agent(Agent):
                 )
         check_fits(shape, context, f"this {self.name} policy")
 
-    def setup(self, context) -> None:
+    def setup(self, context: AgentContext) -> None:
         """Load or train the policy; check it fits the scenario; build the observer."""
         super().setup(context)
+        self.model: BaseAlgorithm
         if self.path is not None:
             self.model = self._load()
         else:
@@ -309,10 +317,9 @@ class _SB3Agent(Agent):
                 self.preset, context, self.train_options.get("env_kwargs")
             )
             options = {**self.train_options, "env_kwargs": kwargs}
-            self.model = train_policy(
-                self.algo, preset, self.reward, self.timesteps, seed, **options
-            )
-            self.train_seconds = self.model.train_seconds
+            model = train_policy(self.algo, preset, self.reward, self.timesteps, seed, **options)
+            self.model = model
+            self.train_seconds = model.train_seconds
         shape = _model_shape(self.model)
         check_fits(shape, context, f"this {self.name} policy")
         self.observer = PopulationObservation(
@@ -322,10 +329,12 @@ class _SB3Agent(Agent):
     def recommend(self, batch: RequestBatch) -> np.ndarray:
         """One batched ``predict`` over the requests' observations."""
         obs = self.observer(batch)
+        candidates = batch.candidates
+        assert candidates is not None  # the observer refuses a batch without candidates
         action, _ = self.model.predict(obs, deterministic=self.deterministic)
         idx = np.asarray(action, dtype=np.int64).reshape(len(batch), -1)
-        idx = _distinct(idx, batch.candidates.shape[1])
-        return np.take_along_axis(batch.candidates, idx, axis=1)
+        idx = _distinct(idx, candidates.shape[1])
+        return np.take_along_axis(candidates, idx, axis=1)
 
     def observe(self, feedback: Feedback) -> None:
         """Update the observation builder."""
@@ -341,14 +350,14 @@ class _SB3Agent(Agent):
         return dense_flops(self.model.policy)
 
 
-def _model_shape(model) -> dict[str, int]:
+def _model_shape(model: BaseAlgorithm) -> dict[str, int]:
     """C, K, L and G of a trained SB3 model, read from its spaces."""
-    space, action = model.observation_space, model.action_space
+    space, action = model.observation_space, space_shape(model.action_space)
     return {
-        "candidates": int(space["candidates"].shape[0]),
-        "slate_size": 1 if action.shape == () else int(action.shape[0]),
-        "history_length": int(space["history"].shape[0]),
-        "n_genres": int(space["profile"].shape[0]) - 1,
+        "candidates": int(space_shape(space, "candidates")[0]),
+        "slate_size": 1 if action == () else int(action[0]),
+        "history_length": int(space_shape(space, "history")[0]),
+        "n_genres": int(space_shape(space, "profile")[0]) - 1,
     }
 
 
@@ -370,12 +379,12 @@ class SB3PPOAgent(_SB3Agent):
     name = "sb3-ppo"
     algo = "ppo"
     #: check_agent: 64 PPO steps in the check's own world, over 10 candidates.
-    check_agent_params: ClassVar[dict] = {
+    check_agent_params: ClassVar[dict[str, Any]] = {
         "preset": "scenario",
         "timesteps": 64,
         "train": {"n_envs": 2, "n_steps": 32, "batch_size": 32, "n_epochs": 1},
     }
-    check_agent_settings: ClassVar[dict] = {"simulation.candidates": 10}
+    check_agent_settings: ClassVar[dict[str, Any]] = {"simulation.candidates": 10}
 
 
 class SB3DQNAgent(_SB3Agent):
@@ -384,12 +393,12 @@ class SB3DQNAgent(_SB3Agent):
     name = "sb3-dqn"
     algo = "dqn"
     #: check_agent: 64 DQN steps in the check's own world, one of 10 candidates per slate.
-    check_agent_params: ClassVar[dict] = {
+    check_agent_params: ClassVar[dict[str, Any]] = {
         "preset": "scenario",
         "timesteps": 64,
         "train": {"learning_starts": 16, "buffer_size": 1000},
     }
-    check_agent_settings: ClassVar[dict] = {
+    check_agent_settings: ClassVar[dict[str, Any]] = {
         "simulation.candidates": 10,
         "simulation.slate_size": 1,
     }

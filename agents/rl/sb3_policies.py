@@ -26,12 +26,14 @@ policy class, so loading one needs this module importable (``simrec[rl]`` instal
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from typing import Any, cast
 
 import torch
 from gymnasium import spaces
+from simrec_agents.rl.obs import space_shape
 from stable_baselines3.common.policies import MultiInputActorCriticPolicy
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+from stable_baselines3.common.type_aliases import Schedule
 from stable_baselines3.dqn.policies import MultiInputPolicy as DQNMultiInputPolicy
 from stable_baselines3.dqn.policies import QNetwork
 from torch import nn
@@ -57,11 +59,13 @@ class CandidateScorer(BaseFeaturesExtractor):
         hidden: Width of the scoring MLP's two hidden layers.
     """
 
-    def __init__(self, observation_space: spaces.Dict, state_dim: int = 32, hidden: int = 64):
-        C, F = observation_space["candidates"].shape
-        H = observation_space["history"].shape[1]
-        P = observation_space["profile"].shape[0]
-        X = observation_space["context"].shape[0]
+    def __init__(
+        self, observation_space: spaces.Dict, state_dim: int = 32, hidden: int = 64
+    ) -> None:
+        C, F = space_shape(observation_space, "candidates")
+        H = space_shape(observation_space, "history")[1]
+        P = space_shape(observation_space, "profile")[0]
+        X = space_shape(observation_space, "context")[0]
         super().__init__(observation_space, features_dim=C + state_dim)
         self.C, self.G = C, P - 1
         self.E = F - self.G - 3  # item-vector width
@@ -102,7 +106,7 @@ class _Scores(nn.Module):
 
 def _small_last_layer(scorer: CandidateScorer, gain: float) -> None:
     """Start the scores near zero (a near-uniform first policy, as SB3's action-net gain)."""
-    last = scorer.score[-1]
+    last = cast(nn.Linear, scorer.score[-1])  # _mlp ends with a Linear layer
     nn.init.orthogonal_(last.weight, gain=gain)
     nn.init.zeros_(last.bias)
 
@@ -110,18 +114,29 @@ def _small_last_layer(scorer: CandidateScorer, gain: float) -> None:
 class CandidatePPOPolicy(MultiInputActorCriticPolicy):
     """Actor-critic whose logits are :class:`CandidateScorer`'s scores (module docstring)."""
 
-    def __init__(self, observation_space, action_space, lr_schedule, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        observation_space: spaces.Dict,
+        action_space: spaces.Space,
+        lr_schedule: Schedule,
+        **kwargs: Any,
+    ) -> None:
         kwargs.setdefault("features_extractor_class", CandidateScorer)
         kwargs.setdefault("net_arch", {"pi": [], "vf": [64, 64]})
         super().__init__(observation_space, action_space, lr_schedule, **kwargs)
 
-    def _build(self, lr_schedule) -> None:
+    def _build(self, lr_schedule: Schedule) -> None:
         super()._build(lr_schedule)
-        C = self.observation_space["candidates"].shape[0]
-        K = 1 if isinstance(self.action_space, spaces.Discrete) else len(self.action_space.nvec)
+        C = space_shape(self.observation_space, "candidates")[0]
+        if isinstance(self.action_space, spaces.Discrete):
+            K = 1
+        else:  # a slate: MultiDiscrete
+            K = len(cast(spaces.MultiDiscrete, self.action_space).nvec)
         self.action_net = _Scores(C, K)
-        _small_last_layer(self.pi_features_extractor, 0.01)
-        self.optimizer = self.optimizer_class(
+        # The features extractor is the CandidateScorer (the default set in __init__).
+        _small_last_layer(cast(CandidateScorer, self.pi_features_extractor), 0.01)
+        # As SB3's own _build: optimizer_class is typed as torch's Optimizer (no ``lr``).
+        self.optimizer = self.optimizer_class(  # type: ignore[call-arg]
             self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs
         )
 
@@ -131,14 +146,21 @@ class _CandidateQNetwork(QNetwork):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        C = self.observation_space["candidates"].shape[0]
-        self.q_net = _Scores(C, 1)
+        C = space_shape(self.observation_space, "candidates")[0]
+        # SB3 types q_net as the nn.Sequential of its own MLP; only its forward is used.
+        self.q_net = _Scores(C, 1)  # type: ignore[assignment]
 
 
 class CandidateDQNPolicy(DQNMultiInputPolicy):
     """DQN whose Q-values are :class:`CandidateScorer`'s scores (Discrete actions only)."""
 
-    def __init__(self, observation_space, action_space, lr_schedule, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        observation_space: spaces.Dict,
+        action_space: spaces.Discrete,
+        lr_schedule: Schedule,
+        **kwargs: Any,
+    ) -> None:
         kwargs.setdefault("features_extractor_class", CandidateScorer)
         kwargs.setdefault("net_arch", [])
         super().__init__(observation_space, action_space, lr_schedule, **kwargs)

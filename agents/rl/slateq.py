@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from simrec_agents.cf.base import check_params
 from simrec_agents.cf.torch_util import torch_setup
+from simrec_agents.rl.evaluate import Policy
 from simrec_agents.rl.obs import (
     PopulationObservation,
     check_fits,
@@ -44,7 +45,7 @@ from simrec_agents.rl.obs import (
 )
 from torch import nn
 
-from simrec.agent import Agent
+from simrec.agent import Agent, AgentContext
 from simrec.envs.vector import UserLifetimeVectorEnv
 from simrec.types import Cost, Feedback, RequestBatch
 
@@ -201,7 +202,7 @@ class _Replay:
 
 def train_slateq(
     preset: str = "long_term_satisfaction",
-    reward: str | dict = "click",
+    reward: str | dict[str, float] = "click",
     *,
     steps: int = 100_000,
     gamma: float = 0.9,
@@ -214,9 +215,9 @@ def train_slateq(
     tau: float = 0.01,
     replay: int = 100_000,
     seed: int = 0,
-    env_kwargs: dict | None = None,
-    curve: list | None = None,
-) -> tuple[SlateQNet, dict, TrainStats]:
+    env_kwargs: dict[str, Any] | None = None,
+    curve: list[tuple[int, float]] | None = None,
+) -> tuple[SlateQNet, dict[str, Any], TrainStats]:
     """Train SlateQ on the native vector env of ``preset``.
 
     Args:
@@ -312,7 +313,7 @@ def train_slateq(
     return net, spec, stats
 
 
-def greedy_policy(net: SlateQNet, k: int):
+def greedy_policy(net: SlateQNet, k: int) -> Policy:
     """Batched greedy policy of a trained network: observation -> top-``k`` slate indices."""
 
     def policy(obs: dict[str, np.ndarray]) -> np.ndarray:
@@ -324,7 +325,15 @@ def greedy_policy(net: SlateQNet, k: int):
     return policy
 
 
-def _update(net, target, opt, b, gamma: float, K: int, tau: float) -> None:
+def _update(
+    net: SlateQNet,
+    target: SlateQNet,
+    opt: torch.optim.Optimizer,
+    b: dict[str, torch.Tensor],
+    gamma: float,
+    K: int,
+    tau: float,
+) -> None:
     q, v = net(b["s"], b["c"])
     mask = torch.zeros_like(q, dtype=torch.bool).scatter_(1, b["a"], True)
     # Choice model: likelihood of the observed choice among the slate and no-click.
@@ -368,13 +377,17 @@ class SlateQAgent(Agent):
 
     name = "slateq"
     #: check_agent: 500 training steps in the check's own world, over 10 candidates.
-    check_agent_params: ClassVar[dict] = {"preset": "scenario", "steps": 500, "n_envs": 8}
-    check_agent_settings: ClassVar[dict] = {"simulation.candidates": 10}
+    check_agent_params: ClassVar[dict[str, Any]] = {
+        "preset": "scenario",
+        "steps": 500,
+        "n_envs": 8,
+    }
+    check_agent_settings: ClassVar[dict[str, Any]] = {"simulation.candidates": 10}
 
     def __init__(
         self,
         preset: str = "long_term_satisfaction",
-        reward: str | dict = "click",
+        reward: str | dict[str, float] = "click",
         steps: int = 100_000,
         gamma: float = 0.9,
         path: str | None = None,
@@ -400,7 +413,7 @@ class SlateQAgent(Agent):
         )
         self.preset, self.reward, self.steps, self.gamma = preset, reward, steps, gamma
         self.path = path
-        self.train_options = {
+        self.train_options: dict[str, Any] = {
             "n_envs": n_envs,
             "hidden": hidden,
             "lr": lr,
@@ -411,24 +424,24 @@ class SlateQAgent(Agent):
         }
         self.train_seconds = 0.0
 
-    def _shape(self, context) -> dict[str, int]:
+    def _shape(self, context: AgentContext) -> dict[str, int]:
         """The C, K, L (and G) of the policy: the saved one's, or the training env's."""
         if self.path:
             return torch.load(self.path, weights_only=True)["spec"]
         preset, env_kwargs = training_env(self.preset, context)
         return env_shape(preset, self.reward, env_kwargs)
 
-    def check(self, context) -> None:
+    def check(self, context: AgentContext) -> None:
         """The policy (saved, or the one training would give) fits the scenario."""
         check_fits(self._shape(context), context, "this slateq policy")
 
-    def setup(self, context) -> None:
+    def setup(self, context: AgentContext) -> None:
         """Train (seeded from the agent's stream) or load the policy; build the observer."""
         super().setup(context)
         torch_setup()
         if self.path:
             blob = torch.load(self.path, weights_only=True)  # tensors and plain data only
-            self.spec = blob["spec"]
+            self.spec: dict[str, Any] = blob["spec"]
             self.net = SlateQNet(self.spec["state_dim"], self.spec["item_dim"], self.spec["hidden"])
             self.net.load_state_dict(blob["state"])
         else:

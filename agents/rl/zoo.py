@@ -28,15 +28,20 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 
 from simrec.envs import ENV_IDS
 from simrec.errors import ConfigError
+
+if TYPE_CHECKING:
+    from simrec_agents.rl.evaluate import Policy
+    from stable_baselines3.common.callbacks import BaseCallback
 
 __all__ = [
     "EVAL_SEED",
@@ -61,6 +66,12 @@ STATIC = "simrec/LongTermSatisfaction-v0:static"
 EVAL_SEED = 10_000
 OUTCOMES = ("reward", "long_term", "clicks", "engagement", "retention")
 REFERENCES = ("random", "popularity", "myopic-oracle", "oracle")
+
+#: One cell of the grid, as plain data (JSON): env, label, outcomes per user, ...
+Cell: TypeAlias = dict[str, Any]
+#: A cell's work for a worker: (out folder, env, label, seed or None for a reference,
+#: evaluation users, training steps or None for the learner's own).
+Job: TypeAlias = tuple[str, str, str, int | None, int, int | None]
 
 
 @dataclass(frozen=True)
@@ -153,7 +164,9 @@ def preset_of(env: str) -> str:
 GRID: dict[str, tuple[str, list[Learner]]] = _grid()
 
 
-def _evaluate(policy_factory, preset: str, reward: str, episodes: int) -> dict[str, list[float]]:
+def _evaluate(
+    policy_factory: Callable[[], Policy], preset: str, reward: str, episodes: int
+) -> dict[str, list[float]]:
     """Per-user outcomes of a policy on the evaluation users (env reward and long-term)."""
     from simrec_agents.rl.evaluate import evaluate_policy
 
@@ -171,7 +184,7 @@ def _evaluate(policy_factory, preset: str, reward: str, episodes: int) -> dict[s
     }
 
 
-def run_reference(env_id: str, name: str, episodes: int = 2000) -> dict[str, Any]:
+def run_reference(env_id: str, name: str, episodes: int = 2000) -> Cell:
     """Evaluate a reference policy (no training) on the env's evaluation users."""
     from simrec_agents.rl.evaluate import oracle_policy, popularity_policy, random_policy
 
@@ -186,7 +199,7 @@ def run_reference(env_id: str, name: str, episodes: int = 2000) -> dict[str, Any
     return {"env": env_id, "label": name, "seed": None, "outcomes": out, "train_seconds": 0.0}
 
 
-def _own_learner(algo: str):
+def _own_learner(algo: str) -> tuple[Callable[..., tuple[Any, Any, Any]], Callable[[Any], Policy]]:
     """``(train, trained -> batched greedy policy)`` of simrec's own env learners."""
     if algo == "reinforce":
         from simrec_agents.rl.reinforce_env import greedy_scores_policy, train_reinforce
@@ -197,7 +210,7 @@ def _own_learner(algo: str):
     return train_slateq, lambda out: greedy_policy(out[0], out[1]["slate_size"])
 
 
-def run_cell(env_id: str, learner: Learner, seed: int, episodes: int = 2000) -> dict[str, Any]:
+def run_cell(env_id: str, learner: Learner, seed: int, episodes: int = 2000) -> Cell:
     """Train ``learner`` with ``seed`` on ``env_id``, evaluate it; plain data for JSON."""
     preset = preset_of(env_id)
     reward, _ = GRID[env_id]
@@ -231,7 +244,7 @@ def run_cell(env_id: str, learner: Learner, seed: int, episodes: int = 2000) -> 
         )
         seconds = model.train_seconds
 
-        def factory():
+        def factory() -> Policy:
             return lambda obs: model.predict(obs, deterministic=True)[0]
 
     out = _evaluate(factory, preset, reward, episodes)
@@ -250,7 +263,7 @@ def run_cell(env_id: str, learner: Learner, seed: int, episodes: int = 2000) -> 
     }
 
 
-def _curve_callback(curve: list):
+def _curve_callback(curve: list[tuple[int, float]]) -> BaseCallback:
     """An SB3 callback appending ``(steps, episode return)`` for every finished episode."""
     from stable_baselines3.common.callbacks import BaseCallback
 
@@ -273,7 +286,7 @@ def _t_ci(x: np.ndarray) -> tuple[float, float]:
     return float(x.mean()), float(t_quantile_975(len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)))
 
 
-def compare(a: list[dict], b: list[dict], outcome: str) -> tuple[float, float]:
+def compare(a: list[Cell], b: list[Cell], outcome: str) -> tuple[float, float]:
     """Mean difference ``a - b`` of an outcome on the same users, with its 95% CI half-width.
 
     ``a`` and ``b`` are the cells (training seeds) of two policies of one env; a reference
@@ -301,13 +314,13 @@ def compare(a: list[dict], b: list[dict], outcome: str) -> tuple[float, float]:
     return mean, float(np.hypot(seed_hw, user_hw))
 
 
-def summarise(cells: list[dict]) -> dict[str, dict[str, dict[str, Any]]]:
+def summarise(cells: list[Cell]) -> dict[str, dict[str, dict[str, Any]]]:
     """Env -> label -> outcome means ± CI, training seconds, seeds, and verdicts vs random.
 
     A learner's mean is over its training seeds (each a mean over the evaluation users) with
     a t-interval across seeds; a reference's CI is the users' sampling error.
     """
-    by: dict[str, dict[str, list[dict]]] = {}
+    by: dict[str, dict[str, list[Cell]]] = {}
     for c in cells:
         by.setdefault(c["env"], {}).setdefault(c["label"], []).append(c)
     table: dict[str, dict[str, dict[str, Any]]] = {}
@@ -329,7 +342,7 @@ def summarise(cells: list[dict]) -> dict[str, dict[str, dict[str, Any]]]:
     return table
 
 
-def markdown(table: dict, cells: list[dict]) -> str:
+def markdown(table: dict[str, dict[str, dict[str, Any]]], cells: list[Cell]) -> str:
     """The reference table and the comparisons, as Markdown."""
     lines = []
     for env, rows in sorted(table.items(), key=lambda kv: list(GRID).index(kv[0])):
@@ -369,7 +382,7 @@ def markdown(table: dict, cells: list[dict]) -> str:
                 "| pair | Δ env reward | Δ long-term return | Δ retention |",
                 "|---|---|---|---|",
             ]
-            by = {}
+            by: dict[str, list[Cell]] = {}
             for c in cells:
                 if c["env"] == env:
                     by.setdefault(c["label"], []).append(c)
@@ -393,7 +406,7 @@ def _learner(env: str, label: str, steps: int | None) -> Learner:
     return lr if steps is None else dataclasses.replace(lr, steps=steps)
 
 
-def _work(job: tuple) -> tuple[str, float]:
+def _work(job: Job) -> tuple[str, float]:
     """Run one cell in a worker process and write its file atomically."""
     import torch
 
@@ -423,7 +436,7 @@ def run_grid(
     *,
     steps: int | None = None,
     run: bool = True,
-) -> list[dict]:
+) -> list[Cell]:
     """Run every missing cell of ``envs`` in worker processes; return all their cells.
 
     Each finished cell is written to ``out/cells`` as it ends (atomically), so a stopped run
@@ -448,7 +461,7 @@ def run_grid(
                 f"learner: unknown learner {label!r}; known: {', '.join(sorted(known))}"
             )
     (out / "cells").mkdir(parents=True, exist_ok=True)
-    jobs = []
+    jobs: list[Job] = []
     for env in envs:
         jobs += [(str(out), env, label, None, episodes, None) for label in REFERENCES]
         for lr in GRID[env][1]:
