@@ -59,6 +59,7 @@ from simrec.runner.atomic import (
     umask,
     writing,
 )
+from simrec.runner.identity import code_fingerprint
 
 __all__ = [
     "LOCK",
@@ -234,62 +235,6 @@ def run_identity(
     if code:  # absent for simrec's own code: folders written before still verify
         identity["code"] = code
     return json.loads(_canonical(identity))  # as it reads back from the manifest
-
-
-#: Packages whose code is simrec's own (their version is the installed simrec's).
-OWN_PACKAGES = ("simrec", "simrec_agents", "simrec_studies")
-
-
-def code_fingerprint(scenario: ScenarioConfig, agent: str, obj: Any = None) -> dict[str, str]:
-    """sha256 of the code a run depends on that is not simrec's own (see :func:`run_identity`).
-
-    Args:
-        scenario: The scenario (its user-model components are looked up).
-        agent: The agent's registered name (``python:<module>.<class>`` for an object).
-        obj: The agent object or class given to the runner, if any.
-    """
-    from simrec.agent import agent_class
-    from simrec.usermodel import component_classes
-
-    out: dict[str, str] = {}
-    if obj is not None:
-        cls = obj if isinstance(obj, type) else type(obj)
-        out["agent"] = _source_sha(cls)
-        if not isinstance(obj, type):
-            out["agent_state"] = _state_sha(obj)
-    elif not agent.startswith("python:"):
-        cls = agent_class(agent)
-        if not _own(cls):
-            out["agent"] = _source_sha(cls)
-    for key, comp in component_classes(scenario.config.user_model).items():
-        if not _own(comp):
-            out[f"user_model.{key}"] = _source_sha(comp)
-    return out
-
-
-def _own(cls: type) -> bool:
-    return cls.__module__.split(".")[0] in OWN_PACKAGES
-
-
-def _source_sha(cls: type) -> str:
-    import inspect
-
-    try:
-        path = inspect.getsourcefile(cls)
-        data = Path(path).read_bytes() if path else repr(cls).encode()
-    except (OSError, TypeError):
-        data = repr(cls).encode()
-    return hashlib.sha256(data).hexdigest()
-
-
-def _state_sha(obj: Any) -> str:
-    import pickle
-
-    try:
-        data = pickle.dumps(obj, protocol=4)
-    except Exception:  # an agent holding something unpicklable: its attributes' reprs
-        data = repr(sorted(vars(obj).items(), key=lambda kv: kv[0])).encode()
-    return hashlib.sha256(data).hexdigest()
 
 
 def _sha256(path: Path) -> str:
