@@ -25,7 +25,7 @@ from simrec.clock import Calendar
 from simrec.config import Config, Intervention, replace_path
 from simrec.engine import Engine
 from simrec.engine.platform import Platform, platform_rng
-from simrec.errors import ConfigError, InvalidActionError, SimrecError, in_context
+from simrec.errors import AgentError, ConfigError, InvalidActionError, SimrecError, in_context
 from simrec.log import EventLog
 from simrec.metrics import daily_metrics, run_totals
 from simrec.metrics.reference import PAIRS, chaney_pairs, reference_popularity
@@ -37,7 +37,7 @@ from simrec.types import Cost, readonly
 from simrec.usermodel import Component
 from simrec.worlds import World, check_catalog, make_world
 
-__all__ = ["Simulation", "SimulationResult", "not_shareable"]
+__all__ = ["AGENT_TOTALS_PREFIX", "Simulation", "SimulationResult", "agent_totals", "not_shareable"]
 
 
 @dataclass
@@ -421,8 +421,13 @@ class Simulation:
 
         users = pd.DataFrame(user_table(tables, days))
         base = run.call("cost")
-        # Whole-run measures an agent reports about itself (e.g. the privacy it spent).
-        totals |= {k: float(v) for k, v in base.extra.get("totals", {}).items()}
+        if not isinstance(base, Cost):
+            raise AgentError(
+                f"{run.where('cost')}: expected a simrec.types.Cost, got {type(base).__name__}"
+            )
+        # Whole-run measures an agent reports about itself (e.g. the privacy it spent), under
+        # their own names (agent.<key>): never in place of a measure of the simulation's.
+        totals = agent_totals(base, run.where("cost")) | totals | user_totals(users)
         pool = run.pool_items / max(run.requests, 1)
         cost = Cost(
             params=base.params,
@@ -437,7 +442,7 @@ class Simulation:
                 if run.requests
                 else 0
             ),
-            extra=dict(base.extra),
+            extra=dict(base.extra) if isinstance(base.extra, Mapping) else {},
         )
         return SimulationResult(
             agent=run.label,
@@ -445,7 +450,7 @@ class Simulation:
             config=cfg,
             log=run.log,
             daily=daily,
-            totals=totals | user_totals(users),
+            totals=totals,
             cost=cost,
             wall_seconds=wall,
             hidden_state_read=run.agent.reads_hidden_state,
@@ -454,6 +459,40 @@ class Simulation:
             platform_tables={k: pd.DataFrame(v) for k, v in tables_of.items()},
             shared_pass=shared,
         )
+
+
+#: Prefix of the run totals an agent reports about itself (``Cost.extra["totals"]``).
+AGENT_TOTALS_PREFIX = "agent."
+
+
+def agent_totals(cost: Cost, where: str = "agent") -> dict[str, float]:
+    """The whole-run measures an agent reports in ``cost.extra["totals"]``, as run totals.
+
+    Each ``key`` becomes ``agent.<key>`` (:data:`AGENT_TOTALS_PREFIX`), so that an agent's
+    own measure never takes the place of one the simulation computes (``clicks``,
+    ``retention``, ...): the run's totals are the agent's under their prefixed names, then
+    the simulation's over them.
+
+    Raises:
+        AgentError: ``totals`` is not a mapping of names to numbers (named with ``where``).
+    """
+    extra = cost.extra if isinstance(cost.extra, Mapping) else {}
+    given = extra.get("totals", {})
+    if not isinstance(given, Mapping):
+        raise AgentError(
+            f"{where}: Cost.extra['totals']: expected a mapping of names to numbers, got "
+            f"{type(given).__name__}"
+        )
+    out = {}
+    for key, value in given.items():
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise AgentError(
+                f"{where}: Cost.extra['totals'][{key!r}]: expected a number, got {value!r}"
+            ) from None
+        out[f"{AGENT_TOTALS_PREFIX}{key}"] = number
+    return out
 
 
 def not_shareable(config: Config) -> str:

@@ -117,7 +117,7 @@ class ReportConfig(Base):
         (),
         "a sweep's curves: [x metric, y metric, ...] -- one panel per y metric, one line per "
         "registered agent name through its labelled variants at their mean x (e.g. "
-        "[dp_epsilon_target, retention, revenue]: the privacy-utility curve; an infinite x "
+        "[agent.dp_epsilon_target, retention, revenue]: the privacy-utility curve; an infinite x "
         "is drawn at the right end); empty: no figure",
     )
 
