@@ -37,7 +37,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from simrec.config import Config
+from simrec.config import Config, read_only_copy
 from simrec.errors import (
     ConfigError,
     DependencyNotInstalled,
@@ -77,7 +77,14 @@ class AgentContext:
         config: The run's configuration: the rules and parameters of the simulated world,
             no per-user or per-item hidden state. An agent that trains in a simulator of its
             own reads it to build that simulator from the same rules (the RL agents with
-            ``preset: scenario``) -- a best case a real platform does not have.
+            ``preset: scenario``) -- a best case a real platform does not have. It is a
+            deep, read-only copy made for this context (:func:`~simrec.config.read_only_copy`):
+            assigning a field raises ``dataclasses.FrozenInstanceError`` (an
+            ``AttributeError``), writing into a mapping or sequence inside it (an
+            intervention's ``set``, ...) a ``TypeError`` saying it is read-only; and since
+            the copy is this run's own, nothing an agent does to it reaches the caller's
+            configuration or any later run. Build a changed configuration with
+            :func:`~simrec.config.replace_path` or :func:`~simrec.config.with_settings`.
     """
 
     world: ObservableWorld
@@ -87,6 +94,11 @@ class AgentContext:
     retrain_every_days: float
     config: Config | None = None
     _ground_truth: Callable[[], Any] | None = None
+
+    def __post_init__(self) -> None:
+        """Replace ``config`` by this context's own read-only copy (agents are untrusted)."""
+        if self.config is not None:
+            object.__setattr__(self, "config", read_only_copy(self.config))
 
     def ground_truth(self) -> Any:
         """The hidden-state accessor; only for agents with ``reads_hidden_state = True``.
