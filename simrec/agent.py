@@ -33,11 +33,13 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path, PurePath, PureWindowsPath
 from typing import Any, ClassVar
 
 import numpy as np
 
-from simrec.config import Config
+from simrec.config import Config, read_only_copy
 from simrec.errors import (
     ConfigError,
     DependencyNotInstalled,
@@ -45,6 +47,7 @@ from simrec.errors import (
     UnknownNameError,
     suggest,
 )
+from simrec.guard import agent_error, counting_interrupts, sigint_count, user_interrupted
 from simrec.plugins import group_entry_points
 from simrec.types import Cost, Feedback, RequestBatch, StochasticSlates
 from simrec.worlds.base import ObservableWorld
@@ -58,6 +61,7 @@ __all__ = [
     "agent_parameters",
     "agent_summary",
     "available_agents",
+    "check_output_path",
     "make_agent",
 ]
 
@@ -77,7 +81,18 @@ class AgentContext:
         config: The run's configuration: the rules and parameters of the simulated world,
             no per-user or per-item hidden state. An agent that trains in a simulator of its
             own reads it to build that simulator from the same rules (the RL agents with
-            ``preset: scenario``) -- a best case a real platform does not have.
+            ``preset: scenario``) -- a best case a real platform does not have. It is a
+            deep, read-only copy made for this context (:func:`~simrec.config.read_only_copy`):
+            assigning a field raises ``dataclasses.FrozenInstanceError`` (an
+            ``AttributeError``), writing into a mapping or sequence inside it (an
+            intervention's ``set``, ...) a ``TypeError`` saying it is read-only; and since
+            the copy is this run's own, nothing an agent does to it reaches the caller's
+            configuration or any later run. Build a changed configuration with
+            :func:`~simrec.config.replace_path` or :func:`~simrec.config.with_settings`.
+        output_dir: The folder this run's agent may write files into
+            (``<out>/agent-files/<label>/<seed>/`` under ``simrec run``; ``None`` when the
+            run has none, e.g. :meth:`simrec.Simulation.run` without ``output_dir``). An
+            agent resolves a path it was given with :meth:`output_path`.
     """
 
     world: ObservableWorld
@@ -87,6 +102,42 @@ class AgentContext:
     retrain_every_days: float
     config: Config | None = None
     _ground_truth: Callable[[], Any] | None = None
+    output_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        """Replace ``config`` by this context's own read-only copy (agents are untrusted)."""
+        if self.config is not None:
+            object.__setattr__(self, "config", read_only_copy(self.config))
+
+    def output_path(self, field: str, value: str | PathLike[str]) -> Path:
+        """Where the agent writes what its parameter ``field`` names: inside :attr:`output_dir`.
+
+        ``value`` must be a relative path without ``..`` (:func:`check_output_path`); it is
+        resolved against :attr:`output_dir` (made if missing) and must stay inside it once
+        symbolic links are followed.
+
+        Raises:
+            ConfigError: Naming ``field`` and ``value``: the run has no output folder, or
+                the path leaves it.
+        """
+        check_output_path(field, value)
+        if self.output_dir is None:
+            raise ConfigError(
+                f"{field}: the agent was asked to write files ({str(value)!r}) but this run "
+                "has no output folder; under `simrec run` it is "
+                "<out>/agent-files/<label>/<seed>/, from Python pass output_dir= to "
+                "Simulation.run (nothing is written to the current folder unless asked)"
+            )
+        root = Path(self.output_dir)
+        root.mkdir(parents=True, exist_ok=True)
+        real_root = root.resolve()
+        path = (root / value).resolve()
+        if path != real_root and real_root not in path.parents:
+            raise ConfigError(
+                f"{field}: expected a path inside the run's output folder {str(root)!r}, got "
+                f"{str(value)!r}, which leads to {str(path)!r} (through a symbolic link)"
+            )
+        return path
 
     def ground_truth(self) -> Any:
         """The hidden-state accessor; only for agents with ``reads_hidden_state = True``.
@@ -239,10 +290,15 @@ def _info(name: str) -> AgentInfo:
     return agents[name]
 
 
-def _load(info: AgentInfo) -> type[Agent]:
-    module, _, attr = info.target.partition(":")
+def _import(info: AgentInfo, module: str) -> Any:
+    """The agent's module (a missing one: DependencyNotInstalled).
+
+    ``SystemExit`` and the like raised while importing it become an AgentError
+    (:mod:`simrec.guard`).
+    """
+    before = sigint_count()
     try:
-        mod = importlib.import_module(module)
+        return importlib.import_module(module)
     except ModuleNotFoundError as err:
         if err.name and (err.name == module or module.startswith(err.name + ".")):
             raise DependencyNotInstalled(
@@ -254,6 +310,16 @@ def _load(info: AgentInfo) -> type[Agent]:
             f"agent {info.name!r} needs the package {err.name!r}; install it with "
             f"pip install 'simrec[{extra}]'"
         ) from err
+    except BaseException as err:  # SystemExit & co. from agent code: simrec.guard
+        if isinstance(err, Exception) or user_interrupted(err, before):
+            raise
+        raise agent_error(err, f"agent {info.name!r} (importing {module})") from err
+
+
+def _load(info: AgentInfo) -> type[Agent]:
+    module, _, attr = info.target.partition(":")
+    with counting_interrupts():
+        mod = _import(info, module)
     cls = getattr(mod, attr, None)
     if not (isinstance(cls, type) and issubclass(cls, Agent)):
         raise SimrecError(f"agent {info.name!r}: {info.target} is not a simrec Agent class")
@@ -282,6 +348,42 @@ def agent_parameters(cls: type) -> tuple[dict[str, inspect.Parameter], bool]:
         if not any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
             return found, False
     return found, klass is not object
+
+
+def check_output_path(field: str, value: Any) -> None:
+    """Refuse an agent parameter naming a file or folder to write outside the run's folder.
+
+    Files an agent writes go under its run's output folder
+    (:attr:`AgentContext.output_dir`), so a path parameter must be relative, non-empty and
+    free of ``..``; call this from the agent's constructor, so that a bad path is refused
+    before any run starts (and before a results folder is made), and resolve the path at
+    setup with :meth:`AgentContext.output_path`.
+
+    Raises:
+        ConfigError: Naming the field, the value and what was expected.
+
+    >>> check_output_path("train.out", "policy")
+    >>> check_output_path("train.out", "/tmp/x")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    simrec.errors.ConfigError: train.out: expected a relative path inside the run's ...
+    """
+    text = str(value) if isinstance(value, (str, PathLike)) else None
+    parts = PurePath(text).parts if text else ()
+    if (
+        not text
+        or "\0" in text
+        or PurePath(text).is_absolute()
+        or PureWindowsPath(text).is_absolute()
+        or text.startswith("~")
+        or ".." in parts
+        or ".." in PureWindowsPath(text).parts
+    ):
+        raise ConfigError(
+            f"{field}: expected a relative path inside the run's output folder "
+            "(<out>/agent-files/<label>/<seed>/ under `simrec run`), without '..', "
+            f"got {value!r}"
+        )
 
 
 def _check_finite(where: str, value: Any) -> None:
@@ -318,9 +420,20 @@ def make_agent(name: str, **params: Any) -> Agent:
             f"agents.{name}.params.{unknown[0]}: unknown parameter"
             f"{suggest(unknown[0], valid)}; valid parameters: {', '.join(valid) or '(none)'}"
         )
+    with counting_interrupts():
+        return _construct(name, cls, params)
+
+
+def _construct(name: str, cls: type[Agent], params: dict[str, Any]) -> Agent:
+    """``cls(**params)``: bad parameters as ConfigError, SystemExit & co. as AgentError."""
+    before = sigint_count()
     try:
         return cls(**params)
     except (TypeError, ValueError) as err:
         if isinstance(err, ConfigError):
             raise
         raise ConfigError(f"agents.{name}.params: {err}") from err
+    except BaseException as err:  # SystemExit & co. from agent code: simrec.guard
+        if isinstance(err, Exception) or user_interrupted(err, before):
+            raise
+        raise agent_error(err, f"agent {name!r} (constructor)") from err

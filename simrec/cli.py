@@ -226,6 +226,19 @@ def _run_options(cmd: argparse.ArgumentParser) -> None:
         "--ray-address", default=None, help="Ray cluster to join (default: start a local one)"
     )
     cmd.add_argument("--no-progress", action="store_true", help="no progress bar")
+    cmd.add_argument(
+        "--time-limit",
+        type=float,
+        metavar="SECONDS",
+        help="stop with an error any run taking longer (agent code included; finished runs "
+        "are kept); sets the scenario's time_limit",
+    )
+
+
+def _time_limit(args: argparse.Namespace) -> list[tuple[str, float]]:
+    """``--time-limit`` as a setting of the scenario (none where not given)."""
+    limit = getattr(args, "time_limit", None)
+    return [] if limit is None else [("time_limit", limit)]
 
 
 def _resolved(args: argparse.Namespace):  # noqa: ANN202 - ScenarioConfig
@@ -240,7 +253,7 @@ def _resolved(args: argparse.Namespace):  # noqa: ANN202 - ScenarioConfig
         agents=[a.strip() for a in args.agents.split(",")] if args.agents else None,
         days=args.days,
         smoke=args.smoke,
-        settings=args.set,
+        settings=[*args.set, *_time_limit(args)],
     )
 
 

@@ -31,6 +31,13 @@ class AgentError(SimrecError):
     """
 
 
+class TimeLimitError(SimrecError):
+    """A run went past its time limit (``--time-limit``, a scenario's ``time_limit``).
+
+    The message names the run and the limit; runs finished before are kept.
+    """
+
+
 class UnknownNameError(SimrecError, KeyError):
     """A world, agent or other registered name is not known.
 

@@ -16,6 +16,7 @@ import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,15 @@ from simrec.clock import Calendar
 from simrec.config import Config, Intervention, replace_path
 from simrec.engine import Engine
 from simrec.engine.platform import Platform, platform_rng
-from simrec.errors import ConfigError, InvalidActionError, SimrecError, in_context
+from simrec.errors import AgentError, ConfigError, InvalidActionError, SimrecError, in_context
+from simrec.guard import (
+    Deadline,
+    agent_error,
+    counting_interrupts,
+    sigint_count,
+    swallowed_interrupt,
+    user_interrupted,
+)
 from simrec.log import EventLog
 from simrec.metrics import daily_metrics, run_totals
 from simrec.metrics.reference import PAIRS, chaney_pairs, reference_popularity
@@ -37,7 +46,7 @@ from simrec.types import Cost, readonly
 from simrec.usermodel import Component
 from simrec.worlds import World, check_catalog, make_world
 
-__all__ = ["Simulation", "SimulationResult", "not_shareable"]
+__all__ = ["AGENT_TOTALS_PREFIX", "Simulation", "SimulationResult", "agent_totals", "not_shareable"]
 
 
 @dataclass
@@ -105,11 +114,21 @@ class _Run:
         return f"agent {self.label!r} (seed {self.seed}, day {self.day}, {method})"
 
     def call(self, method: str, *args: Any) -> Any:
-        """Call an agent method; any exception it raises is re-raised with :meth:`where`."""
+        """Call an agent method; whatever it raises is re-raised with :meth:`where`.
+
+        Any ``BaseException`` -- ``SystemExit`` included -- becomes a
+        :class:`~simrec.errors.SimrecError` (:func:`simrec.guard.agent_error`); only the
+        user's Ctrl-C passes through as ``KeyboardInterrupt``.
+        """
+        before = sigint_count()
         try:
-            return getattr(self.agent, method)(*args)
-        except Exception as err:
-            raise in_context(err, self.where(method)) from err
+            out = getattr(self.agent, method)(*args)
+        except BaseException as err:
+            if user_interrupted(err, before):
+                raise
+            raise agent_error(err, self.where(method)) from err
+        swallowed_interrupt(before)
+        return out
 
 
 class _Pass:
@@ -119,11 +138,17 @@ class _Pass:
     (see :class:`~simrec.engine.Engine`).
     """
 
-    def __init__(self, engine: Engine, runs: list[_Run]) -> None:
+    def __init__(
+        self, engine: Engine, runs: list[_Run], deadline: Deadline, where: dict[str, int]
+    ) -> None:
         self.engine, self.runs = engine, runs
         self.progress: Any = None
+        self.deadline = deadline
+        self.where = where  # the day, for the time limit's message
 
     def on_day_start(self, day: int) -> None:
+        self.where["day"] = day
+        self.deadline.check()
         for run in self.runs:
             run.day = day
         released = self.engine.set_day(day)  # the platforms' day starts first
@@ -144,6 +169,7 @@ class _Pass:
         self.engine.set_config(cfg)
 
     def on_retrain(self, now: float) -> None:
+        self.deadline.check()
         for run in self.runs:
             t0 = time.perf_counter()
             run.call("retrain", now)
@@ -151,6 +177,7 @@ class _Pass:
             run.fits += 1
 
     def on_tick(self, now: float) -> float | None:
+        self.deadline.check()
         engine = self.engine
         batch = engine.open_requests(now)
         if batch is None:
@@ -176,6 +203,11 @@ class _Pass:
                 platform.record(fb)
             part[4].call("observe", fb)
         return None
+
+
+def _label_of(agent: Agent | str) -> str:
+    """A registered name, or the name of an agent instance's class."""
+    return agent if isinstance(agent, str) else _name_of(agent)
 
 
 def _name_of(agent: Agent) -> str:
@@ -223,6 +255,8 @@ class Simulation:
         progress: bool = False,
         log_dir: str | None = None,
         allow_hidden_state: bool = False,
+        output_dir: str | Path | None = None,
+        time_limit: float | None = None,
     ) -> SimulationResult:
         """Simulate the whole horizon with one agent.
 
@@ -238,6 +272,14 @@ class Simulation:
             allow_hidden_state: Give the hidden state to an agent *instance* that declares
                 ``reads_hidden_state`` (a registered name gets it only if it is an oracle
                 name); recorded in :attr:`SimulationResult.hidden_state_read`.
+            output_dir: The folder the agent may write files into
+                (:attr:`~simrec.agent.AgentContext.output_dir`; ``simrec run`` gives
+                ``<out>/agent-files/<label>/<seed>/``). ``None``: the agent may write none
+                -- a path parameter such as ``train.out`` is refused at setup, and nothing
+                is written to the current folder.
+            time_limit: Wall-clock seconds the run may take (``None``: no limit); past it
+                the run stops with :class:`~simrec.errors.TimeLimitError`, inside agent code
+                too (:class:`simrec.guard.Deadline`).
 
         Returns:
             The :class:`SimulationResult`.
@@ -247,8 +289,11 @@ class Simulation:
                 than a request needs on some day.
             SimrecError: An agent instance declares ``reads_hidden_state`` without
                 ``allow_hidden_state``.
-            AgentError: The agent raised (the message names agent, seed, day and method).
+            AgentError: The agent raised -- any exception, ``SystemExit`` and the like
+                included (the message names agent, seed, day and method); only the user's
+                Ctrl-C passes as ``KeyboardInterrupt`` (:mod:`simrec.guard`).
             InvalidActionError: The agent returned an invalid slate (named likewise).
+            TimeLimitError: The run went past ``time_limit``.
         """
         return self.run_many(
             [agent],
@@ -258,6 +303,8 @@ class Simulation:
             progress=progress,
             log_dirs=[log_dir],
             allow_hidden_state=allow_hidden_state,
+            output_dirs=[output_dir],
+            time_limit=time_limit,
         )[0]
 
     def run_many(
@@ -270,6 +317,8 @@ class Simulation:
         progress: bool = False,
         log_dirs: Sequence[str | None] | None = None,
         allow_hidden_state: bool = False,
+        output_dirs: Sequence[str | Path | None] | None = None,
+        time_limit: float | None = None,
     ) -> list[SimulationResult]:
         """Simulate the whole horizon with several agents in one pass over one world.
 
@@ -289,6 +338,8 @@ class Simulation:
             progress: Show a progress bar over simulated days.
             log_dirs: Per agent, a folder to spill its impression log to.
             allow_hidden_state: As in :meth:`run`, for every agent.
+            output_dirs: Per agent, the folder it may write files into (as in :meth:`run`).
+            time_limit: As in :meth:`run`, for the whole pass.
 
         Returns:
             One :class:`SimulationResult` per agent, in order; ``wall_seconds`` is the
@@ -298,14 +349,45 @@ class Simulation:
             ConfigError: Several agents on a world that is not :func:`shareable`, the runs
                 would not fit in memory, or the catalog holds fewer items than a request
                 needs on some day.
-            SimrecError, AgentError, InvalidActionError: As in :meth:`run`.
+            SimrecError, AgentError, InvalidActionError, TimeLimitError: As in :meth:`run`.
         """
+        n = len(agents)
+        names: list[str | None] = list(labels) if labels is not None else [None] * n
+        where = {"day": 0}
+
+        def over_limit() -> str:
+            who = ", ".join(repr(x or _label_of(a)) for x, a in zip(names, agents, strict=True))
+            return (
+                f"run {who} (seed {seed}) stopped on day {where['day']}: past its time limit "
+                f"of {time_limit:g} s (--time-limit; the scenario's time_limit)"
+            )
+
+        with counting_interrupts(), Deadline(time_limit, over_limit) as deadline:
+            return self._run_many(
+                agents, seed, agent_params, names, progress, log_dirs, allow_hidden_state,
+                output_dirs, deadline, where,
+            )  # fmt: skip
+
+    def _run_many(
+        self,
+        agents: Sequence[Agent | str],
+        seed: int,
+        agent_params: Sequence[dict[str, Any] | None] | None,
+        names: list[str | None],
+        progress: bool,
+        log_dirs: Sequence[str | None] | None,
+        allow_hidden_state: bool,
+        output_dirs: Sequence[str | Path | None] | None,
+        deadline: Deadline,
+        where: dict[str, int],
+    ) -> list[SimulationResult]:
+        """:meth:`run_many` inside its guards (Ctrl-C counted, the time limit armed)."""
         t_start = time.perf_counter()
         cfg = self.config
         n = len(agents)
         params = list(agent_params) if agent_params is not None else [None] * n
-        names = list(labels) if labels is not None else [None] * n
         dirs = list(log_dirs) if log_dirs is not None else [None] * n
+        outs = list(output_dirs) if output_dirs is not None else [None] * n
         if n > 1 and (why := not_shareable(cfg)):
             raise ConfigError(f"agents: {n} agents cannot share one pass: {why}")
         made: list[tuple[Agent, str]] = []
@@ -363,8 +445,8 @@ class Simulation:
             _Run(agent, name, seed, log, copy)
             for copy, ((agent, name), log) in enumerate(zip(made, logs, strict=True))
         ]
-        hooks = _Pass(engine, runs)
-        for run in runs:
+        hooks = _Pass(engine, runs, deadline, where)
+        for run, output_dir in zip(runs, outs, strict=True):
             truth = None
             if run.agent.reads_hidden_state:
                 truth = functools.partial(engine.ground_truth, run.copy)
@@ -378,6 +460,7 @@ class Simulation:
                     retrain_every_days=cfg.simulation.retrain_every_days,
                     config=cfg,
                     _ground_truth=truth,
+                    output_dir=Path(output_dir) if output_dir is not None else None,
                 ),
             )
         if progress:
@@ -421,8 +504,13 @@ class Simulation:
 
         users = pd.DataFrame(user_table(tables, days))
         base = run.call("cost")
-        # Whole-run measures an agent reports about itself (e.g. the privacy it spent).
-        totals |= {k: float(v) for k, v in base.extra.get("totals", {}).items()}
+        if not isinstance(base, Cost):
+            raise AgentError(
+                f"{run.where('cost')}: expected a simrec.types.Cost, got {type(base).__name__}"
+            )
+        # Whole-run measures an agent reports about itself (e.g. the privacy it spent), under
+        # their own names (agent.<key>): never in place of a measure of the simulation's.
+        totals = agent_totals(base, run.where("cost")) | totals | user_totals(users)
         pool = run.pool_items / max(run.requests, 1)
         cost = Cost(
             params=base.params,
@@ -437,7 +525,7 @@ class Simulation:
                 if run.requests
                 else 0
             ),
-            extra=dict(base.extra),
+            extra=dict(base.extra) if isinstance(base.extra, Mapping) else {},
         )
         return SimulationResult(
             agent=run.label,
@@ -445,7 +533,7 @@ class Simulation:
             config=cfg,
             log=run.log,
             daily=daily,
-            totals=totals | user_totals(users),
+            totals=totals,
             cost=cost,
             wall_seconds=wall,
             hidden_state_read=run.agent.reads_hidden_state,
@@ -454,6 +542,40 @@ class Simulation:
             platform_tables={k: pd.DataFrame(v) for k, v in tables_of.items()},
             shared_pass=shared,
         )
+
+
+#: Prefix of the run totals an agent reports about itself (``Cost.extra["totals"]``).
+AGENT_TOTALS_PREFIX = "agent."
+
+
+def agent_totals(cost: Cost, where: str = "agent") -> dict[str, float]:
+    """The whole-run measures an agent reports in ``cost.extra["totals"]``, as run totals.
+
+    Each ``key`` becomes ``agent.<key>`` (:data:`AGENT_TOTALS_PREFIX`), so that an agent's
+    own measure never takes the place of one the simulation computes (``clicks``,
+    ``retention``, ...): the run's totals are the agent's under their prefixed names, then
+    the simulation's over them.
+
+    Raises:
+        AgentError: ``totals`` is not a mapping of names to numbers (named with ``where``).
+    """
+    extra = cost.extra if isinstance(cost.extra, Mapping) else {}
+    given = extra.get("totals", {})
+    if not isinstance(given, Mapping):
+        raise AgentError(
+            f"{where}: Cost.extra['totals']: expected a mapping of names to numbers, got "
+            f"{type(given).__name__}"
+        )
+    out = {}
+    for key, value in given.items():
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise AgentError(
+                f"{where}: Cost.extra['totals'][{key!r}]: expected a number, got {value!r}"
+            ) from None
+        out[f"{AGENT_TOTALS_PREFIX}{key}"] = number
+    return out
 
 
 def not_shareable(config: Config) -> str:

@@ -209,7 +209,13 @@ class Cost:
         flops_per_request: Estimated floating-point operations of the agent's model to serve
             one request of the run's mean pool and batch size (:meth:`Agent.request_flops`;
             top-K selection and exclusions not counted).
-        extra: Agent-specific entries (e.g. encoder seconds, FLOPs per request).
+        extra: Agent-specific entries (e.g. encoder seconds, FLOPs per request), kept under
+            ``extra`` in the run's ``cost.json``. Its ``"totals"`` entry, a mapping of names
+            to numbers, holds whole-run measures the agent reports about itself: they join
+            the run's totals (``totals.json``, ``summary.csv``) under their own names,
+            ``agent.<name>`` (:func:`simrec.simulation.agent_totals`), so an agent can never
+            report a measure in place of one the simulation computes (``clicks``,
+            ``retention``, ...).
     """
 
     params: int = 0

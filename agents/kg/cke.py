@@ -156,7 +156,8 @@ class LMKGAgent(KGAgent):
 
     Args:
         encoder: Encoder backend (``minilm`` or ``tfidf``).
-        cache_dir: Embedding cache folder.
+        cache_dir: Embedding cache folder, a relative path inside the run's output folder
+            (default: the shared ``$SIMREC_CACHE`` or ``~/.cache``; see ``agent_encoder``).
         **kg: :class:`KGAgent` options.
     """
 
@@ -164,14 +165,16 @@ class LMKGAgent(KGAgent):
 
     def __init__(self, encoder: str = "minilm", cache_dir: str | None = None, **kg: Any) -> None:
         super().__init__(**kg)
-        from simrec_agents.lm.encoder import make_encoder
+        from simrec_agents.lm.encoder import agent_encoder
 
-        self.encoder = make_encoder(encoder, cache_dir=cache_dir)
+        self.encoder = agent_encoder(encoder, cache_dir)
 
     def build(self, n_users: int, n_items: int) -> None:
         from simrec_agents.lm.content import LMEncodedItems
+        from simrec_agents.lm.encoder import place_cache
 
         w = self.context.world
+        place_cache(self.encoder, self.context)
         self.items = LMEncodedItems(w, self.encoder)
         self.items.add(np.flatnonzero(w.items.release_day <= 0))
         super().build(n_users, n_items)

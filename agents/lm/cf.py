@@ -18,7 +18,7 @@ from simrec_agents.base import CatalogCache, dense_flops
 from simrec_agents.cf.mf import MFAgent
 from simrec_agents.cf.torch_util import seeded_generator, torch_setup
 from simrec_agents.lm.content import LMEncodedItems
-from simrec_agents.lm.encoder import make_encoder
+from simrec_agents.lm.encoder import agent_encoder, place_cache
 from torch import nn
 
 from simrec.types import Cost
@@ -34,7 +34,8 @@ class LMCFAgent(MFAgent):
         encoder: Encoder backend (``minilm`` or ``tfidf``).
         adapter: ``"linear"`` or ``"mlp"`` (one hidden ReLU layer of ``hidden`` units).
         hidden: Width of the MLP adapter's hidden layer.
-        cache_dir: Embedding cache folder.
+        cache_dir: Embedding cache folder, a relative path inside the run's output folder
+            (default: the shared ``$SIMREC_CACHE`` or ``~/.cache``; see ``agent_encoder``).
         **mf: :class:`~simrec_agents.cf.mf.MFAgent` options (dim, lr, epochs, ...).
     """
 
@@ -55,12 +56,13 @@ class LMCFAgent(MFAgent):
         if not isinstance(hidden, int) or hidden < 1:
             raise ValueError(f"hidden: expected a positive integer, got {hidden!r}")
         self.adapter_kind, self.hidden = adapter, hidden
-        self.encoder = make_encoder(encoder, cache_dir=cache_dir)
+        self.encoder = agent_encoder(encoder, cache_dir)
 
     def build(self, n_users: int, n_items: int) -> None:
         torch_setup()
         self.gen = seeded_generator(self.rng)
         w = self.context.world
+        place_cache(self.encoder, self.context)
         self.items = self.make_items(w)
         self.items.add(np.flatnonzero(w.items.release_day <= 0))
         E = self.encoder.dim

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 from simrec_agents.cf.base import CFAgent, check_params
-from simrec_agents.lm.encoder import Encoder, make_encoder
+from simrec_agents.lm.encoder import Encoder, agent_encoder, place_cache
 
 from simrec.types import Cost, Feedback
 from simrec.worlds.base import ObservableWorld
@@ -83,7 +83,8 @@ class LMContentAgent(CFAgent):
         encoder: Encoder backend (``minilm`` or ``tfidf``).
         recency_days: tau, the time constant of the recency weights (days).
         profile_weight: Weight of the encoded profile text in the user vector.
-        cache_dir: Embedding cache folder (default ``$SIMREC_CACHE`` or ``~/.cache``).
+        cache_dir: Embedding cache folder, a relative path inside the run's output folder
+            (default: the shared ``$SIMREC_CACHE`` or ``~/.cache``; see ``agent_encoder``).
         **shared: :class:`~simrec_agents.cf.base.CFAgent` options (exclusion, exploration).
     """
 
@@ -103,10 +104,11 @@ class LMContentAgent(CFAgent):
         check_params(recency_days=(recency_days, "pos"), profile_weight=(profile_weight, "nonneg"))
         self.encoder_name, self.recency_days = encoder, recency_days
         self.profile_weight, self.cache_dir = profile_weight, cache_dir
-        self.encoder = make_encoder(encoder, cache_dir=cache_dir)
+        self.encoder = agent_encoder(encoder, cache_dir)
 
     def build(self, n_users: int, n_items: int) -> None:
         w = self.context.world
+        place_cache(self.encoder, self.context)
         self.items = LMEncodedItems(w, self.encoder)
         self.items.add(np.flatnonzero(w.items.release_day <= 0))
         self.profile = self.encoder.encode([profile_text(w, u) for u in range(n_users)])

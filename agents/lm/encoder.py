@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from simrec.agent import AgentContext, check_output_path
 from simrec.errors import ConfigError, DependencyNotInstalled, suggest
 
 if TYPE_CHECKING:
@@ -130,6 +131,9 @@ class Encoder(ABC):
     """
 
     name = ""
+    #: An agent's ``cache_dir`` parameter, placed inside its run's folder at setup
+    #: (:func:`agent_encoder`, :func:`place_cache`); ``None``: :attr:`cache_dir` as built.
+    scenario_cache_dir: str | None = None
 
     def __init__(self, cache_dir: Path | str | None = None, use_cache: bool = True) -> None:
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
@@ -460,6 +464,38 @@ ENCODERS: dict[str, type[Encoder]] = {
     "mpnet": MPNetEncoder,
     "tfidf": TfidfEncoder,
 }
+
+
+def agent_encoder(name: str, cache_dir: str | None = None) -> Encoder:
+    """The encoder of an agent whose ``cache_dir`` parameter comes from a scenario.
+
+    Agents are untrusted code, and so is a scenario's choice of folders: ``cache_dir`` must
+    be a relative path without ``..`` (refused here, in the agent's constructor, before any
+    run: :func:`simrec.agent.check_output_path`); :func:`place_cache` resolves it inside the
+    run's output folder at setup (under ``simrec run``:
+    ``<out>/agent-files/<label>/<seed>/<cache_dir>``). Without it the encoder uses the
+    cache of whoever runs simrec (:func:`default_cache_dir`: ``$SIMREC_CACHE``), shared by
+    every run.
+
+    Raises:
+        ConfigError: An unknown backend, or a ``cache_dir`` that would leave the run's folder.
+    """
+    if cache_dir is not None:
+        check_output_path("cache_dir", cache_dir)
+    encoder = make_encoder(name)
+    encoder.scenario_cache_dir = cache_dir
+    return encoder
+
+
+def place_cache(encoder: Encoder, context: AgentContext) -> None:
+    """Point the cache of an :func:`agent_encoder` at its folder inside the run's output folder.
+
+    Raises:
+        ConfigError: The run has no output folder, or the path leaves it.
+    """
+    if encoder.scenario_cache_dir is not None:
+        encoder.cache_dir = context.output_path("cache_dir", encoder.scenario_cache_dir)
+        encoder._cache = None
 
 
 def make_encoder(name: str, **kwargs: Any) -> Encoder:

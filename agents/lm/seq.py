@@ -23,7 +23,7 @@ from simrec_agents.base import CatalogCache, dense_flops
 from simrec_agents.cf.base import CFAgent, check_params
 from simrec_agents.cf.torch_util import epoch_order, seeded_generator, torch_setup
 from simrec_agents.lm.content import LMEncodedItems
-from simrec_agents.lm.encoder import make_encoder
+from simrec_agents.lm.encoder import agent_encoder, place_cache
 from torch import nn
 
 from simrec.types import Cost
@@ -317,7 +317,8 @@ class LMSeqAgent(SeqAgent):
 
     Args:
         encoder: Encoder backend (``minilm`` or ``tfidf``).
-        cache_dir: Embedding cache folder.
+        cache_dir: Embedding cache folder, a relative path inside the run's output folder
+            (default: the shared ``$SIMREC_CACHE`` or ``~/.cache``; see ``agent_encoder``).
         **seq: :class:`SeqAgent` options.
     """
 
@@ -326,10 +327,11 @@ class LMSeqAgent(SeqAgent):
 
     def __init__(self, encoder: str = "minilm", cache_dir: str | None = None, **seq: Any) -> None:
         super().__init__(**seq)
-        self.encoder = make_encoder(encoder, cache_dir=cache_dir)
+        self.encoder = agent_encoder(encoder, cache_dir)
 
     def item_embedding(self, n_items: int) -> nn.Module:
         w = self.context.world
+        place_cache(self.encoder, self.context)
         self.items = LMEncodedItems(w, self.encoder)
         self.items.add(np.flatnonzero(w.items.release_day <= 0))
         return LMEmbedding(self.items.vectors, self.dim)

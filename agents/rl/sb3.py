@@ -44,7 +44,7 @@ from simrec_agents.rl.obs import (
     training_env,
 )
 
-from simrec.agent import Agent, AgentContext
+from simrec.agent import Agent, AgentContext, check_output_path
 from simrec.config import to_dict
 from simrec.errors import ConfigError, DependencyNotInstalled
 from simrec.types import Cost, Feedback, RequestBatch
@@ -95,6 +95,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 #: does to the user's later visits counts (gamma = 0 is the myopic learner).
 GAMMA = 0.99
 POLICIES = ("candidate", "mlp")
+#: The ``train`` options of the agents that name folders written to: each a path relative to
+#: the run's output folder (:meth:`simrec.agent.AgentContext.output_path`).
+WRITES = ("out", "logdir")
 
 
 def train_policy(
@@ -251,7 +254,12 @@ class _SB3Agent(Agent):
         reward: Training reward when no ``path`` is given.
         timesteps: Training steps when no ``path`` is given.
         deterministic: Greedy actions (else sampled from the policy).
-        train: Other :func:`train_policy` options.
+        train: Other :func:`train_policy` options. The folders it writes, ``out`` (the
+            policy, its ``meta.json`` and checkpoints) and ``logdir`` (TensorBoard), are
+            paths relative to the run's output folder
+            (:attr:`~simrec.agent.AgentContext.output_dir`: under ``simrec run``,
+            ``<out>/agent-files/<label>/<seed>/``); an absolute path, ``..`` or a symbolic
+            link leading out of it is refused (:data:`WRITES`).
     """
 
     algo: ClassVar[str] = ""
@@ -280,6 +288,14 @@ class _SB3Agent(Agent):
         self.path, self.sha256, self.preset, self.reward = path, sha256, preset, reward
         self.timesteps, self.deterministic = timesteps, deterministic
         self.train_options = dict(train or {})
+        if "tensorboard_log" in self.train_options:
+            raise ConfigError(
+                "train.tensorboard_log: set train.logdir instead (a path relative to the "
+                f"run's output folder), got {self.train_options['tensorboard_log']!r}"
+            )
+        for key in WRITES:
+            if self.train_options.get(key) is not None:
+                check_output_path(f"train.{key}", self.train_options[key])
         self.train_seconds = 0.0
 
     def _load(self) -> BaseAlgorithm:
@@ -317,6 +333,9 @@ class _SB3Agent(Agent):
                 self.preset, context, self.train_options.get("env_kwargs")
             )
             options = {**self.train_options, "env_kwargs": kwargs}
+            for key in WRITES:  # inside the run's own folder (checked, links followed)
+                if options.get(key) is not None:
+                    options[key] = context.output_path(f"train.{key}", options[key])
             model = train_policy(self.algo, preset, self.reward, self.timesteps, seed, **options)
             self.model = model
             self.train_seconds = model.train_seconds

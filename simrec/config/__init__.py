@@ -40,6 +40,7 @@ from simrec.config.model import (
     Params,
     RetentionConfig,
     UserModelConfig,
+    read_only_copy,
     set_params_resolver,
 )
 from simrec.config.run import (
@@ -112,6 +113,7 @@ __all__ = [
     "param",
     "params_markdown",
     "parse_yaml",
+    "read_only_copy",
     "read_text_file",
     "replace_path",
     "set_params_resolver",

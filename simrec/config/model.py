@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import re
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from simrec.config.base import INF, MAX_DAYS, Base, FieldError, check_plain_name, param
 from simrec.config.convert import from_dict
@@ -21,6 +24,7 @@ __all__ = [
     "Params",
     "RetentionConfig",
     "UserModelConfig",
+    "read_only_copy",
     "set_params_resolver",
 ]
 
@@ -69,6 +73,45 @@ class FrozenMap(Mapping):
     def __repr__(self) -> str:
         """As a dict."""
         return repr(self._data)
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> typing.NoReturn:
+        raise TypeError(
+            "this mapping of a configuration is read-only (configurations are immutable; "
+            "build a changed copy with simrec.config.replace_path or with_settings)"
+        )
+
+    __setitem__ = __delitem__ = _read_only
+    update = pop = popitem = setdefault = clear = _read_only
+
+
+def read_only_copy(value: Any) -> Any:
+    """A deep, read-only copy of a configuration (or of any value inside one).
+
+    Dataclasses are copied field by field (config dataclasses are frozen), mappings become
+    :class:`FrozenMap`, lists and tuples tuples, sets frozensets, numpy arrays read-only
+    copies; strings, numbers and other immutable values are kept. The copy equals the
+    original (``==``) and shares no mutable container with it, so even a change made by
+    bypassing the guards (``object.__setattr__``) stays in the copy. What an agent is
+    handed as ``AgentContext.config`` (:class:`simrec.agent.AgentContext`).
+    """
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out = copy.copy(value)
+        for f in dataclasses.fields(value):
+            object.__setattr__(out, f.name, read_only_copy(getattr(value, f.name)))
+        return out
+    if isinstance(value, Mapping):
+        return FrozenMap({k: read_only_copy(v) for k, v in value.items()})
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a named tuple
+        return type(value)(*(read_only_copy(v) for v in value))
+    if isinstance(value, (list, tuple)):
+        return tuple(read_only_copy(v) for v in value)
+    if isinstance(value, (set, frozenset)):
+        return frozenset(read_only_copy(v) for v in value)
+    if isinstance(value, np.ndarray):
+        array = value.copy()
+        array.flags.writeable = False
+        return array
+    return value
 
 
 #: A component named by import target: ``package.module:Class``.

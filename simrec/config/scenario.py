@@ -117,7 +117,7 @@ class ReportConfig(Base):
         (),
         "a sweep's curves: [x metric, y metric, ...] -- one panel per y metric, one line per "
         "registered agent name through its labelled variants at their mean x (e.g. "
-        "[dp_epsilon_target, retention, revenue]: the privacy-utility curve; an infinite x "
+        "[agent.dp_epsilon_target, retention, revenue]: the privacy-utility curve; an infinite x "
         "is drawn at the right end); empty: no figure",
     )
 
@@ -234,6 +234,15 @@ class ScenarioConfig(Config):
         "these ranges to test whether the scenario's conclusions hold",
     )
     smoke: dict[str, Any] = param({}, "overrides giving the scenario's tiny variant")
+    time_limit: float = param(
+        0.0,
+        "wall-clock limit of each run, agent code included (`simrec run --time-limit`): a "
+        "run past it stops the sweep with an error naming the run and the limit; finished "
+        "runs are kept (0: no limit)",
+        "seconds",
+        ge=0.0,
+        le=1e9,
+    )
     ab: ABConfig = param(ABConfig, "an A/B test of two of the agents (`simrec ab`)")
     ope: OPEConfig = param(OPEConfig, "an off-policy evaluation study (`simrec ope`)")
 

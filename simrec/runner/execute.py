@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import multiprocessing as mp
 import os
+import shutil
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ import pandas as pd
 
 from simrec.metrics.custom import ensure_registered
 from simrec.runner.planning import RunSpec, group_runs
-from simrec.runner.results import run_identity, write_run
+from simrec.runner.results import agent_dir, run_identity, write_run
 from simrec.simulation import Simulation
 
 __all__ = [
@@ -67,12 +68,17 @@ def execute_pass(specs: Sequence[RunSpec]) -> list[RunOutput]:
     first = specs[0]
     for spec in specs:
         ensure_registered(spec.metrics)
+    outputs = [agent_dir(Path(s.out), s.agent.key, s.seed) for s in specs]
+    for folder in outputs:  # what an earlier, unfinished attempt of the run wrote
+        shutil.rmtree(folder, ignore_errors=True)
     results = Simulation(first.scenario.config).run_many(
         [s.factory() if s.factory is not None else s.agent.name for s in specs],
         seed=first.seed,
         agent_params=[None if s.factory is not None else dict(s.agent.params) for s in specs],
         labels=[s.agent.key for s in specs],
         progress=first.show_days,
+        output_dirs=outputs,
+        time_limit=first.scenario.time_limit or None,
     )
     return [_output(spec, result) for spec, result in zip(specs, results, strict=True)]
 

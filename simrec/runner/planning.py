@@ -18,7 +18,8 @@ from typing import Any
 
 from simrec.agent import Agent, AgentContext, make_agent
 from simrec.config import AgentSpec, ScenarioConfig, replace_path
-from simrec.errors import ConfigError, SimrecError, in_context, suggest
+from simrec.errors import ConfigError, SimrecError, suggest
+from simrec.guard import agent_error, counting_interrupts, sigint_count, user_interrupted
 from simrec.metrics import Metric
 from simrec.metrics.custom import registered_from_python
 from simrec.resources import check_memory
@@ -201,12 +202,16 @@ def preflight(
             retrain_every_days=cfg.simulation.retrain_every_days,
             config=cfg,
         )
+        before = sigint_count()
         try:
-            factory = (factories or {}).get(spec.key)
-            agent = factory() if factory else make_agent(spec.name, **dict(spec.params))
-            agent.check(context)
-        except Exception as err:
-            raise in_context(err, f"agents[{i}] {spec.key!r} (preflight)") from err
+            with counting_interrupts():  # a Ctrl-C stays the user's (simrec.guard)
+                factory = (factories or {}).get(spec.key)
+                agent = factory() if factory else make_agent(spec.name, **dict(spec.params))
+                agent.check(context)
+        except BaseException as err:  # agent code: SystemExit & co. too (simrec.guard)
+            if user_interrupted(err, before):
+                raise
+            raise agent_error(err, f"agents[{i}] {spec.key!r} (preflight)") from err
 
 
 #: Most runs one pass serves (each adds a copy of the population to the engine).
@@ -220,12 +225,15 @@ def group_runs(todo: Sequence[RunSpec], workers: int = 1) -> list[tuple[RunSpec,
     apart (:func:`~simrec.simulation.not_shareable`) and their agents keep their state to
     themselves (:attr:`~simrec.agent.Agent.isolated_state`; agents given as Python objects
     run alone). A folder-and-seed's group is split so that there are at least ``workers``
-    tasks when it can be, and into passes of at most :data:`MAX_PASS` runs.
+    tasks when it can be, and into passes of at most :data:`MAX_PASS` runs. Every run of a
+    scenario with a ``time_limit`` runs alone: the limit is per run.
     """
     isolated: dict[tuple[str, str], bool] = {}
 
     def may_share(spec: RunSpec) -> bool:
         if spec.factory is not None or not_shareable(spec.scenario.config):
+            return False
+        if spec.scenario.time_limit:  # each run alone: the limit is the run's
             return False
         key = (spec.agent.name, repr(sorted(spec.agent.params.items())))
         if key not in isolated:

@@ -22,6 +22,9 @@ Layout of ``DIR``::
     survival.csv                 per agent: pooled Kaplan-Meier median lifetime and RMST,
                                  Cox hazard ratio of churn against the baseline (95% CI)
     figures/, report.md          written by `simrec report` (and at the end of `simrec run`)
+    agent-files/<agent>/<seed>/  what a run's agent writes (its ``AgentContext.output_dir``:
+                                 e.g. the policy an sb3 agent trains with ``train.out``);
+                                 emptied when the run starts, removed by --force
 
 A run folder either exists complete or not at all: it is written under a temporary name and
 renamed into place. A run counts as finished only if its manifest is there and every file
@@ -60,11 +63,14 @@ from simrec.runner.atomic import (
     writing,
 )
 from simrec.runner.identity import code_fingerprint
+from simrec.runner.store import AGENT_FILES
 
 __all__ = [
+    "AGENT_FILES",
     "LOCK",
     "MANIFEST",
     "MARKER",
+    "agent_dir",
     "atomic_write_bytes",
     "atomic_write_text",
     "comparable",
@@ -162,6 +168,16 @@ def parquet_bytes(frame: pd.DataFrame, index: bool = True) -> bytes:
     return buf.getvalue()
 
 
+def agent_dir(out: Path, agent: str, seed: int) -> Path:
+    """The folder one run's agent may write into (``AgentContext.output_dir``).
+
+    Raises:
+        ConfigError: ``agent`` is not a plain name (it would leave ``out``).
+    """
+    check_plain_name("agent label", agent)
+    return Path(out) / AGENT_FILES / agent / str(int(seed))
+
+
 def run_dir(out: Path, agent: str, seed: int) -> Path:
     """Folder of one finished run.
 
@@ -198,12 +214,12 @@ def comparable(scenario: ScenarioConfig) -> dict[str, Any]:
     That is the name, world, dynamics, retention, economy, simulation and the agents
     (names, labels, parameters).
 
-    Seeds, the baseline, the question, the report section, the smoke block and the A/B and
-    OPE blocks are left out: they choose which runs exist and how they are summarised, not
-    what a run produces.
+    Seeds, the baseline, the question, the report section, the smoke block, the A/B and
+    OPE blocks and the time limit are left out: they choose which runs exist and how they
+    are summarised, not what a run produces.
     """
     data = to_dict(scenario)
-    for key in ("seeds", "baseline", "question", "report", "smoke", "ab", "ope"):
+    for key in ("seeds", "baseline", "question", "report", "smoke", "ab", "ope", "time_limit"):
         data.pop(key, None)
     return _without_default_later_blocks(data)
 
@@ -430,7 +446,8 @@ def foreign_entries(out: Path) -> list[str]:
     """Paths under ``out`` (relative) that simrec did not write; empty for a folder it owns.
 
     Simrec writes the files of :data:`TOP_FILES`, ``figures/*.{png,svg,pdf}``, run folders
-    ``runs/<label>/<seed>/`` holding :data:`RUN_FILES`, and temporary ``.*.tmp`` entries.
+    ``runs/<label>/<seed>/`` holding :data:`RUN_FILES`, the agents' ``agent-files/`` and
+    temporary ``.*.tmp`` entries.
     """
     out = Path(out)
     foreign: list[str] = []
@@ -438,6 +455,8 @@ def foreign_entries(out: Path) -> list[str]:
         name = entry.name
         if name in TOP_FILES or (name.startswith(".") and name.endswith(".tmp")):
             continue
+        if name == AGENT_FILES and entry.is_dir() and not entry.is_symlink():
+            continue  # the agents' own files, whatever they are
         if name == "figures" and entry.is_dir():
             foreign += [f"figures/{p.name}" for p in entry.iterdir() if not _figure(p.name)]
         elif name == "runs" and entry.is_dir():
@@ -483,6 +502,7 @@ def remove_owned(out: Path) -> None:
     out = Path(out)
     shutil.rmtree(out / "runs", ignore_errors=True)
     shutil.rmtree(out / "figures", ignore_errors=True)
+    shutil.rmtree(out / AGENT_FILES, ignore_errors=True)
     for name in TOP_FILES - {MARKER, LOCK}:
         (out / name).unlink(missing_ok=True)
 

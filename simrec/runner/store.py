@@ -49,6 +49,10 @@ LEGACY_MARKERS = {".simrec-sensitivity": "sensitivity", "ab.json": "ab", "ope.js
 #: The marker of a grid's root folder before the ledger existed.
 LEGACY_GRID_MARKER = ".simrec-grid"
 
+#: The folder where a run's agent writes its own files (``AgentContext.output_dir``): all
+#: of it is simrec's to remove, whatever the agent put there.
+AGENT_FILES = "agent-files"
+
 _ADMIN = frozenset({MARKER, LEDGER, LOCK})
 
 
@@ -403,6 +407,8 @@ def _foreign_in(root: Path, folder: Path, ledger: Mapping[str, Any]) -> list[str
         rel = entry.relative_to(root).as_posix()
         if (folder == root and entry.name in _ADMIN) or _temporary(entry.name):
             continue
+        if folder == root and entry.name == AGENT_FILES and entry.is_dir():
+            continue  # the agents' own files (no link inside: refuse_links)
         if entry.is_dir() and not entry.is_symlink():
             if (entry / MARKER).is_file() and not (entry / MARKER).is_symlink():
                 nested = ResultsFolder(entry, "")  # a nested results folder answers for itself
@@ -445,7 +451,13 @@ def _owned_paths(
             rel = path.relative_to(root).as_posix()
             if here == root and name in (MARKER, LOCK):
                 continue
-            if rel in ledger or _temporary(name) or (here != root and _in_unit(here, root)):
+            agents = rel.startswith(AGENT_FILES + "/")
+            if (
+                rel in ledger
+                or _temporary(name)
+                or agents
+                or (here != root and _in_unit(here, root))
+            ):
                 out.append(path)
             elif legacy and rel not in legacy_foreign:
                 out.append(path)

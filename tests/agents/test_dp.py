@@ -27,13 +27,15 @@ def dp_config(days: int = DAYS):
 def test_epsilon_is_opacus_accounting_of_the_steps_taken():
     agent = make_agent("dp-mf", dp_epsilon=2.0, dp_delta=1e-5, sample_rate=0.05, dp_steps=10)
     t = Simulation(dp_config()).run(agent, seed=0).totals
-    sigma, steps = t["dp_noise_multiplier"], int(t["dp_steps_taken"])
+    sigma, steps = t["agent.dp_noise_multiplier"], int(t["agent.dp_steps_taken"])
     assert steps == 10 * (DAYS - 1)  # a retrain on each of days 1 .. DAYS - 1
     fresh = RDPAccountant()
     for _ in range(steps):
         fresh.step(noise_multiplier=sigma, sample_rate=0.05)
-    assert t["dp_epsilon_spent"] == pytest.approx(fresh.get_epsilon(1e-5, alphas=ALPHAS), rel=1e-9)
-    assert t["dp_epsilon_spent"] <= 2.0
+    assert t["agent.dp_epsilon_spent"] == pytest.approx(
+        fresh.get_epsilon(1e-5, alphas=ALPHAS), rel=1e-9
+    )
+    assert t["agent.dp_epsilon_spent"] <= 2.0
     # The noise is opacus' own answer for the planned schedule (DAYS scheduled retrains).
     planned = get_noise_multiplier(
         target_epsilon=2.0, target_delta=1e-5, sample_rate=0.05, steps=10 * DAYS, alphas=ALPHAS
@@ -48,10 +50,13 @@ def test_membership_leakage_falls_with_epsilon():
         .totals
         for eps in (None, 1.0)
     }
-    assert runs[None]["dp_noise_multiplier"] == 0.0 and runs[None]["dp_epsilon_spent"] == np.inf
-    assert runs[None]["mia_members"] > 500 and runs[None]["mia_nonmembers"] > 100
-    assert runs[1.0]["mia_advantage"] < runs[None]["mia_advantage"] - 0.2
-    assert runs[1.0]["mia_auc"] < runs[None]["mia_auc"]
+    assert (
+        runs[None]["agent.dp_noise_multiplier"] == 0.0
+        and runs[None]["agent.dp_epsilon_spent"] == np.inf
+    )
+    assert runs[None]["agent.mia_members"] > 500 and runs[None]["agent.mia_nonmembers"] > 100
+    assert runs[1.0]["agent.mia_advantage"] < runs[None]["agent.mia_advantage"] - 0.2
+    assert runs[1.0]["agent.mia_auc"] < runs[None]["agent.mia_auc"]
 
 
 def test_held_out_clicks_are_never_trained_on():
@@ -66,7 +71,7 @@ def test_dp_lm_cf_trains_its_adapter_privately(sentence_model):
     before = [p.detach().clone() for p in agent.net.parameters()] if hasattr(agent, "net") else []
     r = Simulation(small_config(days=4, retrain_every_days=1.0)).run(agent, seed=2)
     assert not before  # built at setup
-    assert 0 < r.totals["dp_epsilon_spent"] <= 4.0
+    assert 0 < r.totals["agent.dp_epsilon_spent"] <= 4.0
     assert agent.adapter is agent.net.adapter  # scoring uses the privately trained adapter
 
 
@@ -130,14 +135,14 @@ def test_dp_seq_accounts_users_and_holds_out_users():
     days = 5  # the sequence model trains slower than the others: a shorter world
     agent = make_agent("dp-seq", dp_epsilon=2.0, dp_steps=5)
     t = Simulation(dp_config(days)).run(agent, seed=0).totals
-    assert int(t["dp_steps_taken"]) == 5 * (days - 1)
+    assert int(t["agent.dp_steps_taken"]) == 5 * (days - 1)
     planned = get_noise_multiplier(
         target_epsilon=2.0, target_delta=1e-5, sample_rate=0.05, steps=5 * days, alphas=ALPHAS
     )
-    assert t["dp_noise_multiplier"] == pytest.approx(planned)  # users: q = 0.05 by default
-    assert 0 < t["dp_epsilon_spent"] <= 2.0
+    assert t["agent.dp_noise_multiplier"] == pytest.approx(planned)  # users: q = 0.05 by default
+    assert 0 < t["agent.dp_epsilon_spent"] <= 2.0
     # Members and non-members are users with two clicks or more, split by the holdout draw.
-    assert t["mia_members"] > 3 * t["mia_nonmembers"] > 0
+    assert t["agent.mia_members"] > 3 * t["agent.mia_nonmembers"] > 0
     held_out = make_agent("dp-seq", dp_epsilon=None, holdout=1.0)
     Simulation(small_config(days=4, retrain_every_days=1.0)).run(held_out, seed=1)
     assert held_out.steps_taken == 0  # every user held out: no step was ever taken
@@ -147,7 +152,7 @@ def test_dp_seq_accounts_users_and_holds_out_users():
 def test_dp_lm_seq_trains_its_adapter_privately(sentence_model):
     agent = make_agent("dp-lm-seq", dp_epsilon=4.0, dp_steps=5)
     r = Simulation(small_config(days=4, retrain_every_days=1.0)).run(agent, seed=2)
-    assert 0 < r.totals["dp_epsilon_spent"] <= 4.0
+    assert 0 < r.totals["agent.dp_epsilon_spent"] <= 4.0
     adapter = agent.model.item_embed.adapter
     assert adapter.weight.grad_sample is None or adapter.weight.grad_sample.ndim == 3
     assert agent.net is agent.model  # scoring uses the privately trained transformer

@@ -301,7 +301,8 @@ def test_rl_agents_train_on_the_scenarios_own_world():
     world = Simulation(cfg).build_world(0).observable
     ctx = AgentContext(world, np.random.default_rng(0), 2, 6, 1.0, config=cfg)
     preset, kwargs = training_env("scenario", ctx)
-    assert kwargs["config"] is cfg and kwargs["env"] == {"candidates": 6}
+    # the context's own read-only copy of the run's configuration, equal to it
+    assert kwargs["config"] is ctx.config == cfg and kwargs["env"] == {"candidates": 6}
     env = gym.make("simrec/UserLifetime-v0", preset=preset, **kwargs)
     assert env.unwrapped.config == cfg  # the very rules of the scenario, user model included
     whole_catalog = replace_path(cfg, "simulation.candidates", 0)
