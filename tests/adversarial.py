@@ -892,6 +892,101 @@ CASES: tuple[Case, ...] = (
         "ok",
         "rc=0 | run again: True, same results: True",
     ),
+    # ------------------------------------------------ agents are untrusted code (issue 34)
+    _c(
+        "U01",
+        "an agent writes into the configuration it is handed (a dict inside an intervention)",
+        """
+        from simrec.config import from_dict
+        from simrec.config.scenario import ScenarioConfig
+        from simrec.runner import run_scenario
+        from simrec_agents.baselines import RandomAgent
+        seen = []
+        class Mutator(RandomAgent):
+            isolated_state = False
+            def setup(self, context):
+                super().setup(context)
+                iv = context.config.simulation.interventions[0]
+                seen.append(dict(iv.set)["dynamics.appeal_weight"])
+                try:
+                    iv.set["dynamics.appeal_weight"] = 99.0
+                except TypeError:
+                    pass
+        iv = [{"day": 1, "set": {"dynamics.appeal_weight": 1.0}}]
+        s = scenario(seeds=[0, 1], agents=[{"name": "random"}], baseline="",
+                     simulation={"days": 2, "tick_minutes": 60.0, "interventions": iv})
+        sc = from_dict(ScenarioConfig, s)
+        run_scenario(sc, TMP / "out", agents={"mutator": Mutator}, progress=False)
+        report(f"appeal_weight each later run saw: {sorted(set(seen[1:]))}")
+        """,
+        "ok",
+        "saw: [1.0]",
+    ),
+    _c(
+        "U02",
+        "an agent's cost().extra['totals'] claims 1e9 clicks",
+        """
+        from simrec.config import from_dict
+        from simrec.config.scenario import ScenarioConfig
+        from simrec.runner import run_scenario
+        from simrec.types import Cost
+        from simrec_agents.baselines import RandomAgent
+        class Liar(RandomAgent):
+            def cost(self):
+                return Cost(extra={"totals": {"clicks": 1e9}})
+        sc = from_dict(ScenarioConfig, scenario(agents=[{"name": "random"}], baseline=""))
+        run_scenario(sc, TMP / "out", agents={"liar": Liar}, progress=False)
+        t = json.loads((TMP / "out" / "runs" / "liar" / "0" / "totals.json").read_text())
+        report(f"clicks={t['clicks']:.0f} agent.clicks={t.get('agent.clicks')}")
+        """,
+        "ok",
+        "agent.clicks=1000000000.0",
+    ),
+    _c(
+        "U03",
+        "an agent calls sys.exit(0) on day 1 of a sweep",
+        """
+        pkg = TMP / "quitters"
+        pkg.mkdir()
+        (pkg / "__init__.py").write_text(textwrap.dedent('''
+            import sys
+            from simrec_agents.baselines import RandomAgent
+            class Quitter(RandomAgent):
+                name = "quitter"
+                def retrain(self, day):
+                    if day >= 1:
+                        sys.exit(0)
+        '''))
+        info = TMP / "quitters-0.1.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text("Metadata-Version: 2.1\\nName: quitters\\nVersion: 0.1\\n")
+        (info / "entry_points.txt").write_text("[simrec.agents]\\nquitter = quitters:Quitter\\n")
+        os.environ["PYTHONPATH"] = str(TMP) + os.pathsep + os.environ.get("PYTHONPATH", "")
+        s = scenario(agents=[{"name": "random"}, {"name": "quitter"}], baseline="",
+                     simulation={"days": 3, "tick_minutes": 60.0})
+        out = TMP / "out"
+        rc, line, _ = cli("run", write(s), "--out", out, "--no-progress", "--workers", "1")
+        report(f"rc={rc} {line} | summary written: {(out / 'summary.csv').exists()}")
+        """,
+        "error",
+        "SystemExit",
+        "summary written: False",
+    ),
+    _c(
+        "U04",
+        "sb3-ppo with train.out pointing outside --out",
+        """
+        target = TMP / "elsewhere"
+        s = scenario(agents=[{"name": "sb3-ppo", "params": {"timesteps": 64,
+                     "train": {"out": str(target)}}}], baseline="")
+        rc, line, _ = cli("run", write(s), "--out", TMP / "out", "--no-progress", "--workers", "1")
+        report(f"rc={rc} {line} | written outside: {target.exists()}")
+        """,
+        "error",
+        "train.out",
+        "written outside: False",
+        timeout=240,
+    ),
     # ------------------------------------------------------------------ policy files
     _c(
         "S01",
