@@ -978,7 +978,9 @@ CASES: tuple[Case, ...] = (
         """
         target = TMP / "elsewhere"
         s = scenario(agents=[{"name": "sb3-ppo", "params": {"timesteps": 64,
-                     "train": {"out": str(target)}}}], baseline="")
+                     "train": {"out": str(target)}}}], baseline="",
+                     simulation={"days": 2, "tick_minutes": 60.0, "slate_size": 1,
+                                 "candidates": 10})
         rc, line, _ = cli("run", write(s), "--out", TMP / "out", "--no-progress", "--workers", "1")
         report(f"rc={rc} {line} | written outside: {target.exists()}")
         """,
