@@ -191,7 +191,9 @@ class CFAgent(Agent):
         exclude_consumed: Never recommend an item among the user's last consumed ones.
         exclude_shown: How many of the items last shown to the user are not shown again
             (0: none), so a session does not repeat the slate the user just passed over.
-        epsilon: Probability that each slate position is replaced by a random pool item.
+        epsilon: Probability that each slate position is replaced by a random pool item
+            not in the slate (positions beyond the pool's unused items keep their ranked
+            item: with ``candidates`` equal to ``slate_size``, exploration changes nothing).
         temperature: Softmax temperature of Gumbel top-K sampling over standardised scores
             (0: greedy top-K).
         popularity_window_days: Window of the popularity fallback.
@@ -322,6 +324,15 @@ class CFAgent(Agent):
         return slates
 
     def _explore(self, slates: np.ndarray, pool: np.ndarray, B: int, K: int) -> np.ndarray:
+        """Epsilon-greedy: swap drawn slate positions for random unused pool items.
+
+        Each position is drawn with probability epsilon and gets a random pool item not in
+        the slate (distinct within the slate). When a request's pool has fewer such unused
+        items than drawn positions (a pool hardly larger than the slate, e.g. ``candidates``
+        equal to ``slate_size``), only as many positions as there are unused items, chosen
+        at random among the drawn ones, are swapped; the others keep their ranked item (with
+        no unused item the slate is kept as it is).
+        """
         swap = self.rng.random((B, K)) < self.epsilon
         if not swap.any():
             return slates
@@ -329,8 +340,12 @@ class CFAgent(Agent):
         for r in np.flatnonzero(swap.any(axis=1)):
             taken = set(out[r].tolist())
             free = np.setdiff1d(pool[r], np.fromiter(taken, dtype=np.int64), assume_unique=False)
-            picks = self.rng.choice(free, size=int(swap[r].sum()), replace=False)
-            out[r, swap[r]] = picks
+            positions = np.flatnonzero(swap[r])
+            if len(free) < len(positions):  # not enough unused items: swap fewer positions
+                if not len(free):
+                    continue
+                positions = np.sort(self.rng.choice(positions, size=len(free), replace=False))
+            out[r, positions] = self.rng.choice(free, size=len(positions), replace=False)
         return out
 
     def cost(self) -> Cost:

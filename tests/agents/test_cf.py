@@ -223,6 +223,30 @@ def test_every_click_enters_the_consumed_buffer_in_order():
     assert agent.log.consumed_next.sum() == agent.log.user_clicks.sum()
 
 
+@pytest.mark.parametrize("candidates", [5, 6])
+def test_exploration_swaps_what_a_small_pool_allows(candidates):
+    """epsilon with a pool of the slate's size (nothing unused: slates as ranked) or one item
+    more (one position swapped, to that item): no error, distinct slates from the pool."""
+    from simrec.types import RequestBatch
+
+    cfg = small_config(days=2, candidates=candidates, slate_size=5)
+    r = Simulation(cfg).run(make_agent("mf", epsilon=0.9), seed=0)
+    items = r.log.impressions.columns()["item"].reshape(-1, 5)
+    assert len(items) and all(len(set(row)) == 5 for row in items.tolist())
+    world = Simulation(cfg).build_world(0).observable
+    pool = np.arange(10 * candidates).reshape(10, candidates)
+    batch = RequestBatch(np.arange(10), 0.0, np.zeros(10, np.int32), np.arange(200), pool, 5)
+    slates = {}
+    for epsilon in (0.0, 1.0):  # 1: every position is drawn for exploration
+        agent = make_agent("mf", epsilon=epsilon)
+        agent.setup(AgentContext(world, np.random.default_rng(0), 5, candidates, 1.0))
+        slates[epsilon] = agent.recommend(batch)  # same stream: same ranking before exploring
+    for row, cands in zip(slates[1.0].tolist(), pool.tolist(), strict=True):
+        assert len(set(row)) == 5 and set(row) <= set(cands)
+    swapped = (slates[1.0] != slates[0.0]).sum(axis=1)
+    assert swapped.tolist() == [candidates - 5] * 10
+
+
 @pytest.mark.parametrize(
     ("name", "params", "pattern"),
     [
