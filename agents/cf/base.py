@@ -25,7 +25,7 @@ from simrec.engine import row_membership
 from simrec.log import Table
 from simrec.types import Cost, Feedback, RequestBatch
 
-__all__ = ["CFAgent", "Interactions", "UnclickedByUser", "check_params"]
+__all__ = ["CFAgent", "Interactions", "UnclickedByUser", "check_params", "rank_within"]
 
 
 def check_params(**checks: tuple[object, str]) -> None:
@@ -51,6 +51,31 @@ def check_params(**checks: tuple[object, str]) -> None:
         what, ok = rules[rule]
         if isinstance(value, bool) or not ok(value):
             raise ValueError(f"{name}: expected {what}, got {value!r}")
+
+
+def rank_within(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each entry of ``keys``: how many equal entries come before it, and how many in all.
+
+    Lets a batch's clicks of one user be applied in order (rank 0 first), e.g. the clicks of
+    a batch flattened row by row: request order, then slate position within a request.
+
+    >>> rank, count = rank_within(np.array([7, 3, 7, 7, 3]))
+    >>> rank.tolist(), count.tolist()
+    ([0, 0, 1, 2, 1], [3, 2, 3, 3, 2])
+    """
+    keys = np.asarray(keys)
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    n = len(keys)
+    first = np.ones(n, dtype=bool)
+    first[1:] = ordered[1:] != ordered[:-1]  # the first entry of each run of equal keys
+    starts = np.flatnonzero(first)
+    sizes = np.diff(np.append(starts, n))
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n) - np.repeat(starts, sizes)
+    count = np.empty(n, dtype=np.int64)
+    count[order] = np.repeat(sizes, sizes)
+    return rank, count
 
 
 class Interactions:
@@ -83,7 +108,12 @@ class Interactions:
         self._daily: dict[int, np.ndarray] = {}
 
     def add(self, fb: Feedback) -> None:
-        """Append the impressions of one batch."""
+        """Append the impressions of one batch.
+
+        Every click enters its user's buffer of consumed items, in order: the batch's
+        requests in order, a request's clicks in slate order (several per slate under the
+        position-based choice model; several requests of one user in a batch).
+        """
         K = fb.slates.shape[1]
         users = np.repeat(fb.users, K)
         items = fb.slates.ravel()
@@ -93,9 +123,15 @@ class Interactions:
         cu, ci = users[clicks], items[clicks]
         np.add.at(self.item_clicks, ci, 1)
         np.add.at(self.user_clicks, cu, 1)
+        # ``cu``, ``ci`` run row by row (request, then slate position): the order of the
+        # ring. Of a user's clicks beyond its length only the last L can remain, so only
+        # those are written (each slot once).
         L = self.consumed.shape[1]
-        self.consumed[cu, self.consumed_next[cu] % L] = ci
-        self.consumed_next[cu] += 1
+        rank, count = rank_within(cu)
+        keep = rank >= count - L
+        ku = cu[keep]
+        self.consumed[ku, (self.consumed_next[ku] + rank[keep]) % L] = ci[keep]
+        np.add.at(self.consumed_next, cu, 1)
         S = self.shown.shape[1]
         slots = (self.shown_next[fb.users][:, None] + np.arange(K)[None, :]) % S
         self.shown[fb.users[:, None], slots] = fb.slates
@@ -155,7 +191,9 @@ class CFAgent(Agent):
         exclude_consumed: Never recommend an item among the user's last consumed ones.
         exclude_shown: How many of the items last shown to the user are not shown again
             (0: none), so a session does not repeat the slate the user just passed over.
-        epsilon: Probability that each slate position is replaced by a random pool item.
+        epsilon: Probability that each slate position is replaced by a random pool item
+            not in the slate (positions beyond the pool's unused items keep their ranked
+            item: with ``candidates`` equal to ``slate_size``, exploration changes nothing).
         temperature: Softmax temperature of Gumbel top-K sampling over standardised scores
             (0: greedy top-K).
         popularity_window_days: Window of the popularity fallback.
@@ -286,6 +324,15 @@ class CFAgent(Agent):
         return slates
 
     def _explore(self, slates: np.ndarray, pool: np.ndarray, B: int, K: int) -> np.ndarray:
+        """Epsilon-greedy: swap drawn slate positions for random unused pool items.
+
+        Each position is drawn with probability epsilon and gets a random pool item not in
+        the slate (distinct within the slate). When a request's pool has fewer such unused
+        items than drawn positions (a pool hardly larger than the slate, e.g. ``candidates``
+        equal to ``slate_size``), only as many positions as there are unused items, chosen
+        at random among the drawn ones, are swapped; the others keep their ranked item (with
+        no unused item the slate is kept as it is).
+        """
         swap = self.rng.random((B, K)) < self.epsilon
         if not swap.any():
             return slates
@@ -293,8 +340,12 @@ class CFAgent(Agent):
         for r in np.flatnonzero(swap.any(axis=1)):
             taken = set(out[r].tolist())
             free = np.setdiff1d(pool[r], np.fromiter(taken, dtype=np.int64), assume_unique=False)
-            picks = self.rng.choice(free, size=int(swap[r].sum()), replace=False)
-            out[r, swap[r]] = picks
+            positions = np.flatnonzero(swap[r])
+            if len(free) < len(positions):  # not enough unused items: swap fewer positions
+                if not len(free):
+                    continue
+                positions = np.sort(self.rng.choice(positions, size=len(free), replace=False))
+            out[r, positions] = self.rng.choice(free, size=len(positions), replace=False)
         return out
 
     def cost(self) -> Cost:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from simrec_agents.cf.base import CFAgent, check_params
+from simrec_agents.cf.base import CFAgent, check_params, rank_within
 from simrec_agents.lm.encoder import Encoder, agent_encoder, place_cache
 
 from simrec.types import Cost, Feedback
@@ -120,13 +120,24 @@ class LMContentAgent(CFAgent):
         self.items.add(items)
 
     def observe(self, feedback: Feedback) -> None:
+        """Log the impressions and add every clicked item's vector to its user's profile.
+
+        A user's clicks of one batch count in order (the batch's requests in order, a
+        request's clicks in slate order): the first decays the profile since the user's
+        previous click, the next ones (at the same time) add to it.
+        """
         super().observe(feedback)
-        rows, cols = np.nonzero(feedback.clicked)
-        if rows.size:
-            u = feedback.users[rows]
+        rows, cols = np.nonzero(feedback.clicked)  # row by row: request, then slate position
+        if not rows.size:
+            return
+        users = feedback.users[rows]
+        rank, _ = rank_within(users)
+        for k in range(int(rank.max()) + 1):  # each user at most once per pass
+            sel = rank == k
+            r, u = rows[sel], users[sel]
             decay = np.exp(-(feedback.time - self.clicked_at[u]) / self.recency_days)
             self.clicks[u] = (
-                self.clicks[u] * decay[:, None] + self.items.vectors[feedback.slates[rows, cols]]
+                self.clicks[u] * decay[:, None] + self.items.vectors[feedback.slates[r, cols[sel]]]
             )
             self.clicked_at[u] = feedback.time
 

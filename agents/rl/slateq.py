@@ -241,8 +241,8 @@ def train_slateq(
 
     Returns:
         ``(net, spec, stats)``: the trained network, the env spec it expects (``preset``,
-        ``candidates``, ``history_length``, ``slate_size``, ``state_dim``, ``item_dim``), and
-        training statistics.
+        ``candidates``, ``history_length``, ``n_genres``, ``slate_size``, ``state_dim``,
+        ``item_dim``), and training statistics.
     """
     torch_setup()
     rng = np.random.default_rng(seed)
@@ -298,6 +298,7 @@ def train_slateq(
         "reward": reward,
         "candidates": C,
         "history_length": core.L,
+        "n_genres": int(core.n_genres),
         "slate_size": K,
         "state_dim": int(s.shape[1]),
         "item_dim": int(c.shape[2]),
@@ -432,7 +433,12 @@ class SlateQAgent(Agent):
         return env_shape(preset, self.reward, env_kwargs)
 
     def check(self, context: AgentContext) -> None:
-        """The policy (saved, or the one training would give) fits the scenario."""
+        """The policy (saved, or the one training would give) fits the scenario.
+
+        Its C, K and G must be the scenario's (:func:`~simrec_agents.rl.obs.check_fits`); a
+        policy saved without ``n_genres`` in its spec (before it was recorded) is not
+        checked on G.
+        """
         check_fits(self._shape(context), context, "this slateq policy")
 
     def setup(self, context: AgentContext) -> None:

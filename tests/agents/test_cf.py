@@ -10,6 +10,7 @@ from conftest import busy, quickstart_like, small_config
 
 from simrec import Simulation, make_agent
 from simrec.agent import AgentContext
+from simrec.config import with_settings
 from simrec.errors import ConfigError
 
 #: Determinism, valid slates and observable-only behaviour of every agent:
@@ -166,6 +167,84 @@ def test_exploration_and_exclusion():
             clicked[(u, i)] = t
     soft = Simulation(cfg).run(make_agent("mf", temperature=0.5), seed=0)
     assert soft.totals["clicks"] > 0
+
+
+def _feedback(users, slates, clicked, time=0.5):
+    from simrec.types import Feedback
+
+    slates, clicked = np.asarray(slates), np.asarray(clicked, dtype=bool)
+    zeros = np.zeros(slates.shape, dtype=np.float32)
+    return Feedback(
+        users=np.asarray(users),
+        time=time,
+        slates=slates,
+        clicked=clicked,
+        purchased=np.zeros(slates.shape, dtype=bool),
+        engagement=zeros,
+        revenue=zeros,
+        session_ended=np.zeros(len(users), dtype=bool),
+    )
+
+
+def test_every_click_enters_the_consumed_buffer_in_order():
+    """Several clicks of a user in one batch (two in a slate, two requests): each enters the
+    ring buffer, request by request and in slate order; beyond its length, the last ones."""
+    from simrec_agents.cf.base import Interactions
+
+    log = Interactions(3, 20, recent=4)
+    fb = _feedback(
+        [0, 1, 0],
+        [[5, 6, 7], [10, 11, 12], [8, 9, 3]],
+        [[1, 0, 1], [0, 1, 0], [1, 1, 1]],
+    )
+    log.add(fb)
+    assert log.consumed[0].tolist() == [3, 7, 8, 9]  # 5, 7, 8, 9, 3 in a ring of 4
+    assert (log.consumed_next[0], log.user_clicks[0]) == (5, 5)
+    assert log.consumed[1].tolist() == [11, -1, -1, -1] and log.consumed_next[1] == 1
+    log.add(_feedback([1], [[13, 14, 15]], [[1, 0, 1]], time=0.6))
+    assert log.consumed[1].tolist() == [11, 13, 15, -1] and log.consumed_next[1] == 3
+    # A real run under the position-based choice model (several clicks per slate): each
+    # user's buffer is the in-order replay of every click the agent observed.
+    agent = make_agent("mf", recent_consumed=3)
+    seen = []
+    observe = agent.observe
+    agent.observe = lambda fb: (seen.append(fb), observe(fb))
+    cfg = with_settings(small_config(days=2), {"user_model.choice": "pbm"})
+    Simulation(cfg).run(agent, seed=0)
+    assert any((fb.clicked.sum(axis=1) > 1).any() for fb in seen)
+    replay = Interactions(agent.log.n_users, agent.log.n_items, recent=3)
+    for fb in seen:
+        for r, c in zip(*np.nonzero(fb.clicked), strict=True):
+            u = fb.users[r]
+            replay.consumed[u, replay.consumed_next[u] % 3] = fb.slates[r, c]
+            replay.consumed_next[u] += 1
+    assert np.array_equal(agent.log.consumed, replay.consumed)
+    assert np.array_equal(agent.log.consumed_next, replay.consumed_next)
+    assert agent.log.consumed_next.sum() == agent.log.user_clicks.sum()
+
+
+@pytest.mark.parametrize("candidates", [5, 6])
+def test_exploration_swaps_what_a_small_pool_allows(candidates):
+    """epsilon with a pool of the slate's size (nothing unused: slates as ranked) or one item
+    more (one position swapped, to that item): no error, distinct slates from the pool."""
+    from simrec.types import RequestBatch
+
+    cfg = small_config(days=2, candidates=candidates, slate_size=5)
+    r = Simulation(cfg).run(make_agent("mf", epsilon=0.9), seed=0)
+    items = r.log.impressions.columns()["item"].reshape(-1, 5)
+    assert len(items) and all(len(set(row)) == 5 for row in items.tolist())
+    world = Simulation(cfg).build_world(0).observable
+    pool = np.arange(10 * candidates).reshape(10, candidates)
+    batch = RequestBatch(np.arange(10), 0.0, np.zeros(10, np.int32), np.arange(200), pool, 5)
+    slates = {}
+    for epsilon in (0.0, 1.0):  # 1: every position is drawn for exploration
+        agent = make_agent("mf", epsilon=epsilon)
+        agent.setup(AgentContext(world, np.random.default_rng(0), 5, candidates, 1.0))
+        slates[epsilon] = agent.recommend(batch)  # same stream: same ranking before exploring
+    for row, cands in zip(slates[1.0].tolist(), pool.tolist(), strict=True):
+        assert len(set(row)) == 5 and set(row) <= set(cands)
+    swapped = (slates[1.0] != slates[0.0]).sum(axis=1)
+    assert swapped.tolist() == [candidates - 5] * 10
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from simrec_agents.lm.content import item_text
 from simrec_agents.lm.encoder import MiniLMEncoder, TfidfEncoder, make_encoder
 
 from simrec import Simulation, make_agent
-from simrec.config import Config, from_dict
+from simrec.config import Config, from_dict, with_settings
 from simrec.errors import ConfigError, DependencyNotInstalled
 
 pytestmark = pytest.mark.usefixtures("sentence_model")  # the model's import, once per process
@@ -192,6 +192,28 @@ def test_lm_content_serves_new_items_better_than_mf():
 
 
 #: lm-ft: a fine-tuning round of fewer steps on a smaller batch and shorter texts.
+def test_lm_content_profile_counts_every_click_in_order(tmp_path):
+    """Under the position-based choice model a slate gets several clicks: each one's item
+    vector enters the user's profile (request by request, in slate order), not the last."""
+    agent = make_agent("lm-content", encoder="tfidf", cache_dir="cache")
+    seen = []
+    observe = agent.observe
+    agent.observe = lambda fb: (seen.append(fb), observe(fb))
+    cfg = with_settings(small_config(days=2), {"user_model.choice": "pbm"})
+    Simulation(cfg).run(agent, seed=0, output_dir=tmp_path)  # the cache inside the run's folder
+    assert any((fb.clicked.sum(axis=1) > 1).any() for fb in seen)
+    expected = np.zeros(agent.clicks.shape)
+    at = np.zeros(len(expected))
+    for fb in seen:
+        for r, c in zip(*np.nonzero(fb.clicked), strict=True):
+            u = fb.users[r]
+            decay = np.exp(-(fb.time - at[u]) / agent.recency_days)
+            expected[u] = expected[u] * decay + agent.items.vectors[fb.slates[r, c]]
+            at[u] = fb.time
+    assert np.allclose(agent.clicks, expected, rtol=1e-5, atol=1e-6)
+    assert np.array_equal(agent.clicked_at, at)
+
+
 SMALL_FT = {"finetune_steps": 3, "finetune_batch": 32, "max_tokens": 32}
 
 

@@ -310,6 +310,36 @@ def test_rl_agents_train_on_the_scenarios_own_world():
         Simulation(whole_catalog).run("slateq", agent_params={"preset": "scenario", "steps": 10})
 
 
+def test_a_saved_slateq_policy_is_refused_in_a_world_of_other_genres(tmp_path):
+    """The spec records G: a policy loaded into a world with another number of genres is
+    refused by check(), naming the field; a spec saved without it is accepted, as before."""
+    from simrec.agent import AgentContext
+
+    cfg = small_config(days=1, n_users=60, n_items=120, candidates=6, slate_size=2)
+    agent = make_agent("slateq", preset="scenario", steps=100, n_envs=8)
+    Simulation(cfg).run(agent, seed=0)
+    assert agent.spec.get("n_genres") == cfg.world.n_genres == 8
+    path = tmp_path / "slateq.pt"
+    agent.save(str(path))
+
+    def context(n_genres):
+        c = replace_path(cfg, "world.n_genres", n_genres)
+        world = Simulation(c).build_world(0).observable
+        return AgentContext(world, np.random.default_rng(0), 2, 6, 1.0, config=c)
+
+    make_agent("slateq", path=str(path)).check(context(8))
+    with pytest.raises(
+        ConfigError,
+        match=r"world\.n_genres: this slateq policy was trained on 8 genres, the scenario's "
+        r"world has 5",
+    ):
+        make_agent("slateq", path=str(path)).check(context(5))
+    blob = torch.load(path, weights_only=True)
+    del blob["spec"]["n_genres"]  # a policy saved before the spec recorded G
+    torch.save(blob, path)
+    make_agent("slateq", path=str(path)).check(context(5))
+
+
 def test_env_reinforce_topk_learns_on_the_learnable_env():
     from simrec_agents.rl.evaluate import evaluate_policy, random_policy
     from simrec_agents.rl.reinforce_env import greedy_scores_policy, train_reinforce
