@@ -137,6 +137,19 @@ class DPTraining:
     #: check_agent: 5 DP-SGD steps per retrain (the accounting and the steps are the same
     #: code at any count).
     check_agent_params: ClassVar[dict] = {"dp_steps": 5}
+    #: The whole-run totals :meth:`privacy_report` adds to a run's results (report options
+    #: may name them: simrec.preflight checks the names against these).
+    run_totals: ClassVar[tuple[str, ...]] = (
+        "dp_epsilon_spent",
+        "dp_epsilon_target",
+        "dp_delta",
+        "dp_noise_multiplier",
+        "dp_steps_taken",
+        "mia_advantage",
+        "mia_auc",
+        "mia_members",
+        "mia_nonmembers",
+    )
 
     def __init__(
         self,
