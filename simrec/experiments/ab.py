@@ -45,8 +45,9 @@ import pandas as pd
 from simrec.agent import Agent
 from simrec.config import ScenarioConfig, to_dict
 from simrec.errors import ConfigError, ResultsError
-from simrec.experiments.split import SplitAgent, assign_arms
+from simrec.experiments.split import SplitAgent, assign_arms, check_arms
 from simrec.experiments.tasks import agent_of, digest, prepare_folder, run_tasks
+from simrec.preflight import preflight
 from simrec.runner.results import (
     atomic_write_bytes,
     atomic_write_text,
@@ -357,10 +358,12 @@ def run_ab(
             of a grid).
 
     Raises:
-        ConfigError: No ``ab`` block, or impressions are sampled (the per-user metrics need
-            every impression).
+        ConfigError: Preflight refused it (:func:`simrec.preflight.preflight`, before any
+            folder exists): no ``ab`` block, impressions are sampled (the per-user metrics
+            need every impression), an arm that cannot give a CI, the memory, an agent.
         ResultsError: ``out`` holds something else (see ``resume`` and ``force``).
     """
+    preflight(scenario, "ab", workers=workers, also=(check_arms,))
     if not scenario.ab.enabled:
         raise ConfigError(
             f"scenario {scenario.name!r}: ab: expected an A/B block naming control and "

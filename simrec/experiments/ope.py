@@ -53,6 +53,7 @@ from simrec.config import ScenarioConfig, to_dict
 from simrec.errors import ConfigError, DependencyNotInstalled, InvalidActionError
 from simrec.experiments.split import arm_contexts
 from simrec.experiments.tasks import agent_of, digest, prepare_folder, run_tasks
+from simrec.preflight import preflight
 from simrec.runner.results import atomic_write_bytes, atomic_write_text, comparable
 from simrec.simulation import Simulation
 from simrec.types import Cost, Feedback, RequestBatch, SlateProbabilities, StochasticSlates
@@ -471,10 +472,13 @@ def run_ope(
     """Run a scenario's OPE study (its ``ope`` block) on every seed (module docstring).
 
     Raises:
-        ConfigError: No ``ope`` block.
+        ConfigError: Preflight refused it (:func:`simrec.preflight.preflight`, before any
+            folder exists): no ``ope`` block, a ``grid`` (one study per folder), a policy
+            that is not stochastic, the memory, an agent.
         DependencyNotInstalled: obp is missing.
         ResultsError: ``out`` holds something else (see ``resume`` and ``force``).
     """
+    preflight(scenario, "ope", workers=workers)
     if not scenario.ope.enabled:
         raise ConfigError(
             f"scenario {scenario.name!r}: ope: expected a block naming the logging and "
