@@ -543,6 +543,18 @@ def ope_figure(per_seed: pd.DataFrame, out: Path) -> Path:
     return save_png(fig, out / "figures" / "ope_estimates.png")
 
 
+def _nan_notes(summary: pd.DataFrame) -> list[str]:
+    """Why a cell of the report is nan (never a silent NaN): lines of the report."""
+    notes = []
+    if summary["sd"].isna().any() and (summary["seeds"] < 2).any():
+        notes.append("one seed: no standard deviation over seeds (sd is nan); run two or more")
+    empty = summary[summary["estimate"].isna()]
+    if len(empty):
+        names = ", ".join(dict.fromkeys(f"{r.metric} {r.estimator}" for r in empty.itertuples()))
+        notes.append(f"no estimate ({names}): see the note column of ope_seeds.csv")
+    return ["", *(f"**Warning: {n}.**" for n in notes)] if notes else []
+
+
 def ope_report(scenario: ScenarioConfig, summary: pd.DataFrame, figure: Path | None = None) -> str:
     """The markdown report of an OPE study."""
     o = scenario.ope
@@ -567,6 +579,7 @@ def ope_report(scenario: ScenarioConfig, summary: pd.DataFrame, figure: Path | N
             f"| {r['estimate']:.4g} | {r['bias']:+.3g} | {r['sd']:.3g} | {r['rmse']:.3g} "
             f"| {r['coverage']:.0%} | {r['ess']:.4g} |"
         )
+    lines += _nan_notes(summary)
     if figure is not None:
         lines += ["", f"![estimates]({figure.parent.name}/{figure.name})"]
     lines += ["", "Per seed: `ope_seeds.csv`; these rows: `ope_summary.csv`.", ""]
