@@ -381,10 +381,19 @@ def _mean(x: pd.Series) -> float:
 def estimate_seed(logging: dict[str, Any], target: dict[str, Any], seed: int) -> pd.DataFrame:
     """Every estimator's estimate and CI for one seed, next to the truth and the logging value."""
     rec, outcomes = logging["records"], logging["outcomes"]
-    rows = _ctr_estimates(rec, seed) + _long_term_estimates(rec, outcomes, seed)
-    clicks = rec["clicks"]
+    clicks = rec.get("clicks", np.zeros((0, 1)))
+    if len(clicks) < 2:  # a tiny world whose users hardly came: nothing to weight
+        note = (
+            f"the logging run logged {len(clicks)} request(s) on seed {seed}, too few to "
+            "estimate anything; raise world.users.n_users or simulation.days"
+        )
+        nan = math.nan
+        rows = [{"metric": m, "estimator": "(none)", "estimate": nan, "ci_low": nan,
+                 "ci_high": nan, "ess": nan, "note": note} for m in OPE_METRICS]  # fmt: skip
+    else:
+        rows = _ctr_estimates(rec, seed) + _long_term_estimates(rec, outcomes, seed)
     truth = {"ctr": target["ctr"]} | {m: _mean(target["outcomes"][m]) for m in LONG_TERM}
-    on_policy = {"ctr": float(clicks.sum() / len(clicks))} | {
+    on_policy = {"ctr": float(clicks.sum() / len(clicks)) if len(clicks) else math.nan} | {
         m: _mean(outcomes[m]) for m in LONG_TERM
     }
     frame = pd.DataFrame(rows)
@@ -414,6 +423,9 @@ def summarise_ope(per_seed: pd.DataFrame) -> pd.DataFrame:
                 "rmse": float(np.sqrt(np.mean(err**2))),
                 "coverage": float(g["covers"].mean()),
                 "ess": float(g["ess"].mean()),
+                "note": "; ".join(
+                    dict.fromkeys(str(n) for n in g.get("note", pd.Series(dtype=str)) if n == n)
+                ),
             }
         )
     return pd.DataFrame(rows)
@@ -551,7 +563,8 @@ def _nan_notes(summary: pd.DataFrame) -> list[str]:
     empty = summary[summary["estimate"].isna()]
     if len(empty):
         names = ", ".join(dict.fromkeys(f"{r.metric} {r.estimator}" for r in empty.itertuples()))
-        notes.append(f"no estimate ({names}): see the note column of ope_seeds.csv")
+        why = "; ".join(dict.fromkeys(n for n in empty.get("note", []) if isinstance(n, str) and n))
+        notes.append(f"no estimate ({names}): {why or 'see the note column of ope_seeds.csv'}")
     return ["", *(f"**Warning: {n}.**" for n in notes)] if notes else []
 
 
