@@ -404,12 +404,12 @@ def _agent_totals(
     return load
 
 
-def _problem(name: str, scenario: ScenarioConfig, declared: Callable[[], set[str]]) -> str:
+def _problem(name: str, scenario: ScenarioConfig, declared: Callable[[], set[str] | None]) -> str:
     """Why ``name`` cannot be a whole-run metric of ``scenario``'s results ('' if it can)."""
     metric = REGISTRY.all().get(name)
     if metric is None:
         extra = declared()
-        if name in extra:
+        if extra is None or name in extra:  # None: what the agents add is not known here
             return ""
         known = [n for n, m in REGISTRY.all().items() if m.total.kind != "none"] + sorted(extra)
         return (
@@ -437,7 +437,7 @@ def _problem(name: str, scenario: ScenarioConfig, declared: Callable[[], set[str
     return ""
 
 
-def _report_names(scenario: ScenarioConfig, declared: Callable[[], set[str]]) -> None:
+def _report_names(scenario: ScenarioConfig, declared: Callable[[], set[str] | None]) -> None:
     """The report options that name metrics, checked against what the results will hold."""
     report = scenario.report
     named: list[tuple[str, str]] = [
@@ -475,9 +475,11 @@ def _headline_names(
 def _report_folder(folder: Path) -> None:
     """``simrec report``: the report options of a results folder's scenario.
 
-    Checked against the folder's own ``summary.csv`` (an agent's totals are there, whatever
-    it declares); a folder that is not a results folder is left to the report, which
-    refuses it naming what is missing.
+    Checked against the registry, the folder's own ``summary.csv`` (an agent's totals are
+    there, whatever it declares) and the totals its agents declare (an interrupted sweep has
+    no summary; an agent this machine cannot load leaves the names it may add unchecked); a
+    folder that is not a results folder is left to the report, which refuses it naming what
+    is missing.
     """
     try:
         scenario: ScenarioConfig = load_yaml(folder / "config.yaml")
@@ -492,7 +494,15 @@ def _report_folder(folder: Path) -> None:
             seen = {str(m) for m in pd.read_csv(summary, usecols=["metric"])["metric"]}
         except (ValueError, OSError):
             seen = set()
-    _report_names(scenario, lambda: seen)
+    agents = _agent_totals(scenario)
+
+    def declared() -> set[str] | None:
+        try:
+            return seen | agents()
+        except SimrecError:  # an agent this machine cannot load: its totals are unknown
+            return None
+
+    _report_names(scenario, declared)
 
 
 # ----------------------------------------------------------------------------- OPE
