@@ -258,9 +258,15 @@ def _resolved(args: argparse.Namespace):  # noqa: ANN202 - ScenarioConfig
 
 
 def _cmd_sensitivity(args: argparse.Namespace) -> int:
+    from simrec.preflight import preflight
     from simrec.sensitivity import make_design, run_sensitivity
 
     scenario = _resolved(args)
+    metrics = tuple(m.strip() for m in args.metrics.split(",")) if args.metrics else None
+    preflight(scenario, "sensitivity", workers=args.workers, backend=args.backend,
+              formats=args.format, dpi=args.dpi, method=args.method, samples=args.samples,
+              levels=args.levels, design_seed=args.design_seed, metrics=metrics,
+              sweep=False)  # fmt: skip
     design = make_design(scenario, args.method, args.samples, args.levels, args.design_seed)
     per_point = len(scenario.agents) * len(scenario.seeds)
     print(
@@ -278,7 +284,7 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
         samples=args.samples,
         levels=args.levels,
         design_seed=args.design_seed,
-        metrics=tuple(m.strip() for m in args.metrics.split(",")) if args.metrics else None,
+        metrics=metrics,
         workers=args.workers,
         backend=args.backend,
         ray_address=args.ray_address,
@@ -309,9 +315,13 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from simrec.preflight import preflight
     from simrec.runner import run_grid
 
     scenario = _resolved(args)
+    # run_grid checks each variant's memory, catalog and agents, before any folder exists
+    preflight(scenario, "run", workers=args.workers, backend=args.backend, formats=args.format,
+              dpi=args.dpi, events=args.events, sweep=False)  # fmt: skip
     variants = scenario.variants()
     n = len(scenario.agents) * len(scenario.seeds) * len(variants)
     grid = f" x {len(variants)} grid variants" if scenario.grid else ""
@@ -368,6 +378,7 @@ def _print_result(scenario, result, out: Path, args: argparse.Namespace) -> None
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    from simrec.preflight import preflight
     from simrec.report import write_report
     from simrec.runner.store import ResultsFolder
 
@@ -382,21 +393,27 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if command == "sensitivity":
         from simrec.sensitivity.report import write_sensitivity_report
 
+        preflight(None, "report", formats=args.format, dpi=args.dpi)
         print(write_sensitivity_report(args.out, formats=args.format, dpi=args.dpi))
         return 0
+    folders = [args.out]
     if command == "grid":  # a grid: one report per variant
-        for folder in sorted(p for p in args.out.iterdir() if p.is_dir()):
-            print(write_report(folder, partial=args.partial, formats=args.format, dpi=args.dpi))
-        return 0
-    print(write_report(args.out, partial=args.partial, formats=args.format, dpi=args.dpi))
+        folders = sorted(p for p in args.out.iterdir() if p.is_dir())
+    preflight(None, "report", formats=args.format, dpi=args.dpi, folders=folders)
+    for folder in folders:
+        print(write_report(folder, partial=args.partial, formats=args.format, dpi=args.dpi))
     return 0
 
 
 def _cmd_ab(args: argparse.Namespace) -> int:
+    from simrec.experiments.split import check_arms
+    from simrec.preflight import preflight
     from simrec.runner.store import ResultsFolder
 
     args.agents = None
     scenario = _resolved(args)
+    # every variant of a grid, before the first one's folder (run_ab checks its own again)
+    preflight(scenario, "ab", workers=args.workers, also=(check_arms,))
     variants = scenario.variants()
     with contextlib.ExitStack() as stack:
         if scenario.grid:  # the variants' folders and their shared truth runs in one folder
@@ -451,9 +468,9 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from simrec import calibration
+    from simrec.preflight import preflight
 
-    if not 0.0 < args.fraction < 1.0:
-        raise SimrecError(f"--fraction: expected a share in (0, 1), got {args.fraction}")
+    preflight(None, "calibrate", fraction=args.fraction, seed=args.seed)
     pd.set_option("display.width", 200)
     pd.set_option("display.max_columns", 20)
     pd.set_option("display.max_colwidth", 120)

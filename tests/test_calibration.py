@@ -142,7 +142,7 @@ def test_calibrate_command_rejects_bad_options(capsys):
     from simrec.cli import main
 
     assert main(["calibrate", "--fraction", "1.5"]) == 2
-    assert "--fraction: expected a share in (0, 1), got 1.5" in capsys.readouterr().err
+    assert "--fraction: expected a share in [0.01, 0.99]" in capsys.readouterr().err
     assert main(["calibrate", "--split", "in-sample", "--world", "movielens-1m"]) == 2
     assert "only for movielens-100k" in capsys.readouterr().err
 

@@ -143,6 +143,19 @@ class DPTraining(CFAgent):
     net: nn.Module
     #: The private agent's Adam learning rate.
     lr: float
+    #: The whole-run totals :meth:`privacy_report` adds to a run's results, where they are
+    #: named ``agent.<name>`` (report options may name them: simrec.preflight checks).
+    run_totals: ClassVar[tuple[str, ...]] = (
+        "dp_epsilon_spent",
+        "dp_epsilon_target",
+        "dp_delta",
+        "dp_noise_multiplier",
+        "dp_steps_taken",
+        "mia_advantage",
+        "mia_auc",
+        "mia_members",
+        "mia_nonmembers",
+    )
 
     def __init__(
         self,

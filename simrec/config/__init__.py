@@ -32,6 +32,7 @@ from simrec.config.base import (
     param,
 )
 from simrec.config.convert import from_dict, get_path, replace_path, to_dict, to_yaml
+from simrec.config.limits import LIMITS, Limit
 from simrec.config.model import (
     COMPONENT_TARGET,
     DynamicsConfig,
@@ -77,6 +78,7 @@ __all__ = [
     "DEFAULTS_0_1",
     "INF",
     "INT_MAX",
+    "LIMITS",
     "MAX_DAYS",
     "MAX_YAML_BYTES",
     "MAX_YAML_DEPTH",
@@ -92,6 +94,7 @@ __all__ = [
     "FrozenMap",
     "Intervention",
     "ItemsConfig",
+    "Limit",
     "MovieLensConfig",
     "OPEConfig",
     "Params",

@@ -14,6 +14,7 @@ import numpy as np
 
 from simrec.config.base import INF, MAX_DAYS, Base, FieldError, check_plain_name, param
 from simrec.config.convert import from_dict
+from simrec.config.limits import LIMITS
 from simrec.errors import ConfigError, suggest
 
 __all__ = [
@@ -330,6 +331,11 @@ class DynamicsConfig(Base):
     trend_tau_days: float = param(
         1.0, "time constant of the trending signal's exponential decay", "days", gt=0.0, le=1e4
     )
+
+    def __post_init__(self) -> None:
+        """Validate fields, then cap the history buffer (:mod:`simrec.config.limits`)."""
+        super().__post_init__()
+        LIMITS["history_length"].check("recent_items", self.recent_items)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from typing import Any, Literal, TypeVar
 
 from simrec.config.base import MAX_DAYS, Base, FieldError, param
 from simrec.config.convert import replace_path, section_with
+from simrec.config.limits import LIMITS
 from simrec.config.model import DynamicsConfig, EconomyConfig, RetentionConfig, UserModelConfig
 from simrec.config.world import WorldConfig
 from simrec.errors import ConfigError
@@ -153,6 +154,11 @@ class EnvConfig(Base):
         "error", "a slate action repeating a candidate: raise, or fill with unused candidates"
     )
     reward: RewardConfig = param(RewardConfig, "reward weights")
+
+    def __post_init__(self) -> None:
+        """Validate fields, then cap the observed history (:mod:`simrec.config.limits`)."""
+        super().__post_init__()
+        LIMITS["history_length"].check("history_length", self.history_length)
 
 
 @dataclass(frozen=True)

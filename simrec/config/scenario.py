@@ -10,6 +10,7 @@ from typing import Any, ClassVar, Literal
 
 from simrec.config.base import MAX_DAYS, Base, FieldError, check_plain_name, param
 from simrec.config.convert import from_dict, get_path, merge_dicts, replace_path, to_dict
+from simrec.config.limits import LIMITS, product
 from simrec.config.run import Config
 from simrec.errors import ConfigError, suggest
 from simrec.rng import SEED_MAX
@@ -249,6 +250,7 @@ class ScenarioConfig(Config):
     def __post_init__(self) -> None:
         """Validate fields, expand agent grids, check seeds, labels and the baseline."""
         super().__post_init__()
+        self._check_sizes()
         if any(a.grid for a in self.agents):
             expanded = tuple(x for a in self.agents for x in a.expand())
             object.__setattr__(self, "agents", expanded)
@@ -316,6 +318,27 @@ class ScenarioConfig(Config):
                     )
         if self.smoke:
             self.smoke_variant()  # a broken smoke block fails now, not when it is first used
+
+    def _check_sizes(self) -> None:
+        """Refuse more seeds, agents or grid variants than their limits, before expanding them.
+
+        (:mod:`simrec.config.limits`: a grid of a million agents took minutes to load.)
+        """
+        LIMITS["seeds"].check("seeds", len(self.seeds))
+        total = 0
+        for i, spec in enumerate(self.agents):
+            lengths = [len(v) for v in spec.grid.values()]
+            count = product(lengths)
+            if spec.grid:
+                LIMITS["agents"].check(
+                    f"agents[{i}].grid", count, f"({' x '.join(map(str, lengths))} values)"
+                )
+            total += count
+        LIMITS["agents"].check("agents", total)
+        lengths = [len(v) if isinstance(v, list | tuple) else 1 for v in self.grid.values()]
+        LIMITS["grid_variants"].check(
+            "grid", product(lengths), f"({' x '.join(map(str, lengths))} values)"
+        )
 
     def _check_ab(self, labels: list[str]) -> None:
         for arm in ("control", "treatment"):

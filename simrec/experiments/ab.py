@@ -45,8 +45,9 @@ import pandas as pd
 from simrec.agent import Agent
 from simrec.config import ScenarioConfig, to_dict
 from simrec.errors import ConfigError, ResultsError
-from simrec.experiments.split import SplitAgent, assign_arms
+from simrec.experiments.split import SplitAgent, assign_arms, check_arms
 from simrec.experiments.tasks import agent_of, digest, joined_seeds, run_tasks, to_do
+from simrec.preflight import preflight
 from simrec.runner.results import (
     atomic_write_bytes,
     atomic_write_text,
@@ -65,6 +66,7 @@ __all__ = [
     "arms",
     "clustered_se",
     "collect",
+    "interval_warning",
     "run_ab",
     "summarise",
     "window_metrics",
@@ -182,7 +184,13 @@ def arms(
 
 
 def _welch(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Difference of means ``x - y`` and its standard error (Welch, independent units)."""
+    """Difference of means ``x - y`` and its standard error (Welch, independent units).
+
+    The standard error is NaN when an arm has fewer than two users (no interval; the
+    summary's ``warning`` says so).
+    """
+    if len(x) < 2 or len(y) < 2:
+        return float(x.mean() - y.mean()), math.nan
     return float(x.mean() - y.mean()), math.sqrt(x.var(ddof=1) / len(x) + y.var(ddof=1) / len(y))
 
 
@@ -272,8 +280,32 @@ SUMMARY_COLUMNS = (
 SHARE_COLUMNS = ("covers_truth_test", "covers_truth_end", "significant", "sign_agrees_end")
 
 
+def interval_warning(g: pd.DataFrame) -> str:
+    """Why a metric's rows of the per-seed table lack an interval ('' when none lacks one).
+
+    One seed gives no CI over seeds; a seed whose arm holds fewer than two users (or
+    clusters) gives no test CI. Never a silent NaN: the summary and the report say it.
+    """
+    notes = []
+    if len(g) < 2:
+        notes.append(
+            "one seed: no 95% CI over seeds (the ci95 columns are empty); run two or more seeds"
+        )
+    missing = g[g["se"].isna()]
+    if len(missing):
+        seeds = missing["seed"].tolist() if "seed" in missing else "some"
+        notes.append(
+            f"no test CI on seed(s) {seeds}: an arm has fewer than two users or clusters "
+            "(raise world.users.n_users or move ab.share toward 0.5)"
+        )
+    return "; ".join(notes)
+
+
 def summarise(per_seed: pd.DataFrame) -> pd.DataFrame:
-    """Means and 95% CI half-widths over seeds per metric; shares for the booleans."""
+    """Means and 95% CI half-widths over seeds per metric; shares for the booleans.
+
+    ``warning`` says why an interval is missing (:func:`interval_warning`).
+    """
     rows = []
     for m, g in per_seed.groupby("metric", sort=False):
         row: dict[str, Any] = {
@@ -288,6 +320,7 @@ def summarise(per_seed: pd.DataFrame) -> pd.DataFrame:
             row[c], row[f"{c}_ci95"] = stat["mean"], stat["ci95"]
         for c in SHARE_COLUMNS:
             row[c] = float(g[c].mean())
+        row["warning"] = interval_warning(g)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -352,10 +385,12 @@ def run_ab(
             of a grid).
 
     Raises:
-        ConfigError: No ``ab`` block, or impressions are sampled (the per-user metrics need
-            every impression).
+        ConfigError: Preflight refused it (:func:`simrec.preflight.preflight`, before any
+            folder exists): no ``ab`` block, impressions are sampled (the per-user metrics
+            need every impression), an arm that cannot give a CI, the memory, an agent.
         ResultsError: ``out`` holds something else (see ``resume`` and ``force``).
     """
+    preflight(scenario, "ab", workers=workers, also=(check_arms,))
     if not scenario.ab.enabled:
         raise ConfigError(
             f"scenario {scenario.name!r}: ab: expected an A/B block naming control and "

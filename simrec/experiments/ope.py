@@ -53,6 +53,7 @@ from simrec.config import ScenarioConfig, to_dict
 from simrec.errors import ConfigError, DependencyNotInstalled, InvalidActionError
 from simrec.experiments.split import arm_contexts
 from simrec.experiments.tasks import agent_of, digest, joined_seeds, run_tasks, to_do
+from simrec.preflight import preflight
 from simrec.runner.results import atomic_write_bytes, atomic_write_text, comparable
 from simrec.runner.store import ResultsFolder
 from simrec.simulation import Simulation
@@ -379,10 +380,19 @@ def _mean(x: pd.Series) -> float:
 def estimate_seed(logging: dict[str, Any], target: dict[str, Any], seed: int) -> pd.DataFrame:
     """Every estimator's estimate and CI for one seed, next to the truth and the logging value."""
     rec, outcomes = logging["records"], logging["outcomes"]
-    rows = _ctr_estimates(rec, seed) + _long_term_estimates(rec, outcomes, seed)
-    clicks = rec["clicks"]
+    clicks = rec.get("clicks", np.zeros((0, 1)))
+    if len(clicks) < 2:  # a tiny world whose users hardly came: nothing to weight
+        note = (
+            f"the logging run logged {len(clicks)} request(s) on seed {seed}, too few to "
+            "estimate anything; raise world.users.n_users or simulation.days"
+        )
+        nan = math.nan
+        rows = [{"metric": m, "estimator": "(none)", "estimate": nan, "ci_low": nan,
+                 "ci_high": nan, "ess": nan, "note": note} for m in OPE_METRICS]  # fmt: skip
+    else:
+        rows = _ctr_estimates(rec, seed) + _long_term_estimates(rec, outcomes, seed)
     truth = {"ctr": target["ctr"]} | {m: _mean(target["outcomes"][m]) for m in LONG_TERM}
-    on_policy = {"ctr": float(clicks.sum() / len(clicks))} | {
+    on_policy = {"ctr": float(clicks.sum() / len(clicks)) if len(clicks) else math.nan} | {
         m: _mean(outcomes[m]) for m in LONG_TERM
     }
     frame = pd.DataFrame(rows)
@@ -412,6 +422,9 @@ def summarise_ope(per_seed: pd.DataFrame) -> pd.DataFrame:
                 "rmse": float(np.sqrt(np.mean(err**2))),
                 "coverage": float(g["covers"].mean()),
                 "ess": float(g["ess"].mean()),
+                "note": "; ".join(
+                    dict.fromkeys(str(n) for n in g.get("note", pd.Series(dtype=str)) if n == n)
+                ),
             }
         )
     return pd.DataFrame(rows)
@@ -466,10 +479,13 @@ def run_ope(
     """Run a scenario's OPE study (its ``ope`` block) on every seed (module docstring).
 
     Raises:
-        ConfigError: No ``ope`` block.
+        ConfigError: Preflight refused it (:func:`simrec.preflight.preflight`, before any
+            folder exists): no ``ope`` block, a ``grid`` (one study per folder), a policy
+            that is not stochastic, the memory, an agent.
         DependencyNotInstalled: obp is missing.
         ResultsError: ``out`` holds something else (see ``resume`` and ``force``).
     """
+    preflight(scenario, "ope", workers=workers)
     if not scenario.ope.enabled:
         raise ConfigError(
             f"scenario {scenario.name!r}: ope: expected a block naming the logging and "
@@ -543,6 +559,19 @@ def ope_figure(per_seed: pd.DataFrame, out: Path) -> Path:
     return save_png(fig, out / "figures" / "ope_estimates.png")
 
 
+def _nan_notes(summary: pd.DataFrame) -> list[str]:
+    """Why a cell of the report is nan (never a silent NaN): lines of the report."""
+    notes = []
+    if summary["sd"].isna().any() and (summary["seeds"] < 2).any():
+        notes.append("one seed: no standard deviation over seeds (sd is nan); run two or more")
+    empty = summary[summary["estimate"].isna()]
+    if len(empty):
+        names = ", ".join(dict.fromkeys(f"{r.metric} {r.estimator}" for r in empty.itertuples()))
+        why = "; ".join(dict.fromkeys(n for n in empty.get("note", []) if isinstance(n, str) and n))
+        notes.append(f"no estimate ({names}): {why or 'see the note column of ope_seeds.csv'}")
+    return ["", *(f"**Warning: {n}.**" for n in notes)] if notes else []
+
+
 def ope_report(scenario: ScenarioConfig, summary: pd.DataFrame, figure: Path | None = None) -> str:
     """The markdown report of an OPE study."""
     o = scenario.ope
@@ -567,6 +596,7 @@ def ope_report(scenario: ScenarioConfig, summary: pd.DataFrame, figure: Path | N
             f"| {r['estimate']:.4g} | {r['bias']:+.3g} | {r['sd']:.3g} | {r['rmse']:.3g} "
             f"| {r['coverage']:.0%} | {r['ess']:.4g} |"
         )
+    lines += _nan_notes(summary)
     if figure is not None:
         lines += ["", f"![estimates]({figure.parent.name}/{figure.name})"]
     lines += ["", "Per seed: `ope_seeds.csv`; these rows: `ope_summary.csv`.", ""]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 
@@ -94,6 +95,18 @@ def save_png(fig, path: Path) -> Path:  # noqa: ANN001 - a matplotlib figure
     return path
 
 
+def _warnings(summary: pd.DataFrame) -> str:
+    """The summary's warnings as a paragraph of the report ('' without any), and on stderr."""
+    if "warning" not in summary:
+        return ""
+    found = [str(w) for w in dict.fromkeys(summary["warning"]) if isinstance(w, str) and w]
+    if not found:
+        return ""
+    for text in found:
+        logging.getLogger("simrec.experiments").warning("A/B report: %s", text)
+    return "\n" + "\n".join(f"**Warning: {text}.**" for text in found) + "\n"
+
+
 def write_ab_report(
     scenario: ScenarioConfig, summary: pd.DataFrame, per_seed: pd.DataFrame, out: Path
 ) -> Path:
@@ -120,6 +133,7 @@ def write_ab_report(
         else "the naive one a platform computes (Welch, users independent)"
     )
     channel_text = "; ".join(channels) or "none (the arms share only the catalog)"
+    warnings = _warnings(summary)
     try:
         figure = _figure(summary, per_seed, out)
         fig_line = f"\n![effects]({figure.relative_to(out)})\n"
@@ -128,7 +142,7 @@ def write_ab_report(
     text = f"""# A/B test: {ab.treatment} (treatment) vs {ab.control} (control)
 
 Scenario `{scenario.name}`: {scenario.question or "(no question given)"}
-
+{warnings}
 A {ab.days}-day test with {ab.share:.0%} of users (unit: {ab.unit}) in the treatment arm,
 inside one population that shares the world, against the truth: each agent on every user
 with the same seeds ({len(scenario.seeds)} seeds: {list(scenario.seeds)}), over the

@@ -21,11 +21,13 @@ from typing import Any
 import numpy as np
 
 from simrec.agent import Agent, AgentContext
-from simrec.errors import InvalidActionError, in_context
+from simrec.config import ScenarioConfig
+from simrec.errors import ConfigError, InvalidActionError, in_context
 from simrec.rng import Purpose, keyed_uniform, make_streams
 from simrec.types import Cost, Feedback, Propensities, RequestBatch, StochasticSlates
+from simrec.worlds import make_world
 
-__all__ = ["ARMS", "SplitAgent", "arm_contexts", "assign_arms"]
+__all__ = ["ARMS", "SplitAgent", "arm_contexts", "assign_arms", "check_arms"]
 
 #: The arms, in the order of :attr:`SplitAgent.agents`.
 ARMS = ("control", "treatment")
@@ -66,6 +68,46 @@ def assign_arms(
     treated_clusters = np.zeros(k, dtype=bool)
     treated_clusters[np.argsort(draw, kind="stable")[:n_treated]] = True
     return treated_clusters[cluster]
+
+
+def check_arms(scenario: ScenarioConfig) -> None:
+    """Refuse an A/B design whose arms cannot give a confidence interval on some seed.
+
+    The test's CI needs at least two randomisation units of the day-0 cohort (the users the
+    metrics are means over) in each arm: users, or clusters under ``ab.unit: cluster``. The
+    arms are drawn exactly as the A/B run draws them, on every seed's world (the preflight
+    of ``simrec ab``: :func:`simrec.preflight.preflight`).
+
+    Raises:
+        ConfigError: Naming ``ab.share``, the seed and the units in the short arm.
+    """
+    ab, cfg = scenario.ab, scenario.config
+    for seed in scenario.seeds:
+        s = make_streams(seed)
+        world = make_world(cfg.world, s.world, s.arrivals, cfg.simulation.days)
+        cohort = np.flatnonzero(np.asarray(world.users.arrival_day) == 0.0)
+        cluster = None
+        if ab.unit == "cluster" and world.social is not None:
+            cluster = np.asarray(world.social.cluster, dtype=np.int64)
+            clusters = len(np.unique(cluster))
+            if clusters < 4:
+                raise ConfigError(
+                    f"ab.unit: a cluster-randomised test needs at least 2 clusters in each arm; "
+                    f"seed {seed}'s follow graph has {clusters} (raise world.users.n_users or "
+                    "world.social.cluster_resolution, or use unit: user)"
+                )
+        treated = assign_arms(seed, world.n_users, ab.share, cluster)[cohort]
+        units = cohort if cluster is None else cluster[cohort]
+        what = "user" if cluster is None else "cluster"
+        for arm, members in (("treatment", treated), ("control", ~treated)):
+            n = len(np.unique(units[members]))
+            if n < 2:
+                raise ConfigError(
+                    f"ab.share: {ab.share} puts {n} {what}{'s' if n != 1 else ''} of the day-0 "
+                    f"cohort ({len(cohort)} users) in the {arm} arm on seed {seed}; a confidence "
+                    f"interval needs at least 2 {what}s in each arm: raise world.users.n_users "
+                    "or move ab.share toward 0.5"
+                )
 
 
 def arm_contexts(context: AgentContext, agents: Sequence[Agent]) -> list[AgentContext]:

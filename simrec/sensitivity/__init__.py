@@ -38,6 +38,7 @@ import yaml
 
 from simrec.config import ScenarioConfig, load_yaml, to_yaml
 from simrec.errors import ConfigError, ResultsError
+from simrec.preflight import preflight as command_preflight
 from simrec.report.tables import HORIZON_METRICS, horizon_totals
 from simrec.runner.local import (
     ScenarioResult,
@@ -180,6 +181,19 @@ def run_sensitivity(
         ResultsError: ``out`` is not this analysis' folder, or a run or a write failed
             (finished runs are kept; ``resume`` continues).
     """
+    # options, design size, runs and names; each point's sweep is checked below
+    command_preflight(
+        scenario,
+        "sensitivity",
+        workers=workers,
+        backend=backend,
+        method=method,
+        samples=samples,
+        levels=levels,
+        design_seed=design_seed,
+        metrics=metrics,
+        sweep=False,
+    )
     if scenario.grid:
         raise ConfigError(
             "grid: a sensitivity analysis varies the `uncertain` ranges; remove the `grid` "

@@ -20,11 +20,12 @@ import pandas as pd
 
 from simrec.config import ScenarioConfig, get_path, with_settings
 from simrec.errors import ConfigError, DependencyNotInstalled
+from simrec.preflight import SENSITIVITY_METHODS, design_options
 
 __all__ = ["METHODS", "Design", "make_design", "salib"]
 
 #: Designs ``simrec sensitivity --method`` accepts.
-METHODS = ("morris", "sobol")
+METHODS = SENSITIVITY_METHODS
 
 
 def salib() -> Any:
@@ -128,8 +129,9 @@ def make_design(
         seed: Seed of the sampler (same seed, same design).
 
     Raises:
-        ConfigError: No ``uncertain`` ranges, an unknown method, or a sample size the method
-            cannot use (each naming the option and the value).
+        ConfigError: No ``uncertain`` ranges, an unknown method, a sample size the method
+            cannot use or a seed SALib cannot take (each naming the option and the value:
+            :func:`simrec.preflight.design_options`).
     """
     if not scenario.uncertain:
         raise ConfigError(
@@ -137,18 +139,7 @@ def make_design(
             "`uncertain: {retention.churn_max: [0.02, 0.25], ...}` (dotted settings with a "
             "range [low, high])"
         )
-    if method not in METHODS:
-        raise ConfigError(f"--method: expected one of {', '.join(METHODS)}, got {method!r}")
-    if samples is None:
-        samples = 10 if method == "morris" else 64
-    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 2:
-        raise ConfigError(f"--samples: expected an integer >= 2, got {samples!r}")
-    if method == "sobol" and samples & (samples - 1):
-        raise ConfigError(
-            f"--samples: Sobol sequences need a power of 2 (balance properties), got {samples}"
-        )
-    if method == "morris" and (levels < 2 or levels % 2):
-        raise ConfigError(f"--levels: expected an even integer >= 2, got {levels!r}")
+    samples = design_options(method, samples, levels, seed)
     names = tuple(scenario.uncertain)
     bounds = tuple((float(lo), float(hi)) for lo, hi in scenario.uncertain.values())
     integer = tuple(isinstance(get_path(scenario, n), int) for n in names)
