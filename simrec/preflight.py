@@ -414,8 +414,8 @@ def _problem(name: str, scenario: ScenarioConfig, declared: Callable[[], set[str
         known = [n for n, m in REGISTRY.all().items() if m.total.kind != "none"] + sorted(extra)
         return (
             f"{name!r} is not a whole-run metric{suggest(name, known)}; `simrec metrics` "
-            f"lists them (an agent's own totals count when its class declares them in "
-            f"`{AGENT_TOTALS}`)"
+            f"lists them (an agent's own totals, named agent.<name>, count when its class "
+            f"declares them in `{AGENT_TOTALS}`)"
         )
     if metric.total.kind == "none":
         return (

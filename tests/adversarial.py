@@ -989,6 +989,128 @@ CASES: tuple[Case, ...] = (
         "written outside: False",
         timeout=240,
     ),
+    # ------------------------------------------------ one preflight per command (issue 34)
+    _c(
+        "F01",
+        "`simrec ab` with 10^9 users",
+        """
+        s = scenario(ab={"control": "random", "treatment": "popularity", "days": 1},
+                     world={"items": {"n_items": 120}, "users": {"n_users": 1_000_000_000}})
+        out = TMP / "ab"
+        rc, line, _ = cli("ab", write(s), "--out", out, "--no-progress", "--workers", "1")
+        report(f"rc={rc} {line} | --out made: {out.exists()}")
+        """,
+        "error",
+        "memory",
+        "--out made: False",
+    ),
+    _c(
+        "F02",
+        "a grid of 1000 x 1000 values",
+        """
+        s = scenario(grid={"dynamics.appeal_weight": [1.0 + i / 1000 for i in range(1000)],
+                           "dynamics.interest_weight": [1.0 + i / 1000 for i in range(1000)]})
+        out = TMP / "out"
+        rc, line, _ = cli("run", write(s), "--out", out, "--no-progress", "--workers", "1")
+        report(f"rc={rc} {line} | --out made: {out.exists()}")
+        """,
+        "error",
+        "limit",
+        "--out made: False",
+        timeout=90,
+    ),
+    _c(
+        "F03",
+        "`simrec sensitivity --samples 100000`",
+        """
+        s = scenario(uncertain={"retention.churn_max": [0.05, 0.4]})
+        out = TMP / "sens"
+        rc, line, _ = cli("sensitivity", write(s), "--out", out, "--samples", "100000",
+                          "--no-progress")
+        report(f"rc={rc} {line} | --out made: {out.exists()}")
+        """,
+        "error",
+        "limit",
+        "--out made: False",
+        timeout=90,
+    ),
+    _c(
+        "F04",
+        "`simrec ope` on a scenario with a grid",
+        """
+        s = scenario(
+            agents=[{"name": "epsilon-greedy", "label": "log", "params": {"agent": "popularity"}},
+                    {"name": "softmax", "label": "tgt", "params": {"agent": "random"}}],
+            baseline="", ope={"logging": "log", "target": "tgt"},
+            grid={"dynamics.appeal_weight": [1.0, 2.0]},
+            simulation={"days": 1, "slate_size": 1, "candidates": 10, "tick_minutes": 60.0},
+        )
+        out = TMP / "ope"
+        rc, line, _ = cli("ope", write(s), "--out", out, "--no-progress", "--workers", "1")
+        report(f"rc={rc} {line} | --out made: {out.exists()}")
+        """,
+        "error",
+        "grid",
+        "--out made: False",
+    ),
+    _c(
+        "F05",
+        "an A/B test whose treatment arm holds (almost) no user: share 0.02 of 60 users",
+        """
+        s = scenario(ab={"control": "random", "treatment": "popularity", "days": 1,
+                         "share": 0.02})
+        out = TMP / "ab"
+        rc, line, _ = cli("ab", write(s), "--out", out, "--no-progress", "--workers", "1")
+        report(f"rc={rc} {line} | --out made: {out.exists()}")
+        """,
+        "error",
+        "ab.share",
+        "--out made: False",
+    ),
+    _c(
+        "F06",
+        "a typo in report.pareto (`retentoin`)",
+        """
+        s = scenario(report={"pareto": ["clicks:max", "retentoin:max"]})
+        out = TMP / "out"
+        rc, line, _ = cli("run", write(s), "--out", out, "--no-progress", "--workers", "1")
+        report(f"rc={rc} {line} | --out made: {out.exists()}")
+        """,
+        "error",
+        "retentoin",
+        "--out made: False",
+    ),
+    _c(
+        "F07",
+        "filter_bubble with --agents random,mf (its report needs the ideal `oracle`)",
+        """
+        root = pathlib.Path(os.environ["SIMREC_ROOT"])
+        out = TMP / "fb"
+        rc, line, _ = cli("run", root / "scenarios" / "filter_bubble.yaml", "--smoke", "--agents",
+                          "random,mf", "--out", out, "--no-progress", "--workers", "1")
+        report(f"rc={rc} {line} | --out made: {out.exists()}")
+        """,
+        "error",
+        "oracle",
+        "--out made: False",
+        timeout=240,
+    ),
+    _c(
+        "F08",
+        "a typo caught by the A/B command, then the corrected command",
+        """
+        s = scenario(ab={"control": "random", "treatment": "popularity", "days": 1})
+        out = TMP / "ab"
+        rc, line, _ = cli("ab", write(s), "--out", out, "--set", "world.kind=synthetc",
+                          "--no-progress", "--workers", "1")
+        made = out.exists()
+        rc2, line2, _ = cli("ab", write(s), "--out", out, "--no-progress", "--workers", "1")
+        report(f"rc={rc} {line} | --out made: {made} | corrected command rc={rc2}")
+        """,
+        "error",
+        "world.kind",
+        "--out made: False | corrected command rc=0",
+    ),
     # ------------------------------------------------------------------ policy files
     _c(
         "S01",
