@@ -68,13 +68,7 @@ CHANGES = st.lists(
 COMMANDS = st.sampled_from(["resume", "force", "report"])
 
 
-@settings(
-    max_examples=int(os.environ.get("SIMREC_FUZZ_EXAMPLES", "12")),
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(kind=st.sampled_from(["run", "ab"]), changes=CHANGES, command=COMMANDS)
-def test_no_command_loses_a_users_file(made, tmp_path_factory, kind, changes, command):
+def check_no_command_loses_a_users_file(made, tmp_path_factory, kind, changes, command):
     root = tmp_path_factory.mktemp("case")
     out = root / "out"
     shutil.copytree(made / kind, out, symlinks=True)
@@ -127,3 +121,20 @@ def test_no_command_loses_a_users_file(made, tmp_path_factory, kind, changes, co
         assert not users  # a folder holding a user's file is never written
         result = run_scenario(scenario(RUN), out, resume=True, progress=False)
         assert result.ran == 0  # every run verifies
+
+
+def _fuzzer(examples: int):
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )(
+        given(kind=st.sampled_from(["run", "ab"]), changes=CHANGES, command=COMMANDS)(
+            check_no_command_loses_a_users_file
+        )
+    )
+
+
+#: The fast tier's examples (SIMREC_FUZZ_EXAMPLES changes it); the slow tier runs 80.
+test_no_command_loses_a_users_file = _fuzzer(int(os.environ.get("SIMREC_FUZZ_EXAMPLES", "5")))
+test_no_command_loses_a_users_file_at_full_size = pytest.mark.slow(_fuzzer(80))
