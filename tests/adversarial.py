@@ -991,7 +991,7 @@ CASES: tuple[Case, ...] = (
     ),
     # ------------------------------------------------ one preflight per command (issue 34)
     _c(
-        "F01",
+        "G01",
         "`simrec ab` with 10^9 users",
         """
         s = scenario(ab={"control": "random", "treatment": "popularity", "days": 1},
@@ -1005,7 +1005,7 @@ CASES: tuple[Case, ...] = (
         "--out made: False",
     ),
     _c(
-        "F02",
+        "G02",
         "a grid of 1000 x 1000 values",
         """
         s = scenario(grid={"dynamics.appeal_weight": [1.0 + i / 1000 for i in range(1000)],
@@ -1020,7 +1020,7 @@ CASES: tuple[Case, ...] = (
         timeout=90,
     ),
     _c(
-        "F03",
+        "G03",
         "`simrec sensitivity --samples 100000`",
         """
         s = scenario(uncertain={"retention.churn_max": [0.05, 0.4]})
@@ -1035,7 +1035,7 @@ CASES: tuple[Case, ...] = (
         timeout=90,
     ),
     _c(
-        "F04",
+        "G04",
         "`simrec ope` on a scenario with a grid",
         """
         s = scenario(
@@ -1054,7 +1054,7 @@ CASES: tuple[Case, ...] = (
         "--out made: False",
     ),
     _c(
-        "F05",
+        "G05",
         "an A/B test whose treatment arm holds (almost) no user: share 0.02 of 60 users",
         """
         s = scenario(ab={"control": "random", "treatment": "popularity", "days": 1,
@@ -1068,7 +1068,7 @@ CASES: tuple[Case, ...] = (
         "--out made: False",
     ),
     _c(
-        "F06",
+        "G06",
         "a typo in report.pareto (`retentoin`)",
         """
         s = scenario(report={"pareto": ["clicks:max", "retentoin:max"]})
@@ -1081,7 +1081,7 @@ CASES: tuple[Case, ...] = (
         "--out made: False",
     ),
     _c(
-        "F07",
+        "G07",
         "filter_bubble with --agents random,mf (its report needs the ideal `oracle`)",
         """
         root = pathlib.Path(os.environ["SIMREC_ROOT"])
@@ -1096,7 +1096,7 @@ CASES: tuple[Case, ...] = (
         timeout=240,
     ),
     _c(
-        "F08",
+        "G08",
         "a typo caught by the A/B command, then the corrected command",
         """
         s = scenario(ab={"control": "random", "treatment": "popularity", "days": 1})
