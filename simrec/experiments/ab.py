@@ -44,7 +44,7 @@ import pandas as pd
 
 from simrec.agent import Agent
 from simrec.config import ScenarioConfig, to_dict
-from simrec.errors import ConfigError, ResultsError
+from simrec.errors import ResultsError
 from simrec.experiments.split import SplitAgent, assign_arms, check_arms
 from simrec.experiments.tasks import agent_of, digest, joined_seeds, run_tasks, to_do
 from simrec.preflight import preflight
@@ -390,17 +390,7 @@ def run_ab(
             need every impression), an arm that cannot give a CI, the memory, an agent.
         ResultsError: ``out`` holds something else (see ``resume`` and ``force``).
     """
-    preflight(scenario, "ab", workers=workers, also=(check_arms,))
-    if not scenario.ab.enabled:
-        raise ConfigError(
-            f"scenario {scenario.name!r}: ab: expected an A/B block naming control and "
-            "treatment agent labels, got none"
-        )
-    if scenario.simulation.log_impressions < 1.0:
-        raise ConfigError(
-            "simulation.log_impressions: an A/B test's per-user metrics need every impression "
-            f"logged; expected 1.0, got {scenario.simulation.log_impressions}"
-        )
+    preflight(scenario, "ab", workers=workers, also=(check_arms,))  # the ab block too
     out = Path(out)
     folder = ResultsFolder(out, "ab", "A/B test")
     folder.check()

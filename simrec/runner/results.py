@@ -63,7 +63,7 @@ from simrec.runner.atomic import (
     writing,
 )
 from simrec.runner.identity import code_fingerprint
-from simrec.runner.store import AGENT_FILES
+from simrec.runner.store import AGENT_FILES, file_sha256
 
 __all__ = [
     "AGENT_FILES",
@@ -253,14 +253,6 @@ def run_identity(
     return json.loads(_canonical(identity))  # as it reads back from the manifest
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def write_run(
     out: Path,
     agent: str,
@@ -358,7 +350,7 @@ def verify_run(out: Path, agent: str, seed: int, identity: dict[str, Any] | None
             return f"{name} is missing"
         if size != meta.get("bytes"):
             return f"{name} has {size:,} bytes, the manifest says {meta.get('bytes'):,}"
-        if _sha256(path) != meta.get("sha256"):
+        if file_sha256(path) != meta.get("sha256"):
             return f"{name} does not match its sha256 in the manifest (changed or damaged)"
     absent = [name for name in REQUIRED_RUN_FILES if name not in files]
     if absent:

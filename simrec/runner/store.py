@@ -36,7 +36,7 @@ from simrec.errors import ResultsError
 from simrec.runner import atomic
 from simrec.runner.atomic import LOCK, atomic_write_text, lock_folder, writing
 
-__all__ = ["LEDGER", "MARKER", "ResultsFolder", "refuse_links", "verify_file"]
+__all__ = ["LEDGER", "MARKER", "ResultsFolder", "file_sha256", "refuse_links", "verify_file"]
 
 #: Marks a folder as simrec's: JSON naming the command and what the folder holds.
 MARKER = ".simrec-results"
@@ -162,7 +162,7 @@ class ResultsFolder:
             return "not a plain file"
         if size != meta.get("bytes"):
             return f"has {size:,} bytes, the ledger says {meta.get('bytes'):,}"
-        if _sha256(path) != meta.get("sha256"):
+        if file_sha256(path) != meta.get("sha256"):
             return "does not match its sha256 in the ledger (changed or damaged)"
         return ""
 
@@ -383,7 +383,8 @@ def _describe(identity: Any) -> str:
     return "another identity"
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """sha256 (hex) of the file at ``path``, read in blocks."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
