@@ -517,41 +517,9 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def _cmd_list() -> int:
-    from simrec.agent import agent_summary, available_agents
-    from simrec.worlds import WORLDS
+    from simrec.inventory import inventory
 
-    print("worlds:")
-    for name, (_, _, summary) in sorted(WORLDS.items()):
-        print(f"  {name:16s} {summary}")
-    from simrec.usermodel import available_components
-
-    print("user-model components (user_model.<role>: <name>; added: user_model.add):")
-    for role, named in available_components().items():
-        print(f"  {role:16s} {', '.join(named)}")
-    from simrec.metrics import DAILY_METRICS
-    from simrec.metrics.custom import custom_metrics
-
-    print("daily metrics (definitions: simrec metrics; whole-run totals: summary.csv):")
-    print("  " + ", ".join(DAILY_METRICS))
-    custom = custom_metrics()
-    print("custom metrics (entry-point group simrec.metrics or register_metric):")
-    print("  " + (", ".join(custom) if custom else "(none registered)"))
-    print("agents:")
-    for name, info in sorted(available_agents().items()):
-        extras = f" [needs simrec[{','.join(info.extras)}]]" if info.extras else ""
-        print(f"  {name:16s} {agent_summary(info)}{extras}")
-    scen = Path(__file__).resolve().parent.parent / "scenarios"
-    if scen.is_dir():
-        from simrec.config import load_yaml
-
-        print(f"scenarios ({scen}):")
-        for path in sorted(scen.glob("*.yaml")):
-            question: str
-            try:
-                question = load_yaml(path).question
-            except SimrecError as err:
-                question = f"(invalid: {err})"
-            print(f"  {path.stem:20s} {question}")
+    print("\n".join(inventory()))
     return 0
 
 

@@ -35,14 +35,17 @@ import math
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from simrec.errors import AgentError, SimrecError, TimeLimitError, in_context
+from simrec.types import Cost
 
 __all__ = [
+    "AGENT_TOTALS_PREFIX",
     "Deadline",
     "agent_error",
+    "agent_totals",
     "call_agent",
     "counting_interrupts",
     "sigint_count",
@@ -182,3 +185,37 @@ class Deadline:
             signal.signal(signal.SIGALRM, self._previous)
             self._alarm = False
         self.end = math.inf
+
+
+#: Prefix of the run totals an agent reports about itself (``Cost.extra["totals"]``).
+AGENT_TOTALS_PREFIX = "agent."
+
+
+def agent_totals(cost: Cost, where: str = "agent") -> dict[str, float]:
+    """The whole-run measures an agent reports in ``cost.extra["totals"]``, as run totals.
+
+    Each ``key`` becomes ``agent.<key>`` (:data:`AGENT_TOTALS_PREFIX`), so that an agent's
+    own measure never takes the place of one the simulation computes (``clicks``,
+    ``retention``, ...): the run's totals are the agent's under their prefixed names, then
+    the simulation's over them.
+
+    Raises:
+        AgentError: ``totals`` is not a mapping of names to numbers (named with ``where``).
+    """
+    extra = cost.extra if isinstance(cost.extra, Mapping) else {}
+    given = extra.get("totals", {})
+    if not isinstance(given, Mapping):
+        raise AgentError(
+            f"{where}: Cost.extra['totals']: expected a mapping of names to numbers, got "
+            f"{type(given).__name__}"
+        )
+    out = {}
+    for key, value in given.items():
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise AgentError(
+                f"{where}: Cost.extra['totals'][{key!r}]: expected a number, got {value!r}"
+            ) from None
+        out[f"{AGENT_TOTALS_PREFIX}{key}"] = number
+    return out

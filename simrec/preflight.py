@@ -52,6 +52,7 @@ from simrec.config import (
 )
 from simrec.config.limits import product
 from simrec.errors import ConfigError, DependencyNotInstalled, SimrecError, in_context, suggest
+from simrec.guard import AGENT_TOTALS_PREFIX
 from simrec.metrics import REGISTRY
 from simrec.metrics.elsewhere import IDEAL, SUPPLY
 from simrec.report.figures import check_figure_options
@@ -552,4 +553,4 @@ def _recommend_returns(agent: Agent) -> tuple[Any, ...] | None:
 
 def _agent_names(totals: Any) -> set[str]:
     """The names an agent's declared totals have in a run's results: ``agent.<name>``."""
-    return {f"agent.{name}" for name in totals or ()}
+    return {f"{AGENT_TOTALS_PREFIX}{name}" for name in totals or ()}

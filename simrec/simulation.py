@@ -28,8 +28,10 @@ from simrec.engine import Engine
 from simrec.engine.platform import Platform, platform_rng
 from simrec.errors import AgentError, ConfigError, InvalidActionError, SimrecError, in_context
 from simrec.guard import (
+    AGENT_TOTALS_PREFIX,
     Deadline,
     agent_error,
+    agent_totals,
     counting_interrupts,
     sigint_count,
     swallowed_interrupt,
@@ -542,40 +544,6 @@ class Simulation:
             platform_tables={k: pd.DataFrame(v) for k, v in tables_of.items()},
             shared_pass=shared,
         )
-
-
-#: Prefix of the run totals an agent reports about itself (``Cost.extra["totals"]``).
-AGENT_TOTALS_PREFIX = "agent."
-
-
-def agent_totals(cost: Cost, where: str = "agent") -> dict[str, float]:
-    """The whole-run measures an agent reports in ``cost.extra["totals"]``, as run totals.
-
-    Each ``key`` becomes ``agent.<key>`` (:data:`AGENT_TOTALS_PREFIX`), so that an agent's
-    own measure never takes the place of one the simulation computes (``clicks``,
-    ``retention``, ...): the run's totals are the agent's under their prefixed names, then
-    the simulation's over them.
-
-    Raises:
-        AgentError: ``totals`` is not a mapping of names to numbers (named with ``where``).
-    """
-    extra = cost.extra if isinstance(cost.extra, Mapping) else {}
-    given = extra.get("totals", {})
-    if not isinstance(given, Mapping):
-        raise AgentError(
-            f"{where}: Cost.extra['totals']: expected a mapping of names to numbers, got "
-            f"{type(given).__name__}"
-        )
-    out = {}
-    for key, value in given.items():
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise AgentError(
-                f"{where}: Cost.extra['totals'][{key!r}]: expected a number, got {value!r}"
-            ) from None
-        out[f"{AGENT_TOTALS_PREFIX}{key}"] = number
-    return out
 
 
 def not_shareable(config: Config) -> str:

@@ -213,7 +213,7 @@ class Cost:
             ``extra`` in the run's ``cost.json``. Its ``"totals"`` entry, a mapping of names
             to numbers, holds whole-run measures the agent reports about itself: they join
             the run's totals (``totals.json``, ``summary.csv``) under their own names,
-            ``agent.<name>`` (:func:`simrec.simulation.agent_totals`), so an agent can never
+            ``agent.<name>`` (:func:`simrec.guard.agent_totals`), so an agent can never
             report a measure in place of one the simulation computes (``clicks``,
             ``retention``, ...).
     """

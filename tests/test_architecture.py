@@ -20,6 +20,20 @@ def test_import_contracts_hold():
     assert "Contracts: 4 kept, 0 broken" in out.stdout
 
 
+#: No module of simrec/ may grow past this many lines (split it by concern instead).
+MAX_MODULE_LINES = 600
+
+
+def test_no_simrec_module_is_over_the_size_limit():
+    sizes = {
+        p.relative_to(REPO).as_posix(): len(p.read_text().splitlines())
+        for p in (REPO / "simrec").rglob("*.py")
+    }
+    over = {path: n for path, n in sizes.items() if n > MAX_MODULE_LINES}
+    assert not over, f"modules over {MAX_MODULE_LINES} lines: {over}"
+    assert len(sizes) > 50  # the walk found the package
+
+
 def test_ruff_is_clean():
     exe = BIN / "ruff" if (BIN / "ruff").exists() else shutil.which("ruff")
     if exe is None:

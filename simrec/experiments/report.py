@@ -163,3 +163,75 @@ Per seed: `ab_seeds.csv`; these means: `ab_summary.csv`.
     path = out / "ab_report.md"
     atomic_write_text(path, text)
     return path
+
+
+def ope_figure(per_seed: pd.DataFrame, out: Path) -> Path:
+    """``figures/ope_estimates.png``: each estimator's estimates per seed against the truth."""
+    from simrec.report import pyplot
+
+    plt = pyplot()
+    metrics = list(dict.fromkeys(per_seed["metric"]))
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.4), squeeze=False)
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        g = per_seed[per_seed.metric == metric]
+        names = list(dict.fromkeys(g["estimator"]))
+        for x, name in enumerate(names):
+            e = g[g.estimator == name]
+            ax.errorbar(
+                np.full(len(e), x) + np.linspace(-0.15, 0.15, len(e)), e["estimate"],
+                yerr=[e["estimate"] - e["ci_low"], e["ci_high"] - e["estimate"]],
+                fmt="o", markersize=3, capsize=2, color="#4477aa",
+            )  # fmt: skip
+        truth = g.groupby("seed")["truth"].first()
+        ax.axhspan(truth.min(), truth.max(), color="#cc3311", alpha=0.25, label="truth (seeds)")
+        logged = g.groupby("seed")["logging_value"].first().mean()
+        ax.axhline(logged, color="grey", linestyle="--", linewidth=1, label="logging policy")
+        ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
+        ax.set_title(metric, fontsize=10)
+    axes[0][0].legend(fontsize=8, frameon=False)
+    fig.tight_layout()
+    return save_png(fig, out / "figures" / "ope_estimates.png")
+
+
+def _nan_notes(summary: pd.DataFrame) -> list[str]:
+    """Why a cell of the report is nan (never a silent NaN): lines of the report."""
+    notes = []
+    if summary["sd"].isna().any() and (summary["seeds"] < 2).any():
+        notes.append("one seed: no standard deviation over seeds (sd is nan); run two or more")
+    empty = summary[summary["estimate"].isna()]
+    if len(empty):
+        names = ", ".join(dict.fromkeys(f"{r.metric} {r.estimator}" for r in empty.itertuples()))
+        why = "; ".join(dict.fromkeys(n for n in empty.get("note", []) if isinstance(n, str) and n))
+        notes.append(f"no estimate ({names}): {why or 'see the note column of ope_seeds.csv'}")
+    return ["", *(f"**Warning: {n}.**" for n in notes)] if notes else []
+
+
+def ope_report(scenario: ScenarioConfig, summary: pd.DataFrame, figure: Path | None = None) -> str:
+    """The markdown report of an OPE study."""
+    o = scenario.ope
+    lines = [
+        f"# Off-policy evaluation: {o.target} (target) from the logs of {o.logging}",
+        "",
+        f"Scenario `{scenario.name}`: {scenario.question or '(no question given)'}",
+        "",
+        f"{len(scenario.seeds)} seeds; {scenario.simulation.days} days; slates of "
+        f"{scenario.simulation.slate_size}. The truth is the target policy run on the same "
+        "seed; bias, standard deviation and RMSE are over seeds; coverage is the share of "
+        "seeds whose bootstrap 95% CI (obp) holds the truth; ESS is the effective sample "
+        "size of the importance weights ((sum w)^2 / sum w^2).",
+        "",
+        "| metric | estimator | truth | logging policy's value | estimate | bias | sd | RMSE "
+        "| CI coverage | ESS |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for _, r in summary.iterrows():
+        lines.append(
+            f"| {r['metric']} | {r['estimator']} | {r['truth']:.4g} | {r['logging_value']:.4g} "
+            f"| {r['estimate']:.4g} | {r['bias']:+.3g} | {r['sd']:.3g} | {r['rmse']:.3g} "
+            f"| {r['coverage']:.0%} | {r['ess']:.4g} |"
+        )
+    lines += _nan_notes(summary)
+    if figure is not None:
+        lines += ["", f"![estimates]({figure.parent.name}/{figure.name})"]
+    lines += ["", "Per seed: `ope_seeds.csv`; these rows: `ope_summary.csv`.", ""]
+    return "\n".join(lines)
