@@ -467,3 +467,19 @@ def test_time_limit_stops_agent_code_that_never_returns(tmp_path):
     assert "run 'spinner' (seed 0) stopped on day 1: past its time limit of 1 s" in r.stderr
     assert sorted(p.name for p in (out / "runs" / "random").iterdir()) == ["0", "1"]
     assert not (out / "summary.csv").exists()
+
+
+def test_the_time_limit_and_the_agent_folder_cover_ab_runs(tmp_path):
+    """`simrec ab` runs under the scenario's time limit, and its agents write (if at all)
+    into <out>/agent-files/<role>/<seed>/ as under `simrec run`."""
+    from simrec.experiments import run_ab
+    from simrec.experiments.tasks import task_output
+
+    ab = {"control": "random", "treatment": "popularity", "days": 1}
+    agents = [{"name": "random"}, {"name": "popularity"}]
+    sc = scenario(seeds=[0], ab=ab, agents=agents, time_limit=0.01)
+    with pytest.raises(TimeLimitError, match=r"run 'ab:random\|popularity' \(seed 0\)"):
+        run_ab(sc, tmp_path / "ab", progress=False)
+    folder = task_output(str(tmp_path / "ab"), "control", 3)
+    assert folder == tmp_path / "ab" / "agent-files" / "control" / "3"
+    assert task_output("", "control", 3) is None

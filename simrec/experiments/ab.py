@@ -46,7 +46,14 @@ from simrec.agent import Agent
 from simrec.config import ScenarioConfig, to_dict
 from simrec.errors import ResultsError
 from simrec.experiments.split import SplitAgent, assign_arms, check_arms
-from simrec.experiments.tasks import agent_of, digest, joined_seeds, run_tasks, to_do
+from simrec.experiments.tasks import (
+    agent_of,
+    digest,
+    joined_seeds,
+    run_tasks,
+    task_output,
+    to_do,
+)
 from simrec.preflight import preflight
 from simrec.runner.results import (
     atomic_write_bytes,
@@ -129,6 +136,8 @@ class _Task:
     scenario: ScenarioConfig
     role: str
     seed: int
+    #: The results folder: the run's agent may write into ``out/agent-files/<role>/<seed>/``.
+    out: str = ""
 
 
 def _execute(task: _Task) -> pd.DataFrame:
@@ -156,7 +165,12 @@ def _execute(task: _Task) -> pd.DataFrame:
         label = getattr(ab, task.role)
         agent = agent_of(sc, label)
     result = Simulation(sc.config).run(
-        agent, seed=task.seed, label=label, allow_hidden_state=agent.reads_hidden_state
+        agent,
+        seed=task.seed,
+        label=label,
+        allow_hidden_state=agent.reads_hidden_state,
+        output_dir=task_output(task.out, task.role, task.seed),
+        time_limit=sc.time_limit or None,
     )
     tables = result.log.tables()
     columns: dict[str, np.ndarray] = {}
@@ -407,7 +421,7 @@ def _run_ab(
     def path(task: _Task) -> Path:
         return _run_file(scenario, out, truth, task.role, task.seed)
 
-    tasks = [_Task(scenario, role, s) for s in scenario.seeds for role in ROLES]
+    tasks = [_Task(scenario, role, s, str(out)) for s in scenario.seeds for role in ROLES]
     todo = to_do(tasks, path)
 
     def save(task: _Task, frame: pd.DataFrame) -> None:

@@ -53,7 +53,14 @@ from simrec.config import ScenarioConfig, to_dict
 from simrec.errors import ConfigError, DependencyNotInstalled, InvalidActionError
 from simrec.experiments.report import ope_figure, ope_report
 from simrec.experiments.split import arm_contexts
-from simrec.experiments.tasks import agent_of, digest, joined_seeds, run_tasks, to_do
+from simrec.experiments.tasks import (
+    agent_of,
+    digest,
+    joined_seeds,
+    run_tasks,
+    task_output,
+    to_do,
+)
 from simrec.preflight import preflight
 from simrec.runner.results import atomic_write_bytes, atomic_write_text, comparable
 from simrec.runner.store import ResultsFolder
@@ -219,6 +226,8 @@ class _Task:
     scenario: ScenarioConfig
     role: str  # "logging" or "target"
     seed: int
+    #: The results folder: the run's agent may write into ``out/agent-files/<role>/<seed>/``.
+    out: str = ""
 
 
 def _execute(task: _Task) -> dict[str, Any]:
@@ -232,7 +241,12 @@ def _execute(task: _Task) -> dict[str, Any]:
     else:
         agent = agent_of(sc, sc.ope.target)
     result = Simulation(sc.config).run(
-        agent, seed=task.seed, label=task.role, allow_hidden_state=agent.reads_hidden_state
+        agent,
+        seed=task.seed,
+        label=task.role,
+        allow_hidden_state=agent.reads_hidden_state,
+        output_dir=task_output(task.out, task.role, task.seed),
+        time_limit=sc.time_limit or None,
     )
     out: dict[str, Any] = {"outcomes": user_outcomes(result.users, days)}
     if shadow is not None:
@@ -505,7 +519,8 @@ def _run_ope(
 ) -> OPEResult:
     out = folder.out
     scenario = joined_seeds(scenario, folder, r"runs/target-seed(\d+)\.npz", resume)
-    tasks = [_Task(scenario, role, s) for s in scenario.seeds for role in ("logging", "target")]
+    roles = ("logging", "target")
+    tasks = [_Task(scenario, role, s, str(out)) for s in scenario.seeds for role in roles]
 
     def path(t: _Task) -> Path:
         return out / "runs" / f"{t.role}-seed{t.seed}.npz"

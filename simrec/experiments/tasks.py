@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import re
+import shutil
 from collections.abc import Callable, Sequence
 from concurrent.futures import as_completed
 from pathlib import Path
@@ -20,9 +21,10 @@ from typing import Any, TypeVar
 from simrec.agent import Agent, make_agent
 from simrec.config import ScenarioConfig
 from simrec.runner.local import spawn_pool
+from simrec.runner.results import agent_dir
 from simrec.runner.store import ResultsFolder, verify_file
 
-__all__ = ["agent_of", "digest", "joined_seeds", "run_tasks", "to_do"]
+__all__ = ["agent_of", "digest", "joined_seeds", "run_tasks", "task_output", "to_do"]
 
 T = TypeVar("T")
 
@@ -118,3 +120,16 @@ def to_do(tasks: Sequence[T], path: Callable[[T], Path]) -> list[T]:
         if problem:
             todo.append(task)
     return todo
+
+
+def task_output(out: str, role: str, seed: int) -> Path | None:
+    """The folder a run's agent may write into (emptied first), or ``None`` without ``out``.
+
+    ``out/agent-files/<role>/<seed>/``, as for ``simrec run``: what an earlier, unfinished
+    attempt of the run wrote there is removed.
+    """
+    if not out:
+        return None
+    folder = agent_dir(Path(out), role, seed)
+    shutil.rmtree(folder, ignore_errors=True)
+    return folder
