@@ -230,3 +230,12 @@ def test_a_folder_written_before_the_ledger_is_adopted(finished, tmp_path):
     assert result.ran == 0
     assert json.loads((out / MARKER).read_text())["command"] == "run"
     assert "summary.csv" in json.loads((out / LEDGER).read_text())["files"]
+
+
+def test_another_study_inside_a_folder_is_not_this_folders_to_remove(finished, tmp_path):
+    out = copy(finished / "run", tmp_path / "run")
+    run_scenario(scenario(seeds=[3]), out / "runs" / "other", progress=False)
+    inner = tree(out / "runs" / "other")
+    with pytest.raises(ResultsError, match=r"runs/other/ \(another results folder\)"):
+        run_scenario(scenario(), out, force=True, progress=False)
+    assert tree(out / "runs" / "other") == inner

@@ -54,6 +54,9 @@ LEGACY_GRID_MARKER = ".simrec-grid"
 AGENT_FILES = "agent-files"
 
 _ADMIN = frozenset({MARKER, LEDGER, LOCK})
+#: The commands whose folders hold results folders of their own (grid variants, the
+#: sensitivity analysis' nominal and design points).
+NESTING = frozenset({"grid", "ab-grid", "sensitivity"})
 
 
 def _temporary(name: str) -> bool:
@@ -173,7 +176,8 @@ class ResultsFolder:
     def _foreign(self, ledger: Mapping[str, Any], marker: dict[str, Any] | None) -> list[str]:
         if marker is not None and marker.get("legacy") and not (self.out / LEDGER).exists():
             return _legacy_foreign(self.out, marker)
-        return _foreign_in(self.out, self.out, ledger)
+        nests = marker is not None and marker.get("command") in NESTING
+        return _foreign_in(self.out, self.out, ledger, nests)
 
     # -- checking and opening ------------------------------------------------------------
 
@@ -401,8 +405,14 @@ def _run_folder_owned(folder: Path) -> bool:
     return all(p.name in listed or p.name == MANIFEST for p in folder.iterdir() if p.is_file())
 
 
-def _foreign_in(root: Path, folder: Path, ledger: Mapping[str, Any]) -> list[str]:
-    """Entries of ``folder`` (under results folder ``root``) simrec did not write."""
+def _foreign_in(
+    root: Path, folder: Path, ledger: Mapping[str, Any], nests: bool = False
+) -> list[str]:
+    """Entries of ``folder`` (under results folder ``root``) simrec did not write.
+
+    ``nests``: ``root`` holds results folders of its own (:data:`NESTING`); elsewhere a
+    results folder inside is another study's, not this one's to remove.
+    """
     foreign = []
     for entry in sorted(folder.iterdir()):
         rel = entry.relative_to(root).as_posix()
@@ -412,13 +422,16 @@ def _foreign_in(root: Path, folder: Path, ledger: Mapping[str, Any]) -> list[str
             continue  # the agents' own files (no link inside: refuse_links)
         if entry.is_dir() and not entry.is_symlink():
             if (entry / MARKER).is_file() and not (entry / MARKER).is_symlink():
+                if not nests:
+                    foreign.append(f"{rel}/ (another results folder)")
+                    continue
                 nested = ResultsFolder(entry, "")  # a nested results folder answers for itself
                 foreign += [f"{rel}/{x}" for x in nested.foreign()]
             elif (entry / MANIFEST).is_file():
                 if not _run_folder_owned(entry):
                     foreign += _unlisted(entry, root)
             else:
-                foreign += _foreign_in(root, entry, ledger)
+                foreign += _foreign_in(root, entry, ledger, nests)
         elif rel not in ledger:
             foreign.append(rel)
     return foreign
@@ -484,7 +497,7 @@ def _legacy_foreign(out: Path, marker: dict[str, Any]) -> list[str]:
     if marker.get("command") == "run":
         return foreign_entries(out)
     if marker.get("command") == "grid":  # grid.csv and the variants (each answers for itself)
-        return _foreign_in(out, out, {"grid.csv": {}, LEGACY_GRID_MARKER: {}})
+        return _foreign_in(out, out, {"grid.csv": {}, LEGACY_GRID_MARKER: {}}, nests=True)
     raise ResultsError(
         f"--out {out}: holds `simrec {marker['command']}` results written by an earlier simrec "
         f"(marker {marker.get('legacy')}, no ledger of what it wrote); simrec cannot tell its "
