@@ -239,3 +239,11 @@ def test_another_study_inside_a_folder_is_not_this_folders_to_remove(finished, t
     with pytest.raises(ResultsError, match=r"runs/other/ \(another results folder\)"):
         run_scenario(scenario(), out, force=True, progress=False)
     assert tree(out / "runs" / "other") == inner
+
+
+def test_a_relative_out_is_recorded_like_an_absolute_one(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run_scenario(scenario(), "rel", progress=False)
+    write_report("rel")
+    ledger = json.loads((tmp_path / "rel" / LEDGER).read_text())["files"]
+    assert {"config.yaml", "summary.csv", "report.md"} <= set(ledger)

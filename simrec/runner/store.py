@@ -343,7 +343,7 @@ class ResultsFolder:
         """Record (``data``) or forget (``None``) the file ``path`` just written/removed."""
         if self._ledger is None:
             return
-        rel = path.relative_to(self.out).as_posix()
+        rel = Path(os.path.abspath(path)).relative_to(os.path.abspath(self.out)).as_posix()
         if rel in _ADMIN:
             return
         if data is None:
