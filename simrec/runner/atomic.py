@@ -26,7 +26,10 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "lock_folder",
+    "on_write",
+    "open_root",
     "umask",
+    "write_file",
     "writing",
 ]
 
@@ -86,7 +89,8 @@ def on_write(root: Path, record: Callable[[Path, bytes | None], None] | None) ->
         _OPEN[key] = record
 
 
-def _open_root(path: Path) -> str | None:
+def open_root(path: Path) -> str | None:
+    """The innermost open results folder (absolute path) holding ``path``, or ``None``."""
     full = os.path.abspath(path)
     roots = [root for root in _OPEN if full.startswith(root + os.sep)]
     return max(roots, key=len) if roots else None  # the innermost: nested folders own theirs
@@ -112,7 +116,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     results folder (:func:`on_write`) no folder on the way may be a link, and the write is
     recorded.
     """
-    root = _open_root(path)
+    root = open_root(path)
     if root is None:
         path.parent.mkdir(parents=True, exist_ok=True)
     else:

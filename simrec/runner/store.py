@@ -369,12 +369,10 @@ def verify_file(path: Path) -> str:
     The innermost open results folder holding ``path`` answers from its ledger; a path in
     no open folder only has to be a plain file.
     """
-    full = os.path.abspath(path)
-    roots = [r for r in _OPEN if full.startswith(r + os.sep)]
-    if not roots:
+    root = atomic.open_root(path)  # the folders open here are the ones recording writes
+    if root is None:
         return "" if Path(path).is_file() and not Path(path).is_symlink() else "missing"
-    root = max(roots, key=len)
-    return _OPEN[root].verify(Path(full).relative_to(root).as_posix())
+    return _OPEN[root].verify(Path(os.path.abspath(path)).relative_to(root).as_posix())
 
 
 def _describe(identity: Any) -> str:
