@@ -135,6 +135,27 @@ def _parser() -> argparse.ArgumentParser:
         help="session, return and exposure settings: those refitted on the training period "
         "(simrec.calibration.REFITTED; default) or the model defaults with exposure power 0.5",
     )
+    cal.add_argument(
+        "--targets",
+        action="store_true",
+        help="instead: the long-run targets (hazard shape, early engagers, 180-day retention, "
+        "new-user D1/D7/D30, user Gini, DAU/MAU) in a 180-day synthetic world under random "
+        "and popularity, simulated vs the published range (simrec.calibration_targets)",
+    )
+    cal.add_argument(
+        "--model",
+        choices=["evidence", "default"],
+        default="evidence",
+        help="with --targets: the user model's satisfaction and retention components "
+        "(evidence: evidence + frailty; default: the defaults)",
+    )
+    cal.add_argument(
+        "--seeds", default="0,1", help="with --targets: run seeds, comma-separated (default: 0,1)"
+    )
+    cal.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", type=_setting,
+        help="with --targets: override one setting of the targets' world (repeatable)",
+    )  # fmt: skip
     cal.add_argument("--seed", type=int, default=0, help="run seed (default: 0)")
     cal.add_argument("--no-progress", action="store_true", help="no progress bar")
     sub.add_parser(
@@ -464,58 +485,6 @@ def _cmd_ope(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_calibrate(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from simrec import calibration
-    from simrec.preflight import preflight
-
-    preflight(None, "calibrate", fraction=args.fraction, seed=args.seed)
-    pd.set_option("display.width", 200)
-    pd.set_option("display.max_columns", 20)
-    pd.set_option("display.max_colwidth", 120)
-    if args.split == "in-sample":
-        if args.world != "movielens-100k":
-            raise SimrecError(f"--split in-sample: only for movielens-100k, got {args.world}")
-        real, sim, tv = calibration.calibrate(seed=args.seed, exposure_power=0.5)
-        print(f"{args.world}, in sample (fitted and compared on all ratings):")
-        print(calibration.comparison(real, sim).round(3).to_string())
-        print(f"genre shares, total-variation distance: {tv:.3f}")
-        return 0
-    name, split = args.world, args.fraction
-    ranking = calibration.heldout_ranking(name, split, seed=args.seed)
-    cover = ranking.attrs["coverage"]
-    print(f"{name}: fitted on the first {split:.0%} of the ratings (time order), judged on the")
-    print(f"last {1 - split:.0%} ({cover['held-out ratings']:,} ratings):")
-    for what, share in list(cover.items())[1:]:
-        print(f"  {share:6.1%} {what}")
-    print("\nheld-out ranking (per-user means; CIs: paired bootstrap over users):")
-    print(ranking.round(3).to_string())
-    overrides: dict = {}
-    power = 0.5
-    if args.activity == "refitted" and name in calibration.REFITTED:
-        overrides, power = calibration.REFITTED[name]
-    if args.refit:
-        overrides, power, table = calibration.refit_sessions(
-            name, split, seed=args.seed, progress=not args.no_progress
-        )
-        print("\nactivity settings and exposure, compared on the training period:")
-        print(table.round(3).to_string(index=False))
-        print(f"chosen: {overrides or 'defaults'}, exposure power {power}")
-    print(f"\nactivity settings: {overrides or 'model defaults'}; exposure power {power}")
-    out = calibration.temporal_calibration(
-        name, split, overrides, seed=args.seed, exposure_power=power
-    )
-    for period in ("train", "held-out"):
-        print(f"\nactivity, {period} period (real ratings vs simulated clicks):")
-        print(out[period].round(3).to_string())
-        print(
-            f"genre shares, total-variation distance: {out['genre_tv'][period]:.3f}; "
-            f"volume, real / simulated clicks per active user: {out['volume_ratio'][period]:.1f}x"
-        )
-    return 0
-
-
 def _cmd_list() -> int:
     from simrec.inventory import inventory
 
@@ -549,7 +518,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "sensitivity":
             return _cmd_sensitivity(args)
         if args.command == "calibrate":
-            return _cmd_calibrate(args)
+            from simrec.calibration_cli import calibrate_command
+
+            return calibrate_command(args)
         if args.command == "ab":
             return _cmd_ab(args)
         if args.command == "ope":

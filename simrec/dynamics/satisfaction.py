@@ -18,7 +18,15 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["decay", "experienced_value", "on_click", "on_no_click"]
+__all__ = [
+    "decay",
+    "decay_to",
+    "experienced_value",
+    "net_experience",
+    "on_click",
+    "on_experience",
+    "on_no_click",
+]
 
 
 def experienced_value(
@@ -52,5 +60,71 @@ def decay(s: np.ndarray, dt_days: np.ndarray, baseline: float, tau_days: float) 
     >>> float(decay(np.array([1.0]), np.array([np.inf]), 0.5, 7.0)[0])
     0.5
     """
+    w = np.exp(-np.maximum(dt_days, 0.0) / tau_days)
+    return (baseline + (s - baseline) * w).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- evidence model
+# The rules of the ``evidence`` satisfaction component (docs/model.md, "A user model built on
+# evidence"): an experience is judged against what was expected of it, and satisfaction
+# accumulates experiences with saturation instead of averaging them.
+
+
+def net_experience(
+    quality: np.ndarray,
+    match: np.ndarray,
+    appeal: np.ndarray,
+    *,
+    neutral_match: float,
+    appeal_share: float,
+    irrelevance_weight: float,
+    letdown_weight: float,
+) -> np.ndarray:
+    r"""Net experience :math:`g \in [-1, 1]` of consuming an item (no repeat, no fatigue).
+
+    Relevance :math:`\rho = \operatorname{clip}((m - m_0)/(1 - m_0), -1, 1)` is the match
+    relative to a neutral one. A relevant item is enjoyed in proportion to its quality, to
+    which appeal adds up to the quality (:math:`Q = (q + w_a \min(a, q)) / (1 + w_a)`); an
+    irrelevant one costs :math:`w_{irr}|\rho|`; appeal in excess of quality is a letdown
+    (expectation disconfirmed, Oliver 1980):
+
+    .. math:: g = \rho^+ Q - w_{irr}\rho^- - w_{cb}\max(0, a - q)
+
+    >>> net_experience(np.array([0.8, 0.2]), np.array([0.6, 0.6]), np.array([0.2, 0.9]),
+    ...     neutral_match=0.0, appeal_share=0.5, irrelevance_weight=0.5,
+    ...     letdown_weight=1.0).astype(float).round(3).tolist()
+    [0.36, -0.58]
+    """
+    rho = np.clip((np.asarray(match, dtype=np.float32) - neutral_match) / (1.0 - neutral_match),
+                  -1.0, 1.0)  # fmt: skip
+    enjoyed = (quality + appeal_share * np.minimum(appeal, quality)) / (1.0 + appeal_share)
+    g = (
+        np.maximum(rho, 0.0) * enjoyed
+        - irrelevance_weight * np.maximum(-rho, 0.0)
+        - letdown_weight * np.maximum(appeal - quality, 0.0)
+    )
+    return np.clip(g, -1.0, 1.0).astype(np.float32, copy=False)
+
+
+def on_experience(s: np.ndarray, g: np.ndarray, rate: float) -> np.ndarray:
+    r"""Accumulate experience ``g``: up toward 1 when it is positive, down toward 0 when not.
+
+    .. math:: s \leftarrow s + \alpha g (1 - s) \ (g \ge 0), \qquad s + \alpha g s \ (g < 0)
+
+    so a good experience never lowers satisfaction and the level stays in [0, 1].
+
+    >>> out = on_experience(np.array([0.5, 0.5]), np.array([1.0, -1.0]), 0.1)
+    >>> out.astype(float).round(3).tolist()
+    [0.55, 0.45]
+    """
+    g = np.asarray(g, dtype=np.float32)
+    room = np.where(g >= 0.0, 1.0 - s, s)
+    return (s + rate * g * room).astype(np.float32)
+
+
+def decay_to(
+    s: np.ndarray, dt_days: np.ndarray, baseline: np.ndarray, tau_days: float
+) -> np.ndarray:
+    """:func:`decay` toward per-user baselines."""
     w = np.exp(-np.maximum(dt_days, 0.0) / tau_days)
     return (baseline + (s - baseline) * w).astype(np.float32)

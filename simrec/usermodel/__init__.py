@@ -54,6 +54,7 @@ from simrec.usermodel.components import (
     Satisfaction,
     SessionExit,
 )
+from simrec.usermodel.evidence import EvidenceSatisfaction, FrailtyRetention
 from simrec.usermodel.population import Population, StateVar
 from simrec.usermodel.terms import UtilityInputs, UtilityTerm
 
@@ -99,11 +100,11 @@ BUILTIN: dict[str, dict[str, type[Component]]] = {
     "engagement": {"default": Engagement},
     "purchase": {"default": Purchase},
     "drift": {"default": Drift},
-    "satisfaction": {"default": Satisfaction},
+    "satisfaction": {"default": Satisfaction, "evidence": EvidenceSatisfaction},
     "memory": {"default": Memory},
     "fatigue": {"default": Fatigue},
     "session_exit": {"default": SessionExit},
-    "retention": {"default": Retention},
+    "retention": {"default": Retention, "frailty": FrailtyRetention},
 }
 
 

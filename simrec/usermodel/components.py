@@ -286,8 +286,10 @@ class Satisfaction(Component):
     """Satisfaction: decay toward a baseline, a step toward the experienced value of a click."""
 
     role: ClassVar[str] = "satisfaction"
-    state = (StateVar("satisfaction", np.float32, doc="hidden satisfaction in [0, 1]"),)
-    reads = ("dt", "clicks")
+    state: ClassVar[tuple[StateVar, ...]] = (
+        StateVar("satisfaction", np.float32, doc="hidden satisfaction in [0, 1]"),
+    )
+    reads: ClassVar[tuple[str, ...]] = ("dt", "clicks")
     prepares = ("s",)
     writes = ("s_after",)
 
@@ -295,8 +297,8 @@ class Satisfaction(Component):
         """Initial satisfaction from the hidden truth."""
         pop.satisfaction[users] = truth.satisfaction
 
-    def level(self, s: np.ndarray, dt: np.ndarray) -> np.ndarray:
-        """Satisfaction ``s`` after ``dt`` days without a request."""
+    def level(self, s: np.ndarray, dt: np.ndarray, users: np.ndarray | None = None) -> np.ndarray:
+        """Satisfaction ``s`` (of population rows ``users``) after ``dt`` days without a request."""
         dyn = self.config.dynamics
         return satisfaction.decay(s, dt, dyn.satisfaction_baseline, dyn.satisfaction_tau_days)
 
@@ -427,7 +429,7 @@ class SessionExit(Component):
 class Retention(RetentionComponent):
     """Return gaps that grow as satisfaction falls; a churn hazard at each session end."""
 
-    uses = ("satisfaction", "keys")
+    uses: ClassVar[tuple[str, ...]] = ("satisfaction", "keys")
 
     def _gaps(self, pop: Population, users: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
         ret = self.config.retention
