@@ -147,17 +147,35 @@ class _Oracle(Agent):
 
 
 class OracleAgent(_Oracle):
-    """Ranks by the true value of consumption (quality x match - letdown), hidden state."""
+    """Ranks by the true value of consumption (quality x match - letdown), hidden state.
+
+    Args:
+        click_weight: Weight of the true click utility (appeal included) added to the value:
+            0 (the default) ranks by value alone; a small weight is a mild ranking change
+            toward what gets clicked (the utility is in logit units, several per unit of
+            value, so 0.02 moves a score by about a tenth of the value's range).
+    """
 
     name = "oracle"
 
+    def __init__(self, click_weight: float = 0.0) -> None:
+        """Validate and store the parameter."""
+        if isinstance(click_weight, bool) or not isinstance(click_weight, int | float):
+            raise ValueError(f"click_weight: expected a number >= 0, got {click_weight!r}")
+        if not 0.0 <= click_weight < float("inf"):
+            raise ValueError(f"click_weight: expected a finite number >= 0, got {click_weight!r}")
+        self.click_weight = float(click_weight)
+
     def request_flops(self, pool: float, batch: float) -> float:
         """Per item: the match (a d-dim dot product) and the value's few terms."""
-        return (2 * self.truth.dim + 6) * pool
+        extra = 2 * self.truth.dim + 10 if self.click_weight else 0
+        return (2 * self.truth.dim + 6 + extra) * pool
 
     def scores(self, batch: RequestBatch, pool: np.ndarray) -> np.ndarray:
         """True experienced value; recently consumed items are excluded."""
         scores = np.array(self.truth.value(batch.users, pool))  # a writeable copy
+        if self.click_weight:
+            scores += self.click_weight * self.truth.utility(batch.users, pool)
         recent = self.truth.recent(batch.users)
         scores[row_membership(pool, recent, self.context.world.n_items)] = -np.inf
         return scores

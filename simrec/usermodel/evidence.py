@@ -46,7 +46,7 @@ class EvidenceSatisfactionParams(Params):
     """The parameters of :class:`EvidenceSatisfaction`."""
 
     rate: float = param(
-        0.05,
+        0.02,
         "alpha: step of satisfaction per click, as a share of the room left toward 1 "
         "(a good experience) or 0 (a bad one)",
         "per click",
@@ -96,7 +96,7 @@ class EvidenceSatisfactionParams(Params):
         le=1.0,
     )
     tau_days: float = param(
-        14.0,
+        30.0,
         "time constant of the return toward the user's own baseline between visits "
         "(hedonic adaptation)",
         "days",
