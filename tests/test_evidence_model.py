@@ -136,3 +136,27 @@ def test_long_run_targets_of_the_evidence_model():
         assert table.loc[name, "holds"], table.loc[name]
     # Early engagers stay: the top quartile churns less than the bottom one.
     assert table.loc["early_engager_ratio", "simulated"] < 1.0
+
+
+def test_oracle_click_weight_is_a_mild_change_and_refuses_bad_values():
+    from simrec.agent import make_agent
+
+    with pytest.raises(ConfigError, match="click_weight"):
+        make_agent("oracle", click_weight=-0.1)
+    with pytest.raises(ConfigError, match="click_weight"):
+        make_agent("oracle", click_weight=True)
+    cfg = _small("evidence", 2)
+    plain, mild, strong = Simulation(cfg).run_many(
+        ["oracle", make_agent("oracle", click_weight=0.005), make_agent("oracle", click_weight=5.0)],
+        labels=["plain", "mild", "strong"],
+        allow_hidden_state=True,
+    )
+    # The first tick's requests are the same users' in both runs: compare their slates.
+    first = []
+    for r in (plain, mild):
+        imp = pd.DataFrame(r.log.impressions.columns())
+        first.append(imp[imp["time"] == imp["time"].min()].sort_values(["user", "position"]))
+    assert (first[0]["user"].to_numpy() == first[1]["user"].to_numpy()).all()
+    same = np.mean(first[0]["item"].to_numpy() == first[1]["item"].to_numpy())
+    assert 0.5 < same < 1.0  # a mild weight changes some slates, not most
+    assert strong.totals["clicks"] > plain.totals["clicks"]  # toward what gets clicked
