@@ -117,7 +117,7 @@ def _robustness_figure(plt, res: SensitivityResult):  # noqa: ANN001, ANN202
         fontsize=8,
     )
     ax.set_yticks(range(len(pairs)), pairs, fontsize=8)
-    fig.colorbar(image, ax=ax, label="share of design points with the nominal sign, CI excluding 0")
+    fig.colorbar(image, ax=ax, label="share of points: nominal sign, CI excluding 0")
     ax.set_title(
         "Does the conclusion hold over the uncertain parameters?\n"
         f"✓ holds (at ≥ {HOLDS_SHARE:.0%} of points)  ~ weakens  ✗ flips (reversed, CI "
