@@ -281,6 +281,7 @@ def _resolved(args: argparse.Namespace):  # noqa: ANN202 - ScenarioConfig
 def _cmd_sensitivity(args: argparse.Namespace) -> int:
     from simrec.preflight import preflight
     from simrec.sensitivity import make_design, run_sensitivity
+    from simrec.sensitivity.analysis import HOLDS_SHARE
 
     scenario = _resolved(args)
     metrics = tuple(m.strip() for m in args.metrics.split(",")) if args.metrics else None
@@ -314,7 +315,11 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     table = result.robustness
-    print(f"\n{scenario.name}: {len(table)} conclusions (agent pair x metric) over the design")
+    print(
+        f"\n{scenario.name}: {len(table)} conclusions (agent pair x metric) over the design "
+        f"(holds: the nominal sign with a 95% CI excluding zero at >= {HOLDS_SHARE:.0%} of "
+        "the points)"
+    )
     for verdict in ("holds", "weakens", "flips", "no conclusion"):
         rows = table[table["verdict"] == verdict]
         print(f"  {verdict:14s} {len(rows)}")
@@ -322,7 +327,8 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
         rule = f" (flips when {row['flips_when']})" if row["flips_when"] else ""
         print(
             f"  flips: {row['conclusion']} on {row['metric']}: nominal sign at "
-            f"{row['share_holds']:.0%} of points, reversed at {row['share_reversed']:.0%}{rule}"
+            f"{row['share_holds']:.0%} of points ({row['share_significant']:.0%} with a CI "
+            f"excluding zero), reversed at {row['share_reversed']:.0%}{rule}"
         )
     try:
         from simrec.sensitivity.report import write_sensitivity_report

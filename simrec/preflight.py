@@ -12,9 +12,10 @@ expected. In order, cheapest first:
    ``--events``; the design options of ``simrec sensitivity`` (:func:`design_options`); the
    share and seed of ``simrec calibrate``.
 2. **The command's block.** ``ab`` and ``ope`` need their block, ``sensitivity`` its
-   ``uncertain`` ranges; ``ope`` and ``sensitivity`` refuse a ``grid`` (they run one
-   design; ``simrec ab`` and ``simrec run`` run each variant); an A/B needs every
-   impression logged; obp and SALib must be installed for ``ope`` and ``sensitivity``.
+   ``uncertain`` ranges and at least two seeds (a CI over seeds at every design point);
+   ``ope`` and ``sensitivity`` refuse a ``grid`` (they run one design; ``simrec ab`` and
+   ``simrec run`` run each variant); an A/B needs every impression logged; obp and SALib
+   must be installed for ``ope`` and ``sensitivity``.
 3. **Sizes** (:mod:`simrec.config.limits`): the scenario's seeds, agents and grid variants
    were capped when it was loaded; here the design points of a sensitivity analysis and
    the runs of the command.
@@ -332,6 +333,12 @@ def _block(scenario: ScenarioConfig, command: str) -> None:
             raise ConfigError(
                 "grid: a sensitivity analysis varies the `uncertain` ranges; remove the `grid` "
                 "(or analyse each variant's scenario on its own)"
+            )
+        if len(scenario.seeds) < 2:
+            raise ConfigError(
+                f"seeds: a sensitivity analysis needs a 95% CI over seeds at every design "
+                f"point; expected at least 2 seeds, got {list(scenario.seeds)} (set "
+                "`seeds: [0, 1]` in the scenario or pass --seeds 0,1)"
             )
         _needs(
             "SALib",

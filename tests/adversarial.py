@@ -799,7 +799,7 @@ CASES: tuple[Case, ...] = (
         "O03",
         "`simrec sensitivity --force` on a folder where the user put notes inside points/",
         """
-        s = scenario(uncertain={"retention.churn_max": [0.05, 0.4]})
+        s = scenario(uncertain={"retention.churn_max": [0.05, 0.4]}, seeds=[0, 1])
         out = TMP / "sens"
         cli("sensitivity", write(s), "--out", out, "--samples", "2", "--no-progress")
         (out / "points" / "notes.txt").write_text("precious")
@@ -1023,7 +1023,7 @@ CASES: tuple[Case, ...] = (
         "G03",
         "`simrec sensitivity --samples 100000`",
         """
-        s = scenario(uncertain={"retention.churn_max": [0.05, 0.4]})
+        s = scenario(uncertain={"retention.churn_max": [0.05, 0.4]}, seeds=[0, 1])
         out = TMP / "sens"
         rc, line, _ = cli("sensitivity", write(s), "--out", out, "--samples", "100000",
                           "--no-progress")

@@ -8,6 +8,7 @@ package, beside a scenario, and its parameters are set through all four routes: 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import shutil
 import sys
@@ -121,7 +122,8 @@ def test_uncertain_ranges_reach_a_parameter(beside) -> None:
         "uncertain: {user_model.params.boredom.weight: [0.0, 8.0]}\n"
     )
     out = path.parent / "sens"
-    res = run_sensitivity(load_yaml(path), out, samples=2, progress=False, metrics=("clicks",))
+    scenario = dataclasses.replace(load_yaml(path), seeds=(0, 1))  # a CI at every point
+    res = run_sensitivity(scenario, out, samples=2, progress=False, metrics=("clicks",))
     design = pd.read_csv(out / "design.csv")
     assert "user_model.params.boredom.weight" in design.columns
     values = design["user_model.params.boredom.weight"]

@@ -69,7 +69,7 @@ BASES = {
     },
     "sensitivity": {
         "name": "pf_sens",
-        "seeds": [0],
+        "seeds": [0, 1],  # a CI over seeds at every design point
         "agents": [{"name": "random"}, {"name": "popularity"}],
         "uncertain": {"retention.churn_max": [0.05, 0.4]},
         "world": WORLD,
@@ -688,7 +688,9 @@ def test_fuzzed_blocks_and_flags_end_in_a_result_or_a_named_refusal(command, exa
         pytest.importorskip("obp")
     if command == "sensitivity":
         pytest.importorskip("SALib")
-    monkeypatch.setenv("SIMREC_MAX_RUNS", "24")
+    # every design of the default --samples fits (2 agents x 2 seeds x (10 Sobol points + 1)
+    # over 3 parameters = 44 runs); a larger --samples is refused by the cap, naming it
+    monkeypatch.setenv("SIMREC_MAX_RUNS", "44")
     monkeypatch.setenv("SIMREC_MEMORY_LIMIT_GB", "0.02")
     if command == "sensitivity":  # its report's 20 figures took 10 s of a finished analysis
         import simrec.sensitivity.report

@@ -198,9 +198,66 @@ def test_verdicts_hold_weaken_and_no_conclusion() -> None:
     design, points = synthetic("morris", lambda p: 0.05 - 0.1 * p[0], noise=1.0, samples=4)
     idx = indices(design, points)
     row = robustness(design, nominal_diff(1.0, 0.1), points, idx).iloc[0]
-    reversed_sig = (np.sign(points["diff"]) < 0) & (points["diff"].abs() > points["ci95"])
+    significant = points["diff"].abs() > points["ci95"]
+    reversed_sig = (np.sign(points["diff"]) < 0) & significant
     assert row["verdict"] == ("flips" if reversed_sig.any() else "weakens")
     assert row["share_holds"] < 1
+    supports = (np.sign(points["diff"]) > 0) & significant
+    assert row["share_significant"] == pytest.approx(supports.mean())
+
+
+def at_points(diff, ci) -> tuple[Design, pd.DataFrame, pd.DataFrame]:
+    """A one-parameter design of ``len(diff)`` points whose difference ``a - b`` of ``m`` is
+    ``diff`` with CI half-widths ``ci``, and no indices."""
+    n = len(diff)
+    x = np.linspace(0.0, 1.0, n)[:, None]
+    design = Design("sobol", ("a.x",), ((0.0, 1.0),), (False,), n, 4, 0, x)
+    points = pd.DataFrame(
+        {"a": "a", "b": "b", "metric": "m", "diff": diff, "ci95": ci, "n": 2}
+    ).assign(point=design.labels)
+    idx = pd.DataFrame(columns=["a", "b", "metric", "parameter", "ST"])
+    return design, points, idx
+
+
+def verdict_of(diff, ci, nominal=(1.0, 0.5)) -> pd.Series:
+    design, points, idx = at_points(np.asarray(diff, float), np.asarray(ci, float))
+    return robustness(design, nominal_diff(*nominal), points, idx).iloc[0]
+
+
+def test_holds_needs_the_sign_with_a_ci_excluding_zero_at_90_percent_of_the_points() -> None:
+    from simrec.sensitivity.analysis import HOLDS_SHARE
+
+    assert HOLDS_SHARE == 0.9
+    # 9 of 10 points positive with a CI excluding zero, one positive within noise: holds.
+    row = verdict_of([1.0] * 10, [0.5] * 9 + [2.0])
+    assert (row["verdict"], row["share_holds"], row["share_significant"]) == ("holds", 1.0, 0.9)
+    # 8 of 10: the sign everywhere, but not significant at 90% of the points: weakens (the
+    # earlier rule called this one "holds").
+    row = verdict_of([1.0] * 10, [0.5] * 8 + [2.0] * 2)
+    assert (row["verdict"], row["share_holds"], row["share_significant"]) == ("weakens", 1.0, 0.8)
+    # An opposite sign within noise is no reversal; 9 of 10 still support the conclusion.
+    row = verdict_of([1.0] * 9 + [-0.1], [0.5] * 9 + [0.2])
+    assert (row["verdict"], row["share_holds"], row["share_reversed"]) == ("holds", 0.9, 0.0)
+    # A significant reversal at one point flips the conclusion, whatever the share.
+    row = verdict_of([1.0] * 19 + [-1.0], [0.5] * 20)
+    assert (row["verdict"], row["share_significant"], row["share_reversed"]) == (
+        "flips",
+        0.95,
+        0.05,
+    )
+    # A point where the difference is undefined supports nothing.
+    row = verdict_of([1.0] * 8 + [np.nan] * 2, [0.5] * 8 + [np.nan] * 2)
+    assert (row["verdict"], row["share_holds"], row["share_significant"]) == ("weakens", 0.8, 0.8)
+
+
+def test_no_conclusion_without_a_significant_nominal_difference() -> None:
+    # The nominal CI contains zero, or there is none (one seed): nothing to test.
+    assert verdict_of([1.0] * 10, [0.5] * 10, nominal=(1.0, 2.0))["verdict"] == "no conclusion"
+    assert verdict_of([1.0] * 10, [0.5] * 10, nominal=(1.0, np.nan))["verdict"] == ("no conclusion")
+    # Without CIs at the points (one seed) no point supports or reverses the conclusion.
+    row = verdict_of([1.0] * 9 + [-1.0], [np.nan] * 10)
+    assert (row["verdict"], row["share_holds"], row["share_significant"]) == ("weakens", 0.9, 0.0)
+    assert row["share_reversed"] == 0.0
 
 
 def test_flip_rule_without_flips_is_empty() -> None:
@@ -229,8 +286,9 @@ ONE = {"retention.churn_max": UNCERTAIN["retention.churn_max"]}
 
 
 def shared() -> ScenarioConfig:
-    """The scenario of the module's analysis: one uncertain parameter, one seed."""
-    return tiny(ONE, seeds=[0])
+    """The scenario of the module's analysis: one uncertain parameter, two seeds (the
+    fewest that give a CI at each point)."""
+    return tiny(ONE, seeds=[0, 1])
 
 
 @pytest.fixture(scope="module")
@@ -250,6 +308,9 @@ def test_the_folder_holds_every_point_and_the_analysis(analysed) -> None:
     assert len(table) == 1 * 7  # one pair x the default headline metrics
     assert set(table["verdict"]) <= {"holds", "weakens", "flips", "no conclusion"}
     assert ((table["share_holds"] >= 0) & (table["share_holds"] <= 1)).all()
+    assert (table["share_significant"] <= table["share_holds"]).all()
+    # Each point's difference has a CI over the two seeds.
+    assert res.differences["ci95"].notna().all() and (res.differences["n"] == 2).all()
 
 
 def test_differences_are_the_paired_differences_of_each_folder(analysed, tmp_path) -> None:
@@ -299,6 +360,13 @@ def test_a_foreign_folder_and_a_grid_are_refused(tmp_path) -> None:
         run_sensitivity(grid, tmp_path / "g", samples=2, progress=False)
 
 
+def test_one_seed_is_refused_before_anything_runs(tmp_path) -> None:
+    """No CI over seeds exists with one: the design is refused, naming seeds and the value."""
+    with pytest.raises(ConfigError, match=r"^seeds: .*expected at least 2 seeds, got \[0\]"):
+        run_sensitivity(tiny(ONE, seeds=[0]), tmp_path / "one", samples=2, progress=False)
+    assert not (tmp_path / "one").exists()
+
+
 def test_unknown_headline_metric_is_named_before_the_design_runs(tmp_path) -> None:
     with pytest.raises(ConfigError, match="--metrics: 'clickz'"):
         run_sensitivity(tiny(), tmp_path / "m", samples=2, metrics=("clickz",), progress=False)
@@ -315,7 +383,8 @@ def cli_run(tmp_path_factory, report_libraries):
     tmp = tmp_path_factory.mktemp("cli")
     scenario = tmp / "s.yaml"
     scenario.write_text(
-        "name: s\nseeds: [0]\nbaseline: random\nagents: [{name: random}, {name: myopic-oracle}]\n"
+        "name: s\nseeds: [0, 1]\nbaseline: random\n"
+        "agents: [{name: random}, {name: myopic-oracle}]\n"
         "world: {items: {n_items: 150}, users: {n_users: 80}}\n"
         "simulation: {days: 1, tick_minutes: 60.0}\nuncertain: {retention.churn_max: [0.05, 0.4]}\n"
     )
@@ -336,6 +405,8 @@ def test_cli_writes_the_robustness_report(cli_run) -> None:
     assert "2 conclusions (agent pair x metric)" in printed
     report = (out / "report.md").read_text()
     assert "## Robustness" in report and "`myopic-oracle` − `random`" in report
+    assert "| significant at |" in report and "significant at ≥ 90% of the points" in report
+    assert "(holds: the nominal sign with a 95% CI excluding zero at >= 90%" in printed
     assert (out / "figures" / "robustness.png").is_file()
     assert (out / "nominal" / "report.md").is_file()
 
@@ -344,6 +415,15 @@ def test_cli_refuses_a_second_design_over_a_finished_folder(cli_run, capsys) -> 
     scenario, out, _, _ = cli_run
     assert main(["sensitivity", str(scenario), "--out", str(out), "--samples", "2"]) == 2
     assert "another scenario or design" in capsys.readouterr().err
+
+
+def test_cli_refuses_one_seed(cli_run, tmp_path, capsys) -> None:
+    scenario = cli_run[0]
+    out = tmp_path / "one"
+    assert main(["sensitivity", str(scenario), "--out", str(out), "--seeds", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "seeds: " in err and "expected at least 2 seeds, got [0]" in err and "--seeds 0,1" in err
+    assert not out.exists()
 
 
 @pytest.mark.slow  # analyses every folder again and draws the nominal report: 8-10 s
@@ -363,8 +443,8 @@ def test_horizon_metrics_are_conclusions_too(tmp_path) -> None:
     """``clicks@2``: the clicks of the first two days, as the report's horizon tables cut them."""
     from simrec.report.tables import horizon_totals
 
-    res = run_sensitivity(  # one seed: the nominal difference is that seed's
-        tiny(ONE, seeds=[0]),
+    res = run_sensitivity(
+        tiny(ONE, seeds=[0, 1]),
         tmp_path / "h",
         samples=2,
         metrics=("clicks@2", "retention"),

@@ -136,7 +136,7 @@ def test_force_on_an_own_folder_removes_exactly_what_the_ledger_lists(finished, 
 
 
 def test_sensitivity_force_keeps_a_file_put_inside_points(tmp_path):
-    sc = scenario(uncertain={"retention.churn_max": [0.05, 0.4]})
+    sc = scenario(uncertain={"retention.churn_max": [0.05, 0.4]}, seeds=[0, 1])
     out = tmp_path / "sens"
     run_sensitivity(sc, out, samples=2, progress=False)
     (out / "points" / "notes.txt").write_text("mine")

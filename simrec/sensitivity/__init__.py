@@ -7,7 +7,9 @@ settings (``nominal/``) and at every point of a Morris or Sobol design over thos
 (``points/p0000/`` ...), every agent on the same seeds at every point, all runs in one pool
 (or on Ray). Each folder is an ordinary results folder (``simrec report`` works on it).
 :mod:`simrec.sensitivity.analysis` then says, for every agent pair and headline metric,
-whether the nominal conclusion holds over the design and which parameters drive it.
+whether the nominal conclusion holds over the design (its sign, with a 95% CI over the
+seeds excluding zero, at :data:`~simrec.sensitivity.analysis.HOLDS_SHARE` = 90% of the points
+or more; a design needs at least two seeds) and which parameters drive it.
 
 The results folder::
 
@@ -159,8 +161,9 @@ def run_sensitivity(
     """Run a scenario at its own settings and over a design of its uncertain parameters.
 
     Args:
-        scenario: The scenario (resolved; its ``seeds`` are used at every point; it must
-            declare ``uncertain`` ranges and have no ``grid``).
+        scenario: The scenario (resolved; its ``seeds``, at least two, are used at every
+            point: each point's differences get a 95% CI over them; it must declare
+            ``uncertain`` ranges and have no ``grid``).
         out: The folder (created; see the module docstring for its layout).
         method: ``"morris"`` or ``"sobol"`` (:func:`make_design`).
         samples: Morris trajectories or Sobol base samples (:func:`make_design`).
@@ -176,8 +179,9 @@ def run_sensitivity(
         progress: A progress bar over all runs.
 
     Raises:
-        ConfigError: No ranges, a grid, an unknown method or metric, a bad sample size, or a
-            point whose settings preflight refuses (before anything runs).
+        ConfigError: No ranges, fewer than two seeds, a grid, an unknown method or metric, a
+            bad sample size, or a point whose settings preflight refuses (before anything
+            runs).
         ResultsError: ``out`` is not this analysis' folder, or a run or a write failed
             (finished runs are kept; ``resume`` continues).
     """

@@ -2,15 +2,26 @@
 
 A *conclusion* is the sign of a paired difference ``a - b`` of a whole-run metric between
 two agents at the scenario's own (nominal) settings, significant when its 95% CI over seeds
-excludes zero. At every design point the same difference is measured on the same seeds
-(common random numbers). For each conclusion:
+(Student t over the paired per-seed differences) excludes zero. At every design point the
+same difference is measured on the same seeds (common random numbers), with its own 95% CI
+over those seeds: a design needs at least two seeds (``simrec sensitivity`` refuses one,
+:func:`simrec.preflight.preflight`). For each conclusion:
 
 * ``share_holds``: the share of design points where the difference has the nominal sign;
-* ``share_reversed``: the share where it has the opposite sign *and* its CI excludes zero
-  (with a single seed there is no CI: any opposite sign counts);
-* ``verdict``: ``holds`` (nominal sign at every point), ``flips`` (reversed somewhere),
-  ``weakens`` (opposite signs only within noise), ``no conclusion`` (the nominal difference
-  is not significant);
+* ``share_significant``: the share where it has the nominal sign *and* its CI excludes zero
+  (the points that support the conclusion);
+* ``share_reversed``: the share where it has the opposite sign *and* its CI excludes zero;
+* ``verdict``, in this order:
+
+  - ``no conclusion``: the nominal difference is not significant (nothing to test);
+  - ``flips``: the difference is significantly reversed at some point of the box;
+  - ``holds``: the share of supporting points (``share_significant``) is at least
+    :data:`HOLDS_SHARE` (0.9): the sign is stable, with CIs, at 90% of the design;
+  - ``weakens``: otherwise (the sign is not stable with CIs at 90% of the points, and no
+    point reverses it significantly);
+
+  a point where the difference is undefined (NaN) supports nothing: shares are of all the
+  design's points (NaN only when the difference is undefined everywhere);
 * the parameters that drive the difference: Morris ``mu_star`` (mean absolute elementary
   effect; the difference's change for a move across the parameter's whole range) and
   ``sigma`` (interactions or non-linearity), or Sobol ``S1`` / ``ST`` (first-order and total
@@ -22,6 +33,10 @@ excludes zero. At every design point the same difference is measured on the same
 The points of a design are not an equal-weight sample of the box for Morris (trajectories on
 a grid), so shares are shares of the design's points; Sobol points are a quasi-random
 uniform sample, so there the shares estimate the volume of the box.
+
+Verdicts of folders analysed before this rule (``robustness.csv`` without
+``share_significant``) were made under the earlier one: ``holds`` when the nominal sign held
+at every point, whatever the CIs, and, with one seed, any opposite sign counted as a reversal.
 """
 
 from __future__ import annotations
@@ -37,6 +52,7 @@ from simrec.runner.results import mean_ci
 from simrec.sensitivity.design import Design, salib
 
 __all__ = [
+    "HOLDS_SHARE",
     "VERDICTS",
     "agent_pairs",
     "differences",
@@ -47,6 +63,10 @@ __all__ = [
 
 #: Verdicts of a conclusion, from the strongest.
 VERDICTS = ("holds", "weakens", "flips", "no conclusion")
+
+#: The least share of design points where the difference must have the nominal sign with a
+#: 95% CI excluding zero for a conclusion to hold.
+HOLDS_SHARE = 0.9
 
 
 def agent_pairs(scenario: ScenarioConfig) -> list[tuple[str, str]]:
@@ -100,9 +120,9 @@ def differences(
 
 
 def _significant(diff: np.ndarray, ci95: np.ndarray) -> np.ndarray:
-    """Nonzero and, where a CI exists, excluding zero."""
-    ci = np.where(np.isnan(ci95), 0.0, ci95)
-    return (np.abs(diff) > ci) & (diff != 0) & np.isfinite(diff)
+    """Finite, with a CI that excludes zero (no CI, as with one seed: not significant)."""
+    ok = np.isfinite(diff) & np.isfinite(ci95)
+    return ok & (np.abs(np.where(ok, diff, 0.0)) > np.where(ok, ci95, np.inf))
 
 
 def indices(design: Design, points: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
@@ -171,6 +191,25 @@ def flip_rule(x: np.ndarray, reversed_: np.ndarray, names: Sequence[str]) -> tup
     return best
 
 
+def _verdict(significant: bool, supports: int, reversed_: int, points: int) -> str:
+    """The verdict of a conclusion (the module docstring).
+
+    Args:
+        significant: Whether the nominal difference's CI excludes zero.
+        supports: Points with the nominal sign and a CI excluding zero.
+        reversed_: Points with the opposite sign and a CI excluding zero.
+        points: The design's points.
+    """
+    if not significant:
+        return "no conclusion"
+    if reversed_ > 0:
+        return "flips"
+    # in counts, so that 9 of 10 points is 90% whatever the rounding of 9 / 10
+    if points > 0 and supports >= math.ceil(HOLDS_SHARE * points - 1e-9):
+        return "holds"
+    return "weakens"
+
+
 def robustness(
     design: Design, nominal: pd.DataFrame, points: pd.DataFrame, idx: pd.DataFrame
 ) -> pd.DataFrame:
@@ -184,7 +223,8 @@ def robustness(
 
     Returns:
         Rows ``a, b, metric, nominal_diff, nominal_ci95, conclusion, share_holds,
-        share_reversed, verdict, driver, driver_index, flips_when, rule_accuracy``.
+        share_significant, share_reversed, verdict, driver, driver_index, flips_when,
+        rule_accuracy`` (the rule: the module docstring).
     """
     order = {label: i for i, label in enumerate(design.labels)}
     key = "mu_star" if design.method == "morris" else "ST"
@@ -201,18 +241,15 @@ def robustness(
         else:
             conclusion = f"{nom['a']} {'>' if sign > 0 else '<'} {nom['b']}"
         valid = np.isfinite(diff)
-        holds = valid & (np.sign(diff) == sign) if sign else np.zeros(len(diff), bool)
-        reversed_ = valid & (np.sign(diff) == -sign) & _significant(diff, ci) if sign else holds
-        share_holds = float(holds[valid].mean()) if valid.any() else math.nan
-        share_reversed = float(reversed_[valid].mean()) if valid.any() else math.nan
-        if not significant:
-            verdict = "no conclusion"
-        elif share_reversed > 0:
-            verdict = "flips"
-        elif share_holds < 1:
-            verdict = "weakens"
-        else:
-            verdict = "holds"
+        same = valid & (np.sign(diff) == sign) if sign else np.zeros(len(diff), bool)
+        reversed_ = valid & (np.sign(diff) == -sign) & _significant(diff, ci) if sign else same
+        supports = same & _significant(diff, ci)
+        share_holds, share_significant, share_reversed = (
+            (float(same.mean()), float(supports.mean()), float(reversed_.mean()))
+            if valid.any()
+            else (math.nan, math.nan, math.nan)
+        )
+        verdict = _verdict(significant, int(supports.sum()), int(reversed_.sum()), len(diff))
         sub = idx[
             (idx["a"] == nom["a"]) & (idx["b"] == nom["b"]) & (idx["metric"] == nom["metric"])
         ]
@@ -232,6 +269,7 @@ def robustness(
                 "nominal_ci95": float(nom["ci95"]),
                 "conclusion": conclusion,
                 "share_holds": share_holds,
+                "share_significant": share_significant,
                 "share_reversed": share_reversed,
                 "verdict": verdict,
                 "driver": driver,

@@ -2,9 +2,12 @@
 
 Sections: the design; the summary at the scenario's own settings (its full report is in
 ``nominal/report.md``); one row per conclusion (pair x headline metric) with the share of
-the design where it holds, where it reverses, the verdict, its main driver and, for a flip,
-the one-parameter rule that best tells where; the drivers of every conclusion as heatmaps;
-scatter plots of the flipping differences against the parameter that decides them.
+the design where it keeps its nominal sign, where it keeps it with a 95% CI excluding zero,
+where it reverses, the verdict, its main driver and, for a flip, the one-parameter rule that
+best tells where; the drivers of every conclusion as heatmaps; scatter plots of the flipping
+differences against the parameter that decides them. The legend states the rule of the
+verdicts (:mod:`simrec.sensitivity.analysis`; a conclusion holds at
+:data:`~simrec.sensitivity.analysis.HOLDS_SHARE` = 90% of supporting points or more).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from simrec.report.tables import label_format, markdown_table
 from simrec.runner.results import atomic_write_text, summarize, writing
 from simrec.runner.store import ResultsFolder
 from simrec.sensitivity import SensitivityResult, analyse, headline_totals
-from simrec.sensitivity.analysis import agent_pairs
+from simrec.sensitivity.analysis import HOLDS_SHARE, agent_pairs
 
 __all__ = ["write_sensitivity_report"]
 
@@ -37,6 +40,10 @@ def _number(value: float, metric: str) -> str:
         return "–"
     fmt = label_format(metric)[1].replace("+", "")
     return ("+" if value >= 0 else "−") + fmt.format(abs(value))
+
+
+def _share(value: float) -> str:
+    return f"{value:.0%}" if value == value else "–"
 
 
 def _index_name(method: str) -> str:
@@ -90,7 +97,7 @@ def _drivers_figure(plt, res: SensitivityResult):  # noqa: ANN001, ANN202
 def _robustness_figure(plt, res: SensitivityResult):  # noqa: ANN001, ANN202
     table = res.robustness.assign(pair=res.robustness["a"] + " − " + res.robustness["b"])
     pairs = list(dict.fromkeys(table["pair"]))
-    grid = table.pivot(index="pair", columns="metric", values="share_holds")
+    grid = table.pivot(index="pair", columns="metric", values="share_significant")
     grid = grid.reindex(index=pairs, columns=list(res.metrics))
     verdict = table.pivot(index="pair", columns="metric", values="verdict")
     verdict = verdict.reindex(index=pairs, columns=list(res.metrics))
@@ -110,10 +117,11 @@ def _robustness_figure(plt, res: SensitivityResult):  # noqa: ANN001, ANN202
         fontsize=8,
     )
     ax.set_yticks(range(len(pairs)), pairs, fontsize=8)
-    fig.colorbar(image, ax=ax, label="share of design points with the nominal sign")
+    fig.colorbar(image, ax=ax, label="share of points: nominal sign, CI excluding 0")
     ax.set_title(
         "Does the conclusion hold over the uncertain parameters?\n"
-        "✓ holds  ~ weakens (within noise)  ✗ flips  · no conclusion at the scenario's settings",
+        f"✓ holds (at ≥ {HOLDS_SHARE:.0%} of points)  ~ weakens  ✗ flips (reversed, CI "
+        "excluding 0)  · no conclusion at the scenario's settings",
         fontsize=9,
     )
     return fig
@@ -170,9 +178,10 @@ def _markdown(res: SensitivityResult, figures: list[tuple[str, str]], ext: str) 
         rng = f"[{int(lo)}, {int(hi)}]" if is_int else f"[{lo:g}, {hi:g}]"
         params.append(f"| `{name}` | {value} | {rng} |")
     rows = [
-        "| a − b | metric | at the scenario's settings | nominal sign at | reversed at | verdict "
-        f"| main driver ({_index_name(d.method)}) | flips when (accuracy) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| a − b | metric | at the scenario's settings | nominal sign at | significant at "
+        f"| reversed at | verdict | main driver ({_index_name(d.method)}) "
+        "| flips when (accuracy) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for _, r in res.robustness.iterrows():
         at = _number(r["nominal_diff"], r["metric"])
@@ -182,8 +191,10 @@ def _markdown(res: SensitivityResult, figures: list[tuple[str, str]], ext: str) 
         rule = f"`{r['flips_when']}` ({r['rule_accuracy']:.0%})" if r["flips_when"] else "–"
         verdict = f"**{r['verdict']}**" if r["verdict"] == "flips" else r["verdict"]
         rows.append(
-            f"| `{r['a']}` − `{r['b']}` | {_label(r['metric'])} | {at} | {r['share_holds']:.0%} "
-            f"| {r['share_reversed']:.0%} | {verdict} | {driver} | {rule} |"
+            f"| `{r['a']}` − `{r['b']}` | {_label(r['metric'])} | {at} "
+            f"| {_share(r['share_holds'])} | {_share(r['share_significant'])} "
+            f"| {_share(r['share_reversed'])} | {verdict} "
+            f"| {driver} | {rule} |"
         )
     morris = d.method == "morris"
     columns = "mu, mu_star, sigma, mu_star_conf" if morris else "S1, S1_conf, ST, ST_conf"
@@ -217,12 +228,16 @@ def _markdown(res: SensitivityResult, figures: list[tuple[str, str]], ext: str) 
         "## Robustness",
         "",
         "A conclusion is the sign of a paired difference `a − b` at the scenario's settings, "
-        "significant when its 95% CI over seeds excludes zero. *Nominal sign at*: the share of "
-        "design points where the difference has that sign; *reversed at*: where it has the "
-        "opposite sign with a CI excluding zero (with one seed, any opposite sign). Verdicts: "
-        "**holds** (the nominal sign everywhere), **weakens** (opposite signs only within "
-        "noise), **flips** (reversed somewhere in the plausible range), **no conclusion** "
-        "(not significant at the scenario's settings). The main driver is the parameter with "
+        "significant when its 95% CI over seeds excludes zero; at every design point the "
+        f"difference gets its own 95% CI over the same {len(sc.seeds)} seeds. *Nominal sign "
+        "at*: the share of design points where the difference has that sign; *significant "
+        "at*: where it has that sign with a CI excluding zero; *reversed at*: where it has "
+        "the opposite sign with a CI excluding zero (a point where the difference is "
+        "undefined counts for none). Verdicts: **no conclusion** (not significant at the "
+        "scenario's settings), else **flips** (significantly reversed at some point of the "
+        f"plausible range), else **holds** (significant at ≥ {HOLDS_SHARE:.0%} of the points: "
+        "the sign is stable, with CIs), else **weakens** (the sign is not stable with CIs "
+        f"at {HOLDS_SHARE:.0%} of the points). The main driver is the parameter with "
         f"the largest {_index_name(d.method)}"
         + (
             " (mean absolute elementary effect: the difference's change for a move across the "
@@ -295,7 +310,7 @@ def write_sensitivity_report(
     ):
         output = Output(out / "figures", formats, int(dpi))
         output.folder.mkdir(exist_ok=True)
-        figures = [("robustness", "Share of the design where each conclusion holds")]
+        figures = [("robustness", "Share of the design where each conclusion is significant")]
         output.save(_robustness_figure(plt, res), "robustness")
         output.save(_drivers_figure(plt, res), "drivers")
         figures.append(("drivers", "What drives each difference"))

@@ -20,7 +20,9 @@ from simrec_studies.lm_vs_cf.tables import (
     encoder_lines,
     headline_table,
     robustness_lines,
+    rule_text,
     scale_lines,
+    seeds_text,
     timing_line,
 )
 
@@ -253,11 +255,9 @@ def write_findings(
         "## Robustness",
         "",
         "`simrec sensitivity` (Morris) over the synthetic scenario's `uncertain` ranges, for "
-        f"{', '.join(f'`{a}`' for a in SENSITIVITY_AGENTS)} on the same world, one seed; "
-        f"wall time {timing_line(timings, 'sensitivity')}. A conclusion **holds** "
-        "when its sign is the same at every design point, **flips** when it is reversed "
-        "somewhere in the plausible range (with one seed per point there is no CI: a "
-        "reversal counts by its sign, so a small difference flips on noise alone).",
+        f"{', '.join(f'`{a}`' for a in SENSITIVITY_AGENTS)} on the same world, "
+        f"{seeds_text(results / 'sensitivity')}; wall time "
+        f"{timing_line(timings, 'sensitivity')}. {rule_text(results / 'sensitivity')}",
         "",
         *robustness_lines(results / "sensitivity"),
         "",

@@ -11,12 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 from simrec_studies.lm_vs_cf.study import ENCODER_LABEL, WHAT, Study
 
 from simrec.config import ScenarioConfig
 from simrec.report.stats import agent_mean_ci, paired_text, pareto_mask
 from simrec.report.tables import markdown_table
 from simrec.runner.results import read_run
+from simrec.sensitivity.analysis import HOLDS_SHARE
 
 __all__ = [
     "HEADLINE",
@@ -27,7 +29,9 @@ __all__ = [
     "headline_table",
     "minutes",
     "robustness_lines",
+    "rule_text",
     "scale_lines",
+    "seeds_text",
     "timing_line",
 ]
 
@@ -185,6 +189,43 @@ def encoder_lines(study: Study) -> list[str]:
     return lines
 
 
+def _old_rule(sens: Path) -> bool:
+    """Whether the analysis in ``sens`` was made under the rule before issue 35.
+
+    Its ``robustness.csv`` has no ``share_significant`` column.
+    """
+    path = sens / "robustness.csv"
+    return path.is_file() and "share_significant" not in pd.read_csv(path, nrows=0).columns
+
+
+def seeds_text(sens: Path) -> str:
+    """The seeds of the sensitivity analysis in ``sens`` (its ``sensitivity.yaml``)."""
+    path = sens / "sensitivity.yaml"
+    if not path.is_file():
+        return "seeds unknown (no sensitivity.yaml)"
+    seeds = yaml.safe_load(path.read_text()).get("seeds", [])
+    return "one seed" if len(seeds) == 1 else f"{len(seeds)} seeds {seeds}"
+
+
+def rule_text(sens: Path) -> str:
+    """The rule the verdicts of the analysis in ``sens`` were made under."""
+    if _old_rule(sens):
+        return (
+            "**These verdicts were made under the old rule** (before issue 35, which now "
+            "refuses one seed): a conclusion **holds** when its sign is the same at every "
+            "design point, **flips** when it is reversed somewhere in the plausible range "
+            "(with one seed per point there is no CI: a reversal counts by its sign, so a "
+            "small difference flips on noise alone)."
+        )
+    return (
+        "A conclusion is significant at a point when its 95% CI over the seeds excludes "
+        "zero; it **holds** when it is significant at the scenario's settings and, with its "
+        f"sign, at ≥ {HOLDS_SHARE:.0%} of the design points; it **flips** when it is "
+        "significantly reversed at some point of the plausible range; otherwise it "
+        "**weakens** (or there is **no conclusion** at the scenario's settings)."
+    )
+
+
 def robustness_lines(sens: Path) -> list[str]:
     """The verdicts of the sensitivity analysis for the conclusions against mf."""
     path = sens / "robustness.csv"
@@ -192,16 +233,20 @@ def robustness_lines(sens: Path) -> list[str]:
         return [f"(no sensitivity analysis in {sens})"]
     rob = pd.read_csv(path)
     rob = rob[rob["b"] == "mf"]
+    significant = "share_significant" in rob.columns
     lines = [
-        "| conclusion | metric | difference at the scenario's settings | verdict | holds at "
-        "| reversed at | driven by | flips when |",
-        "|---|---|---|---|---|---|---|---|",
+        "| conclusion | metric | difference at the scenario's settings | verdict "
+        + ("| nominal sign at | significant at " if significant else "| holds at ")
+        + "| reversed at | driven by | flips when |",
+        "|---|---|---|---|---|---|---|---|" + ("---|" if significant else ""),
     ]
     for r in rob.itertuples():
         ci = f" ± {r.nominal_ci95:.3g}" if np.isfinite(r.nominal_ci95) else " (one seed)"
         lines.append(
             f"| {r.conclusion} | {r.metric} | {r.nominal_diff:+.4g}{ci} | "
-            f"**{r.verdict}** | {r.share_holds:.0%} | {r.share_reversed:.0%} | "
+            f"**{r.verdict}** | {r.share_holds:.0%} | "
+            + (f"{r.share_significant:.0%} | " if significant else "")
+            + f"{r.share_reversed:.0%} | "
             f"`{r.driver}` | {r.flips_when if isinstance(r.flips_when, str) else ''} |"
         )
     return lines
