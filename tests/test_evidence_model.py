@@ -147,7 +147,11 @@ def test_oracle_click_weight_is_a_mild_change_and_refuses_bad_values():
         make_agent("oracle", click_weight=True)
     cfg = _small("evidence", 2)
     plain, mild, strong = Simulation(cfg).run_many(
-        ["oracle", make_agent("oracle", click_weight=0.005), make_agent("oracle", click_weight=5.0)],
+        [
+            "oracle",
+            make_agent("oracle", click_weight=0.005),
+            make_agent("oracle", click_weight=5.0),
+        ],
         labels=["plain", "mild", "strong"],
         allow_hidden_state=True,
     )
