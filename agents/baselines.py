@@ -4,9 +4,10 @@
 * ``popularity`` -- the items clicked most over the last ``window_days`` (its own logs),
   excluding the items recently shown to the user (so a session does not repeat the same
   slate); ties broken at random.
-* ``oracle`` -- ranks by the true value of consumption to the user now, quality times match
-  minus the clickbait letdown (what raises satisfaction), skipping items the user consumed
-  recently. An upper bound for long-term outcomes, not for clicks.
+* ``oracle`` -- ranks by the true value of consumption to the user now, as the user model's
+  satisfaction component values it (the default's: quality times match minus the clickbait
+  letdown), skipping items the user consumed recently. An upper bound for long-term outcomes,
+  not for clicks; ``click_weight`` adds a share of the click utility (a mild change).
 * ``myopic-oracle`` -- ranks by the true click utility (match, appeal, fatigue, repeats):
   the best possible short-term click maximiser, blind to what follows.
 """
@@ -147,7 +148,7 @@ class _Oracle(Agent):
 
 
 class OracleAgent(_Oracle):
-    """Ranks by the true value of consumption (quality x match - letdown), hidden state.
+    """Ranks by the true value of consumption (the satisfaction component's), hidden state.
 
     Args:
         click_weight: Weight of the true click utility (appeal included) added to the value:

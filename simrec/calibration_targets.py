@@ -10,12 +10,14 @@ recommender skill" (random, popularity) on several seeds and tabulates simulated
   in days 0-29. Real cohorts' hazards fall with tenure, by selection (the fickle leave
   first): <= 1 (Fader & Hardie 2007; Vaupel, Manton & Stallard 1979).
 * ``early_engager_ratio``: among day-0 users still there on day 14, the share churned by
-  day 90 of the top quartile of clicks in days 0-13 over that of the bottom quartile. Early
-  engagement predicts retention (Dror et al. 2012): <= 0.6.
+  day 90 of those at or above the upper quartile of clicks in days 0-13 over that of those
+  at or below the lower quartile (ties included on both sides). Early engagement predicts
+  retention (Dror et al. 2012): <= 0.6.
 * ``retention_180``: share of the day-0 cohort not churned by day 180. Premium streaming
   loses 2-5.2% of subscribers a month (Antenna, 2024): 0.70-0.90.
 * ``d1``, ``d7``, ``d30``: share of the users arriving after day 0 who are active (start a
-  session) on day N after the day of arrival ("classic" day-N retention). Consumer apps:
+  session) on calendar day N after the day of their first session ("classic" day-N
+  retention). Consumer apps:
   D1 about 25%, D7 10-12%, D30 4-10% (Appboy 2016; AppsFlyer 2018; Chen & Jain / Quettra
   2015).
 * ``user_gini``: Gini of clicks per user among users with a click in days 0-29 (ML-1M:
@@ -153,21 +155,26 @@ def measure(sessions: pd.DataFrame, arrival: np.ndarray, days: float) -> dict[st
         out["hazard_ratio"] = out["retention_180"] = nan
     if days >= 90:
         there = cohort & (churn >= 14.0)
-        early_clicks = np.bincount(user[start < 14.0], clicks[start < 14.0], minlength=n)
-        rank = np.argsort(np.argsort(early_clicks[there], kind="stable"), kind="stable")
-        q = len(rank) // 4
+        early = np.bincount(user[start < 14.0], clicks[start < 14.0], minlength=n)[there]
         gone90 = churn[there] < 90.0
-        if q:
-            bottom = gone90[rank < q].mean()
-            top = gone90[rank >= len(rank) - q].mean()
-            out["early_engager_ratio"] = float(top / bottom) if bottom > 0 else nan
+        if len(early) >= 4:
+            # Quartiles by value, ties included on both sides (with many users at zero clicks
+            # the bottom group is every one of them, not an arbitrary quarter).
+            low, high = np.quantile(early, [0.25, 0.75])
+            bottom, top = gone90[early <= low], gone90[early >= high]
+            ok = high > low and bottom.size and top.size and bottom.mean() > 0
+            out["early_engager_ratio"] = float(top.mean() / bottom.mean()) if ok else nan
         else:
             out["early_engager_ratio"] = nan
     else:
         out["early_engager_ratio"] = nan
-    day0 = np.floor(arrival)
+    # A newcomer's day 0 is the calendar day of their first session (an arrival late in a day
+    # first visits at the next tick, which may fall after midnight).
+    first = np.full(n, np.inf)
+    np.minimum.at(first, user, start)
+    day0 = np.floor(np.where(np.isfinite(first), first, arrival))
     session_day = np.floor(start) - day0[user]
-    newcomer = arrival > 0.0
+    newcomer = (arrival > 0.0) & np.isfinite(first)
     for k in (1, 7, 30):
         eligible = newcomer & (day0 + k + 1 <= days)
         active = np.zeros(n, dtype=bool)

@@ -89,8 +89,9 @@ def test_under_the_oracle_the_cohort_keeps_its_satisfaction_unlike_the_default_m
 
 
 def test_measure_on_a_log_with_known_answers():
-    # Users 0-3: day-0 cohort; 4-5: newcomers arriving on day 10 (user 4) and 10.5 (user 5).
-    arrival = np.array([0, 0, 0, 0, 10.0, 10.5])
+    # Users 0-3: day-0 cohort; 4-6: newcomers arriving on day 10, 10.5 and 20.95 (user 6: the
+    # first visit at the next tick, after midnight: their day 0 is day 21).
+    arrival = np.array([0, 0, 0, 0, 10.0, 10.5, 20.95])
     rows = [  # user, start, end, clicks, churned
         (0, 0.2, 0.3, 5, False), (0, 100.0, 100.1, 1, False),
         (1, 1.0, 1.1, 0, True),
@@ -98,19 +99,20 @@ def test_measure_on_a_log_with_known_answers():
         (3, 3.0, 3.1, 2, False),
         (4, 10.0, 10.1, 1, False), (4, 11.2, 11.3, 1, False), (4, 17.5, 17.6, 0, False),
         (5, 10.5, 10.6, 1, False), (5, 40.2, 40.3, 1, False),
+        (6, 21.02, 21.1, 1, False), (6, 22.5, 22.6, 0, False),
     ]  # fmt: skip
     s = pd.DataFrame(rows, columns=["user", "start", "end", "clicks", "churned"])
     m = measure(s, arrival, 180.0)
     assert m["retention_180"] == 0.5  # users 1 and 2 churned
     # Days 0-29: 1 churn in 1.1 + 30 * 3 user-days; days 90-179: 1 churn in 90 * 2 + 30.1.
     assert m["hazard_ratio"] == pytest.approx((1 / 210.1) / (1 / 91.1))
-    assert (m["d1"], m["d7"], m["d30"]) == (0.5, 0.5, 0.5)
-    # Clicks in days 0-29: 5, 0, 1, 2, 2, 1 -> the Gini of the five who clicked.
+    assert (m["d1"], m["d7"], m["d30"]) == (2 / 3, 1 / 3, 1 / 3)
+    # Clicks in days 0-29: 5, 0, 1, 2, 2, 1, 1 -> the Gini of the six who clicked.
     from simrec.metrics import gini
 
-    assert m["user_gini"] == pytest.approx(gini(np.array([5, 1, 2, 2, 1])))
-    # Eight user-days over 30 days / the 6 users with a session in them.
-    assert m["dau_mau"] == pytest.approx(8 / 30 / 6)
+    assert m["user_gini"] == pytest.approx(gini(np.array([5, 1, 2, 2, 1, 1])))
+    # Ten user-days over 30 days / the 7 users with a session in them.
+    assert m["dau_mau"] == pytest.approx(10 / 30 / 7)
     short = measure(s, arrival, 30.0)
     assert np.isnan(short["hazard_ratio"]) and np.isnan(short["early_engager_ratio"])
     assert {t.name for t in TARGETS} == set(m)
@@ -168,3 +170,29 @@ def test_oracle_click_weight_is_a_mild_change_and_refuses_bad_values():
     same = np.mean(first[0]["item"].to_numpy() == first[1]["item"].to_numpy())
     assert 0.5 < same < 1.0  # a mild weight changes some slates, not most
     assert strong.totals["clicks"] > plain.totals["clicks"]  # toward what gets clicked
+
+
+def test_newcomers_are_the_arrivals_and_every_env_user():
+    import dataclasses
+
+    from simrec.engine import Engine
+    from simrec.rng import make_streams
+    from simrec.worlds import make_world
+
+    cfg = _small("evidence", 5)
+    streams = make_streams(0)
+    world = make_world(cfg.world, streams.world, streams.arrivals, 5.0)
+    engine = Engine(world, cfg, streams.behaviour, None)
+    pop, later = engine.pop, world.users.arrival_day > 0
+    assert later.any() and (pop.newcomer == later).all()
+    # A gymnasium env puts a new user into a slot: a newcomer, with the trial hazard.
+    slots = np.flatnonzero(~later)[:3]
+    truth = world.user_truth
+    part = dataclasses.replace(
+        truth, **{f.name: getattr(truth, f.name)[slots] for f in dataclasses.fields(truth)}
+    )
+    engine.reset_users(slots, part, pop.keys[slots], np.zeros(3))
+    assert pop.newcomer[slots].all()
+    pop.visits[slots] = 1
+    trial = cfg.user_model.params["retention"].trial_hazard
+    assert (engine.model.retention.hazard(pop, slots) >= trial).all()

@@ -250,7 +250,7 @@ class Engine:
         self.model.init_users(pop, slots, truth)
         pop.next_visit[slots] = now
         pop.last_seen[slots] = now
-        pop.arrival[slots] = now
+        pop.newcomer[slots] = True  # a user put into an env slot starts their life there
 
     def ground_truth(self, copy: int = 0) -> GroundTruth:
         """The hidden-state accessor (for ``oracle*`` agents only) of copy ``copy``."""
@@ -494,10 +494,10 @@ class Engine:
         cohort = self.world.users.arrival_day == 0.0
         if "satisfaction" in pop.variables and hasattr(sat, "level"):
             level, rows = pop.satisfaction[part], np.arange(part.start, part.stop)
-            s = sat.level(level[alive], t - last_seen[alive], rows[alive])
+            s = sat.level(level[alive], t - last_seen[alive], rows[alive], pop)
             # The day-0 cohort, churned users included with their level when they left.
             until = np.minimum(t, churn_time[cohort])
-            s0 = sat.level(level[cohort], until - last_seen[cohort], rows[cohort])
+            s0 = sat.level(level[cohort], until - last_seen[cohort], rows[cohort], pop)
         else:
             s = s0 = np.zeros(0)
         interest, interest0 = pop.interest[part], pop.interest0[part]

@@ -41,7 +41,7 @@ class SessionScheduler:
         first = model.retention.first_visit(pop, np.arange(pop.n))
         pop.next_visit[:] = np.where(arrival == 0.0, first, arrival)
         pop.last_seen[:] = arrival
-        pop.arrival[:] = arrival
+        pop.newcomer[:] = arrival > 0.0
 
     def next_due(self) -> float:
         """Earliest pending visit of an idle, non-churned user (inf if none)."""

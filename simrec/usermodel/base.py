@@ -70,7 +70,7 @@ BASE_STATE = (
     StateVar("requests", np.int64, doc="requests served (the counter of request draws)"),
     StateVar("next_visit", np.float64, doc="time of the next visit, days (inf: never)"),
     StateVar("last_seen", np.float64, doc="time of the last request or arrival, days"),
-    StateVar("arrival", np.float64, doc="arrival time, days (0: the day-0 cohort)"),
+    StateVar("newcomer", bool, doc="new to the platform: arrived after day 0, or put into an env"),
 )
 
 

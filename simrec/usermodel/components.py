@@ -297,8 +297,17 @@ class Satisfaction(Component):
         """Initial satisfaction from the hidden truth."""
         pop.satisfaction[users] = truth.satisfaction
 
-    def level(self, s: np.ndarray, dt: np.ndarray, users: np.ndarray | None = None) -> np.ndarray:
-        """Satisfaction ``s`` (of population rows ``users``) after ``dt`` days without a request."""
+    def level(
+        self,
+        s: np.ndarray,
+        dt: np.ndarray,
+        users: np.ndarray | None = None,
+        pop: Population | None = None,
+    ) -> np.ndarray:
+        """Satisfaction ``s`` (rows ``users`` of ``pop``) after ``dt`` days without a request.
+
+        The default decays toward one baseline for all and reads neither.
+        """
         dyn = self.config.dynamics
         return satisfaction.decay(s, dt, dyn.satisfaction_baseline, dyn.satisfaction_tau_days)
 

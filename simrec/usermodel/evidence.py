@@ -131,14 +131,21 @@ class EvidenceSatisfaction(Satisfaction):
         """Initial satisfaction and the resting level: both the user's hidden truth."""
         pop.satisfaction[users] = truth.satisfaction
         pop.baseline[users] = truth.satisfaction
-        self._pop = pop
 
-    def level(self, s: np.ndarray, dt: np.ndarray, users: np.ndarray | None = None) -> np.ndarray:
-        """Satisfaction ``s`` of ``users`` after ``dt`` days without a request."""
-        if users is None:
-            raise ValueError("the evidence satisfaction decays toward each user's baseline: "
-                             "pass users")  # fmt: skip
-        return satisfaction.decay_to(s, dt, self._pop.baseline[users], self.params.tau_days)
+    def level(
+        self,
+        s: np.ndarray,
+        dt: np.ndarray,
+        users: np.ndarray | None = None,
+        pop: Population | None = None,
+    ) -> np.ndarray:
+        """Satisfaction ``s`` (rows ``users`` of ``pop``) after ``dt`` days without a request."""
+        if users is None or pop is None:
+            raise ValueError(
+                "the evidence satisfaction decays toward each user's own baseline: "
+                "level() needs the users and their population"
+            )
+        return satisfaction.decay_to(s, dt, pop.baseline[users], self.params.tau_days)
 
     def value(self, quality: np.ndarray, match: np.ndarray, appeal: np.ndarray) -> np.ndarray:
         """Net experience of consuming items (before repeats and fatigue): what the oracle ranks."""
@@ -155,7 +162,7 @@ class EvidenceSatisfaction(Satisfaction):
 
     def prepare(self, r: Request) -> None:
         """Decay toward the baseline since the last request."""
-        r.s = self.level(r.pop.satisfaction[r.u], r.dt, r.u)
+        r.s = self.level(r.pop.satisfaction[r.u], r.dt, r.u, r.pop)
         r.s_logged[...] = r.s
 
     def respond(self, r: Request) -> None:
@@ -243,8 +250,9 @@ class FrailtyRetention(Retention):
     .. math:: 1 - (1 - \min(1, z_j h(s)))\,(1 - h_T(k)\,[\text{newcomer}])
 
     with the trial hazard :math:`h_T` (:func:`simrec.dynamics.retention.trial_hazard`) for
-    users who arrived after day 0. Selection then does what it does in real cohorts: the
-    fickle leave first, so a cohort's hazard falls with tenure.
+    newcomers: users who arrived after day 0, and every user a gymnasium env puts into a slot
+    (an env's episode is a user's life from sign-up). Selection then does what it does in
+    real cohorts: the fickle leave first, so a cohort's hazard falls with tenure.
     """
 
     name = "frailty"
@@ -254,7 +262,7 @@ class FrailtyRetention(Retention):
         StateVar("activity", np.float32, fill=1.0, doc="activity rate multiplier (hidden)"),
         StateVar("frailty", np.float32, fill=1.0, doc="churn hazard multiplier (hidden)"),
     )
-    uses: ClassVar[tuple[str, ...]] = ("satisfaction", "keys", "arrival", "visits")
+    uses: ClassVar[tuple[str, ...]] = ("satisfaction", "keys", "newcomer", "visits")
 
     def init_users(self, pop: Population, users: np.ndarray, truth: Any) -> None:
         """Draw the users' activity and frailty from their keys."""
@@ -275,7 +283,7 @@ class FrailtyRetention(Retention):
         w = retention.trial_hazard(
             pop.visits[users], first=1.0, decay_sessions=self.params.trial_sessions
         )
-        return np.where(pop.arrival[users] > 0.0, w, 0.0)
+        return np.where(pop.newcomer[users], w, 0.0)
 
     def _gaps(self, pop: Population, users: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
         gaps = super()._gaps(pop, users, uniforms) / pop.activity[users]
