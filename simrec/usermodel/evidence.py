@@ -292,10 +292,6 @@ class FrailtyRetention(Retention):
             gaps = gaps * (1.0 - (1.0 - f) * self._trial(pop, users))
         return gaps
 
-    def first_visit(self, pop: Population, users: np.ndarray) -> np.ndarray:
-        """The default's stationary first visits, at each user's activity rate."""
-        return super().first_visit(pop, users)
-
     def hazard(self, pop: Population, users: np.ndarray) -> np.ndarray:
         """Churn probability at a session end now (frailty, and a newcomer's trial)."""
         p = self.params
@@ -303,12 +299,3 @@ class FrailtyRetention(Retention):
         h = np.minimum(super().hazard(pop, users) * z, 1.0)
         trial = p.trial_hazard * self._trial(pop, users)
         return 1.0 - (1.0 - h) * (1.0 - trial)
-
-    def end_session(
-        self, pop: Population, users: np.ndarray, visit: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Churn draw, then the return gap of those who stay (the default's draws)."""
-        draws = KeyedDraws(pop.keys[users], visit, (Purpose.CHURN, Purpose.RETURN_GAP))
-        churn = draws.uniform(Purpose.CHURN) < self.hazard(pop, users)
-        gaps = self._gaps(pop, users, draws.uniform(Purpose.RETURN_GAP))
-        return churn, np.where(churn, np.inf, gaps)
