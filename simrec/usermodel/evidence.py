@@ -28,7 +28,7 @@ import numpy as np
 
 from simrec.config import Params, param
 from simrec.dynamics import retention, satisfaction
-from simrec.rng import KeyedDraws, Purpose, keyed_uniform
+from simrec.rng import keyed_uniform
 from simrec.usermodel.base import Request
 from simrec.usermodel.components import Retention, Satisfaction
 from simrec.usermodel.population import Population, StateVar
