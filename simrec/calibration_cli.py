@@ -70,14 +70,9 @@ def calibrate_command(args: argparse.Namespace) -> int:
 def _calibrate_targets(args: argparse.Namespace) -> int:
     from simrec import calibration_targets as ct
 
-    try:
-        seeds = tuple(int(x) for x in args.seeds.split(",") if x.strip())
-    except ValueError:
-        raise SimrecError(
-            f"--seeds: expected integers separated by commas, got {args.seeds!r}"
-        ) from None
+    seeds = tuple(args.seeds)  # parsed by the option's type
     if not seeds:
-        raise SimrecError(f"--seeds: expected at least one seed, got {args.seeds!r}")
+        raise SimrecError("--seeds: expected at least one seed, got none")
     cfg = ct.target_config(args.model, dict(args.set))
     table = ct.target_table(cfg, seeds=seeds, progress=not args.no_progress)
     days, n = cfg.simulation.days, cfg.world.users.n_users

@@ -207,9 +207,9 @@ def target_table(
     need them are NaN.
     """
     import pandas as pd
-    from scipy import stats
 
     from simrec.agent import make_agent
+    from simrec.runner.results import mean_ci
     from simrec.simulation import Simulation
 
     rows: list[dict[str, Any]] = []
@@ -225,12 +225,8 @@ def target_table(
     for t in TARGETS:
         v = np.asarray(values[t.name], dtype=float)
         v = v[np.isfinite(v)]
-        mean = float(v.mean()) if len(v) else float("nan")
-        half = (
-            float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
-            if len(v) > 1
-            else float("nan")
-        )
+        ci = mean_ci(v)
+        mean, half = ci["mean"], ci["ci95"]
         rows.append(
             {
                 "target": t.name,

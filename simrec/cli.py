@@ -150,7 +150,10 @@ def _parser() -> argparse.ArgumentParser:
         "(evidence: evidence + frailty; default: the defaults)",
     )
     cal.add_argument(
-        "--seeds", default="0,1", help="with --targets: run seeds, comma-separated (default: 0,1)"
+        "--seeds",
+        type=_int_list,
+        default=[0, 1],
+        help="with --targets: run seeds, comma-separated (default: 0,1)",
     )
     cal.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", type=_setting,

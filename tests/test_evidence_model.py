@@ -125,7 +125,10 @@ def test_calibrate_targets_cli(capsys):
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "long-run targets, model 'evidence'" in out and "d30" in out and "dau_mau" in out
-    assert main(["calibrate", "--targets", "--seeds", "x"]) == 2
+    with pytest.raises(SystemExit) as err:  # argparse's usage error: exit status 2
+        main(["calibrate", "--targets", "--seeds", "x"])
+    assert err.value.code == 2 and "--seeds" in capsys.readouterr().err
+    assert main(["calibrate", "--targets", "--seeds", ","]) == 2
     assert "--seeds" in capsys.readouterr().err
     assert main(["calibrate", "--targets", "--set", "retention.churn_max=2"]) == 2
     assert "churn_max" in capsys.readouterr().err

@@ -26,6 +26,7 @@ __all__ = [
     "on_click",
     "on_experience",
     "on_no_click",
+    "relevance",
 ]
 
 
@@ -70,6 +71,16 @@ def decay(s: np.ndarray, dt_days: np.ndarray, baseline: float, tau_days: float) 
 # accumulates experiences with saturation instead of averaging them.
 
 
+def relevance(match: np.ndarray, neutral_match: float) -> np.ndarray:
+    r"""Relevance :math:`\rho = \operatorname{clip}((m - m_0)/(1 - m_0), -1, 1)` of a match.
+
+    >>> relevance(np.array([1.0, 0.0, -1.0]), 0.0).tolist()
+    [1.0, 0.0, -1.0]
+    """
+    m = np.asarray(match, dtype=np.float32)
+    return np.clip((m - neutral_match) / (1.0 - neutral_match), -1.0, 1.0)
+
+
 def net_experience(
     quality: np.ndarray,
     match: np.ndarray,
@@ -95,8 +106,7 @@ def net_experience(
     ...     letdown_weight=1.0).astype(float).round(3).tolist()
     [0.36, -0.58]
     """
-    rho = np.clip((np.asarray(match, dtype=np.float32) - neutral_match) / (1.0 - neutral_match),
-                  -1.0, 1.0)  # fmt: skip
+    rho = relevance(match, neutral_match)
     enjoyed = (quality + appeal_share * np.minimum(appeal, quality)) / (1.0 + appeal_share)
     g = (
         np.maximum(rho, 0.0) * enjoyed

@@ -169,7 +169,7 @@ class EvidenceSatisfaction(Satisfaction):
         """No-click penalty, or each click's experience in turn."""
         p, c, items = self.params, r.clicks, r.items
         # A request with no click costs in proportion to how irrelevant its slate was.
-        rho = np.clip((r.match - p.neutral_match) / (1.0 - p.neutral_match), 0.0, 1.0)
+        rho = np.maximum(satisfaction.relevance(r.match, p.neutral_match), 0.0)
         s_after = np.maximum(r.s - p.no_click_penalty * (1.0 - rho.mean(axis=1)), 0.0).astype(
             np.float32
         )
